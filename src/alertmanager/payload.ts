@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import type { AlertGroup } from '../core/alert';
+
+const labelSet = z.record(z.string(), z.string());
+
+/** One alert of a version-4 webhook payload; unknown fields pass through. */
+export const alertSchema = z.looseObject({
+  status: z.enum(['firing', 'resolved']),
+  labels: labelSet,
+  annotations: labelSet.default({}),
+  startsAt: z.iso.datetime({ offset: true }),
+  endsAt: z.string().default('0001-01-01T00:00:00Z'),
+  generatorURL: z.string().default(''),
+  fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/i, 'must be a hex fingerprint'),
+});
+
+/**
+ * The Alertmanager webhook payload, version "4" (REFERENCE.md §1). Unknown fields from newer
+ * Alertmanagers (notification_reason, routeLabels, ...) are accepted, not rejected.
+ */
+export function webhookPayloadSchema(maxAlerts: number) {
+  return z.looseObject({
+    version: z.literal('4', { error: 'must be "4" (Alertmanager webhook payload version)' }),
+    groupKey: z.string().min(1),
+    truncatedAlerts: z.number().int().nonnegative().default(0),
+    status: z.enum(['firing', 'resolved']),
+    receiver: z.string().default(''),
+    groupLabels: labelSet.default({}),
+    commonLabels: labelSet.default({}),
+    commonAnnotations: labelSet.default({}),
+    externalURL: z.string().default(''),
+    alerts: z
+      .array(alertSchema)
+      .min(1, 'must hold at least one alert')
+      .max(maxAlerts, `too many alerts for one notification (limit server.maxAlerts = ${maxAlerts}); set max_alerts in the webhook_config`),
+  });
+}
+
+export type WebhookPayload = z.infer<ReturnType<typeof webhookPayloadSchema>>;
+
+/** The pipeline's view of a validated payload (drops unknown fields). */
+export function toAlertGroup(p: WebhookPayload): AlertGroup {
+  return {
+    groupKey: p.groupKey,
+    status: p.status,
+    receiver: p.receiver,
+    groupLabels: p.groupLabels,
+    commonLabels: p.commonLabels,
+    commonAnnotations: p.commonAnnotations,
+    externalURL: p.externalURL,
+    truncatedAlerts: p.truncatedAlerts,
+    alerts: p.alerts.map((a) => ({
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      endsAt: a.endsAt,
+      generatorURL: a.generatorURL,
+      fingerprint: a.fingerprint.toLowerCase(),
+    })),
+  };
+}
+
+/** A zod error as the contract's `issues`: `[{path: "alerts.0.labels", message}]`. */
+export function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}

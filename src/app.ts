@@ -1,0 +1,103 @@
+import type { Writable } from 'node:stream';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema';
+import { diagnose } from './diagnosis';
+import type { Redactor } from './logger';
+import { createMetrics, type Metrics } from './metrics';
+import { createNotifiers } from './notifiers';
+import { compileRoutes } from './pipeline/compile';
+import { Pipeline } from './pipeline/pipeline';
+import { installBodyHandling } from './http/errors';
+import { registerRoutes } from './http/routes';
+import { createSourceClients, type SourceClients } from './sources';
+import { createAlertmanagerClient } from './sources/alertmanager';
+import { Store } from './store/store';
+
+export interface AppDeps {
+  logger: Logger;
+  redact: Redactor;
+  /** Where the console notifier writes (stdout). */
+  out?: Pick<Writable, 'write'>;
+  /** An open store; by default `config.state.path` is opened (and closed with the app). */
+  store?: Store;
+  clients?: SourceClients;
+  now?: () => number;
+}
+
+/** The assembled receiver: the Fastify app and the parts tests and the entry point need. */
+export interface Service {
+  app: FastifyInstance;
+  pipeline: Pipeline;
+  store: Store;
+  metrics: Metrics;
+}
+
+const PURGE_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * Builds the receiver from a parsed config: opens the store (throws StoreError when it is
+ * unusable), creates the source clients, routes, notifiers and pipeline, and registers the HTTP
+ * routes. Nothing listens and no run starts until the caller says so (`listen`, `pipeline.resume()`).
+ * `app.close()` drains runs in flight (up to `pipeline.shutdownGraceMs`) and closes every client.
+ */
+export async function buildApp(config: Config, deps: AppDeps): Promise<Service> {
+  const store = deps.store ?? new Store(config.state.path);
+  const clients = deps.clients ?? createSourceClients(config.sources);
+  const metrics = createMetrics();
+  const { routes, fallback, notifierNames } = compileRoutes(config, { clients, history: store });
+  const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout });
+  const pipeline = new Pipeline({ config: config.pipeline, store, routes, fallback, notifiers, diagnose, metrics, logger: deps.logger, redact: deps.redact, now: deps.now });
+
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: config.server.bodyLimitBytes,
+    requestTimeout: config.server.requestTimeoutMs,
+    connectionTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    http: { headersTimeout: config.server.headersTimeoutMs },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: false,
+  });
+  installBodyHandling(app);
+  await app.register(rateLimit, { global: false });
+  let closing = false;
+  registerRoutes(app, {
+    pipeline,
+    store,
+    metrics,
+    alertmanager: config.sources.alertmanager ? createAlertmanagerClient(config.sources.alertmanager) : undefined,
+    token: config.server.auth.token,
+    maxAlerts: config.server.maxAlerts,
+    rateLimitPerMinute: config.server.rateLimitPerMinute,
+    waitMs: config.pipeline.budgetMs + config.pipeline.notify.budgetMs + 5_000,
+    isReady: () => (closing ? 'shutting down' : undefined),
+  });
+
+  const retentionMs = config.state.retentionDays * 86_400_000;
+  const purge = () => {
+    try {
+      const n = store.purge(retentionMs);
+      if (n.runs > 0 || n.keys > 0) deps.logger.info(n, 'expired old rows');
+    } catch (e) {
+      metrics.storeErrors.inc({ operation: 'purge' });
+      deps.logger.error({ err: (e as Error).message }, 'purge failed');
+    }
+  };
+  purge();
+  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
+
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(purgeTimer);
+    const r = await pipeline.drain(config.pipeline.shutdownGraceMs);
+    deps.logger.info(r, 'pipeline drained');
+    await clients.close();
+    if (!deps.store) store.close();
+  });
+  return { app, pipeline, store, metrics };
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema';
+
+export interface ConfigIssue { path: string; message: string }
+
+/** Every problem found in a configuration, each with its path; `message` lists them all. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+const VAR = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` (and `${VAR:-default}`) in every string of `value`; `$$` is a literal `$`. Missing variables become issues. */
+export function substituteEnv(value: unknown, env: Record<string, string | undefined>, issues: ConfigIssue[], path: string[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (whole, name: string | undefined, fallback: string | undefined) => {
+      if (whole === '$$') return '$';
+      const v = env[name!];
+      if (v !== undefined) return v;
+      if (fallback !== undefined) return fallback;
+      issues.push({ path: path.join('.'), message: `environment variable ${name} is not set` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, issues, [...path, String(i)]));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, issues, [...path, k])]));
+  }
+  return value;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+const requiredMessage = (iss: z.core.$ZodRawIssue) => (iss.code === 'invalid_type' && iss.input === undefined ? 'Required' : undefined);
+
+/**
+ * Validates a raw configuration object (from YAML) with `${VAR}` substitution and the PORT/HOST
+ * overrides, filling defaults. Throws ConfigError listing every issue at once.
+ */
+export function parseConfig(raw: unknown, env: Record<string, string | undefined>): Config {
+  const issues: ConfigIssue[] = [];
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([{ path: '', message: 'must be a mapping of top-level keys' }]);
+  const substituted = substituteEnv(raw, env, issues) as Record<string, unknown>;
+  const server = { ...((substituted.server as object | undefined) ?? {}) } as Record<string, unknown>;
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) issues.push({ path: 'PORT', message: `must be a port number, got "${env.PORT}"` });
+    else server.port = port;
+  }
+  if (env.HOST) server.host = env.HOST;
+  if (Object.keys(server).length > 0 || substituted.server !== undefined) substituted.server = server;
+  const result = configSchema.safeParse(substituted, { error: requiredMessage });
+  if (!result.success) {
+    for (const i of result.error.issues) issues.push({ path: i.path.map(String).join('.'), message: i.message });
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return deepFreeze(result.data);
+}
+
+/** Reads and parses the YAML file at `path` (or built-in defaults when undefined). Throws ConfigError. */
+export function loadConfig(path: string | undefined, env: Record<string, string | undefined>): Config {
+  if (path === undefined) return parseConfig({}, env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => ({ path: `${path}:${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0]! })));
+  }
+  return parseConfig(doc.toJS(), env);
+}
+
+/** The config file named by `--config PATH` / `--config=PATH`, else CONFIG_FILE, else undefined. */
+export function configPathFrom(argv: readonly string[], env: Record<string, string | undefined>): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config') return argv[i + 1];
+    if (argv[i]!.startsWith('--config=')) return argv[i]!.slice('--config='.length);
+  }
+  return env.CONFIG_FILE || undefined;
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { skippedEnricher } from '../core/enricher';
+import type { EnricherModule } from './registry-types';
+
+export type { EnricherDeps, EnricherModule } from './registry-types';
+
+/** The runbook's enrichers, in the order they are listed by default. */
+export const DEFAULT_ENRICHERS = ['pool', 'postgres', 'logs', 'traffic', 'related_alerts'] as const;
+
+const pending = (name: string): EnricherModule => ({
+  name,
+  settingsSchema: z.object({}).loose(),
+  create: () => skippedEnricher(name, 'not built yet'),
+});
+
+/** The explicit list of enrichers; a route names them. */
+export const ENRICHERS: readonly EnricherModule[] = DEFAULT_ENRICHERS.map(pending);
+
+/** The registry entry for `name`, or undefined. */
+export function enricherModule(name: string): EnricherModule | undefined {
+  return ENRICHERS.find((m) => m.name === name);
+}

@@ -1,0 +1,167 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { webhookPayloadSchema, toAlertGroup, issuesOf } from '../alertmanager/payload';
+import { fingerprintOf } from '../alertmanager/fingerprint';
+import type { AlertGroup } from '../core/alert';
+import type { Metrics } from '../metrics';
+import type { Pipeline } from '../pipeline/pipeline';
+import type { AlertmanagerClient } from '../sources/alertmanager';
+import type { Store } from '../store/store';
+import { StoreError } from '../store/store';
+import { authorized } from './auth';
+import { HttpError, invalidPayload } from './errors';
+
+export interface RouteDeps {
+  pipeline: Pipeline;
+  store: Pick<Store, 'getRun' | 'groupKeyOf' | 'checkWritable'>;
+  metrics: Metrics;
+  alertmanager?: AlertmanagerClient;
+  token?: string;
+  maxAlerts: number;
+  rateLimitPerMinute: number;
+  /** How long `?wait=true` waits for a run before answering 202. */
+  waitMs: number;
+  isReady: () => string | undefined;
+}
+
+const labelSet = z.record(z.string(), z.string());
+const manualAlertSchema = z.strictObject({
+  alert: z.looseObject({
+    labels: labelSet.refine((l) => typeof l.alertname === 'string' && l.alertname.length > 0, 'must include alertname'),
+    annotations: labelSet.default({}),
+    startsAt: z.iso.datetime({ offset: true }).optional(),
+  }),
+});
+const fingerprintBodySchema = z.strictObject({ fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/i, 'must be a hex fingerprint') });
+const flag = (v: unknown) => v === 'true' || v === '1' || v === '';
+
+/** A one-alert group for a manual run; it joins the alert's Alertmanager group (and thread) where one was seen. */
+export function manualGroup(labels: Record<string, string>, annotations: Record<string, string>, startsAt: string, store: Pick<Store, 'groupKeyOf'>): AlertGroup {
+  const fingerprint = fingerprintOf(labels);
+  const key = Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
+  return {
+    groupKey: store.groupKeyOf(fingerprint) ?? `manual:{${key}}`,
+    status: 'firing',
+    receiver: 'manual',
+    groupLabels: { alertname: labels.alertname! },
+    commonLabels: labels,
+    commonAnnotations: annotations,
+    externalURL: '',
+    truncatedAlerts: 0,
+    alerts: [{ status: 'firing', labels, annotations, startsAt, endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint }],
+  };
+}
+
+/** Registers /webhook, /enrich, /diagnostics/:id, /healthz, /readyz and /metrics. */
+export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const { pipeline, metrics } = deps;
+  const payloadSchema = webhookPayloadSchema(deps.maxAlerts);
+
+  const requireAuth = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (deps.token === undefined) return;
+    if (!authorized(req.headers.authorization, deps.token)) {
+      if (req.url.startsWith('/webhook')) metrics.webhooks.inc({ outcome: 'unauthorized' });
+      req.log.warn({ url: req.url.split('?')[0] }, 'unauthorized request');
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized' });
+    }
+  };
+
+  const admit = (group: AlertGroup, trigger: 'webhook' | 'manual', notify = true) => {
+    try {
+      return pipeline.admit(group, trigger, { notify });
+    } catch (e) {
+      if (e instanceof StoreError) {
+        metrics.storeErrors.inc({ operation: 'admit' });
+        throw new HttpError(503, 'store_unavailable', 'the state store cannot be written', { message: 'the notification was not accepted; retry later' });
+      }
+      throw new HttpError(503, 'unavailable', (e as Error).message, { message: 'the receiver is shutting down; retry later' });
+    }
+  };
+
+  app.post('/webhook', { onRequest: requireAuth }, async (req, reply) => {
+    const parsed = payloadSchema.safeParse(req.body);
+    if (!parsed.success) {
+      metrics.webhooks.inc({ outcome: 'invalid' });
+      throw invalidPayload(issuesOf(parsed.error));
+    }
+    const result = admit(toAlertGroup(parsed.data), 'webhook');
+    metrics.webhooks.inc({ outcome: result.duplicate ? 'duplicate' : 'accepted' });
+    return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
+  });
+
+  app.post(
+    '/enrich',
+    { onRequest: requireAuth, config: { rateLimit: { max: deps.rateLimitPerMinute, timeWindow: 60_000 } } },
+    async (req, reply) => {
+      const query = req.query as Record<string, unknown>;
+      const wait = flag(query.wait);
+      const notify = !(query.notify === 'false' || query.notify === '0');
+      const group = await groupFromEnrichBody(req.body, deps, payloadSchema, req.signal);
+      const result = admit(group, 'manual', notify);
+      if (!wait) return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
+      try {
+        const diagnostic = await pipeline.wait(result.id, AbortSignal.any([AbortSignal.timeout(deps.waitMs), req.signal]));
+        return reply.code(200).send(diagnostic);
+      } catch {
+        return reply.code(202).send({ id: result.id, duplicate: result.duplicate, state: 'running', message: `not finished within ${deps.waitMs} ms; GET /diagnostics/${result.id}` });
+      }
+    },
+  );
+
+  app.get('/diagnostics/:id', { onRequest: requireAuth }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const run = deps.store.getRun(id);
+    if (!run) return reply.code(404).send({ error: 'not_found', message: `no diagnostic with id ${id}` });
+    if (run.state !== 'done' || !run.diagnostic) return reply.code(202).send({ id, state: run.state });
+    return reply.code(200).send(run.diagnostic);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const reason = deps.isReady();
+    if (reason) return reply.code(503).send({ status: 'not_ready', reason });
+    try {
+      deps.store.checkWritable();
+    } catch (e) {
+      return reply.code(503).send({ status: 'not_ready', reason: (e as Error).message });
+    }
+    return { status: 'ready' };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('Content-Type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
+
+async function groupFromEnrichBody(body: unknown, deps: RouteDeps, payloadSchema: ReturnType<typeof webhookPayloadSchema>, signal: AbortSignal): Promise<AlertGroup> {
+  if (body && typeof body === 'object' && 'alerts' in body) {
+    const p = payloadSchema.safeParse(body);
+    if (!p.success) throw invalidPayload(issuesOf(p.error));
+    return toAlertGroup(p.data);
+  }
+  if (body && typeof body === 'object' && 'alert' in body) {
+    const p = manualAlertSchema.safeParse(body);
+    if (!p.success) throw invalidPayload(issuesOf(p.error));
+    const a = p.data.alert;
+    return manualGroup(a.labels, a.annotations, a.startsAt ?? new Date().toISOString(), deps.store);
+  }
+  if (body && typeof body === 'object' && 'fingerprint' in body) {
+    const p = fingerprintBodySchema.safeParse(body);
+    if (!p.success) throw invalidPayload(issuesOf(p.error));
+    if (!deps.alertmanager) throw new HttpError(400, 'alertmanager_not_configured', 'no Alertmanager', { message: 'looking up a fingerprint needs sources.alertmanager.url' });
+    let found;
+    try {
+      found = await deps.alertmanager.alertByFingerprint(p.data.fingerprint, signal);
+    } catch (e) {
+      throw new HttpError(502, 'alertmanager_unavailable', 'Alertmanager lookup failed', { message: (e as Error).message });
+    }
+    if (!found) throw new HttpError(404, 'not_found', 'unknown fingerprint', { message: `Alertmanager has no alert with fingerprint ${p.data.fingerprint}` });
+    const group = manualGroup(found.labels, found.annotations, found.startsAt, deps.store);
+    group.alerts[0]!.fingerprint = found.fingerprint;
+    group.alerts[0]!.generatorURL = found.generatorURL ?? '';
+    return group;
+  }
+  throw invalidPayload([{ path: '', message: 'expected one of: an Alertmanager webhook payload, {"alert": {...}}, {"fingerprint": "<hex>"}' }]);
+}

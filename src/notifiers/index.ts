@@ -1,0 +1,35 @@
+import type { Writable } from 'node:stream';
+import type { Config } from '../config/schema';
+import type { Notifier } from '../core/notifier';
+import type { Store } from '../store/store';
+import { createConsoleNotifier } from './console';
+import type { NotifierName } from './names';
+
+export { NOTIFIER_NAMES, type NotifierName } from './names';
+
+/** What notifier factories may draw from. */
+export interface NotifierDeps {
+  config: Pick<Config, 'slack' | 'links'>;
+  store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
+  out: Pick<Writable, 'write'>;
+}
+
+/** The explicit list of notifiers and how each is built. */
+const FACTORIES: Record<NotifierName, (deps: NotifierDeps) => Notifier> = {
+  console: (d) => createConsoleNotifier({ out: d.out }),
+  slack: () => {
+    throw new Error('the slack notifier is not built yet');
+  },
+};
+
+/** Builds the notifiers named in `names` (each once). */
+export function createNotifiers(names: Iterable<NotifierName>, deps: NotifierDeps): Map<string, Notifier> {
+  const out = new Map<string, Notifier>();
+  for (const n of names) if (!out.has(n)) out.set(n, FACTORIES[n](deps));
+  return out;
+}
+
+/** Where diagnostics go when a route names no notifiers: Slack with a token, else the console. */
+export function defaultNotifiers(config: Pick<Config, 'slack'>): NotifierName[] {
+  return config.slack?.token ? ['slack'] : ['console'];
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** `pipeline`: budgets, cool-downs and retry bounds of a run. */
+export const pipelineConfigSchema = z.strictObject({
+  /** Overall budget for all enrichers of a run. */
+  budgetMs: z.number().int().positive().default(20_000),
+  /** An enricher's timeout unless its source sets its own. */
+  enricherTimeoutMs: z.number().int().positive().default(10_000),
+  /** A repeat of the same notification within this window is a duplicate (Alertmanager retries, HA peers, repeats). */
+  cooldownMs: z.number().int().nonnegative().default(15 * 60_000),
+  /** Manual and Slack re-runs of the same alert within this window coalesce into one run. */
+  rerunCooldownMs: z.number().int().nonnegative().default(30_000),
+  /** Runs executing at once; the rest wait in the store's queue. */
+  maxConcurrentRuns: z.number().int().positive().default(4),
+  notify: z
+    .strictObject({
+      /** All attempts of one notifier in one run must end within this. */
+      budgetMs: z.number().int().positive().default(120_000),
+      maxAttempts: z.number().int().positive().default(10),
+      initialBackoffMs: z.number().int().positive().default(500),
+      maxBackoffMs: z.number().int().positive().default(15_000),
+    })
+    .default({ budgetMs: 120_000, maxAttempts: 10, initialBackoffMs: 500, maxBackoffMs: 15_000 }),
+  /** On SIGTERM, runs in flight get this long to finish; the rest resume at the next start. */
+  shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+});
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

@@ -1,0 +1,60 @@
+import { buildApp } from './app';
+import { ConfigError, configPathFrom, loadConfig } from './config';
+import { createLogger, createRedactor, secretsOf } from './logger';
+import { StoreError } from './store/store';
+
+/** Entry point: load the config once, build the app, listen, resume unfinished runs, drain on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(configPathFrom(process.argv.slice(2), process.env), process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const redact = createRedactor(secretsOf(config));
+  const logger = createLogger(config.log.level, redact);
+  let service;
+  try {
+    service = await buildApp(config, { logger, redact });
+  } catch (e) {
+    if (e instanceof StoreError) {
+      logger.fatal({ err: e.message }, 'cannot start: state store unusable');
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  let host = config.server.host ?? '0.0.0.0';
+  if (!config.server.auth.token) {
+    host = '127.0.0.1';
+    logger.warn('no server.auth.token configured: listening on 127.0.0.1 only; set a token to accept Alertmanager from other hosts');
+  }
+  const address = await service.app.listen({ host, port: config.server.port });
+  logger.info({ address, state: config.state.path }, 'listening');
+  service.pipeline.resume();
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.pipeline.shutdownGraceMs }, 'shutting down');
+    service.app.close().then(
+      () => process.exit(0),
+      (e) => {
+        logger.error({ err: (e as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`fatal: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

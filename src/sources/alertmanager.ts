@@ -1,0 +1,91 @@
+import axios, { type AxiosInstance } from 'axios';
+import type { AlertmanagerSource } from './config';
+
+/** An alert as Alertmanager's API v2 returns it (`GET /api/v2/alerts`). */
+export interface AmAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  updatedAt?: string;
+  fingerprint: string;
+  generatorURL?: string;
+  receivers?: Array<{ name: string }>;
+  status: { state: 'unprocessed' | 'active' | 'suppressed'; silencedBy: string[]; inhibitedBy: string[]; mutedBy?: string[] };
+}
+
+/** A silence as `GET /api/v2/silences` returns it. */
+export interface AmSilence {
+  id: string;
+  status: { state: 'active' | 'pending' | 'expired' };
+  matchers: Array<{ name: string; value: string; isRegex: boolean; isEqual?: boolean }>;
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+}
+
+/** A failed Alertmanager call; `status` is the HTTP status where there was one. */
+export class AlertmanagerError extends Error {
+  constructor(message: string, readonly status?: number) {
+    super(message);
+    this.name = 'AlertmanagerError';
+  }
+}
+
+/** Quotes a value for an Alertmanager filter matcher (`name="value"`). */
+export function amMatcher(name: string, value: string, op: '=' | '!=' | '=~' | '!~' = '='): string {
+  return `${name}${op}${JSON.stringify(value)}`;
+}
+
+/** A small client for Alertmanager's API v2, with a timeout and an AbortSignal on every call. */
+export interface AlertmanagerClient {
+  /** Alerts matching every filter matcher (ANDed). */
+  alerts(filters: string[], opts: { signal: AbortSignal; silenced?: boolean; inhibited?: boolean; active?: boolean }): Promise<AmAlert[]>;
+  /** The alert with this fingerprint, or undefined when Alertmanager does not know it. */
+  alertByFingerprint(fingerprint: string, signal: AbortSignal): Promise<AmAlert | undefined>;
+  silences(filters: string[], signal: AbortSignal): Promise<AmSilence[]>;
+}
+
+/** Creates the client for `sources.alertmanager`. Calls throw AlertmanagerError. */
+export function createAlertmanagerClient(config: AlertmanagerSource, http: AxiosInstance = axios.create()): AlertmanagerClient {
+  const base = config.url.replace(/\/+$/, '');
+  async function get<T>(path: string, params: URLSearchParams, signal: AbortSignal): Promise<T> {
+    try {
+      const res = await http.get<T>(`${base}${path}`, { params, timeout: config.timeoutMs, signal, responseType: 'json', validateStatus: () => true, maxRedirects: 0 });
+      if (res.status !== 200) throw new AlertmanagerError(`alertmanager ${path} answered HTTP ${res.status}`, res.status);
+      if (!Array.isArray(res.data)) throw new AlertmanagerError(`alertmanager ${path} answered something that is not a list`);
+      return res.data;
+    } catch (e) {
+      if (e instanceof AlertmanagerError) throw e;
+      const err = e as { code?: string; message?: string };
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new AlertmanagerError('aborted');
+      if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') {
+        const t = new Error(`alertmanager did not answer within ${config.timeoutMs} ms`);
+        t.name = 'TimeoutError';
+        throw t;
+      }
+      throw new AlertmanagerError(`alertmanager unreachable: ${err.code ?? err.message ?? 'unknown error'}`);
+    }
+  }
+  const client: AlertmanagerClient = {
+    async alerts(filters, opts) {
+      const p = new URLSearchParams();
+      for (const f of filters) p.append('filter', f);
+      if (opts.silenced !== undefined) p.set('silenced', String(opts.silenced));
+      if (opts.inhibited !== undefined) p.set('inhibited', String(opts.inhibited));
+      if (opts.active !== undefined) p.set('active', String(opts.active));
+      return get<AmAlert[]>('/api/v2/alerts', p, opts.signal);
+    },
+    async alertByFingerprint(fingerprint, signal) {
+      const all = await client.alerts([], { signal });
+      return all.find((a) => a.fingerprint === fingerprint.toLowerCase());
+    },
+    async silences(filters, signal) {
+      const p = new URLSearchParams();
+      for (const f of filters) p.append('filter', f);
+      return get<AmSilence[]>('/api/v2/silences', p, signal);
+    },
+  };
+  return client;
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * `sources`: where the enrichers look. Each source's own schema lives here so the loader can
+ * compose them; the clients that use them live beside this file.
+ */
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+/** `sources.prometheus` */
+export const prometheusSourceSchema = z.strictObject({
+  url: httpUrl,
+  timeoutMs: z.number().int().positive().default(5_000),
+});
+export type PrometheusSource = z.infer<typeof prometheusSourceSchema>;
+
+/** `sources.alertmanager` */
+export const alertmanagerSourceSchema = z.strictObject({
+  url: httpUrl,
+  timeoutMs: z.number().int().positive().default(5_000),
+});
+export type AlertmanagerSource = z.infer<typeof alertmanagerSourceSchema>;
+
+/** `sources.postgres[]`: a monitored database, reached with a read-only monitoring role. */
+export const postgresSourceSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  timeoutMs: z.number().int().positive().default(5_000),
+  /** Server-side statement_timeout for our diagnostic queries. */
+  statementTimeoutMs: z.number().int().positive().default(2_000),
+  /** Server-side lock_timeout for our diagnostic queries. */
+  lockTimeoutMs: z.number().int().positive().default(500),
+  /** After a failure, stop trying for this long (circuit breaker). */
+  breakerCooldownMs: z.number().int().nonnegative().default(30_000),
+  /** Failures in a row that open the breaker. */
+  breakerThreshold: z.number().int().positive().default(3),
+});
+export type PostgresSource = z.infer<typeof postgresSourceSchema>;
+
+const logsCommon = {
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
+  timeoutMs: z.number().int().positive().default(5_000),
+  /** How many recent lines to read. */
+  tail: z.number().int().positive().max(100_000).default(2_000),
+};
+
+/** `sources.logs[]`: exactly one of docker, file, loki. */
+export const logSourceSchema = z.union([
+  z.strictObject({
+    ...logsCommon,
+    docker: z.strictObject({ socket: z.string().default('/var/run/docker.sock'), container: z.string().min(1), apiVersion: z.string().default('v1.43') }),
+  }),
+  z.strictObject({ ...logsCommon, file: z.strictObject({ path: z.string().min(1) }) }),
+  z.strictObject({
+    ...logsCommon,
+    loki: z.strictObject({ url: httpUrl, query: z.string().min(1), orgId: z.string().optional(), sinceMinutes: z.number().positive().default(15) }),
+  }),
+], { error: 'must have exactly one of docker, file or loki' });
+export type LogSource = z.infer<typeof logSourceSchema>;
+
+function uniqueNames<T extends { name: string }>(items: T[], ctx: z.RefinementCtx) {
+  const seen = new Set<string>();
+  items.forEach((it, i) => {
+    if (seen.has(it.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate name "${it.name}"` });
+    seen.add(it.name);
+  });
+}
+
+export const sourcesConfigSchema = z.strictObject({
+  prometheus: prometheusSourceSchema.optional(),
+  alertmanager: alertmanagerSourceSchema.optional(),
+  postgres: z.array(postgresSourceSchema).superRefine(uniqueNames).default([]),
+  logs: z.array(logSourceSchema).superRefine(uniqueNames).default([]),
+});
+export type SourcesConfig = z.infer<typeof sourcesConfigSchema>;

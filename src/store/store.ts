@@ -1,0 +1,292 @@
+import Database from 'better-sqlite3';
+import type { AlertGroup } from '../core/alert';
+import type { Diagnostic, Trigger, NotificationStatus } from '../core/diagnostic';
+import type { AlertHistory } from './history';
+
+/** Where a run is: written `queued` before the 202, `done` after its notifiers finish. */
+export type RunState = 'queued' | 'enriching' | 'notifying' | 'done';
+
+export interface RunRecord {
+  id: string;
+  groupKey: string;
+  alertname: string;
+  trigger: Trigger;
+  state: RunState;
+  notify: boolean;
+  group: AlertGroup;
+  diagnostic: Diagnostic | null;
+  attempts: number;
+  createdAt: number;
+}
+
+export interface AdmitRequest {
+  runId: string;
+  idempotencyKey: string;
+  /** The key stops being a duplicate after this (epoch ms). */
+  keyExpiresAt: number;
+  group: AlertGroup;
+  alertname: string;
+  trigger: Trigger;
+  notify: boolean;
+  now: number;
+}
+
+export interface AdmitResult {
+  id: string;
+  duplicate: boolean;
+  /** Joined a queued run of the same group and status instead of creating one. */
+  coalesced: boolean;
+}
+
+/** The store could not be opened or used; the message says which file and what to do. */
+export class StoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATION = `
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  group_key TEXT NOT NULL,
+  alertname TEXT NOT NULL,
+  status TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  state TEXT NOT NULL,
+  notify INTEGER NOT NULL,
+  input TEXT NOT NULL,
+  diagnostic TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_state ON runs(state, created_at);
+CREATE INDEX IF NOT EXISTS runs_group ON runs(group_key, created_at);
+CREATE INDEX IF NOT EXISTS runs_alertname ON runs(alertname, created_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency(expires_at);
+CREATE TABLE IF NOT EXISTS notifications (
+  run_id TEXT NOT NULL,
+  notifier TEXT NOT NULL,
+  status TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, notifier)
+);
+CREATE TABLE IF NOT EXISTS alert_groups (
+  fingerprint TEXT PRIMARY KEY,
+  group_key TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifier_state (
+  notifier TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (notifier, key)
+);
+`;
+
+interface RunRow {
+  id: string; group_key: string; alertname: string; status: string; trigger: string; state: string; notify: number;
+  input: string; diagnostic: string | null; attempts: number; created_at: number; updated_at: number;
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    groupKey: r.group_key,
+    alertname: r.alertname,
+    trigger: r.trigger as Trigger,
+    state: r.state as RunState,
+    notify: r.notify === 1,
+    group: JSON.parse(r.input) as AlertGroup,
+    diagnostic: r.diagnostic ? (JSON.parse(r.diagnostic) as Diagnostic) : null,
+    attempts: r.attempts,
+    createdAt: r.created_at,
+  };
+}
+
+/**
+ * The durable embedded store (SQLite): runs, diagnostics, notification state and idempotency
+ * keys. All methods are synchronous and atomic; they throw StoreError when the file is unusable.
+ */
+export class Store implements AlertHistory {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  /** Opens (creating if missing) the store at `path`. Throws StoreError for an unreadable or corrupt file, never overwriting it. */
+  constructor(readonly path: string) {
+    try {
+      this.db = new Database(path, { timeout: 5_000 });
+      if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+      const check = this.db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+      this.db.exec(MIGRATION);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } catch (e) {
+      throw new StoreError(
+        `cannot open the state store ${path}: ${(e as Error).message}. Nothing was changed; move the file aside to start with an empty store, or fix its permissions.`,
+        { cause: e },
+      );
+    }
+    const db = this.db;
+    this.stmts = {
+      keyGet: db.prepare<[string, number], { run_id: string }>('SELECT run_id FROM idempotency WHERE key = ? AND expires_at > ?'),
+      keyPut: db.prepare('INSERT OR REPLACE INTO idempotency (key, run_id, expires_at) VALUES (?, ?, ?)'),
+      queuedOfGroup: db.prepare<[string, string, string], { id: string }>(
+        "SELECT id FROM runs WHERE group_key = ? AND status = ? AND trigger = ? AND state = 'queued' ORDER BY created_at DESC LIMIT 1",
+      ),
+      runInsert: db.prepare(
+        "INSERT INTO runs (id, group_key, alertname, status, trigger, state, notify, input, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+      ),
+      runInputUpdate: db.prepare('UPDATE runs SET input = ?, notify = MAX(notify, ?), updated_at = ? WHERE id = ?'),
+      runGet: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
+      runState: db.prepare('UPDATE runs SET state = ?, diagnostic = COALESCE(?, diagnostic), updated_at = ? WHERE id = ?'),
+      runClaim: db.prepare("UPDATE runs SET state = 'enriching', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state IN ('queued', 'enriching')"),
+      unfinished: db.prepare<[], { id: string }>("SELECT id FROM runs WHERE state != 'done' ORDER BY created_at"),
+      previousDone: db.prepare<[string, number, string], { diagnostic: string }>(
+        "SELECT diagnostic FROM runs WHERE group_key = ? AND state = 'done' AND created_at <= ? AND id != ? AND diagnostic IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+      ),
+      history: db.prepare<[string, number, number], { id: string; created_at: number; status: string }>(
+        'SELECT id, created_at, status FROM runs WHERE alertname = ? AND created_at >= ? AND created_at < ? ORDER BY created_at DESC LIMIT 100',
+      ),
+      notifGet: db.prepare<[string], { notifier: string; status: string; detail: string }>('SELECT notifier, status, detail FROM notifications WHERE run_id = ?'),
+      notifPut: db.prepare('INSERT OR REPLACE INTO notifications (run_id, notifier, status, detail, updated_at) VALUES (?, ?, ?, ?, ?)'),
+      stateGet: db.prepare<[string, string], { value: string }>('SELECT value FROM notifier_state WHERE notifier = ? AND key = ?'),
+      statePut: db.prepare('INSERT OR REPLACE INTO notifier_state (notifier, key, value, updated_at) VALUES (?, ?, ?, ?)'),
+      stateInsert: db.prepare('INSERT OR IGNORE INTO notifier_state (notifier, key, value, updated_at) VALUES (?, ?, ?, ?)'),
+      groupPut: db.prepare('INSERT OR REPLACE INTO alert_groups (fingerprint, group_key, updated_at) VALUES (?, ?, ?)'),
+      groupGet: db.prepare<[string], { group_key: string }>('SELECT group_key FROM alert_groups WHERE fingerprint = ?'),
+      purgeGroups: db.prepare('DELETE FROM alert_groups WHERE updated_at < ?'),
+      purgeRuns: db.prepare("DELETE FROM runs WHERE state = 'done' AND updated_at < ?"),
+      purgeNotifs: db.prepare('DELETE FROM notifications WHERE run_id NOT IN (SELECT id FROM runs)'),
+      purgeKeys: db.prepare('DELETE FROM idempotency WHERE expires_at <= ?'),
+      purgeState: db.prepare('DELETE FROM notifier_state WHERE updated_at < ?'),
+    };
+  }
+
+  /**
+   * Records a notification atomically: a live idempotency key makes it a duplicate of that run;
+   * a queued run of the same group, status and trigger absorbs it (its input becomes the newer
+   * one); otherwise a new queued run is written. The key is stored in every case but the first.
+   */
+  admit(req: AdmitRequest): AdmitResult {
+    return this.db.transaction((): AdmitResult => {
+      if (req.trigger === 'webhook') for (const a of req.group.alerts) this.stmts.groupPut.run(a.fingerprint, req.group.groupKey, req.now);
+      const hit = this.stmts.keyGet.get(req.idempotencyKey, req.now);
+      if (hit) return { id: hit.run_id, duplicate: true, coalesced: false };
+      const input = JSON.stringify(req.group);
+      const queued = this.stmts.queuedOfGroup.get(req.group.groupKey, req.group.status, req.trigger);
+      if (queued) {
+        this.stmts.runInputUpdate.run(input, req.notify ? 1 : 0, req.now, queued.id);
+        this.stmts.keyPut.run(req.idempotencyKey, queued.id, req.keyExpiresAt);
+        return { id: queued.id, duplicate: false, coalesced: true };
+      }
+      this.stmts.runInsert.run(req.runId, req.group.groupKey, req.alertname, req.group.status, req.trigger, req.notify ? 1 : 0, input, req.now, req.now);
+      this.stmts.keyPut.run(req.idempotencyKey, req.runId, req.keyExpiresAt);
+      return { id: req.runId, duplicate: false, coalesced: false };
+    }).immediate();
+  }
+
+  /** The run, or undefined. */
+  getRun(id: string): RunRecord | undefined {
+    const row = this.stmts.runGet.get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Moves a queued (or interrupted) run to `enriching` and counts the attempt; false if it is not claimable. */
+  claim(id: string, now = Date.now()): boolean {
+    return this.stmts.runClaim.run(now, id).changes === 1;
+  }
+
+  /** Sets a run's state, storing the diagnostic when given. */
+  setState(id: string, state: RunState, diagnostic?: Diagnostic, now = Date.now()): void {
+    this.stmts.runState.run(state, diagnostic ? JSON.stringify(diagnostic) : null, now, id);
+  }
+
+  /** Ids of runs not yet done, oldest first: what a restart resumes. */
+  unfinishedRunIds(): string[] {
+    return this.stmts.unfinished.all().map((r) => r.id);
+  }
+
+  /** The newest finished diagnostic of the same group before the given run, for "what changed". */
+  previousDiagnostic(groupKey: string, run: { id: string; createdAt: number }): Diagnostic | undefined {
+    const row = this.stmts.previousDone.get(groupKey, run.createdAt, run.id);
+    return row ? (JSON.parse(row.diagnostic) as Diagnostic) : undefined;
+  }
+
+  /** AlertHistory: runs of `alertname` created in [since, before). */
+  runsOf(alertname: string, since: Date, before: Date): Array<{ id: string; startedAt: string; status: string }> {
+    return this.stmts.history
+      .all(alertname, since.getTime(), before.getTime())
+      .map((r) => ({ id: r.id, startedAt: new Date(r.created_at).toISOString(), status: r.status }));
+  }
+
+  /** The group key Alertmanager last sent this alert fingerprint under, for manual re-runs to reach the same thread. */
+  groupKeyOf(fingerprint: string): string | undefined {
+    return this.stmts.groupGet.get(fingerprint)?.group_key;
+  }
+
+  /** Notifier outcomes recorded for a run so far (a resumed run skips those already sent). */
+  notifications(runId: string): Map<string, { status: NotificationStatus; detail: string }> {
+    return new Map(this.stmts.notifGet.all(runId).map((r) => [r.notifier, { status: r.status as NotificationStatus, detail: r.detail }]));
+  }
+
+  recordNotification(runId: string, notifier: string, status: NotificationStatus, detail: string, now = Date.now()): void {
+    this.stmts.notifPut.run(runId, notifier, status, detail, now);
+  }
+
+  /** A notifier's own durable state (for Slack: the thread of an alert group). */
+  getNotifierState<T>(notifier: string, key: string): T | undefined {
+    const row = this.stmts.stateGet.get(notifier, key);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  setNotifierState(notifier: string, key: string, value: unknown, now = Date.now()): void {
+    this.stmts.statePut.run(notifier, key, JSON.stringify(value), now);
+  }
+
+  /** Stores `value` only when nothing is stored under the key; returns what is stored afterwards. */
+  initNotifierState<T>(notifier: string, key: string, value: T, now = Date.now()): T {
+    this.stmts.stateInsert.run(notifier, key, JSON.stringify(value), now);
+    return this.getNotifierState<T>(notifier, key)!;
+  }
+
+  /** Deletes finished runs, notifier state and expired keys older than the retention. */
+  purge(retentionMs: number, now = Date.now()): { runs: number; keys: number } {
+    return this.db.transaction(() => {
+      const runs = this.stmts.purgeRuns.run(now - retentionMs).changes;
+      this.stmts.purgeNotifs.run();
+      this.stmts.purgeState.run(now - retentionMs);
+      this.stmts.purgeGroups.run(now - retentionMs);
+      const keys = this.stmts.purgeKeys.run(now).changes;
+      return { runs, keys };
+    })();
+  }
+
+  /** Throws StoreError when the store cannot be written (for /readyz). */
+  checkWritable(): void {
+    try {
+      this.db.prepare('BEGIN IMMEDIATE').run();
+      this.db.prepare('ROLLBACK').run();
+    } catch (e) {
+      throw new StoreError(`state store ${this.path} is not writable: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
