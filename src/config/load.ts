@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { requiredMessage } from '../core/zod';
 import { configSchema, type Config } from './schema';
 
 export interface ConfigIssue { path: string; message: string }
@@ -44,7 +44,6 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-const requiredMessage = (iss: z.core.$ZodRawIssue) => (iss.code === 'invalid_type' && iss.input === undefined ? 'Required' : undefined);
 
 /**
  * Validates a raw configuration object (from YAML) with `${VAR}` substitution and the PORT/HOST

@@ -21,7 +21,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * answers every error as JSON without 5xx internals.
  */
 export function installBodyHandling(app: FastifyInstance): void {
-  app.removeContentTypeParser(['application/json']);
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(['application/json'], { parseAs: 'buffer' }, (_req, body, done) => {
     let text: string;
     try {

@@ -8,6 +8,7 @@ import type { Pipeline } from '../pipeline/pipeline';
 import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { Store } from '../store/store';
 import { StoreError } from '../store/store';
+import { requiredMessage } from '../core/zod';
 import { authorized } from './auth';
 import { HttpError, invalidPayload } from './errors';
 
@@ -79,7 +80,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   };
 
   app.post('/webhook', { onRequest: requireAuth }, async (req, reply) => {
-    const parsed = payloadSchema.safeParse(req.body);
+    const parsed = payloadSchema.safeParse(req.body, { error: requiredMessage });
     if (!parsed.success) {
       metrics.webhooks.inc({ outcome: 'invalid' });
       throw invalidPayload(issuesOf(parsed.error));
@@ -137,18 +138,18 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
 async function groupFromEnrichBody(body: unknown, deps: RouteDeps, payloadSchema: ReturnType<typeof webhookPayloadSchema>, signal: AbortSignal): Promise<AlertGroup> {
   if (body && typeof body === 'object' && 'alerts' in body) {
-    const p = payloadSchema.safeParse(body);
+    const p = payloadSchema.safeParse(body, { error: requiredMessage });
     if (!p.success) throw invalidPayload(issuesOf(p.error));
     return toAlertGroup(p.data);
   }
   if (body && typeof body === 'object' && 'alert' in body) {
-    const p = manualAlertSchema.safeParse(body);
+    const p = manualAlertSchema.safeParse(body, { error: requiredMessage });
     if (!p.success) throw invalidPayload(issuesOf(p.error));
     const a = p.data.alert;
     return manualGroup(a.labels, a.annotations, a.startsAt ?? new Date().toISOString(), deps.store);
   }
   if (body && typeof body === 'object' && 'fingerprint' in body) {
-    const p = fingerprintBodySchema.safeParse(body);
+    const p = fingerprintBodySchema.safeParse(body, { error: requiredMessage });
     if (!p.success) throw invalidPayload(issuesOf(p.error));
     if (!deps.alertmanager) throw new HttpError(400, 'alertmanager_not_configured', 'no Alertmanager', { message: 'looking up a fingerprint needs sources.alertmanager.url' });
     let found;

@@ -154,7 +154,7 @@ export class Store implements AlertHistory {
       runInputUpdate: db.prepare('UPDATE runs SET input = ?, notify = MAX(notify, ?), updated_at = ? WHERE id = ?'),
       runGet: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
       runState: db.prepare('UPDATE runs SET state = ?, diagnostic = COALESCE(?, diagnostic), updated_at = ? WHERE id = ?'),
-      runClaim: db.prepare("UPDATE runs SET state = 'enriching', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state IN ('queued', 'enriching')"),
+      runClaim: db.prepare("UPDATE runs SET state = CASE WHEN state = 'notifying' THEN state ELSE 'enriching' END, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state != 'done'"),
       unfinished: db.prepare<[], { id: string }>("SELECT id FROM runs WHERE state != 'done' ORDER BY created_at"),
       previousDone: db.prepare<[string, number, string], { diagnostic: string }>(
         "SELECT diagnostic FROM runs WHERE group_key = ? AND state = 'done' AND created_at <= ? AND id != ? AND diagnostic IS NOT NULL ORDER BY created_at DESC LIMIT 1",
