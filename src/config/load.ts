@@ -64,7 +64,11 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
   if (Object.keys(server).length > 0 || substituted.server !== undefined) substituted.server = server;
   const result = configSchema.safeParse(substituted, { error: requiredMessage });
   if (!result.success) {
-    for (const i of result.error.issues) issues.push({ path: i.path.map(String).join('.'), message: i.message });
+    const unset = new Set(issues.map((i) => i.path));
+    for (const i of result.error.issues) {
+      const path = i.path.map(String).join('.');
+      if (!unset.has(path)) issues.push({ path, message: i.message });
+    }
   }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   return deepFreeze(result.data);
