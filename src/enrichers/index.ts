@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { skippedEnricher } from '../core/enricher';
 import type { EnricherModule } from './registry-types';
+import { poolModule } from './pool';
+import { trafficModule } from './traffic';
+import { relatedAlertsModule } from './related_alerts';
 
 export type { EnricherDeps, EnricherModule } from './registry-types';
 
@@ -14,7 +17,7 @@ const pending = (name: string): EnricherModule => ({
 });
 
 /** The explicit list of enrichers; a route names them. */
-export const ENRICHERS: readonly EnricherModule[] = DEFAULT_ENRICHERS.map(pending);
+export const ENRICHERS: readonly EnricherModule[] = [poolModule, pending('postgres'), pending('logs'), trafficModule, relatedAlertsModule];
 
 /** The registry entry for `name`, or undefined. */
 export function enricherModule(name: string): EnricherModule | undefined {

@@ -1,4 +1,6 @@
 import type { SourcesConfig } from './config';
+import { createPrometheusClient, type PrometheusClient } from './prometheus';
+import { createAlertmanagerClient, type AlertmanagerClient } from './alertmanager';
 
 /**
  * The clients of the configured sources, created once per process and shared by every route's
@@ -6,6 +8,10 @@ import type { SourcesConfig } from './config';
  */
 export interface SourceClients {
   readonly config: SourcesConfig;
+  /** Present when `sources.prometheus` is configured. */
+  readonly prometheus?: PrometheusClient;
+  /** Present when `sources.alertmanager` is configured. */
+  readonly alertmanager?: AlertmanagerClient;
   /** Closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -14,6 +20,8 @@ export interface SourceClients {
 export function createSourceClients(config: SourcesConfig): SourceClients {
   return {
     config,
+    ...(config.prometheus ? { prometheus: createPrometheusClient(config.prometheus) } : {}),
+    ...(config.alertmanager ? { alertmanager: createAlertmanagerClient(config.alertmanager) } : {}),
     async close() {},
   };
 }

@@ -1,0 +1,197 @@
+import axios, { type AxiosInstance } from 'axios';
+import type { PrometheusSource } from './config';
+
+/**
+ * A small client for Prometheus' HTTP API (`/api/v1/query`, `/api/v1/query_range`), POSTing
+ * form-encoded bodies (long queries fit; REFERENCE.md §2). Every call has a deadline of
+ * `sources.prometheus.timeoutMs` and honours the caller's AbortSignal.
+ */
+
+/** Label set of a series. */
+export type PromLabels = Record<string, string>;
+
+/** One sample of an instant vector: its labels, the evaluation time (unix ms) and the value. */
+export interface PromSample {
+  metric: PromLabels;
+  time: number;
+  value: number;
+}
+
+/** One series of a range query: its labels and points [unix ms, value], oldest first. */
+export interface PromSeries {
+  metric: PromLabels;
+  points: Array<[number, number]>;
+}
+
+export interface InstantResult {
+  /** A vector as returned; a scalar becomes one sample with no labels. */
+  samples: PromSample[];
+  warnings: string[];
+}
+
+export interface RangeResult {
+  series: PromSeries[];
+  warnings: string[];
+}
+
+/** The client the enrichers use. Both calls throw PrometheusError, or an Error named 'TimeoutError' at the deadline. */
+export interface PrometheusClient {
+  /** Instant query at `time` (default: Prometheus' now). */
+  query(expr: string, opts: { time?: Date; signal: AbortSignal }): Promise<InstantResult>;
+  /** Range query over [start, end] every `stepSeconds`. */
+  queryRange(expr: string, opts: { start: Date; end: Date; stepSeconds: number; signal: AbortSignal }): Promise<RangeResult>;
+}
+
+/**
+ * A failed Prometheus call. `errorType` is Prometheus' own (`bad_data` 400, `execution` 422,
+ * `timeout`/`canceled` 503, `internal` 500, `not_found` 404) when its JSON error body came back;
+ * otherwise ours: `server_error` / `client_error` (a non-2xx without Prometheus' body, e.g. from a
+ * proxy), `bad_response` (2xx that is not Prometheus' JSON), `unreachable` (no HTTP answer).
+ * `status` is the HTTP status where there was one.
+ */
+export class PrometheusError extends Error {
+  constructor(message: string, readonly errorType: string, readonly status?: number) {
+    super(message);
+    this.name = 'PrometheusError';
+  }
+}
+
+/** Longest piece of an error text or body we copy into a message (keeps Diagnostic lines short). */
+export const MAX_ERROR_TEXT = 300;
+/** Largest response body we accept (a runaway query should not fill memory); 32 MiB. */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Parses a Prometheus sample value string. `Number()` reads "NaN" but not Prometheus' "+Inf" /
+ * "-Inf", so those are mapped explicitly. Anything unparseable is NaN.
+ */
+export function parseSampleValue(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  if (v === '+Inf' || v === 'Inf') return Infinity;
+  if (v === '-Inf') return -Infinity;
+  const n = Number(v);
+  return v.trim() === '' ? NaN : n;
+}
+
+/** Unix seconds with millisecond precision, as Prometheus accepts for time parameters. */
+function unixSeconds(d: Date): string {
+  return (d.getTime() / 1000).toFixed(3);
+}
+
+/** Creates the client for `sources.prometheus`. Credentials in the URL are sent as basic auth and never appear in errors. */
+export function createPrometheusClient(config: PrometheusSource, http: AxiosInstance = axios.create()): PrometheusClient {
+  const parsed = new URL(config.url);
+  const rawPassword = parsed.password;
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(rawPassword);
+  parsed.username = '';
+  parsed.password = '';
+  const base = parsed.toString().replace(/\/+$/, '');
+  const auth = username || password ? { username, password } : undefined;
+  const secrets = [password, rawPassword].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const clean = (text: string): string => {
+    let out = text;
+    for (const s of secrets) out = out.split(s).join('[REDACTED]');
+    out = out.replace(/\s+/g, ' ').trim();
+    return out.length > MAX_ERROR_TEXT ? `${out.slice(0, MAX_ERROR_TEXT)}…` : out;
+  };
+
+  async function call(path: string, form: URLSearchParams, signal: AbortSignal): Promise<{ data: any; warnings: string[] }> {
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
+    const both = AbortSignal.any([signal, deadline.signal]);
+    let status: number;
+    let body: string;
+    let contentType: string;
+    try {
+      const res = await http.post<string>(`${base}${path}`, form.toString(), {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        auth,
+        signal: both,
+        // Our own deadline above covers the whole exchange; axios' timeout is only a socket-idle guard.
+        timeout: config.timeoutMs,
+        responseType: 'text',
+        transformResponse: [(d: unknown) => d],
+        validateStatus: () => true,
+        maxRedirects: 0,
+        maxContentLength: MAX_RESPONSE_BYTES,
+        proxy: false,
+      });
+      status = res.status;
+      body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
+      contentType = String(res.headers['content-type'] ?? '');
+    } catch (e) {
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+      const code = (e as { code?: string }).code;
+      if (deadline.signal.aborted || code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+        const t = new Error(`prometheus did not answer within ${config.timeoutMs} ms`);
+        t.name = 'TimeoutError';
+        throw t;
+      }
+      if (code === 'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED' || code === 'ERR_BAD_RESPONSE') {
+        throw new PrometheusError(`prometheus ${path}: response larger than ${MAX_RESPONSE_BYTES} bytes`, 'bad_response');
+      }
+      throw new PrometheusError(`prometheus unreachable: ${clean(code ?? (e as Error).message ?? 'unknown error')}`, 'unreachable');
+    } finally {
+      clearTimeout(timer);
+    }
+
+    let json: any;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      json = undefined;
+    }
+    if (json && typeof json === 'object' && json.status === 'error') {
+      const type = typeof json.errorType === 'string' && json.errorType ? json.errorType : 'unknown';
+      const msg = typeof json.error === 'string' ? json.error : 'no error text';
+      throw new PrometheusError(`prometheus ${path}: ${type}: ${clean(msg)} (HTTP ${status})`, type, status);
+    }
+    if (status < 200 || status > 299) {
+      const snippet = clean(body);
+      const type = status >= 500 ? 'server_error' : 'client_error';
+      throw new PrometheusError(`prometheus ${path} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`, type, status);
+    }
+    if (!json || typeof json !== 'object' || json.status !== 'success' || !json.data || typeof json.data !== 'object') {
+      const what = contentType ? `a ${clean(contentType.split(';')[0]!)} body` : 'a body';
+      throw new PrometheusError(`prometheus ${path} answered ${what} that is not a Prometheus API response`, 'bad_response', status);
+    }
+    const warnings = Array.isArray(json.warnings) ? json.warnings.map(String) : [];
+    return { data: json.data, warnings };
+  }
+
+  const badShape = (path: string, what: string) => new PrometheusError(`prometheus ${path}: unexpected result shape (${what})`, 'bad_response', 200);
+
+  return {
+    async query(expr, opts) {
+      const form = new URLSearchParams({ query: expr });
+      if (opts.time) form.set('time', unixSeconds(opts.time));
+      const path = '/api/v1/query';
+      const { data, warnings } = await call(path, form, opts.signal);
+      if (data.resultType === 'scalar') {
+        if (!Array.isArray(data.result)) throw badShape(path, 'scalar');
+        return { samples: [{ metric: {}, time: Math.round(Number(data.result[0]) * 1000), value: parseSampleValue(data.result[1]) }], warnings };
+      }
+      if (data.resultType !== 'vector' || !Array.isArray(data.result)) throw badShape(path, String(data.resultType));
+      const samples = data.result.map((r: any): PromSample => {
+        if (!r || !Array.isArray(r.value)) throw badShape(path, 'vector sample');
+        return { metric: { ...(r.metric ?? {}) }, time: Math.round(Number(r.value[0]) * 1000), value: parseSampleValue(r.value[1]) };
+      });
+      return { samples, warnings };
+    },
+    async queryRange(expr, opts) {
+      if (!(opts.stepSeconds > 0)) throw new PrometheusError('prometheus query_range: step must be positive', 'bad_data');
+      const form = new URLSearchParams({ query: expr, start: unixSeconds(opts.start), end: unixSeconds(opts.end), step: String(opts.stepSeconds) });
+      const path = '/api/v1/query_range';
+      const { data, warnings } = await call(path, form, opts.signal);
+      if (data.resultType !== 'matrix' || !Array.isArray(data.result)) throw badShape(path, String(data.resultType));
+      const series = data.result.map((r: any): PromSeries => {
+        if (!r || !Array.isArray(r.values)) throw badShape(path, 'matrix series');
+        return { metric: { ...(r.metric ?? {}) }, points: r.values.map((p: any): [number, number] => [Math.round(Number(p[0]) * 1000), parseSampleValue(p[1])]) };
+      });
+      return { series, warnings };
+    },
+  };
+}

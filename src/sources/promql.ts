@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+/**
+ * Building PromQL from values we do not control (alert labels): string literals, regex-escaped
+ * alternations and selectors. Rules from REFERENCE.md §2 (Prometheus' lexer, `promql/parser/lex.go`):
+ * double-quoted strings take Go escapes and end at an unescaped `"` or a raw newline; a regex
+ * matcher's value is an RE2 pattern anchored at both ends.
+ */
+
+/** A metric name (Prometheus data model). */
+export const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+/** A label name (Prometheus data model). */
+export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+/** One label matcher. For `=~`/`!~` `value` is an RE2 pattern (use `anyOf` for literal values). */
+export interface LabelMatcher {
+  name: string;
+  op: MatchOp;
+  value: string;
+}
+
+/**
+ * `value` as a double-quoted PromQL string literal that reads back as exactly `value`:
+ * `\` and `"` are escaped, newline/CR/tab as `\n` `\r` `\t`, other control characters as `\xNN`;
+ * everything else (unicode included) is kept. A lone UTF-16 surrogate, which has no UTF-8 form,
+ * becomes U+FFFD (what encoding it would have produced anyway).
+ */
+export function promString(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === '"') out += '\\"';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\ufffd';
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** `value` with RE2's metacharacters escaped (Go's regexp.QuoteMeta), so a pattern matches it literally. */
+export function regexEscape(value: string): string {
+  return value.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+/** A matcher selecting any of `values` literally: `=` for one value, `=~` with an escaped alternation for several. Throws on an empty list. */
+export function anyOf(name: string, values: readonly string[]): LabelMatcher {
+  const uniq = [...new Set(values)];
+  if (uniq.length === 0) throw new Error(`anyOf(${name}): no values`);
+  if (uniq.length === 1) return { name, op: '=', value: uniq[0]! };
+  return { name, op: '=~', value: uniq.map(regexEscape).join('|') };
+}
+
+/** One matcher as PromQL text, e.g. `service="a\"b"`. Throws on an invalid label name. */
+export function matcherText(m: LabelMatcher): string {
+  if (!LABEL_NAME_RE.test(m.name)) throw new Error(`invalid label name ${JSON.stringify(m.name)}`);
+  return `${m.name}${m.op}${promString(m.value)}`;
+}
+
+/** A vector selector `metric{m1,m2}` (just `metric` with no matchers). Throws on an invalid metric or label name. */
+export function selector(metric: string, matchers: readonly LabelMatcher[]): string {
+  if (!METRIC_NAME_RE.test(metric)) throw new Error(`invalid metric name ${JSON.stringify(metric)}`);
+  return matchers.length === 0 ? metric : `${metric}{${matchers.map(matcherText).join(',')}}`;
+}
+
+/**
+ * Matchers that restrict a query to the alert's own series: for each of `labels`, the values the
+ * alerts carry (one value: `=`; several: an escaped alternation). Labels no alert carries are
+ * returned in `missing` and add no matcher.
+ */
+export function matchersFromAlerts(labels: readonly string[], alerts: ReadonlyArray<{ labels: Record<string, string> }>): { matchers: LabelMatcher[]; missing: string[] } {
+  const matchers: LabelMatcher[] = [];
+  const missing: string[] = [];
+  for (const name of labels) {
+    const values = alerts.map((a) => a.labels[name]).filter((v): v is string => typeof v === 'string' && v !== '');
+    if (values.length === 0) missing.push(name);
+    else matchers.push(anyOf(name, values));
+  }
+  return { matchers, missing };
+}
+
+/** `matchers[]` in an enricher's settings: `{name, op (default "="), value}`; for `=~`/`!~` value is an RE2 pattern. */
+export const labelMatcherSchema = z.strictObject({
+  name: z.string().regex(LABEL_NAME_RE, 'must be a label name'),
+  op: z.enum(['=', '!=', '=~', '!~']).default('='),
+  value: z.string(),
+});
