@@ -1,19 +1,78 @@
 import type { AlertGroup } from '../core/alert';
-import type { Cause, Enrichment } from '../core/diagnostic';
+import type { Cause, CauseId, Enrichment } from '../core/diagnostic';
+import type { Rule } from './rule';
+import { connectionLeak } from './rules/connection-leak';
+import { databaseConnectionLimit } from './rules/database-connection-limit';
+import { databaseUnavailable } from './rules/database-unavailable';
+import { lockContention } from './rules/lock-contention';
+import { poolMisconfigured } from './rules/pool-misconfigured';
+import { resourceExhaustion } from './rules/resource-exhaustion';
+import { slowQueries } from './rules/slow-queries';
+import { trafficSpike } from './rules/traffic-spike';
 
-/** A diagnosis rule: reads the enrichments' evidence, returns a cause or nothing. Pure. */
-export type Rule = (enrichments: ReadonlyMap<string, Enrichment>, group: AlertGroup) => Cause | undefined;
+export type { Rule } from './rule';
 
-/** The rules, in no particular order; the result is sorted by confidence. */
-export const RULES: readonly Rule[] = [];
+/** The rules, one per cause id, in no particular order; the result is sorted by confidence. */
+export const RULES: readonly Rule[] = [
+  connectionLeak,
+  trafficSpike,
+  slowQueries,
+  lockContention,
+  poolMisconfigured,
+  databaseConnectionLimit,
+  databaseUnavailable,
+  resourceExhaustion,
+];
 
-/** Scores the runbook's causes from the evidence, highest confidence first; empty where nothing stands out. */
+/**
+ * Where one cause explains another, the root must rank above the symptom: when both are found,
+ * the symptom's confidence is capped at the root's minus EXPLAINED_MARGIN and it says why. Applied
+ * in this order, so a symptom capped here can cap its own symptoms further down the list.
+ */
+export const EXPLAINS: ReadonlyArray<{ root: CauseId; symptom: CauseId; why: string }> = [
+  { root: 'lock_contention', symptom: 'slow_queries', why: 'queries that wait on a lock run long because of the lock' },
+  { root: 'resource_exhaustion', symptom: 'slow_queries', why: 'queries waiting on disk or server-internal locks run long because the server is short of that resource' },
+  { root: 'lock_contention', symptom: 'pool_misconfigured', why: 'connections held by lock waiters make any pool too small' },
+  { root: 'connection_leak', symptom: 'pool_misconfigured', why: 'leaked connections shrink the pool; a larger pool leaks too' },
+  { root: 'slow_queries', symptom: 'pool_misconfigured', why: 'slow queries hold connections longer; a larger pool queues more of them' },
+  { root: 'traffic_spike', symptom: 'pool_misconfigured', why: 'the pool is sized for the usual traffic, not the spike' },
+  { root: 'database_unavailable', symptom: 'resource_exhaustion', why: 'an unreachable server shows no resource waits worth acting on first' },
+];
+
+/** How far below its root a symptom is capped. */
+export const EXPLAINED_MARGIN = 0.05;
+
+function applyExplains(causes: Cause[]): Cause[] {
+  const byId = new Map(causes.map((c) => [c.id, c]));
+  for (const { root, symptom, why } of EXPLAINS) {
+    const r = byId.get(root);
+    const s = byId.get(symptom);
+    if (!r || !s) continue;
+    const cap = r.confidence - EXPLAINED_MARGIN;
+    if (s.confidence > cap) {
+      const capped: Cause = { ...s, confidence: Math.max(0, cap), against: [...(s.against ?? []), `explained by ${root} (${Math.round(r.confidence * 100)}%): ${why}`] };
+      byId.set(symptom, capped);
+    }
+  }
+  return [...byId.values()];
+}
+
+/**
+ * Scores the runbook's causes from the evidence of the `ok` enrichments, highest confidence
+ * first, each confidence in 0..1 (two decimals); empty where nothing stands out. Roots rank above
+ * the symptoms they explain (EXPLAINS). Rules are pure and read evidence defensively, so
+ * malformed evidence yields fewer causes, not an exception.
+ */
 export function diagnose(enrichments: readonly Enrichment[], group: AlertGroup, rules: readonly Rule[] = RULES): Cause[] {
   const byName = new Map(enrichments.filter((e) => e.status === 'ok').map((e) => [e.enricher, e]));
-  const causes: Cause[] = [];
+  const found: Cause[] = [];
   for (const rule of rules) {
     const c = rule(byName, group);
-    if (c && c.confidence > 0) causes.push({ ...c, confidence: Math.round(Math.min(1, c.confidence) * 100) / 100 });
+    if (c && Number.isFinite(c.confidence) && c.confidence > 0) found.push({ ...c, confidence: Math.min(1, c.confidence) });
   }
-  return causes.sort((a, b) => b.confidence - a.confidence);
+  return applyExplains(found)
+    .filter((c) => c.confidence > 0)
+    .map((c) => ({ ...c, confidence: Math.round(c.confidence * 100) / 100 }))
+    .filter((c) => c.confidence > 0)
+    .sort((a, b) => b.confidence - a.confidence);
 }

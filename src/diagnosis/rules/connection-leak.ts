@@ -1,0 +1,157 @@
+import type { Cause } from '../../core/diagnostic';
+import type { PgDatabaseEvidence, PgSession } from '../../core/evidence';
+import type { Rule } from '../rule';
+import { factsOf, trafficPhrase, type Facts } from '../facts';
+import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
+import { LEAK_IDLE_IN_TX_MIN_MS, SLOW_QUERY_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
+
+/** Weights of `connection_leak`; each term is documented where it is applied. */
+export const LEAK_WEIGHTS = {
+  /** Any session idle in transaction beyond LEAK_IDLE_IN_TX_MIN_MS is a forgotten transaction. */
+  idleInTxBase: 0.5,
+  /** Added in proportion to the share of the pool they hold, in full at half of it. */
+  idleInTxShare: 0.2,
+  /** The pool has connections checked out that the database sees as idle (held outside any transaction). */
+  heldIdleBase: 0.45,
+  /** Only the pool's trend speaks: active climbing while traffic is not growing. */
+  climbingBase: 0.35,
+  flatTraffic: 0.1,
+  climbing: 0.1,
+  saturated: 0.1,
+  /** A traffic rise also fills a pool: it weakens the leak. */
+  trafficGrowingPenalty: 0.25,
+} as const;
+
+/** The database's working sessions must be below this share of the pool's checked-out ones to call them "held idle". */
+export const HELD_IDLE_MAX_SHARE = 0.5;
+
+interface Leaked { db: string; s: PgSession }
+
+const ageOf = (s: PgSession) => s.stateAgeMs ?? s.xactAgeMs;
+
+function leakedSessions(facts: Facts): Leaked[] {
+  const out: Leaked[] = [];
+  for (const db of facts.reachable) {
+    for (const s of db.idleInTransaction) {
+      if (facts.blockerPids.has(s.pid)) continue; // a blocker is lock_contention's root, not a leak
+      const age = ageOf(s);
+      if (age === null || age >= LEAK_IDLE_IN_TX_MIN_MS) out.push({ db: db.name, s });
+    }
+  }
+  return out.sort((a, b) => (ageOf(b.s) ?? 0) - (ageOf(a.s) ?? 0));
+}
+
+/** Pool connections checked out while the database sees most of them idle (not in a transaction, not active). */
+function heldIdle(facts: Facts): { db: PgDatabaseEvidence; working: number; idle: number; checkedOut: number } | undefined {
+  const checkedOut = facts.pool?.active ?? null;
+  if (checkedOut === null || checkedOut < 2 || facts.poolSaturated !== true) return undefined;
+  for (const db of facts.reachable) {
+    if (Object.keys(db.byState).length === 0) continue;
+    const working = Object.entries(db.byState).filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
+    const idle = db.byState.idle ?? 0;
+    if (working < checkedOut * HELD_IDLE_MAX_SHARE && idle >= checkedOut * HELD_IDLE_MAX_SHARE) return { db, working, idle, checkedOut };
+  }
+  return undefined;
+}
+
+function slowActive(facts: Facts): number {
+  let n = 0;
+  for (const db of facts.reachable) for (const s of db.longRunning) if (s.state === 'active' && (s.queryAgeMs ?? 0) >= SLOW_QUERY_MIN_MS) n++;
+  return n;
+}
+
+/**
+ * `connection_leak`: sessions idle in transaction (not blocking anyone), or connections checked
+ * out that the database sees idle, or active connections climbing while traffic is flat.
+ * Undefined where none of these is seen, or where only the trend speaks and locks, slow queries
+ * or a traffic rise explain it.
+ */
+export const connectionLeak: Rule = (enrichments) => {
+  const facts = factsOf(enrichments);
+  const leaked = leakedSessions(facts);
+  const held = leaked.length === 0 ? heldIdle(facts) : undefined;
+  const pool = facts.pool;
+  const climbing = pool?.activeTrend === 'climbing' && facts.trafficGrowing !== true;
+  const dbDown = (facts.postgres?.databases ?? []).some((d) => !d.reachable && d.failure !== null && d.failure.kind !== 'auth');
+  const otherExplanation = facts.blockerPids.size > 0 || slowActive(facts) > 0 || facts.trafficGrowing === true || dbDown;
+  if (leaked.length === 0 && !held && !(climbing && facts.poolSaturated === true && !otherExplanation)) return undefined;
+
+  const evidence: string[] = [];
+  const against: string[] = [];
+  const actions: string[] = [];
+  let c: number;
+  const basis = leaked.length > 0 ? 'idle_in_tx' : held ? 'held_idle' : 'climbing';
+
+  if (leaked.length > 0) {
+    const share = leaked.length / ((facts.poolTotal ?? 10) * 0.5);
+    c = LEAK_WEIGHTS.idleInTxBase + LEAK_WEIGHTS.idleInTxShare * clamp01(share);
+    const dbs = [...new Set(leaked.map((l) => l.db))];
+    evidence.push(
+      `${plural(leaked.length, 'session')} idle in transaction for at least ${fmtMs(LEAK_IDLE_IN_TX_MIN_MS)} on ${dbs.map((d) => `"${d}"`).join(', ')}: ` +
+        listItems(leaked.map((l) => `pid ${l.s.pid} (idle ${fmtMs(ageOf(l.s))}${l.s.application ? `, ${l.s.application}` : ''})`)),
+    );
+    const byQuery = new Map<string, number[]>();
+    for (const l of leaked) byQuery.set(shortQuery(l.s.query), [...(byQuery.get(shortQuery(l.s.query)) ?? []), l.s.pid]);
+    for (const [q, pids] of [...byQuery].sort((a, b) => b[1].length - a[1].length).slice(0, 3)) {
+      evidence.push(`last query before going idle (pid ${listItems(pids)}): ${q}`);
+    }
+    for (const l of leaked.slice(0, TERMINATE_MAX_LINES)) {
+      actions.push(`SELECT pg_terminate_backend(${l.s.pid});  -- on "${l.db}": idle in transaction ${fmtMs(ageOf(l.s))}, last query: ${shortQuery(l.s.query)}`);
+    }
+    if (leaked.length > TERMINATE_MAX_LINES) {
+      const apps = [...new Set(leaked.map((l) => l.s.application).filter((a): a is string => !!a))];
+      const appFilter = apps.length === 1 ? ` AND application_name = '${apps[0]!.replace(/'/g, "''")}'` : '';
+      actions.push(
+        `The other ${leaked.length - TERMINATE_MAX_LINES}: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' AND state_change < now() - interval '${Math.round(LEAK_IDLE_IN_TX_MIN_MS / 1000)} seconds'${appFilter};`,
+      );
+    }
+    actions.push(`Find the code path that runs "${shortQuery(leaked[0]!.s.query)}" and make sure every BEGIN ends in COMMIT or ROLLBACK and every checked-out client is released (in a finally block).`);
+    const user = leaked.find((l) => l.s.user)?.s.user;
+    actions.push(
+      `As a safety net, end forgotten transactions automatically: ALTER ROLE ${user ? `"${user.replace(/"/g, '""')}"` : '<app role>'} SET idle_in_transaction_session_timeout = '60s';`,
+    );
+  } else if (held) {
+    c = LEAK_WEIGHTS.heldIdleBase;
+    evidence.push(
+      `the pool has ${held.checkedOut} connections checked out, but "${held.db.name}" sees only ${held.working} working (active or in a transaction) and ${held.idle} idle sessions: connections are held by the application without doing any work`,
+    );
+    actions.push('Find the code path that checks out a client and returns without releasing it (release in a finally block; prefer pool.query for one-off queries).');
+  } else {
+    c = LEAK_WEIGHTS.climbingBase;
+  }
+
+  if (pool) {
+    if (pool.active !== null && pool.total !== null) {
+      evidence.push(`pool: ${pool.active} of ${pool.total} connections checked out (${pool.available ?? pool.total - pool.active} available)${pool.saturatedSince ? `, exhausted since ${pool.saturatedSince}` : ''}`);
+    }
+    if (facts.poolSaturated === true) c += LEAK_WEIGHTS.saturated;
+    if (pool.activeTrend === 'climbing') {
+      if (basis !== 'climbing') c += LEAK_WEIGHTS.climbing;
+      evidence.push(`active connections climbing${pool.activeSlopePerMinute !== null ? ` at +${pool.activeSlopePerMinute.toFixed(2)}/min` : ''} over the last ${pool.windowMinutes} min`);
+    } else if (pool.activeTrend === 'flat' && leaked.length === 0) {
+      against.push('active connections are not climbing');
+    }
+  }
+
+  const phrase = trafficPhrase(facts);
+  if (facts.trafficGrowing === false) {
+    c += LEAK_WEIGHTS.flatTraffic;
+    if (phrase) evidence.push(phrase);
+  } else if (facts.trafficGrowing === true) {
+    c -= LEAK_WEIGHTS.trafficGrowingPenalty;
+    against.push(phrase ?? 'traffic is spiking: a spike fills the pool too');
+  }
+  if (facts.blockerPids.size > 0) against.push(`${plural(facts.blockerPids.size, 'session')} (pid ${listItems([...facts.blockerPids])}) block others: lock contention also holds connections`);
+  if (!facts.postgres) against.push('no PostgreSQL evidence to show which sessions hold the connections');
+  else if (leaked.length === 0 && facts.reachable.length > 0) against.push('no session has been idle in transaction for long');
+
+  if (leaked.length === 0 && pool && pool.perInstance.length > 1) {
+    const worst = [...pool.perInstance].sort((a, b) => (b.active ?? 0) - (a.active ?? 0))[0]!;
+    actions.push(`Restart instance ${worst.instance} (${worst.active ?? '?'} of ${worst.total ?? '?'} connections checked out) to free its connections now; then find the missing release.`);
+  } else if (leaked.length === 0) {
+    actions.push('Restarting the backend frees the leaked connections now; then find the missing release.');
+  }
+
+  const cause: Cause = { id: 'connection_leak', title: 'Connection leak', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
+  return cause;
+};
