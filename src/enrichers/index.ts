@@ -4,6 +4,7 @@ import type { EnricherModule } from './registry-types';
 import { poolModule } from './pool';
 import { trafficModule } from './traffic';
 import { relatedAlertsModule } from './related_alerts';
+import { postgresEnricherModule } from './postgres';
 
 export type { EnricherDeps, EnricherModule } from './registry-types';
 
@@ -17,7 +18,7 @@ const pending = (name: string): EnricherModule => ({
 });
 
 /** The explicit list of enrichers; a route names them. */
-export const ENRICHERS: readonly EnricherModule[] = [poolModule, pending('postgres'), pending('logs'), trafficModule, relatedAlertsModule];
+export const ENRICHERS: readonly EnricherModule[] = [poolModule, postgresEnricherModule, pending('logs'), trafficModule, relatedAlertsModule];
 
 /** The registry entry for `name`, or undefined. */
 export function enricherModule(name: string): EnricherModule | undefined {

@@ -1,6 +1,7 @@
 import type { SourcesConfig } from './config';
 import { createPrometheusClient, type PrometheusClient } from './prometheus';
 import { createAlertmanagerClient, type AlertmanagerClient } from './alertmanager';
+import { createPostgresGuard, type PostgresGuard } from './postgres';
 
 /**
  * The clients of the configured sources, created once per process and shared by every route's
@@ -12,16 +13,22 @@ export interface SourceClients {
   readonly prometheus?: PrometheusClient;
   /** Present when `sources.alertmanager` is configured. */
   readonly alertmanager?: AlertmanagerClient;
+  /** One connection guard per `sources.postgres[]` entry, by name (empty when none). */
+  readonly postgres: ReadonlyMap<string, PostgresGuard>;
   /** Closes every connection; idempotent. */
   close(): Promise<void>;
 }
 
 /** Builds the source clients from `sources`; opens nothing until first used. */
 export function createSourceClients(config: SourcesConfig): SourceClients {
+  const postgres = new Map(config.postgres.map((db) => [db.name, createPostgresGuard(db)] as const));
   return {
     config,
+    postgres,
     ...(config.prometheus ? { prometheus: createPrometheusClient(config.prometheus) } : {}),
     ...(config.alertmanager ? { alertmanager: createAlertmanagerClient(config.alertmanager) } : {}),
-    async close() {},
+    async close() {
+      await Promise.allSettled([...postgres.values()].map((g) => g.close()));
+    },
   };
 }
