@@ -3,6 +3,7 @@ import type { Config } from '../config/schema';
 import type { Notifier } from '../core/notifier';
 import type { Store } from '../store/store';
 import { createConsoleNotifier } from './console';
+import { createSlackNotifier } from './slack/notifier';
 import type { NotifierName } from './names';
 
 export { NOTIFIER_NAMES, type NotifierName } from './names';
@@ -16,9 +17,10 @@ export interface NotifierDeps {
 
 /** The explicit list of notifiers and how each is built. */
 const FACTORIES: Record<NotifierName, (deps: NotifierDeps) => Notifier> = {
-  console: (d) => createConsoleNotifier({ out: d.out }),
-  slack: () => {
-    throw new Error('the slack notifier is not built yet');
+  console: (d) => createConsoleNotifier({ out: d.out, links: d.config.links }),
+  slack: (d) => {
+    if (!d.config.slack) throw new Error('the slack notifier needs the slack settings (slack.token and a channel)');
+    return createSlackNotifier(d.config.slack, { store: d.store, links: d.config.links });
   },
 };
 

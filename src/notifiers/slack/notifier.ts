@@ -1,0 +1,350 @@
+/**
+ * The Slack notifier: the diagnostic goes into the alert's thread (the page Alertmanager posted
+ * in `alertsChannel`, else our own parent message), a summary with a permalink goes to
+ * `incidentChannel`, and a chart of the pool goes into the thread. The thread of an alert group
+ * is kept in the store, so re-runs, repeats and the resolve land in it across restarts. Each
+ * step records its outcome before the next, so a retried or resumed run never posts twice.
+ */
+import type { Logger } from 'pino';
+import type { Diagnostic } from '../../core/diagnostic';
+import { NotifyError, type Notifier, type NotifyContext } from '../../core/notifier';
+import type { AlertGroup } from '../../core/alert';
+import type { LinksConfig } from '../../http/config';
+import { sleep } from '../../pipeline/retry';
+import type { Store } from '../../store/store';
+import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot, type MessageModel } from '../message';
+import { renderPoolChart } from './chart';
+import { createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
+import type { SlackConfig } from './config';
+import { renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
+
+const NOTIFIER = 'slack';
+/** conversations.history page size (Slack allows up to 1,000; 200 is its recommendation). */
+const HISTORY_PAGE = 200;
+/** Pages of history read per search. */
+const HISTORY_PAGES = 3;
+/** Our own messages carry block ids with this prefix; the page search skips them. */
+const OWN_BLOCK_PREFIX = 'pf_';
+/** Errors of chat.update after which we post a new message instead. */
+const UPDATE_GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
+
+/** The thread of an alert group, as stored under `thread:<groupKey>`. */
+export interface ThreadState {
+  channel: string;
+  /** The parent message: the page Alertmanager posted, or ours. */
+  ts: string;
+  own: boolean;
+  /** The run that posted our own parent. */
+  parentRunId?: string;
+  permalink?: string;
+  /** Our diagnostic message in the thread (updated in place by later runs). */
+  diagnosticTs?: string;
+  /** What that message shows now, for "what changed". */
+  shown?: DiagnosticSnapshot;
+  /** Set by a resolve; a later firing starts a new diagnostic message. */
+  resolved?: boolean;
+  incident?: { channel: string; ts: string };
+}
+
+/** Steps a run has completed, as stored under `run:<runId>`. */
+interface RunSteps {
+  diagnostic?: 'posted' | 'updated' | 'skipped';
+  change?: boolean;
+  chart?: string;
+  resolve?: boolean;
+  parent?: boolean;
+  incident?: boolean;
+}
+
+export interface SlackNotifierDeps {
+  store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
+  links?: LinksConfig;
+  /** Built from the config when not given. */
+  api?: SlackApi;
+  /** For the Slack client's own warnings. */
+  logger?: Logger;
+  renderChart?: typeof renderPoolChart;
+  now?: () => number;
+}
+
+/** Makes calls with one key run one after another in this process. */
+function keyedLock() {
+  const tails = new Map<string, Promise<void>>();
+  return async <T>(key: string, f: () => Promise<T>): Promise<T> => {
+    const prev = tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    tails.set(key, tail);
+    await prev;
+    try {
+      return await f();
+    } finally {
+      release();
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}
+
+function unescapeSlack(s: string): string {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Every text of a history message: text, attachments (title, text, fallback, fields) and block texts. */
+export function messageText(m: SlackHistoryMessage): string {
+  const parts: string[] = [m.text ?? ''];
+  for (const a of m.attachments ?? []) {
+    parts.push(a.title ?? '', a.pretext ?? '', a.text ?? '', a.fallback ?? '');
+    for (const f of a.fields ?? []) parts.push(f.title ?? '', f.value ?? '');
+  }
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'text' && typeof x === 'string' ? parts.push(x) : walk(x);
+  };
+  walk(m.blocks ?? []);
+  return unescapeSlack(parts.join('\n'));
+}
+
+function isOwn(m: SlackHistoryMessage): boolean {
+  return (m.blocks ?? []).some((b) => typeof b.block_id === 'string' && b.block_id.startsWith(OWN_BLOCK_PREFIX));
+}
+
+/**
+ * Picks the page of this alert group among channel messages: a top-level message, not ours,
+ * naming the alertname (as a word) and every group label value; firing pages first, then the
+ * one matching most of the alert's labels, then the earliest. Pure.
+ */
+export function pickPage(messages: readonly SlackHistoryMessage[], alert: { alertname: string; groupLabels: Record<string, string>; labels: Record<string, string> }): SlackHistoryMessage | undefined {
+  const word = new RegExp(`(^|[^A-Za-z0-9_:])${alert.alertname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9_:])`);
+  let best: { m: SlackHistoryMessage; firing: boolean; score: number } | undefined;
+  for (const m of messages) {
+    if ((m.thread_ts && m.thread_ts !== m.ts) || isOwn(m)) continue;
+    const text = messageText(m);
+    if (!word.test(text)) continue;
+    if (!Object.values(alert.groupLabels).every((v) => text.includes(v))) continue;
+    const firing = /FIRING/i.test(text) && !/\[RESOLVED\]/i.test(text);
+    const score = Object.values(alert.labels).filter((v) => v.length > 0 && text.includes(v)).length;
+    const better = !best || (firing !== best.firing ? firing : score !== best.score ? score > best.score : Number(m.ts) < Number(best.m.ts));
+    if (better) best = { m, firing, score };
+  }
+  return best?.m;
+}
+
+function aborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
+}
+
+/**
+ * Creates the Slack notifier. `notify` returns the thread (permalink, else channel and ts) and
+ * throws a classified NotifyError (SlackNotifyError for Slack's answers): final ones are also
+ * logged with what to fix. Throws Error at once when the config has no token; without any
+ * channel every delivery fails with a final error saying which setting to add.
+ */
+export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps): Notifier {
+  const home = config.alertsChannel ?? config.incidentChannel;
+  const api = deps.api ?? createSlackApi(config, { logger: deps.logger });
+  const renderChart = deps.renderChart ?? renderPoolChart;
+  const now = deps.now ?? Date.now;
+  const { store } = deps;
+  const lock = keyedLock();
+  const threadKey = (groupKey: string) => `thread:${groupKey}`;
+  const runKey = (runId: string) => `run:${runId}`;
+  const getThread = (groupKey: string) => store.getNotifierState<ThreadState>(NOTIFIER, threadKey(groupKey));
+  const patchThread = (groupKey: string, patch: Partial<ThreadState>): ThreadState => {
+    const next = { ...getThread(groupKey)!, ...patch };
+    store.setNotifierState(NOTIFIER, threadKey(groupKey), next, now());
+    return next;
+  };
+
+  function logCuts(msg: SlackMessage, what: string, logger: Logger): SlackMessage {
+    if (msg.cuts.length > 0) logger.warn({ message: what, cuts: msg.cuts.slice(0, 20) }, 'slack message cut to fit the limits');
+    return msg;
+  }
+
+  async function findPage(d: Diagnostic, group: AlertGroup, channel: string, signal: AbortSignal, logger: Logger): Promise<SlackHistoryMessage | undefined> {
+    const start = Date.parse(d.alert?.startsAt ?? d.startedAt);
+    const oldest = ((Number.isFinite(start) ? start : now()) - config.threadSearchLookbackMs) / 1000;
+    const alert = { alertname: d.alertname, groupLabels: group.groupLabels ?? {}, labels: d.alert?.labels ?? {} };
+    const deadline = now() + config.threadSearchWaitMs;
+    for (let attempt = 1; ; attempt++) {
+      let cursor: string | undefined;
+      for (let page = 0; page < HISTORY_PAGES; page++) {
+        const r = await api.history({ channel, oldest: oldest.toFixed(6), limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal);
+        const hit = pickPage(r.messages, alert);
+        if (hit) {
+          logger.info({ channel, ts: hit.ts, attempt }, 'found the page in the alerts channel');
+          return hit;
+        }
+        cursor = r.nextCursor;
+        if (!cursor) break;
+      }
+      const left = deadline - now();
+      if (left <= 0) return undefined;
+      await sleep(Math.min(config.threadSearchPollMs, left), signal);
+      aborted(signal);
+    }
+  }
+
+  /** The group's thread: stored, else the page found in the alerts channel, else our own parent. */
+  async function ensureThread(d: Diagnostic, model: MessageModel, ctx: NotifyContext): Promise<ThreadState> {
+    const existing = getThread(d.groupKey);
+    if (existing) return existing;
+    let candidate: ThreadState | undefined;
+    if (config.alertsChannel) {
+      const page = await findPage(d, ctx.group, config.alertsChannel, ctx.signal, ctx.logger);
+      if (page) candidate = { channel: config.alertsChannel, ts: page.ts, own: false };
+    }
+    if (!candidate) {
+      if (config.alertsChannel) ctx.logger.info({ channel: home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
+      const msg = renderParent(model);
+      const r = await api.postMessage({ channel: home!, text: msg.text, blocks: msg.blocks }, ctx.signal);
+      candidate = { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
+    }
+    // The durable tie-breaker: the first thread stored for the group wins.
+    const stored = store.initNotifierState<ThreadState>(NOTIFIER, threadKey(d.groupKey), candidate, now());
+    if (candidate.own && stored.ts !== candidate.ts) {
+      ctx.logger.warn({ kept: stored.ts, removed: candidate.ts }, 'another run created the thread first; removing our duplicate parent');
+      await api.deleteMessage({ channel: candidate.channel, ts: candidate.ts }, ctx.signal).catch((e) => ctx.logger.warn({ err: (e as Error).message }, 'could not remove the duplicate parent'));
+    }
+    return stored;
+  }
+
+  function lastedMs(d: Diagnostic): number | undefined {
+    const start = Date.parse(d.alert?.startsAt ?? '');
+    const end = Date.parse(d.alert?.endsAt ?? d.finishedAt);
+    return Number.isFinite(start) && Number.isFinite(end) && end >= start ? end - start : undefined;
+  }
+
+  async function deliver(d: Diagnostic, ctx: NotifyContext): Promise<string> {
+    if (!home) throw new SlackNotifyError('slack: no channel configured', 'config', 'no_channel', { retryable: false }, 'set slack.alertsChannel (where Alertmanager posts pages) and/or slack.incidentChannel');
+    const { signal } = ctx;
+    const logger = ctx.logger;
+    const model = buildMessageModel(d, deps.links);
+    const snapshot = snapshotOf(model, d);
+    let thread = await ensureThread(d, model, ctx);
+    let steps: RunSteps = store.getNotifierState<RunSteps>(NOTIFIER, runKey(d.id)) ?? {};
+    const done = (patch: RunSteps) => {
+      steps = { ...steps, ...patch };
+      store.setNotifierState(NOTIFIER, runKey(d.id), steps, now());
+    };
+    const reply = (msg: SlackMessage) => api.postMessage({ channel: thread.channel, thread_ts: thread.ts, text: msg.text, blocks: msg.blocks }, signal);
+
+    if (!thread.permalink) {
+      aborted(signal);
+      const permalink = await api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal);
+      if (permalink) thread = patchThread(d.groupKey, { permalink });
+    }
+
+    // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
+    const resolved = d.status === 'resolved';
+    if (!steps.diagnostic) {
+      aborted(signal);
+      if (resolved && thread.diagnosticTs) {
+        done({ diagnostic: 'skipped' });
+      } else {
+        const msg = logCuts(renderDiagnostic(model), 'diagnostic', logger);
+        let updated = false;
+        if (thread.diagnosticTs && !thread.resolved) {
+          try {
+            await api.update({ channel: thread.channel, ts: thread.diagnosticTs, text: msg.text, blocks: msg.blocks }, signal);
+            updated = true;
+          } catch (e) {
+            if (!(e instanceof SlackNotifyError && UPDATE_GONE.has(e.code))) throw e;
+            logger.warn({ code: e.code }, 'the earlier diagnostic cannot be updated; posting a new one');
+          }
+        }
+        if (updated) done({ diagnostic: 'updated' });
+        else {
+          const r = await reply(msg);
+          thread = patchThread(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
+          done({ diagnostic: 'posted', change: true });
+        }
+      }
+    }
+    if (steps.diagnostic === 'updated' && !steps.change) {
+      aborted(signal);
+      const before = thread.shown ?? previousSnapshot(d);
+      const changes = before ? describeChanges(before, snapshot) : [];
+      await reply(logCuts(renderChangeReply(model, changes), 'change', logger));
+      done({ change: true });
+      thread = patchThread(d.groupKey, { shown: snapshot });
+    }
+
+    // 2. The chart, into the thread; a failure is logged and the run goes on.
+    const series = poolSeries(model);
+    if (config.chart && !resolved && series && steps.chart === undefined) {
+      aborted(signal);
+      try {
+        const png = await renderChart(series, { title: `${d.alertname}: pool connections`, alertStart: Date.parse(d.alert?.startsAt ?? ''), timeoutMs: config.chartTimeoutMs, signal });
+        const up = await api.uploadFile(
+          { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename: `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_'), title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
+          signal,
+        );
+        done({ chart: up.fileId ?? 'uploaded' });
+      } catch (e) {
+        if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
+        logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
+        done({ chart: 'failed' });
+      }
+    }
+
+    // 3. The resolve: how long it lasted, in the thread.
+    if (resolved && !steps.resolve) {
+      aborted(signal);
+      await reply(renderResolveReply(model, lastedMs(d)));
+      done({ resolve: true });
+      thread = patchThread(d.groupKey, { resolved: true });
+    }
+
+    // 4. Our own parent shows the current status.
+    if (thread.own && !steps.parent) {
+      if (thread.parentRunId !== d.id) {
+        aborted(signal);
+        const msg = renderParent(model, resolved ? { endedAfterMs: lastedMs(d) } : {});
+        await api.update({ channel: thread.channel, ts: thread.ts, text: msg.text, blocks: msg.blocks }, signal).catch((e) => {
+          if (!(e instanceof SlackNotifyError && UPDATE_GONE.has(e.code))) throw e;
+          logger.warn({ code: e.code }, 'the thread parent cannot be updated');
+        });
+      }
+      done({ parent: true });
+    }
+
+    // 5. The incident channel: one summary per group, updated by later runs.
+    if (config.incidentChannel && config.incidentChannel !== thread.channel && !steps.incident) {
+      aborted(signal);
+      const msg = renderIncidentSummary(model, thread.permalink, resolved ? { endedAfterMs: lastedMs(d) } : {});
+      let updated = false;
+      if (thread.incident) {
+        try {
+          await api.update({ channel: thread.incident.channel, ts: thread.incident.ts, text: msg.text, blocks: msg.blocks }, signal);
+          updated = true;
+        } catch (e) {
+          if (!(e instanceof SlackNotifyError && UPDATE_GONE.has(e.code))) throw e;
+        }
+      }
+      if (!updated) {
+        const r = await api.postMessage({ channel: config.incidentChannel, text: msg.text, blocks: msg.blocks }, signal);
+        thread = patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
+      }
+      done({ incident: true });
+    }
+    return thread.permalink ? `thread ${thread.permalink}` : `thread ${thread.channel}/${thread.ts}`;
+  }
+
+  function previousSnapshot(d: Diagnostic): DiagnosticSnapshot | undefined {
+    const prev = store.previousDiagnostic(d.groupKey, { id: d.id, createdAt: Date.parse(d.startedAt) });
+    return prev ? snapshotOf(buildMessageModel(prev, deps.links), prev) : undefined;
+  }
+
+  return {
+    name: NOTIFIER,
+    async notify(d, ctx) {
+      try {
+        return await lock(d.groupKey, () => deliver(d, ctx));
+      } catch (e) {
+        if (e instanceof SlackNotifyError && !e.retryable) ctx.logger.error({ slackError: e.code, method: e.method, fix: e.fix }, 'slack refused the call; it will not be retried');
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,495 @@
+/**
+ * Block Kit from the neutral message model (../message.ts). Pure: no I/O. Every message this
+ * file returns stays within Slack's documented limits, whatever the diagnostic holds: parts that
+ * do not fit are cut on a line boundary with a visible marker, or left out with a note, and
+ * every cut is reported in `cuts` so the caller can log it.
+ */
+import { TOP_CAUSES, humanDuration, type MessageModel, type ModelPart } from '../message';
+
+// Limits. Source: Block Kit reference (docs.slack.dev/reference/block-kit/blocks, api.slack.com/
+// reference/block-kit/block-elements) and ../shared/REFERENCE.md §3.
+/** Blocks per message (100 only in modals and Home tabs). */
+export const MAX_BLOCKS = 50;
+/** Characters of a section's `text`. */
+export const MAX_SECTION_TEXT = 3_000;
+/** Characters of a header's plain_text. */
+export const MAX_HEADER_TEXT = 150;
+/** Items in a section's `fields`. */
+export const MAX_FIELDS = 10;
+/** Characters of one section field. */
+export const MAX_FIELD_TEXT = 2_000;
+/** Elements of a context block. */
+export const MAX_CONTEXT_ELEMENTS = 10;
+/** Characters of a context element's text (same as a text object in a section). */
+export const MAX_CONTEXT_TEXT = 3_000;
+/** Characters of a `block_id`. */
+export const MAX_BLOCK_ID = 255;
+/** A button: text 75, value 2,000, url 3,000, action_id 255 characters; 25 elements per actions block. */
+export const MAX_BUTTON_TEXT = 75;
+export const MAX_BUTTON_VALUE = 2_000;
+export const MAX_BUTTON_URL = 3_000;
+export const MAX_ACTION_ID = 255;
+/** chat.postMessage `text`: longer may be truncated (Slack answers msg_too_long far above it). */
+export const MAX_MESSAGE_TEXT = 40_000;
+/**
+ * Our cap on the serialised blocks. slackapi/bolt-js#2509 reports `msg_blocks_too_long` at
+ * about 13k characters of block text, below every documented limit: stay well under it.
+ */
+export const MAX_BLOCKS_JSON = 12_000;
+/** Our cap on the fallback `text` (notifications show its first line; 40k is Slack's). */
+export const MAX_FALLBACK_TEXT = 3_000;
+
+/** The visible marker where text was cut. */
+export const TRUNCATED = '…truncated';
+/** Room kept for the marker line ("\n…truncated (123456 more lines)"). */
+const MARKER_RESERVE = 40;
+/** Per-part caps inside the diagnostic message, so one part never crowds out the others. */
+const MAX_CAUSE_TEXT = 900;
+const MAX_ACTIONS_TEXT = 1_500;
+const MAX_PART_SECTION_TEXT = 1_500;
+const MAX_DESCRIPTION = 500;
+const MAX_FAILURE_LINE = 300;
+const MAX_TITLE = 200;
+const MAX_EVIDENCE_LINES = 3;
+const MAX_EVIDENCE_LINE = 250;
+/** Field blocks per fields section (10 fields each). */
+const MAX_FIELD_BLOCKS = 2;
+
+/** The action_id of the re-run button (the Slack interactions entry point handles it). */
+export const RERUN_ACTION_ID = 'rerun_diagnosis';
+
+export interface TextObject {
+  type: 'mrkdwn' | 'plain_text';
+  text: string;
+  emoji?: boolean;
+}
+export interface ButtonElement {
+  type: 'button';
+  action_id: string;
+  text: TextObject;
+  value?: string;
+  url?: string;
+  style?: 'primary' | 'danger';
+}
+export type SlackBlock =
+  | { type: 'header'; block_id?: string; text: TextObject }
+  | { type: 'section'; block_id?: string; text?: TextObject; fields?: TextObject[] }
+  | { type: 'context'; block_id?: string; elements: TextObject[] }
+  | { type: 'actions'; block_id?: string; elements: ButtonElement[] }
+  | { type: 'divider'; block_id?: string };
+
+/** A message ready for chat.postMessage / chat.update. */
+export interface SlackMessage {
+  /** The readable fallback (notifications, screen readers), escaped like any mrkdwn. */
+  text: string;
+  blocks: SlackBlock[];
+  /** What was cut or left out, for the log. Empty when everything fit. */
+  cuts: string[];
+}
+
+/** Escapes Slack's control characters (&, <, >) and nothing else (REFERENCE.md §3). */
+export function escapeMrkdwn(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Cuts `s` to at most `n` UTF-16 units without splitting a surrogate pair or an entity (&amp;). */
+export function safeSlice(s: string, n: number): string {
+  if (s.length <= n) return s;
+  let out = s.slice(0, Math.max(0, n));
+  const last = out.charCodeAt(out.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) out = out.slice(0, -1);
+  const amp = out.lastIndexOf('&');
+  if (amp >= 0 && amp >= out.length - 5 && !out.slice(amp).includes(';')) out = out.slice(0, amp);
+  return out;
+}
+
+/** A one-line plain value cut to `n` with an ellipsis. */
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${safeSlice(s, n - 1)}…`;
+}
+
+interface Fit {
+  text: string;
+  cut: boolean;
+  shown: number;
+  total: number;
+  /** The last line shown was itself cut. */
+  partial?: boolean;
+}
+
+/** Keeps whole lines of `text` while they fit in `max`; a first line longer than `max` is cut. */
+function fitLines(text: string, max: number): Fit {
+  const lines = text.split('\n');
+  if (text.length <= max) return { text, cut: false, shown: lines.length, total: lines.length };
+  const kept: string[] = [];
+  let len = 0;
+  for (const l of lines) {
+    const add = (kept.length > 0 ? 1 : 0) + l.length;
+    if (len + add > max) break;
+    kept.push(l);
+    len += add;
+  }
+  if (kept.length === 0) return { text: safeSlice(lines[0]!, max), cut: true, shown: 1, total: lines.length, partial: true };
+  return { text: kept.join('\n'), cut: true, shown: kept.length, total: lines.length };
+}
+
+function marker(f: Fit): string {
+  const more = f.total - f.shown;
+  const lines = more > 0 ? `${more} more line${more === 1 ? '' : 's'}` : '';
+  return `${TRUNCATED} (${[f.partial ? 'line cut' : '', lines].filter(Boolean).join(', ')})`;
+}
+
+/**
+ * Cuts already-escaped text to at most `max` characters on a line boundary, ending with a
+ * visible "…truncated" line. Returns whether it cut.
+ */
+export function cutText(text: string, max: number): { text: string; cut: boolean } {
+  if (text.length <= max) return { text, cut: false };
+  const f = fitLines(text, Math.max(0, max - MARKER_RESERVE));
+  const body = f.text.length > 0 ? `${f.text}\n` : '';
+  return { text: `${body}${marker(f)}`, cut: true };
+}
+
+/** Breaks runs of three backticks so code cannot close its own code block. */
+export function neutraliseFences(code: string): string {
+  return code.replace(/`{3,}/g, (m) => m.split('').join('\u200b'));
+}
+
+/** Untrusted code as an escaped mrkdwn code block of at most `max` characters; the marker goes after the fence. */
+export function codeBlock(code: string, max: number): { text: string; cut: boolean } {
+  const escaped = escapeMrkdwn(neutraliseFences(code.length > 0 ? code : ' '));
+  const fence = (body: string) => `\`\`\`\n${body}\n\`\`\``;
+  if (fence(escaped).length <= max) return { text: fence(escaped), cut: false };
+  const f = fitLines(escaped, Math.max(1, max - 8 - MARKER_RESERVE));
+  return { text: `${fence(f.text.length > 0 ? f.text : ' ')}\n${marker(f)}`, cut: true };
+}
+
+function mrkdwn(text: string): TextObject {
+  return { type: 'mrkdwn', text: text.length > 0 ? text : ' ' };
+}
+
+function plain(text: string): TextObject {
+  return { type: 'plain_text', text: text.length > 0 ? text : ' ', emoji: true };
+}
+
+/** The serialised size of blocks, as the budget counts it. */
+export function blocksSize(blocks: readonly SlackBlock[]): number {
+  return JSON.stringify(blocks).length;
+}
+
+/** Collects blocks under the block count and size budgets, remembering cuts. */
+class Budget {
+  readonly blocks: SlackBlock[] = [];
+  readonly cuts: string[] = [];
+  private size = 2;
+  constructor(
+    private readonly maxBlocks: number,
+    private readonly maxSize: number,
+  ) {}
+  get blocksLeft(): number {
+    return this.maxBlocks - this.blocks.length;
+  }
+  get sizeLeft(): number {
+    return this.maxSize - this.size;
+  }
+  fits(b: SlackBlock): boolean {
+    return this.blocksLeft > 0 && JSON.stringify(b).length + 1 <= this.sizeLeft;
+  }
+  add(b: SlackBlock): boolean {
+    if (!this.fits(b)) return false;
+    this.blocks.push(b);
+    this.size += JSON.stringify(b).length + 1;
+    return true;
+  }
+  cut(what: string): void {
+    this.cuts.push(what);
+  }
+}
+
+const STATUS_EMOJI = { firing: ':rotating_light:', resolved: ':white_check_mark:' } as const;
+
+function headerBlock(m: MessageModel, blockId: string): SlackBlock {
+  return { type: 'header', block_id: blockId, text: plain(clip(`${STATUS_EMOJI[m.status]} ${m.title}`, MAX_HEADER_TEXT)) };
+}
+
+/** A section of escaped mrkdwn cut to `max` (≤ 3,000), reporting a cut under `what`. */
+function textSection(b: Budget, escapedText: string, max: number, what: string): SlackBlock {
+  const c = cutText(escapedText, Math.min(max, MAX_SECTION_TEXT));
+  if (c.cut) b.cut(what);
+  return { type: 'section', text: mrkdwn(c.text) };
+}
+
+function causeText(m: MessageModel, i: number): string {
+  const c = m.causes[i]!;
+  const lines = [`*${i + 1}. ${escapeMrkdwn(clip(c.title, MAX_TITLE))}* · ${c.confidenceText} confidence`];
+  for (const e of c.evidence.slice(0, MAX_EVIDENCE_LINES)) lines.push(`• ${escapeMrkdwn(clip(e.replace(/\n/g, ' '), MAX_EVIDENCE_LINE))}`);
+  if (c.evidence.length > MAX_EVIDENCE_LINES) lines.push(`_…and ${c.evidence.length - MAX_EVIDENCE_LINES} more_`);
+  for (const a of c.against.slice(0, 2)) lines.push(`_against:_ ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), MAX_EVIDENCE_LINE))}`);
+  return lines.join('\n');
+}
+
+/** The one-line list of causes beyond the top ones. */
+function otherCausesText(m: MessageModel): string | undefined {
+  const rest = m.causes.slice(TOP_CAUSES);
+  if (rest.length === 0) return undefined;
+  return `_Also considered:_ ${rest.map((c) => `${escapeMrkdwn(clip(c.title, 80))} (${c.confidenceText})`).join(', ')}`;
+}
+
+function partTitle(p: ModelPart): string {
+  return `*${escapeMrkdwn(clip(p.enricher, 80))}* · ${p.durationMs} ms`;
+}
+
+function tableText(columns: string[], rows: string[][]): string {
+  const width = (i: number) => Math.min(40, Math.max((columns[i] ?? '').length, ...rows.map((r) => (r[i] ?? '').replace(/\n/g, ' ').length)));
+  const widths = columns.map((_, i) => width(i));
+  const line = (cells: string[]) => widths.map((w, i) => (cells[i] ?? '').replace(/\n/g, ' ').slice(0, w).padEnd(w)).join('  ').trimEnd();
+  return [line(columns), ...rows.map(line)].join('\n');
+}
+
+/** The blocks of one ok part, each within its own limits. */
+function partBlocks(p: ModelPart, b: Budget, maxText: number): SlackBlock[] {
+  const out: SlackBlock[] = [];
+  const summary = cutText(`${partTitle(p)}\n${escapeMrkdwn(p.summary)}`, Math.min(maxText, MAX_SECTION_TEXT));
+  if (summary.cut) b.cut(`${p.enricher}: summary`);
+  out.push({ type: 'section', text: mrkdwn(summary.text) });
+  for (const s of p.sections) {
+    const title = s.title ? `*${escapeMrkdwn(clip(s.title, MAX_TITLE))}*\n` : '';
+    switch (s.type) {
+      case 'text':
+        out.push(textSection(b, `${title}${escapeMrkdwn(s.text)}`, maxText, `${p.enricher}: text`));
+        break;
+      case 'code': {
+        const c = codeBlock(s.code, Math.min(maxText, MAX_SECTION_TEXT) - title.length);
+        if (c.cut) b.cut(`${p.enricher}: code`);
+        out.push({ type: 'section', text: mrkdwn(`${title}${c.text}`) });
+        break;
+      }
+      case 'table': {
+        const c = codeBlock(tableText(s.columns, s.rows), Math.min(maxText, MAX_SECTION_TEXT) - title.length);
+        if (c.cut) b.cut(`${p.enricher}: table`);
+        out.push({ type: 'section', text: mrkdwn(`${title}${c.text}`) });
+        break;
+      }
+      case 'fields': {
+        const fields = s.fields.map((f) => {
+          const c = cutText(`*${escapeMrkdwn(clip(f.label, MAX_TITLE))}*\n${escapeMrkdwn(f.value)}`, Math.min(MAX_FIELD_TEXT, Math.floor(maxText / 2)));
+          if (c.cut) b.cut(`${p.enricher}: field ${f.label.slice(0, 40)}`);
+          return mrkdwn(c.text);
+        });
+        for (let i = 0; i < fields.length && i / MAX_FIELDS < MAX_FIELD_BLOCKS; i += MAX_FIELDS) {
+          out.push({ type: 'section', ...(i === 0 && title ? { text: mrkdwn(title.trim()) } : {}), fields: fields.slice(i, i + MAX_FIELDS) });
+        }
+        if (fields.length === 0 && title) out.push({ type: 'section', text: mrkdwn(title.trim()) });
+        if (fields.length > MAX_FIELDS * MAX_FIELD_BLOCKS) {
+          b.cut(`${p.enricher}: ${fields.length - MAX_FIELDS * MAX_FIELD_BLOCKS} fields`);
+          out.push({ type: 'context', elements: [mrkdwn(`${TRUNCATED}: ${fields.length - MAX_FIELDS * MAX_FIELD_BLOCKS} more values in the stored diagnostic`)] });
+        }
+        break;
+      }
+    }
+  }
+  if (p.series.length > 0) {
+    const names = p.series.flatMap((s) => s.series.map((x) => `${x.name} ${x.points.at(-1)?.[1] ?? 'n/a'}${s.unit ? ` ${s.unit}` : ''}`));
+    const c = cutText(`_Latest:_ ${escapeMrkdwn(names.join(' · '))}`, Math.min(maxText, MAX_CONTEXT_TEXT));
+    out.push({ type: 'context', elements: [mrkdwn(c.text)] });
+  }
+  return out;
+}
+
+/** A Slack link `<url|label>`: the url's control characters made safe, the label escaped and without `|`. */
+export function slackLink(url: string, label: string): string {
+  const safeUrl = url.replace(/\|/g, '%7C').replace(/</g, '%3C').replace(/>/g, '%3E').replace(/ /g, '%20').replace(/&/g, '&amp;');
+  return `<${safeUrl}|${escapeMrkdwn(clip(label.replace(/[|\n]/g, ' '), 120))}>`;
+}
+
+/** The links lines: runbook, Grafana, silence first, then one per Prometheus query. */
+function linksText(m: MessageModel, b: Budget, max: number): string | undefined {
+  if (m.links.length === 0) return undefined;
+  const main = m.links.filter((l) => l.kind !== 'prometheus').filter((l) => l.url.length <= MAX_BUTTON_URL);
+  const queries = m.links.filter((l) => l.kind === 'prometheus');
+  const lines: string[] = [];
+  if (main.length > 0) lines.push(main.map((l) => slackLink(l.url, l.label)).join(' · '));
+  let used = lines.join('\n').length + 20;
+  let dropped = 0;
+  for (const q of queries) {
+    const line = `• ${slackLink(q.url, q.label)}`;
+    if (q.url.length > MAX_BUTTON_URL || used + line.length + 1 > max - MARKER_RESERVE) {
+      dropped++;
+      continue;
+    }
+    lines.push(line);
+    used += line.length + 1;
+  }
+  if (dropped > 0) {
+    b.cut(`links: ${dropped} Prometheus links`);
+    lines.push(`${TRUNCATED} (${dropped} query link${dropped === 1 ? '' : 's'} too long or too many)`);
+  }
+  return cutText(`*Links*\n${lines.join('\n')}`, max).text;
+}
+
+/** The re-run button's value: `{"runId","groupKey"}` JSON, or only the run id where the key makes it too long. */
+export function rerunValue(m: Pick<MessageModel, 'runId' | 'groupKey'>): string {
+  const full = JSON.stringify({ runId: m.runId, groupKey: m.groupKey });
+  return full.length <= MAX_BUTTON_VALUE ? full : JSON.stringify({ runId: m.runId });
+}
+
+function rerunBlock(m: MessageModel): SlackBlock {
+  return {
+    type: 'actions',
+    block_id: 'pf_actions',
+    elements: [{ type: 'button', action_id: RERUN_ACTION_ID, text: plain('Re-run diagnosis'), value: rerunValue(m) }],
+  };
+}
+
+/** The fallback `text`: status, alert and the headline, escaped, within MAX_FALLBACK_TEXT. */
+export function fallbackText(m: MessageModel, lead?: string): string {
+  const parts = [lead ?? `${m.title}`, m.headline];
+  if (m.actions[0]) parts.push(`First step: ${m.actions[0]}`);
+  return clip(escapeMrkdwn(parts.join(' · ').replace(/\n/g, ' ')), MAX_FALLBACK_TEXT);
+}
+
+/**
+ * The diagnostic message (a reply in the alert's thread): header, the headline and the likely
+ * causes with confidence, suggested actions, one part per enricher (failed ones in one line
+ * each), links, run details and the "Re-run diagnosis" button. Within every limit above.
+ */
+export function renderDiagnostic(m: MessageModel): SlackMessage {
+  const b = new Budget(MAX_BLOCKS, MAX_BLOCKS_JSON);
+  // The tail is built first so the evidence can never push it out.
+  const tail: SlackBlock[] = [];
+  const links = linksText(m, b, MAX_SECTION_TEXT);
+  if (links) tail.push({ type: 'section', block_id: 'pf_links', text: mrkdwn(links) });
+  tail.push({
+    type: 'context',
+    block_id: 'pf_run',
+    elements: [mrkdwn(`Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(m.startsAt)}` : ''}`)],
+  });
+  tail.push(rerunBlock(m));
+  const tailSize = blocksSize(tail) + tail.length;
+
+  b.add(headerBlock(m, 'pf_header'));
+  const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
+  b.add({ type: 'section', block_id: 'pf_headline', text: mrkdwn(`*${escapeMrkdwn(m.headline)}*${desc}`) });
+  for (let i = 0; i < Math.min(TOP_CAUSES, m.causes.length); i++) b.add(textSection(b, causeText(m, i), MAX_CAUSE_TEXT, `cause ${i + 1}`));
+  const others = otherCausesText(m);
+  if (others) b.add({ type: 'context', elements: [mrkdwn(cutText(others, MAX_CONTEXT_TEXT).text)] });
+  if (m.actions.length > 0) {
+    b.add(textSection(b, `*Suggested actions* (not executed)\n${m.actions.map((a) => `• ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), 400))}`).join('\n')}`, MAX_ACTIONS_TEXT, 'actions'));
+  }
+  b.add({ type: 'divider' });
+
+  // Evidence: each ok part, then one line per failed one; what does not fit is counted.
+  const reserveBlocks = tail.length + 1;
+  const reserveSize = tailSize + 400;
+  const failed = m.parts.filter((p) => p.failure);
+  const failedBlock: SlackBlock | undefined =
+    failed.length === 0
+      ? undefined
+      : {
+          type: 'context',
+          block_id: 'pf_unavailable',
+          elements: chunkLines(
+            failed.map((p) => `:warning: *${escapeMrkdwn(clip(p.enricher, 80))}* ${escapeMrkdwn(clip(p.failure!.replace(/\n/g, ' '), MAX_FAILURE_LINE))}`),
+            MAX_CONTEXT_ELEMENTS,
+          ).map((t) => mrkdwn(cutText(t, MAX_CONTEXT_TEXT).text)),
+        };
+  const failedSize = failedBlock ? JSON.stringify(failedBlock).length + 1 : 0;
+  let omitted = 0;
+  for (const p of m.parts.filter((x) => !x.failure)) {
+    const sizeLeft = b.sizeLeft - reserveSize - failedSize;
+    const blocksLeft = b.blocksLeft - reserveBlocks - (failedBlock ? 1 : 0);
+    let blocks = partBlocks(p, b, MAX_PART_SECTION_TEXT);
+    if (blocks.length > blocksLeft || blocksSize(blocks) + blocks.length > sizeLeft) {
+      // Too big: the summary alone, cut to what is left.
+      b.cut(`${p.enricher}: details`);
+      const room = Math.min(MAX_SECTION_TEXT, sizeLeft - 60);
+      blocks = room > 80 && blocksLeft > 0 ? [{ type: 'section', text: mrkdwn(cutText(`${partTitle(p)}\n${escapeMrkdwn(p.summary)}`, room).text) }] : [];
+      if (blocks.length === 0) {
+        omitted++;
+        continue;
+      }
+    }
+    for (const blk of blocks) b.add(blk);
+  }
+  if (failedBlock && !b.add(failedBlock)) omitted += failed.length;
+  if (omitted > 0) {
+    b.cut(`${omitted} enricher parts left out`);
+    b.add({ type: 'context', elements: [mrkdwn(`${TRUNCATED}: ${omitted} more finding(s) in the stored diagnostic (run \`${escapeMrkdwn(clip(m.runId, 80))}\`)`)] });
+  }
+  for (const t of tail) if (!b.add(t)) b.cut(`tail block ${t.block_id ?? t.type}`);
+  return { text: fallbackText(m), blocks: b.blocks, cuts: b.cuts };
+}
+
+function chunkLines(lines: string[], n: number): string[] {
+  if (lines.length <= n) return lines;
+  const per = Math.ceil(lines.length / n);
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i += per) out.push(lines.slice(i, i + per).join('\n'));
+  return out;
+}
+
+/** Label pairs as escaped inline code, cut to `max`. */
+function labelsLine(labels: Record<string, string>, max: number): string {
+  const s = Object.entries(labels)
+    .map(([k, v]) => `\`${escapeMrkdwn(neutraliseFences(`${k}=${v}`).replace(/`/g, "'").replace(/\n/g, ' '))}\``)
+    .join(' ');
+  return clip(s, max);
+}
+
+/**
+ * Our own thread parent (where no page from Alertmanager was found, or without an alerts
+ * channel): the alert, its status, the headline and labels. Updated in place on later runs.
+ */
+export function renderParent(m: MessageModel, opts: { endedAfterMs?: number } = {}): SlackMessage {
+  const status = m.status === 'resolved' ? `Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}` : 'Firing';
+  const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
+  const blocks: SlackBlock[] = [
+    headerBlock(m, 'pf_parent'),
+    { type: 'section', text: mrkdwn(`*${status}* · ${escapeMrkdwn(m.headline)}${desc}`) },
+    { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || ' '), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(m.startsAt)}` : ''}`)] },
+  ];
+  return { text: fallbackText(m, m.status === 'resolved' ? `${m.title} (${status})` : m.title), blocks, cuts: [] };
+}
+
+/** The top-level summary in the incident channel: status, top causes and a link to the thread. */
+export function renderIncidentSummary(m: MessageModel, threadPermalink: string | undefined, opts: { endedAfterMs?: number } = {}): SlackMessage {
+  const causes = m.causes
+    .slice(0, TOP_CAUSES)
+    .map((c, i) => `${i + 1}. *${escapeMrkdwn(clip(c.title, MAX_TITLE))}* · ${c.confidenceText}`)
+    .join('\n');
+  const status = m.status === 'resolved' ? `:white_check_mark: Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}` : ':rotating_light: Firing';
+  const blocks: SlackBlock[] = [
+    headerBlock(m, 'pf_incident'),
+    { type: 'section', text: mrkdwn(cutText(`${status} · ${escapeMrkdwn(m.headline)}${causes ? `\n${causes}` : ''}`, MAX_SECTION_TEXT).text) },
+  ];
+  if (m.actions[0]) blocks.push({ type: 'section', text: mrkdwn(`*First step:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 500))}`) });
+  blocks.push({
+    type: 'context',
+    elements: [mrkdwn(threadPermalink && threadPermalink.length <= MAX_BUTTON_URL ? slackLink(threadPermalink, 'Diagnosis and evidence in the alert thread') : 'Diagnosis and evidence in the alert thread')],
+  });
+  return { text: fallbackText(m), blocks, cuts: [] };
+}
+
+/** The short reply of a re-run or repeat: what changed since the diagnostic the thread showed before. */
+export function renderChangeReply(m: MessageModel, changes: string[]): SlackMessage {
+  const lead = `:arrows_counterclockwise: *Diagnosis re-run* (${m.trigger}); the diagnostic above is updated.`;
+  const body = changes.length === 0 ? 'Nothing changed since the last run.' : `*What changed:*\n${changes.map((c) => `• ${escapeMrkdwn(c.replace(/\n/g, ' '))}`).join('\n')}`;
+  const c = cutText(`${lead}\n${body}`, MAX_SECTION_TEXT);
+  return {
+    text: clip(escapeMrkdwn(`Diagnosis re-run: ${changes.length === 0 ? 'nothing changed' : changes.slice(0, 3).join('; ')}`), MAX_FALLBACK_TEXT),
+    blocks: [{ type: 'section', block_id: 'pf_change', text: mrkdwn(c.text) }],
+    cuts: c.cut ? ['change list'] : [],
+  };
+}
+
+/** The reply when the alert resolves: how long it lasted and the headline of the last diagnosis. */
+export function renderResolveReply(m: MessageModel, lastedMs: number | undefined): SlackMessage {
+  const lasted = lastedMs === undefined ? '' : ` after ${humanDuration(lastedMs)}`;
+  const when = m.startsAt ? ` (started ${escapeMrkdwn(m.startsAt)}${m.endsAt ? `, ended ${escapeMrkdwn(m.endsAt)}` : ''})` : '';
+  const text = `:white_check_mark: *Resolved${lasted}*${when}\n${escapeMrkdwn(m.headline)}`;
+  return {
+    text: clip(escapeMrkdwn(`RESOLVED ${m.alertname}${lasted}`), MAX_FALLBACK_TEXT),
+    blocks: [{ type: 'section', block_id: 'pf_resolved', text: mrkdwn(cutText(text, MAX_SECTION_TEXT).text) }],
+    cuts: [],
+  };
+}
