@@ -17,6 +17,8 @@ const labelName = z.string().regex(LABEL_NAME_RE, 'must be a label name');
 export const MAX_TOP_MOVERS = 5;
 /** Endpoints shown in the table; the rest are counted in a last row. */
 export const MAX_ENDPOINT_ROWS = 20;
+/** A change smaller than this share of the endpoint's baseline (or 1e-9 req/s) is no move (rate() is float arithmetic). */
+export const MIN_MOVER_CHANGE = 0.01;
 /** The table's name for series without the endpoint label. */
 export const NO_ENDPOINT = '(none)';
 
@@ -95,7 +97,7 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
       });
       const change = (e: (typeof endpoints)[number]) => Math.abs(e.now - (e.hourAgo ?? e.dayAgo ?? 0));
       endpoints.sort((a, b) => change(b) - change(a) || b.now - a.now || a.endpoint.localeCompare(b.endpoint));
-      const topMovers = endpoints.filter((e) => change(e) > 0).slice(0, s.topMovers).map((e) => e.endpoint);
+      const topMovers = endpoints.filter((e) => change(e) > Math.max(1e-9, MIN_MOVER_CHANGE * (e.hourAgo ?? e.dayAgo ?? 0))).slice(0, s.topMovers).map((e) => e.endpoint);
 
       const evidence: TrafficEvidence = { verdict, totalNow, totalHourAgo, totalDayAgo, ratio, baseline, endpoints, topMovers, spikeRatio: s.spikeRatio, dropRatio: s.dropRatio };
       const start = new Date(time.getTime() - 24 * 3_600_000 - 3_600_000).toISOString();
