@@ -47,12 +47,27 @@ export interface AlertmanagerClient {
   silences(filters: string[], signal: AbortSignal): Promise<AmSilence[]>;
 }
 
-/** Creates the client for `sources.alertmanager`. Calls throw AlertmanagerError. */
+/**
+ * Creates the client for `sources.alertmanager`. Calls throw AlertmanagerError, the caller's abort
+ * reason, or an Error named 'TimeoutError' when the whole exchange takes longer than `timeoutMs`.
+ * Credentials in the URL are sent as basic auth and never appear in errors.
+ */
 export function createAlertmanagerClient(config: AlertmanagerSource, http: AxiosInstance = axios.create()): AlertmanagerClient {
-  const base = config.url.replace(/\/+$/, '');
+  const parsed = new URL(config.url);
+  const rawPassword = parsed.password;
+  const auth = parsed.username || parsed.password ? { username: decodeURIComponent(parsed.username), password: decodeURIComponent(rawPassword) } : undefined;
+  parsed.username = '';
+  parsed.password = '';
+  const base = parsed.toString().replace(/\/+$/, '');
+  const secrets = [rawPassword, auth?.password ?? ''].filter((x) => x.length > 0);
+  const clean = (text: string) => secrets.reduce((t, x) => t.split(x).join('[REDACTED]'), text);
   async function get<T>(path: string, params: URLSearchParams, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new AlertmanagerError('aborted');
+    // Our own deadline covers the whole exchange (axios' timeout is only a socket-idle guard).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
     try {
-      const res = await http.get<T>(`${base}${path}`, { params, timeout: config.timeoutMs, signal, responseType: 'json', validateStatus: () => true, maxRedirects: 0 });
+      const res = await http.get<T>(`${base}${path}`, { params, auth, timeout: config.timeoutMs, signal: AbortSignal.any([signal, deadline.signal]), responseType: 'json', validateStatus: () => true, maxRedirects: 0, proxy: false });
       if (res.status !== 200) throw new AlertmanagerError(`alertmanager ${path} answered HTTP ${res.status}`, res.status);
       if (!Array.isArray(res.data)) throw new AlertmanagerError(`alertmanager ${path} answered something that is not a list`);
       return res.data;
@@ -60,12 +75,14 @@ export function createAlertmanagerClient(config: AlertmanagerSource, http: Axios
       if (e instanceof AlertmanagerError) throw e;
       const err = e as { code?: string; message?: string };
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new AlertmanagerError('aborted');
-      if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') {
+      if (deadline.signal.aborted || err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') {
         const t = new Error(`alertmanager did not answer within ${config.timeoutMs} ms`);
         t.name = 'TimeoutError';
         throw t;
       }
-      throw new AlertmanagerError(`alertmanager unreachable: ${err.code ?? err.message ?? 'unknown error'}`);
+      throw new AlertmanagerError(`alertmanager unreachable: ${clean(err.code ?? err.message ?? 'unknown error')}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const client: AlertmanagerClient = {

@@ -160,6 +160,20 @@ describe('Prometheus client against broken peers', () => {
     expect(took).toBeLessThan(1_500);
   });
 
+  test('a server that sends headers and then trickles forever: TimeoutError at the deadline', async () => {
+    const s = await startCannedServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{');
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    stubs.push(s);
+    const t0 = Date.now();
+    const e = await caught(createPrometheusClient({ url: s.url, timeoutMs: 400 }).query('up', { signal: signal() }));
+    expect(e.name).toBe('TimeoutError');
+    expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+
   test('the caller’s signal aborts the request with the caller’s reason', async () => {
     const s = await startHangingServer();
     stubs.push(s);

@@ -1,0 +1,67 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AlertmanagerError, createAlertmanagerClient } from '../../src/sources/alertmanager';
+import { closedPortUrl, startCannedServer } from '../support/http-stubs';
+import { startAlertmanager, type AlertmanagerServer } from '../support/alertmanager';
+
+async function caught(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Alertmanager client', () => {
+  let am: AlertmanagerServer;
+  beforeAll(async () => {
+    am = await startAlertmanager();
+    await am.postAlerts([{ labels: { alertname: 'a.b', service: 'x"y' } }, { labels: { alertname: 'axb', service: 'z' } }]);
+  });
+  afterAll(async () => {
+    await am?.stop();
+  });
+
+  test('filters reach the real Alertmanager quoted: regex and = with hostile values', async () => {
+    const c = createAlertmanagerClient({ url: am.url, timeoutMs: 2_000 });
+    const byRe = await c.alerts(['alertname=~"a\\\\.b"'], { signal: AbortSignal.timeout(5_000) });
+    expect(byRe.map((a) => a.labels.alertname)).toEqual(['a.b']);
+    const byEq = await c.alerts([`service=${JSON.stringify('x"y')}`], { signal: AbortSignal.timeout(5_000) });
+    expect(byEq.map((a) => a.labels.service)).toEqual(['x"y']);
+  });
+
+  test('a server that sends headers and then trickles forever: TimeoutError at the deadline, not never', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('[');
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const t0 = Date.now();
+      const e = await caught(createAlertmanagerClient({ url, timeoutMs: 400 }).silences([], AbortSignal.timeout(10_000)));
+      expect(e.name).toBe('TimeoutError');
+      expect(Date.now() - t0).toBeLessThan(1_500);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('credentials in the URL go as basic auth and never into errors', async () => {
+    const s = await startCannedServer((_q, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('[]'));
+    try {
+      await createAlertmanagerClient({ url: s.url.replace('http://', 'http://bob:hunter2-secret@'), timeoutMs: 2_000 }).alerts([], { signal: AbortSignal.timeout(5_000) });
+      expect(s.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('bob:hunter2-secret').toString('base64')}`);
+    } finally {
+      await s.close();
+    }
+    const down = (await closedPortUrl()).replace('http://', 'http://bob:hunter2-secret@');
+    const e = await caught(createAlertmanagerClient({ url: down, timeoutMs: 2_000 }).alerts([], { signal: AbortSignal.timeout(5_000) }));
+    expect(e).toBeInstanceOf(AlertmanagerError);
+    expect(`${e.message} ${e.stack}`).not.toContain('hunter2');
+  });
+});
