@@ -6,8 +6,10 @@
  * 429 with Retry-After and 5xx on demand, the three-step file upload with an upload_url pointing
  * back at itself, and a record of every call. Methods can be added with `handle()`.
  *
- * Methods: auth.test, chat.postMessage, chat.update, chat.delete, chat.getPermalink,
- * conversations.history, conversations.replies, files.getUploadURLExternal, files.completeUploadExternal.
+ * Methods: auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.delete,
+ * chat.getPermalink, conversations.history, conversations.replies, files.getUploadURLExternal,
+ * files.completeUploadExternal; plus POST /upload/:id (upload URLs) and POST /response/:id
+ * (response URLs from `responseUrl()`).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
@@ -228,6 +230,10 @@ export class FakeSlack {
   readonly userId: string;
   /** Tokens answered with token_revoked. */
   readonly revokedTokens = new Set<string>();
+  /** What was POSTed to response URLs made by `responseUrl()` (interaction replies). */
+  readonly responses: Array<{ id: string; body: unknown; time: number }> = [];
+  /** Ephemeral messages (chat.postEphemeral): seen only by `user`, never in history. */
+  readonly ephemeral: Array<{ channel: string; user: string; text?: string; blocks?: unknown[]; thread_ts?: string; message_ts: string }> = [];
   origin = '';
   private readonly handlers = new Map<string, FakeHandler>();
   private readonly failures = new Map<string, Failure[]>();
@@ -259,6 +265,12 @@ export class FakeSlack {
       const { status, body, headers } = await fake.dispatch(method, args, req.headers);
       for (const [k, v] of Object.entries(headers)) reply.header(k, v);
       return reply.code(status).send(body);
+    });
+    app.post('/response/:id', async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      fake.responses.push({ id, body: req.body, time: Date.now() });
+      fake.calls.push({ method: 'response_url', args: { id, body: req.body }, time: Date.now(), status: 200, ok: true });
+      return reply.code(200).send('ok');
     });
     app.post('/upload/:id', async (req, reply) => {
       const id = (req.params as { id: string }).id;
@@ -304,6 +316,11 @@ export class FakeSlack {
   /** Calls of `method` ('*' for any) fail with `failure` for the next `ms` milliseconds. */
   failFor(method: string, ms: number, failure: Failure): void {
     this.failWindows.push({ method, until: Date.now() + ms, failure });
+  }
+
+  /** A response_url for an interaction payload; what is POSTed to it lands in `responses`. */
+  responseUrl(id = `R${++this.seq}`): string {
+    return `${this.origin}/response/${id}`;
   }
 
   /** A fresh, increasing message ts ("1764224716.000123"). */
@@ -452,6 +469,17 @@ export class FakeSlack {
         bot_id: this.botId,
       });
       return { channel: ch.id, ts: m.ts, message: m };
+    });
+
+    this.handle('chat.postEphemeral', (args) => {
+      const ch = this.channel(args.channel, { post: true });
+      const user = str(args.user);
+      if (!user) throw new SlackFakeError('user_not_in_channel');
+      const bad = checkMessage(args);
+      if (bad) throw new SlackFakeError(bad.error, bad.errors ? { errors: bad.errors } : {});
+      const message_ts = this.nextTs();
+      this.ephemeral.push({ channel: ch.id, user, message_ts, ...(str(args.text) !== undefined ? { text: str(args.text) } : {}), ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}), ...(str(args.thread_ts) ? { thread_ts: str(args.thread_ts) } : {}) });
+      return { message_ts };
     });
 
     this.handle('chat.update', (args) => {

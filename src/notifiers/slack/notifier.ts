@@ -25,6 +25,8 @@ const HISTORY_PAGE = 200;
 const HISTORY_PAGES = 3;
 /** Our own messages carry block ids with this prefix; the page search skips them. */
 const OWN_BLOCK_PREFIX = 'pf_';
+/** Errors of conversations.history after which we stop looking for the page and post our own parent. */
+const HISTORY_UNREADABLE = new Set(['missing_scope', 'not_in_channel']);
 /** Errors of chat.update after which we post a new message instead. */
 const UPDATE_GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
 
@@ -169,7 +171,15 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     for (let attempt = 1; ; attempt++) {
       let cursor: string | undefined;
       for (let page = 0; page < HISTORY_PAGES; page++) {
-        const r = await api.history({ channel, oldest: oldest.toFixed(6), limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal);
+        let r: Awaited<ReturnType<SlackApi['history']>>;
+        try {
+          r = await api.history({ channel, oldest: oldest.toFixed(6), limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal);
+        } catch (e) {
+          // Without read access the page cannot be found, but we may still post: thread under our own parent.
+          if (!(e instanceof SlackNotifyError && HISTORY_UNREADABLE.has(e.code))) throw e;
+          logger.warn({ channel, slackError: e.code, fix: e.fix }, 'cannot read the alerts channel to find the page; posting our own thread parent');
+          return undefined;
+        }
         const hit = pickPage(r.messages, alert);
         if (hit) {
           logger.info({ channel, ts: hit.ts, attempt }, 'found the page in the alerts channel');

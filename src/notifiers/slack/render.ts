@@ -164,12 +164,15 @@ export function codeBlock(code: string, max: number): { text: string; cut: boole
   return { text: `${fence(f.text.length > 0 ? f.text : ' ')}\n${marker(f)}`, cut: true };
 }
 
+/** Shown where a text would be empty (Slack refuses empty text objects). */
+const EMPTY = '—';
+
 function mrkdwn(text: string): TextObject {
-  return { type: 'mrkdwn', text: text.length > 0 ? text : ' ' };
+  return { type: 'mrkdwn', text: text.trim().length > 0 ? text : EMPTY };
 }
 
 function plain(text: string): TextObject {
-  return { type: 'plain_text', text: text.length > 0 ? text : ' ', emoji: true };
+  return { type: 'plain_text', text: text.trim().length > 0 ? text : EMPTY, emoji: true };
 }
 
 /** The serialised size of blocks, as the budget counts it. */
@@ -446,7 +449,7 @@ export function renderParent(m: MessageModel, opts: { endedAfterMs?: number } = 
   const blocks: SlackBlock[] = [
     headerBlock(m, 'pf_parent'),
     { type: 'section', text: mrkdwn(`*${status}* · ${escapeMrkdwn(m.headline)}${desc}`) },
-    { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || ' '), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(m.startsAt)}` : ''}`)] },
+    { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || '(no labels)'), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(m.startsAt)}` : ''}`)] },
   ];
   return { text: fallbackText(m, m.status === 'resolved' ? `${m.title} (${status})` : m.title), blocks, cuts: [] };
 }

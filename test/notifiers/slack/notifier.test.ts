@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import type { Diagnostic } from '../../../src/core/diagnostic';
 import { NotifyError } from '../../../src/core/notifier';
 import { withRetry } from '../../../src/pipeline/retry';
-import { createSlackApi } from '../../../src/notifiers/slack/client';
+import { createSlackApi, slackLogger } from '../../../src/notifiers/slack/client';
 import { slackConfigSchema, type SlackConfig } from '../../../src/notifiers/slack/config';
-import { createSlackNotifier, type ThreadState } from '../../../src/notifiers/slack/notifier';
+import { createSlackNotifier, pickPage, type ThreadState } from '../../../src/notifiers/slack/notifier';
 import { Store } from '../../../src/store/store';
-import { FakeSlack, type FakeMessage } from '../../fakes/slack';
+import { FakeSlack, SlackFakeError, type FakeMessage } from '../../fakes/slack';
 import { capturingLogger } from '../../support/capture';
 import { sampleDiagnostic, sampleGroup } from '../sample';
 
@@ -251,10 +251,23 @@ describe('Slack notifier against the fake Slack', () => {
     const result = await withRetry((attempt, signal) => notifier.notify(d, { ...ctx(d, log), signal, attempt }), POLICY);
     expect(result).toMatchObject({ ok: false, final: true, attempts: 1 });
     expect(!result.ok && result.error.message).toContain(code);
-    const line = log.records().find((r) => r.slackError === code)!;
+    const line = log.records().find((r) => r.slackError === code && r.level === 50)!;
     expect(line).toMatchObject({ level: 50, msg: 'slack refused the call; it will not be retried' });
     expect(String(line.fix)).toContain(fix);
     expect(log.lines.join('')).not.toContain(fake.token);
+    expect(!result.ok && result.error.message).not.toContain(fake.token);
+  });
+
+  it('without read access to the alerts channel, it posts its own parent there and says what to fix', async () => {
+    fake.handle('conversations.history', () => {
+      throw new SlackFakeError('missing_scope', { needed: 'channels:history' });
+    });
+    const log = capturingLogger();
+    const notifier = createSlackNotifier(config({ chart: false, incidentChannel: undefined }), { store: openStore() });
+    const d = sampleDiagnostic();
+    await notifier.notify(d, ctx(d, log));
+    expect(fake.topLevel(ALERTS)).toHaveLength(1);
+    expect(log.records().find((r) => r.slackError === 'missing_scope')).toMatchObject({ level: 40, fix: expect.stringContaining('channels:history') });
   });
 
   it('classifies 429 (with Retry-After), 5xx and ok:false errors from the real client', async () => {
@@ -318,5 +331,36 @@ describe('notifier registry', () => {
     const store = openStore();
     const list = createNotifiers(['slack', 'console'], { config: { slack: config(), links: {} }, store, out: process.stdout });
     expect([...list.keys()]).toEqual(['slack', 'console']);
+  });
+});
+
+describe('page matching and the client logger', () => {
+  const alert = { alertname: 'db_pool_exhausted', groupLabels: { alertname: 'db_pool_exhausted', cluster: 'eu-1' }, labels: { alertname: 'db_pool_exhausted', cluster: 'eu-1', instance: 'api-2' } };
+  const att = (ts: string, title: string, text = '') => ({ ts, attachments: [{ title, text }] });
+
+  it('prefers the firing page of this group, with the most labels, then the earliest', () => {
+    const msgs = [
+      att('10.1', '[RESOLVED] db_pool_exhausted eu-1'),
+      att('10.2', '[FIRING:1] db_pool_exhausted eu-2'),
+      att('10.3', '[FIRING:1] db_pool_exhausted_replica eu-1'),
+      att('10.4', '[FIRING:1] db_pool_exhausted eu-1', 'instance: `api-2`'),
+      att('10.5', '[FIRING:1] db_pool_exhausted eu-1'),
+      { ts: '10.6', text: 'FIRING db_pool_exhausted eu-1 api-2', blocks: [{ type: 'header', block_id: 'pf_parent' }] },
+      { ts: '10.7', thread_ts: '10.4', text: '[FIRING:1] db_pool_exhausted eu-1 api-2' },
+    ];
+    expect(pickPage(msgs, alert)?.ts).toBe('10.4');
+    expect(pickPage(msgs.slice(0, 3), alert)?.ts).toBe('10.1');
+    expect(pickPage([{ ts: '1.0', text: '&lt;b&gt; db_pool_exhausted eu-1' }], alert)?.ts).toBe('1.0');
+    expect(pickPage([], alert)).toBeUndefined();
+  });
+
+  it("scrubs the token from the Slack client's own log lines and drops its debug output", () => {
+    const log = capturingLogger();
+    const l = slackLogger('xoxb-secret-123', log.logger);
+    l.debug('http request body: token=xoxb-secret-123');
+    l.warn('http request failed', 'Authorization: Bearer xoxb-secret-123');
+    expect(log.lines).toHaveLength(1);
+    expect(log.lines[0]).toContain('[REDACTED]');
+    expect(log.lines[0]).not.toContain('xoxb-secret-123');
   });
 });
