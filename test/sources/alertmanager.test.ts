@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AlertmanagerError, createAlertmanagerClient } from '../../src/sources/alertmanager';
 import { closedPortUrl, startCannedServer } from '../support/http-stubs';
-import { startAlertmanager, type AlertmanagerServer } from '../support/alertmanager';
+import { startAlertmanager, webhookAlertmanagerConfig, type AlertmanagerServer } from '../support/alertmanager';
+import { startPrometheus } from '../support/prometheus';
 
 async function caught(p: Promise<unknown>): Promise<any> {
   try {
@@ -63,5 +64,44 @@ describe('Alertmanager client', () => {
     const e = await caught(createAlertmanagerClient({ url: down, timeoutMs: 2_000 }).alerts([], { signal: AbortSignal.timeout(5_000) }));
     expect(e).toBeInstanceOf(AlertmanagerError);
     expect(`${e.message} ${e.stack}`).not.toContain('hunter2');
+  });
+
+  test('harness: a Prometheus rule fires into this Alertmanager (the path end-to-end tests use)', async () => {
+    const prom = await startPrometheus({
+      rules: 'groups:\n  - name: t\n    rules:\n      - alert: harness_rule_fired\n        expr: vector(1)\n        labels: { severity: page }\n',
+      alertmanagers: [am.url],
+    });
+    try {
+      const c = createAlertmanagerClient({ url: am.url, timeoutMs: 2_000 });
+      const deadline = Date.now() + 20_000;
+      let found: unknown[] = [];
+      while (Date.now() < deadline && found.length === 0) {
+        found = await c.alerts(['alertname="harness_rule_fired"'], { signal: AbortSignal.timeout(5_000) });
+        if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(found).toEqual([expect.objectContaining({ labels: { alertname: 'harness_rule_fired', severity: 'page' } })]);
+    } finally {
+      await prom.stop();
+    }
+  });
+});
+
+describe('Alertmanager harness with a webhook receiver', () => {
+  test('a posted alert reaches the webhook with the bearer token, about a second later', async () => {
+    const hook = await startCannedServer((_q, res) => res.writeHead(200).end());
+    const am2 = await startAlertmanager({ config: webhookAlertmanagerConfig(`${hook.url}/webhook`, { bearerToken: 'tok-123' }) });
+    try {
+      await am2.postAlerts([{ labels: { alertname: 'db_pool_exhausted', service: 'checkout' } }]);
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && hook.requests.length === 0) await new Promise((r) => setTimeout(r, 100));
+      const req = hook.requests[0]!;
+      expect([req.method, req.url, req.headers.authorization]).toEqual(['POST', '/webhook', 'Bearer tok-123']);
+      const body = JSON.parse(req.body);
+      expect(body).toEqual(expect.objectContaining({ version: '4', status: 'firing', groupLabels: { alertname: 'db_pool_exhausted' } }));
+      expect(body.alerts[0].labels).toEqual({ alertname: 'db_pool_exhausted', service: 'checkout' });
+    } finally {
+      await am2.stop();
+      await hook.close();
+    }
   });
 });

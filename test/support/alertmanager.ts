@@ -20,6 +20,26 @@ receivers:
   - name: 'null'
 `;
 
+/**
+ * A config that sends every group to one webhook (our receiver's `POST /webhook`), fast timers,
+ * optionally with `Authorization: Bearer <token>`.
+ */
+export function webhookAlertmanagerConfig(url: string, opts: { bearerToken?: string; groupBy?: string[]; groupWait?: string; groupInterval?: string; repeatInterval?: string; sendResolved?: boolean } = {}): string {
+  const auth = opts.bearerToken ? `\n        http_config:\n          authorization:\n            credentials: ${JSON.stringify(opts.bearerToken)}` : '';
+  return `route:
+  receiver: pagefirst
+  group_by: ${JSON.stringify(opts.groupBy ?? ['alertname'])}
+  group_wait: ${opts.groupWait ?? '1s'}
+  group_interval: ${opts.groupInterval ?? '1s'}
+  repeat_interval: ${opts.repeatInterval ?? '1h'}
+receivers:
+  - name: pagefirst
+    webhook_configs:
+      - url: ${JSON.stringify(url)}
+        send_resolved: ${opts.sendResolved ?? true}${auth}
+`;
+}
+
 /** An alert as `POST /api/v2/alerts` takes it. */
 export interface PostableAlert {
   labels: Record<string, string>;

@@ -32,6 +32,10 @@ export interface StartPrometheusOptions {
   backfill?: BackfillRange[];
   /** Series only backfilled, not served live (e.g. an endpoint that existed yesterday). */
   extraSeries?: TargetSeries[];
+  /** A rule file (YAML, `groups: [...]`), evaluated every second. */
+  rules?: string;
+  /** Alertmanager base URLs (`http://127.0.0.1:PORT`) that firing alerts are sent to. */
+  alertmanagers?: string[];
 }
 
 /** A vector sample as Prometheus' API returns it. */
@@ -91,7 +95,16 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   const scrape = opts.target
     ? `scrape_configs:\n  - job_name: ${SCRAPE_JOB}\n    honor_labels: true\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n      - targets: ['${opts.target.address}']\n`
     : '';
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${scrape}`);
+  let extra = '';
+  if (opts.rules) {
+    writeFileSync(join(dir, 'rules.yml'), opts.rules);
+    extra += `rule_files:\n  - ${join(dir, 'rules.yml')}\n`;
+  }
+  if (opts.alertmanagers?.length) {
+    const hosts = opts.alertmanagers.map((u) => `'${new URL(u).host}'`).join(', ');
+    extra += `alerting:\n  alertmanagers:\n    - api_version: v2\n      static_configs:\n        - targets: [${hosts}]\n`;
+  }
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${scrape}${extra}`);
   const proc = await startServerProcess({
     name: 'prometheus',
     bin: PROMETHEUS_BIN,
@@ -102,6 +115,8 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       `--storage.tsdb.path=${dataDir}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--storage.tsdb.retention.time=7d',
+      // Alerts are sent once at firing, before Alertmanager discovery (5 s) is done; resend each second.
+      '--rules.alert.resend-delay=1s',
       '--log.level=warn',
     ],
   });
