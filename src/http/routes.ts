@@ -67,9 +67,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     }
   };
 
-  const admit = (group: AlertGroup, trigger: 'webhook' | 'manual', notify = true) => {
+  const admit = async (group: AlertGroup, trigger: 'webhook' | 'manual', notify = true) => {
     try {
-      return pipeline.admit(group, trigger, { notify });
+      return await pipeline.admit(group, trigger, { notify });
     } catch (e) {
       if (e instanceof StoreError) {
         metrics.storeErrors.inc({ operation: 'admit' });
@@ -85,7 +85,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       metrics.webhooks.inc({ outcome: 'invalid' });
       throw invalidPayload(issuesOf(parsed.error));
     }
-    const result = admit(toAlertGroup(parsed.data), 'webhook');
+    const result = await admit(toAlertGroup(parsed.data), 'webhook');
     metrics.webhooks.inc({ outcome: result.duplicate ? 'duplicate' : 'accepted' });
     return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
   });
@@ -98,7 +98,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const wait = flag(query.wait);
       const notify = !(query.notify === 'false' || query.notify === '0');
       const group = await groupFromEnrichBody(req.body, deps, payloadSchema, req.signal);
-      const result = admit(group, 'manual', notify);
+      const result = await admit(group, 'manual', notify);
       if (!wait) return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
       try {
         const diagnostic = await pipeline.wait(result.id, AbortSignal.any([AbortSignal.timeout(deps.waitMs), req.signal]));

@@ -8,7 +8,7 @@ import type { Notifier } from '../core/notifier';
 import type { Redactor } from '../logger';
 import { redactDeep } from '../logger';
 import type { Metrics } from '../metrics';
-import type { AdmitResult, RunRecord, Store } from '../store/store';
+import type { AdmitRequest, AdmitResult, RunRecord, Store } from '../store/store';
 import type { PipelineConfig } from './config';
 import { runEnrichers, errorMessage } from './enrich';
 import { notificationKey, rerunKey } from './idempotency';
@@ -56,6 +56,7 @@ export class Pipeline {
   private readonly busyGroups = new Set<string>();
   private readonly events = new EventEmitter();
   private readonly shutdown = new AbortController();
+  private readonly batch: Array<{ req: AdmitRequest; resolve: (r: AdmitResult) => void; reject: (e: unknown) => void }> = [];
   private accepting = true;
   private readonly now: () => number;
 
@@ -65,15 +66,16 @@ export class Pipeline {
   }
 
   /**
-   * Writes the run (or finds its duplicate) before returning, then schedules it. Throws
-   * StoreError when the store cannot be written, and Error when shutting down.
+   * Writes the run (or finds its duplicate) durably, then schedules it. Requests arriving in the
+   * same event-loop turn are written in one transaction (group commit) before any of them
+   * resolves. Rejects with StoreError when the store cannot be written, and Error when shutting down.
    */
-  admit(group: AlertGroup, trigger: Trigger, opts: { notify?: boolean } = {}): AdmitResult {
-    if (!this.accepting) throw new Error('shutting down');
+  admit(group: AlertGroup, trigger: Trigger, opts: { notify?: boolean } = {}): Promise<AdmitResult> {
+    if (!this.accepting) return Promise.reject(new Error('shutting down'));
     const now = this.now();
     const isWebhook = trigger === 'webhook';
     const cooldown = isWebhook ? this.deps.config.cooldownMs : this.deps.config.rerunCooldownMs;
-    const result = this.deps.store.admit({
+    const req: AdmitRequest = {
       runId: randomUUID(),
       idempotencyKey: (isWebhook ? notificationKey(group) : rerunKey(group)) + (opts.notify === false ? ':dry' : ''),
       keyExpiresAt: now + cooldown,
@@ -82,11 +84,33 @@ export class Pipeline {
       trigger,
       notify: opts.notify !== false,
       now,
+      ...(isWebhook ? { groupCooldownUntil: now + cooldown } : {}),
+    };
+    return new Promise((resolve, reject) => {
+      this.batch.push({ req, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => this.flush());
     });
-    if (result.duplicate) this.deps.metrics.duplicates.inc({ trigger });
-    else this.schedule(result.id);
-    this.deps.logger.info({ runId: result.id, groupKey: group.groupKey, trigger, duplicate: result.duplicate, coalesced: result.coalesced }, 'notification admitted');
-    return result;
+  }
+
+  private flush(): void {
+    const batch = this.batch.splice(0);
+    let results: AdmitResult[];
+    try {
+      results = this.deps.store.admitBatch(batch.map((b) => b.req));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const result = results[i]!;
+      const { group, trigger } = b.req;
+      if (result.duplicate) this.deps.metrics.duplicates.inc({ trigger });
+      else this.schedule(result.id);
+      if (this.deps.logger.isLevelEnabled('info')) {
+        this.deps.logger.info({ runId: result.id, groupKey: group.groupKey, trigger, duplicate: result.duplicate, coalesced: result.coalesced }, 'notification admitted');
+      }
+      b.resolve(result);
+    });
   }
 
   /** Resolves with the run's Diagnostic once it is done; rejects when `signal` aborts or the run is unknown. */

@@ -29,6 +29,8 @@ export interface AdmitRequest {
   trigger: Trigger;
   notify: boolean;
   now: number;
+  /** When set, newer notifications of this group and status join this run until then (epoch ms). */
+  groupCooldownUntil?: number;
 }
 
 export interface AdmitResult {
@@ -84,6 +86,14 @@ CREATE TABLE IF NOT EXISTS alert_groups (
   fingerprint TEXT PRIMARY KEY,
   group_key TEXT NOT NULL,
   updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_cooldown (
+  group_key TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  status TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (group_key, trigger)
 );
 CREATE TABLE IF NOT EXISTS notifier_state (
   notifier TEXT NOT NULL,
@@ -152,6 +162,10 @@ export class Store implements AlertHistory {
         "INSERT INTO runs (id, group_key, alertname, status, trigger, state, notify, input, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
       ),
       runInputUpdate: db.prepare('UPDATE runs SET input = ?, notify = MAX(notify, ?), updated_at = ? WHERE id = ?'),
+      runInputUpdateIfQueued: db.prepare("UPDATE runs SET input = ?, updated_at = ? WHERE id = ? AND state = 'queued'"),
+      cooldownGet: db.prepare<[string, string], { status: string; run_id: string; until: number }>('SELECT status, run_id, until FROM group_cooldown WHERE group_key = ? AND trigger = ?'),
+      cooldownPut: db.prepare('INSERT OR REPLACE INTO group_cooldown (group_key, trigger, status, run_id, until) VALUES (?, ?, ?, ?, ?)'),
+      purgeCooldown: db.prepare('DELETE FROM group_cooldown WHERE until <= ?'),
       runGet: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
       runState: db.prepare('UPDATE runs SET state = ?, diagnostic = COALESCE(?, diagnostic), updated_at = ? WHERE id = ?'),
       runClaim: db.prepare("UPDATE runs SET state = CASE WHEN state = 'notifying' THEN state ELSE 'enriching' END, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state != 'done'"),
@@ -178,26 +192,55 @@ export class Store implements AlertHistory {
   }
 
   /**
-   * Records a notification atomically: a live idempotency key makes it a duplicate of that run;
-   * a queued run of the same group, status and trigger absorbs it (its input becomes the newer
-   * one); otherwise a new queued run is written. The key is stored in every case but the first.
+   * Records notifications in one transaction (group commit), in order; see `admitOne` for the
+   * rules. Throws StoreError when the store cannot be written (then nothing of the batch is).
    */
+  admitBatch(reqs: readonly AdmitRequest[]): AdmitResult[] {
+    try {
+      return this.db.transaction(() => reqs.map((r) => this.admitOne(r))).immediate();
+    } catch (e) {
+      throw new StoreError(`cannot write to the state store ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** `admitBatch` for one request. */
   admit(req: AdmitRequest): AdmitResult {
-    return this.db.transaction((): AdmitResult => {
-      if (req.trigger === 'webhook') for (const a of req.group.alerts) this.stmts.groupPut.run(a.fingerprint, req.group.groupKey, req.now);
-      const hit = this.stmts.keyGet.get(req.idempotencyKey, req.now);
-      if (hit) return { id: hit.run_id, duplicate: true, coalesced: false };
-      const input = JSON.stringify(req.group);
-      const queued = this.stmts.queuedOfGroup.get(req.group.groupKey, req.group.status, req.trigger);
-      if (queued) {
-        this.stmts.runInputUpdate.run(input, req.notify ? 1 : 0, req.now, queued.id);
-        this.stmts.keyPut.run(req.idempotencyKey, queued.id, req.keyExpiresAt);
-        return { id: queued.id, duplicate: false, coalesced: true };
+    return this.admitBatch([req])[0]!;
+  }
+
+  /**
+   * 1. A live idempotency key (the same notification again) is a duplicate of its run.
+   * 2. With a group cool-down (`groupCooldownUntil`), a newer notification of the same group and
+   *    status within the cool-down of that group's last run joins it: a queued run takes the
+   *    newer input (coalesced), a started one absorbs it; either way `duplicate: true` and no new run.
+   * 3. A queued run of the same group, status and trigger absorbs it (coalesced, not a duplicate).
+   * 4. Otherwise a new queued run is written.
+   * The key is stored in cases 2-4, so a retry of this notification is a duplicate.
+   */
+  private admitOne(req: AdmitRequest): AdmitResult {
+    const hit = this.stmts.keyGet.get(req.idempotencyKey, req.now);
+    if (hit) return { id: hit.run_id, duplicate: true, coalesced: false };
+    const { group } = req;
+    if (req.trigger === 'webhook') for (const a of group.alerts) this.stmts.groupPut.run(a.fingerprint, group.groupKey, req.now);
+    const input = JSON.stringify(group);
+    if (req.groupCooldownUntil !== undefined) {
+      const last = this.stmts.cooldownGet.get(group.groupKey, req.trigger);
+      if (last && last.status === group.status && last.until > req.now) {
+        const coalesced = this.stmts.runInputUpdateIfQueued.run(input, req.now, last.run_id).changes === 1;
+        this.stmts.keyPut.run(req.idempotencyKey, last.run_id, req.keyExpiresAt);
+        return { id: last.run_id, duplicate: true, coalesced };
       }
-      this.stmts.runInsert.run(req.runId, req.group.groupKey, req.alertname, req.group.status, req.trigger, req.notify ? 1 : 0, input, req.now, req.now);
-      this.stmts.keyPut.run(req.idempotencyKey, req.runId, req.keyExpiresAt);
-      return { id: req.runId, duplicate: false, coalesced: false };
-    }).immediate();
+    }
+    const queued = this.stmts.queuedOfGroup.get(group.groupKey, group.status, req.trigger);
+    if (queued) {
+      this.stmts.runInputUpdate.run(input, req.notify ? 1 : 0, req.now, queued.id);
+      this.stmts.keyPut.run(req.idempotencyKey, queued.id, req.keyExpiresAt);
+      return { id: queued.id, duplicate: false, coalesced: true };
+    }
+    this.stmts.runInsert.run(req.runId, group.groupKey, req.alertname, group.status, req.trigger, req.notify ? 1 : 0, input, req.now, req.now);
+    this.stmts.keyPut.run(req.idempotencyKey, req.runId, req.keyExpiresAt);
+    if (req.groupCooldownUntil !== undefined) this.stmts.cooldownPut.run(group.groupKey, req.trigger, group.status, req.runId, req.groupCooldownUntil);
+    return { id: req.runId, duplicate: false, coalesced: false };
   }
 
   /** The run, or undefined. */
@@ -272,6 +315,7 @@ export class Store implements AlertHistory {
       this.stmts.purgeState.run(now - retentionMs);
       this.stmts.purgeGroups.run(now - retentionMs);
       const keys = this.stmts.purgeKeys.run(now).changes;
+      this.stmts.purgeCooldown.run(now);
       return { runs, keys };
     })();
   }

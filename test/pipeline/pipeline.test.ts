@@ -13,7 +13,7 @@ describe('Pipeline', () => {
   test('admits, runs, stores the diagnostic and notifies once', async () => {
     const rec = recordingNotifier();
     const { pipeline, store } = testPipeline({ enrichers: [fast], notifiers: [rec.notifier] });
-    const { id, duplicate } = pipeline.admit(fixtureGroup(), 'webhook');
+    const { id, duplicate } = await pipeline.admit(fixtureGroup(), 'webhook');
     expect(duplicate).toBe(false);
     expect(store.getRun(id)!.state).toBe('queued');
     const d = await pipeline.wait(id);
@@ -28,9 +28,9 @@ describe('Pipeline', () => {
   test('the same notification again is a duplicate of the first run and runs nothing', async () => {
     const rec = recordingNotifier();
     const { pipeline, metrics } = testPipeline({ enrichers: [fast], notifiers: [rec.notifier] });
-    const a = pipeline.admit(fixtureGroup(), 'webhook');
+    const a = await pipeline.admit(fixtureGroup(), 'webhook');
     await pipeline.wait(a.id);
-    const b = pipeline.admit(fixtureGroup((p) => (p.receiver = 'ha-peer')), 'webhook');
+    const b = await pipeline.admit(fixtureGroup((p) => (p.receiver = 'ha-peer')), 'webhook');
     expect(b).toEqual({ id: a.id, duplicate: true, coalesced: false });
     await new Promise((r) => setTimeout(r, 20));
     expect(rec.calls).toHaveLength(1);
@@ -42,17 +42,39 @@ describe('Pipeline', () => {
     const rec = recordingNotifier();
     const t = testPipeline({ enrichers: [fast], notifiers: [rec.notifier], config: { cooldownMs: 1000 } });
     (t.pipeline as any).now = () => now;
-    const a = t.pipeline.admit(fixtureGroup(), 'webhook');
+    const a = await t.pipeline.admit(fixtureGroup(), 'webhook');
     await t.pipeline.wait(a.id);
     now += 999;
-    expect(t.pipeline.admit(fixtureGroup(), 'webhook').duplicate).toBe(true);
+    expect((await t.pipeline.admit(fixtureGroup(), 'webhook')).duplicate).toBe(true);
     now += 2;
-    const c = t.pipeline.admit(fixtureGroup(), 'webhook');
+    const c = await t.pipeline.admit(fixtureGroup(), 'webhook');
     expect(c.duplicate).toBe(false);
     expect(c.id).not.toBe(a.id);
   });
 
-  test('concurrent notifications for one group coalesce; runs of one group never overlap', async () => {
+  const withAlert = (fp: string) => fixtureGroup((p) => p.alerts.push({ ...p.alerts[0], fingerprint: fp, labels: { ...p.alerts[0].labels, pod: fp } }));
+
+  test('within the cool-down a group runs once: newer notifications of it join its run', async () => {
+    const rec = recordingNotifier();
+    const { pipeline, store } = testPipeline({ enrichers: [fast], notifiers: [rec.notifier] });
+    const [first, second] = await Promise.all([pipeline.admit(fixtureGroup(), 'webhook'), pipeline.admit(withAlert('aa01'), 'webhook')]);
+    // both in one event-loop turn: the second joined the queued first run and brought its alerts
+    expect(second).toEqual({ id: first.id, duplicate: true, coalesced: true });
+    const d = await pipeline.wait(first.id);
+    expect(d.fingerprints).toEqual(['e214ec06c8c5d0da', 'aa01']);
+    // after the run started, a newer notification is absorbed without a run
+    expect(await pipeline.admit(withAlert('aa02'), 'webhook')).toEqual({ id: first.id, duplicate: true, coalesced: false });
+    // a retry of that notification is a duplicate by its key
+    expect(await pipeline.admit(withAlert('aa02'), 'webhook')).toEqual({ id: first.id, duplicate: true, coalesced: false });
+    // a resolve is a new run
+    const resolved = await pipeline.admit(fixtureGroup((p) => { p.status = 'resolved'; p.alerts[0].status = 'resolved'; }), 'webhook');
+    expect(resolved.duplicate).toBe(false);
+    await pipeline.wait(resolved.id);
+    expect(rec.calls.map((c) => c.id)).toEqual([first.id, resolved.id]);
+    expect(store.unfinishedRunIds()).toEqual([]);
+  });
+
+  test('without a cool-down, notifications for a running group queue one follow-up run; runs of one group never overlap', async () => {
     let running = 0;
     let maxRunning = 0;
     let release!: () => void;
@@ -67,13 +89,13 @@ describe('Pipeline', () => {
       },
     };
     const rec = recordingNotifier();
-    const { pipeline } = testPipeline({ enrichers: [slow], notifiers: [rec.notifier] });
-    const first = pipeline.admit(fixtureGroup(), 'webhook');
+    const { pipeline } = testPipeline({ enrichers: [slow], notifiers: [rec.notifier], config: { cooldownMs: 0 } });
+    const first = await pipeline.admit(fixtureGroup(), 'webhook');
     await new Promise((r) => setTimeout(r, 10)); // first is running now
-    const withAlert = (fp: string) => fixtureGroup((p) => p.alerts.push({ ...p.alerts[0], fingerprint: fp, labels: { ...p.alerts[0].labels, pod: fp } }));
-    const second = pipeline.admit(withAlert('aa01'), 'webhook');
-    const third = pipeline.admit(withAlert('aa02'), 'webhook');
+    const second = await pipeline.admit(withAlert('aa01'), 'webhook');
+    const third = await pipeline.admit(withAlert('aa02'), 'webhook');
     expect(second.duplicate).toBe(false);
+    expect(second.id).not.toBe(first.id);
     expect(third).toEqual({ id: second.id, duplicate: false, coalesced: true });
     release();
     const d2 = await pipeline.wait(second.id);
@@ -91,7 +113,7 @@ describe('Pipeline', () => {
       throw new NotifyError('channel_not_found', { retryable: false });
     });
     const { pipeline } = testPipeline({ enrichers: [fast], notifiers: [flaky.notifier, broken.notifier], config: fastRetry });
-    const { id } = pipeline.admit(fixtureGroup(), 'webhook');
+    const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     const d = await pipeline.wait(id);
     expect(flaky.calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
     expect(broken.calls).toHaveLength(1);
@@ -104,7 +126,7 @@ describe('Pipeline', () => {
   test('a notifier that keeps failing gives up after maxAttempts and the run still finishes', async () => {
     const down = recordingNotifier('down', () => { throw new Error('ECONNREFUSED'); });
     const { pipeline } = testPipeline({ enrichers: [fast], notifiers: [down.notifier], config: fastRetry });
-    const { id } = pipeline.admit(fixtureGroup(), 'webhook');
+    const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     const d = await pipeline.wait(id);
     expect(down.calls).toHaveLength(4);
     expect(d.notifications[0]).toEqual({ notifier: 'down', status: 'failed', detail: 'gave up after 4 attempt(s): ECONNREFUSED' });
@@ -114,7 +136,7 @@ describe('Pipeline', () => {
     const rec = recordingNotifier();
     const bad: Enricher = { name: 'bad', async enrich() { throw new Error('kaput'); } };
     const { pipeline } = testPipeline({ enrichers: [bad, fast], notifiers: [rec.notifier] });
-    const d = await pipeline.wait(pipeline.admit(fixtureGroup(), 'webhook').id);
+    const d = await pipeline.wait((await pipeline.admit(fixtureGroup(), 'webhook')).id);
     expect(d.enrichments.map((e) => e.status)).toEqual(['error', 'ok']);
     expect(rec.calls).toHaveLength(1);
   });
@@ -122,7 +144,7 @@ describe('Pipeline', () => {
   test('notify=false stores the diagnostic and notifies nobody', async () => {
     const rec = recordingNotifier();
     const { pipeline } = testPipeline({ enrichers: [fast], notifiers: [rec.notifier] });
-    const d = await pipeline.wait(pipeline.admit(fixtureGroup(), 'manual', { notify: false }).id);
+    const d = await pipeline.wait((await pipeline.admit(fixtureGroup(), 'manual', { notify: false })).id);
     expect(d.trigger).toBe('manual');
     expect(d.notifications).toEqual([{ notifier: 'recorder', status: 'skipped', detail: 'dry run (notify=false)' }]);
     expect(rec.calls).toHaveLength(0);
@@ -131,7 +153,7 @@ describe('Pipeline', () => {
   test('secrets are redacted from the stored diagnostic', async () => {
     const leaky: Enricher = { name: 'leaky', async enrich() { throw new Error('connect failed for postgres://mon:hunter2-secret@db/app'); } };
     const { pipeline, store } = testPipeline({ enrichers: [leaky], secrets: ['hunter2-secret'] });
-    const { id } = pipeline.admit(fixtureGroup(), 'webhook');
+    const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     await pipeline.wait(id);
     const stored = JSON.stringify(store.getRun(id)!.diagnostic);
     expect(stored).not.toContain('hunter2-secret');
@@ -170,18 +192,18 @@ describe('Pipeline', () => {
   test('drain lets a run in flight finish within the grace period, and refuses new ones', async () => {
     const slow: Enricher = { name: 'slow', enrich: () => new Promise((r) => setTimeout(() => r({ summary: '', sections: [], evidence: {} }), 50)) };
     const { pipeline, store } = testPipeline({ enrichers: [slow] });
-    const { id } = pipeline.admit(fixtureGroup(), 'webhook');
+    const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     await new Promise((r) => setTimeout(r, 10));
     const r = await pipeline.drain(2_000);
     expect(r).toEqual({ finished: 1, interrupted: 0 });
     expect(store.getRun(id)!.state).toBe('done');
-    expect(() => pipeline.admit(fixtureGroup((p) => (p.groupKey = 'x')), 'webhook')).toThrow(/shutting down/);
+    await expect(pipeline.admit(fixtureGroup((p) => (p.groupKey = 'x')), 'webhook')).rejects.toThrow(/shutting down/);
   });
 
   test('drain past the grace period interrupts the run and leaves it for the next start', async () => {
     const hang: Enricher = { name: 'hang', timeoutMs: 60_000, enrich: ({ signal }) => new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason))) };
     const { pipeline, store } = testPipeline({ enrichers: [hang], config: { budgetMs: 60_000 } });
-    const { id } = pipeline.admit(fixtureGroup(), 'webhook');
+    const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     await new Promise((r) => setTimeout(r, 10));
     const r = await pipeline.drain(30);
     expect(r).toEqual({ finished: 0, interrupted: 1 });

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import firing from '../fixtures/alertmanager/firing.json';
 
-/** The real Alertmanager payload in test/fixtures (copied from a real Alertmanager) (a fresh copy each call). */
+/** The real Alertmanager payload in test/fixtures (copied from a real Alertmanager); a fresh copy each call. */
 export function firingPayload(): any {
-  return JSON.parse(readFileSync(join(__dirname, '../fixtures/alertmanager/firing.json'), 'utf8'));
+  return structuredClone(firing);
 }
 
 /** The fixture turned into a resolve of the same alert. */
