@@ -117,7 +117,6 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
         validateStatus: () => true,
         maxRedirects: 0,
         maxContentLength: MAX_RESPONSE_BYTES,
-        proxy: false,
       });
       status = res.status;
       body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
@@ -130,7 +129,7 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
         t.name = 'TimeoutError';
         throw t;
       }
-      if (code === 'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED' || code === 'ERR_BAD_RESPONSE') {
+      if (/maxContentLength/.test((e as Error).message ?? '')) {
         throw new PrometheusError(`prometheus ${path}: response larger than ${MAX_RESPONSE_BYTES} bytes`, 'bad_response');
       }
       throw new PrometheusError(`prometheus unreachable: ${clean(code ?? (e as Error).message ?? 'unknown error')}`, 'unreachable');

@@ -1,4 +1,4 @@
-import { createPrometheusClient, parseSampleValue, PrometheusError, type PrometheusClient } from '../../src/sources/prometheus';
+import { createPrometheusClient, MAX_RESPONSE_BYTES, parseSampleValue, PrometheusError, type PrometheusClient } from '../../src/sources/prometheus';
 import { closedPortUrl, startCannedServer, startHangingServer, type StubServer } from '../support/http-stubs';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus';
 
@@ -172,6 +172,27 @@ describe('Prometheus client against broken peers', () => {
     const e = await caught(createPrometheusClient({ url: s.url, timeoutMs: 400 }).query('up', { signal: signal() }));
     expect(e.name).toBe('TimeoutError');
     expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+
+  test('a runaway response over MAX_RESPONSE_BYTES is cut off as bad_response', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const s = await startCannedServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      let sent = 0;
+      const pump = () => {
+        while (sent <= MAX_RESPONSE_BYTES) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end('{}');
+      };
+      res.on('error', () => {});
+      pump();
+    });
+    stubs.push(s);
+    const e = await caught(createPrometheusClient({ url: s.url, timeoutMs: 5_000 }).query('up', { signal: signal() }));
+    expect(e).toBeInstanceOf(PrometheusError);
+    expect([e.errorType, e.message]).toEqual(['bad_response', `prometheus /api/v1/query: response larger than ${MAX_RESPONSE_BYTES} bytes`]);
   });
 
   test('the caller’s signal aborts the request with the caller’s reason', async () => {
