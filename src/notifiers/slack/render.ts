@@ -242,10 +242,19 @@ function partTitle(p: ModelPart): string {
   return `*${escapeMrkdwn(clip(p.enricher, 80))}* · ${p.durationMs} ms`;
 }
 
+/** Width cap of a table column in the code block (the last column is not padded or capped). */
+const MAX_COLUMN_WIDTH = 40;
+
 function tableText(columns: string[], rows: string[][]): string {
-  const width = (i: number) => Math.min(40, Math.max((columns[i] ?? '').length, ...rows.map((r) => (r[i] ?? '').replace(/\n/g, ' ').length)));
+  const cell = (s: string | undefined) => (s ?? '').replace(/\n/g, ' ');
+  const width = (i: number) => Math.min(MAX_COLUMN_WIDTH, Math.max(cell(columns[i]).length, ...rows.map((r) => cell(r[i]).length)));
   const widths = columns.map((_, i) => width(i));
-  const line = (cells: string[]) => widths.map((w, i) => (cells[i] ?? '').replace(/\n/g, ' ').slice(0, w).padEnd(w)).join('  ').trimEnd();
+  const last = columns.length - 1;
+  const line = (cells: string[]) =>
+    widths
+      .map((w, i) => (i === last ? cell(cells[i]) : cell(cells[i]).slice(0, w).padEnd(w)))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...rows.map(line)].join('\n');
 }
 
@@ -372,7 +381,8 @@ export function renderDiagnostic(m: MessageModel): SlackMessage {
 
   b.add(headerBlock(m, 'pf_header'));
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
-  b.add({ type: 'section', block_id: 'pf_headline', text: mrkdwn(`*${escapeMrkdwn(m.headline)}*${desc}`) });
+  const first = m.actions[0] ? `\n*Do first:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 400))}` : '';
+  b.add({ type: 'section', block_id: 'pf_headline', text: mrkdwn(`*${escapeMrkdwn(m.headline)}*${first}${desc}`) });
   for (let i = 0; i < Math.min(TOP_CAUSES, m.causes.length); i++) b.add(textSection(b, causeText(m, i), MAX_CAUSE_TEXT, `cause ${i + 1}`));
   const others = otherCausesText(m);
   if (others) b.add({ type: 'context', elements: [mrkdwn(cutText(others, MAX_CONTEXT_TEXT).text)] });

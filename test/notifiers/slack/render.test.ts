@@ -139,6 +139,8 @@ describe('Slack rendering (property-based)', () => {
         const text = mrkdwnTexts(diag).join('\n');
         for (const c of m.causes) expect(text).toContain(escapeMrkdwn(safeSlice(c.title, 15)));
         for (const c of m.causes.slice(0, TOP_CAUSES)) expect(text).toContain(c.confidenceText);
+        const omitted = /more finding\(s\) in the stored diagnostic/.test(text);
+        for (const p of m.parts) expect(omitted || text.includes(escapeMrkdwn(safeSlice(p.enricher, 15)))).toBe(true);
         const button = diag.blocks.find((b) => b.type === 'actions');
         expect(button && button.type === 'actions' && button.elements[0]!.action_id).toBe(RERUN_ACTION_ID);
         const value = JSON.parse((button as { elements: Array<{ value: string }> }).elements[0]!.value) as { runId: string; groupKey?: string };
@@ -171,7 +173,8 @@ describe('Slack rendering (examples)', () => {
     expect(msg.cuts).toEqual([]);
     const text = mrkdwnTexts(msg).join('\n');
     expect(msg.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text', text: ':rotating_light: FIRING db_pool_exhausted (critical)' } });
-    expect(text).toContain('*Most likely: Connection leak (82% confidence)*');
+    expect(text).toContain('*Most likely: Connection leak (82% confidence)*\n*Do first:* Restart the leaking instance\nDB connection pool nearly exhausted');
+    expect(text).toContain('4242  api          6m 10s    UPDATE orders SET status = $1 WHERE id = $2\n');
     expect(text).toContain('*2. Slow queries* · 31% confidence');
     expect(text).toContain('• Restart the leaking instance');
     for (const e of ['pool', 'postgres', 'logs']) expect(text).toContain(`*${e}*`);
