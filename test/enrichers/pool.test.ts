@@ -2,6 +2,8 @@ import type { PoolEvidence } from '../../src/core/evidence';
 import type { SeriesSection, TableSection, FieldsSection } from '../../src/core/diagnostic';
 import type { EnricherDeps } from '../../src/enrichers';
 import { createPoolEnricher, poolModule, settingsSchema, slopePerMinute } from '../../src/enrichers/pool';
+import { configSchema } from '../../src/config/schema';
+import { compileRoutes } from '../../src/pipeline/compile';
 import { runEnrichers } from '../../src/pipeline/enrich';
 import { createSourceClients } from '../../src/sources';
 import { sourcesConfigSchema } from '../../src/sources/config';
@@ -181,6 +183,26 @@ describe('pool enricher against the real Prometheus', () => {
     const r = await createPoolEnricher(settingsSchema.parse({ copyLabels: ['service'] }), { prometheus: client() }).enrich(c);
     expect((r.evidence as unknown as PoolEvidence).active).toBeNull();
     expect(r.queries![0]!.query).toContain('service="checkout\\"} or vector(1) or x{a=\\""');
+  });
+
+  test('configured per route: enrichers.pool defaults merged with a route’s options, through the config schema and compileRoutes', async () => {
+    const config = configSchema.parse({
+      sources: { prometheus: { url: prom.url, timeoutMs: 3_000 } },
+      enrichers: { pool: { windowMinutes: 20, availableThreshold: 1 } },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [{ name: 'pool', options: { copyLabels: ['service'] } }, 'traffic'] }],
+    });
+    const { routes } = compileRoutes(config, { clients: createSourceClients(config.sources), history: { runsOf: () => [] } });
+    const [pool] = routes[0]!.enrichers;
+    const r = await pool!.enrich(ctx(T0 - 2 * MIN));
+    const ev = r.evidence as unknown as PoolEvidence;
+    expect(ev.windowMinutes).toBe(20);
+    expect(ev.active).toBe(19);
+    // With threshold 1, saturation (available 0) began when api-1 reached 10 at T0.
+    expect(Math.abs(Date.parse(ev.saturatedSince!) - T0)).toBeLessThan(STEP);
+    expect(r.queries![0]!.query).toContain('service="checkout"');
+    const bad = configSchema.safeParse({ routes: [{ enrichers: [{ name: 'pool', options: { metric: 'bad-name', copyLabels: ['a b'] } }] }] });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['routes.0.enrichers.0.options.copyLabels.0', 'routes.0.enrichers.0.options.metric']);
   });
 
   test('slopePerMinute is least squares per minute', () => {
