@@ -5,6 +5,7 @@ import { poolModule } from './pool';
 import { trafficModule } from './traffic';
 import { relatedAlertsModule } from './related_alerts';
 import { postgresEnricherModule } from './postgres';
+import { logsEnricherModule } from './logs';
 
 export type { EnricherDeps, EnricherModule } from './registry-types';
 
@@ -18,7 +19,7 @@ const pending = (name: string): EnricherModule => ({
 });
 
 /** The explicit list of enrichers; a route names them. */
-export const ENRICHERS: readonly EnricherModule[] = [poolModule, postgresEnricherModule, pending('logs'), trafficModule, relatedAlertsModule];
+export const ENRICHERS: readonly EnricherModule[] = [poolModule, postgresEnricherModule, logsEnricherModule, trafficModule, relatedAlertsModule];
 
 /** The registry entry for `name`, or undefined. */
 export function enricherModule(name: string): EnricherModule | undefined {

@@ -1,0 +1,90 @@
+import type { LogGroup } from '../core/evidence';
+
+/**
+ * What the logs enricher does to each line: mask secrets, reduce it to a shape for grouping,
+ * and classify it into a runbook signal.
+ */
+
+const MASK = '***';
+
+/** Key names whose values are secrets in `key=value`, `key: value` and JSON `"key":"value"` forms. */
+const SECRET_KEYS = String.raw`pass(?:word|wd)?|pwd|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|auth[_-]?token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|credentials?`;
+
+const MASKS: Array<[RegExp, string]> = [
+  // credentials inside URLs: scheme://user:password@host
+  [/\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]*):([^\s@/]+)@/gi, `$1$2:${MASK}@`],
+  // Authorization schemes
+  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/g, `$1 ${MASK}`],
+  // JSON "key": "value"
+  [new RegExp(String.raw`("(?:[\w-]*[_-])?(?:${SECRET_KEYS})")\s*:\s*"(?:[^"\\]|\\.)*"`, 'gi'), `$1:"${MASK}"`],
+  // key=value, key: value, key='value'
+  [new RegExp(String.raw`\b((?:[\w-]*[_-])?(?:${SECRET_KEYS}))(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}\]]+)`, 'gi'), `$1$2${MASK}`],
+  // well-known token formats: JWT, Slack, GitHub, AWS access key ids, sk- keys
+  [/\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+/g, MASK],
+  [/\bxox[abposr]-[A-Za-z0-9-]{8,}/g, MASK],
+  [/\bgh[pousr]_[A-Za-z0-9]{20,}/g, MASK],
+  [/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, MASK],
+  [/\bsk-[A-Za-z0-9_-]{16,}/g, MASK],
+];
+
+/** `line` with passwords in URLs, `password=...`-style values, bearer/basic credentials and known token formats replaced by ***. */
+export function maskSecrets(line: string): string {
+  let out = line;
+  for (const [re, rep] of MASKS) out = out.replace(re, rep);
+  return out;
+}
+
+/** Longest shape kept, characters. */
+export const MAX_SHAPE_CHARS = 300;
+
+/** For JSON log lines (pino, bunyan, logfmt-in-JSON), the human message and error text; else the line. */
+function messageOf(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const msg = [o.msg, o.message].find((v) => typeof v === 'string') as string | undefined;
+    const err = o.err ?? o.error;
+    const errText = typeof err === 'string' ? err : err && typeof err === 'object' ? (err as { message?: unknown }).message : undefined;
+    const parts = [typeof o.level === 'string' ? o.level : undefined, msg, typeof errText === 'string' ? errText : undefined].filter(Boolean);
+    return parts.length ? parts.join(' ') : line;
+  } catch {
+    return line;
+  }
+}
+
+/**
+ * The line's shape: leading timestamp dropped; timestamps, UUIDs, IP addresses (with port),
+ * quoted strings, hex ids and numbers replaced by placeholders; whitespace collapsed; capped.
+ * Lines that differ only in those parts have the same shape.
+ */
+export function lineShape(line: string): string {
+  let s = messageOf(line);
+  s = s.replace(/^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s*/, '');
+  s = s
+    .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?/g, '<ts>')
+    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>')
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g, '<ip>')
+    .replace(/(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})(?![\w:])|::1\b/gi, '<ip>')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '"<str>"')
+    .replace(/(?<![A-Za-z])'(?:[^'\\]|\\.)*'/g, "'<str>'")
+    .replace(/\b0x[0-9a-f]+\b/gi, '<hex>')
+    .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/gi, '<hex>')
+    .replace(/(?<![A-Za-z_])\d+(?:\.\d+)?/g, '<n>')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return s.length > MAX_SHAPE_CHARS ? `${s.slice(0, MAX_SHAPE_CHARS - 1)}…` : s;
+}
+
+/** The runbook signals, most specific first; `other` when none applies. */
+const SIGNALS: Array<[LogGroup['signal'], RegExp]> = [
+  ['too_many_clients', /too many clients|remaining connection slots are reserved|too many connections|\b53300\b|connection limit exceeded/i],
+  ['pool_timeout', /timeout exceeded when trying to connect|connection terminated|pool (?:is )?exhausted|exhausted pool|(?:acquire|checkout|connection) (?:timed out|timeout)|timed out (?:waiting for|acquiring|trying to acquire).{0,40}connection|connection is not available, request timed out|unable to acquire (?:a )?connection|pool.{0,40}timeout|timeout.{0,40}pool/i],
+  ['connection_refused', /econnrefused|connection refused/i],
+  ['connection_error', /econnreset|etimedout|ehostunreach|enotfound|eai_again|connection (?:reset|closed|lost|error|failure|failed)|could not connect|failed to connect|server closed the connection|terminating connection|broken pipe|socket hang up/i],
+];
+
+/** Which runbook signal a line is. */
+export function classifyLine(line: string): LogGroup['signal'] {
+  for (const [signal, re] of SIGNALS) if (re.test(line)) return signal;
+  return 'other';
+}

@@ -1,0 +1,71 @@
+import type { SourceQuery } from '../../core/diagnostic';
+
+/** One log line as read from a source; `time` is ISO-8601 (milliseconds) where the source gave one. */
+export interface LogLine {
+  time: string | null;
+  text: string;
+}
+
+/** What a read returns. */
+export interface LogReadResult {
+  /** Oldest first. */
+  lines: LogLine[];
+  /** Lines the source handed over (before the enricher's own filter). */
+  scanned: number;
+  /** Bytes actually read from the source. */
+  bytesRead: number;
+  /** The query sent, where the source has one (Loki), for notifiers to link. */
+  query?: SourceQuery;
+}
+
+export interface LogReadOptions {
+  signal: AbortSignal;
+  /** The run's reference time (Loki's `end`). */
+  now: Date;
+  /** The enricher's line filter, which a source that filters server-side (Loki) applies too. */
+  filter: { pattern: string; caseInsensitive: boolean };
+}
+
+/** A configured log source. `read` honours the signal and the source's `timeoutMs`; it throws LogSourceError. */
+export interface LogReader {
+  readonly name: string;
+  readonly kind: 'docker' | 'file' | 'loki';
+  read(opts: LogReadOptions): Promise<LogReadResult>;
+}
+
+/** A failed read; `timeout` true when the source did not answer in time. The message names no secret. */
+export class LogSourceError extends Error {
+  constructor(message: string, readonly timeout = false) {
+    super(message);
+    this.name = timeout ? 'TimeoutError' : 'LogSourceError';
+  }
+}
+
+/** Longest line kept, characters (Docker splits its own log entries at 16 KiB). */
+export const MAX_LINE_CHARS = 8_192;
+/** Most bytes read from any source in one run. */
+export const MAX_READ_BYTES = 16 * 1024 * 1024;
+
+/** `line` cut to MAX_LINE_CHARS with a marker. */
+export function capLine(line: string): string {
+  return line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS - 1)}…` : line;
+}
+
+const LEADING_TS = /^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)([.,]\d+)?(?: ?(Z|[+-]\d\d:?\d\d))?\s?/;
+
+/** An ISO/RFC3339(Nano) timestamp at the start of `text` → ISO milliseconds, and the rest of the line; nanoseconds are cut, not rounded; no zone means UTC. */
+export function splitLeadingTimestamp(text: string): { time: string | null; rest: string } {
+  const m = LEADING_TS.exec(text);
+  if (!m) return { time: null, rest: text };
+  const frac = m[2] ? `.${m[2].slice(1, 4).padEnd(3, '0')}` : '';
+  const zone = m[3] ? (m[3] === 'Z' ? 'Z' : m[3].includes(':') ? m[3] : `${m[3].slice(0, 3)}:${m[3].slice(3)}`) : 'Z';
+  const t = Date.parse(`${m[1]!.replace(' ', 'T')}${frac}${zone}`);
+  if (Number.isNaN(t)) return { time: null, rest: text };
+  return { time: new Date(t).toISOString(), rest: text.slice(m[0].length) };
+}
+
+/** Combines the caller's signal with the source's own timeout; `timedOut()` tells which fired. */
+export function withTimeout(signal: AbortSignal, timeoutMs: number): { signal: AbortSignal; timedOut: () => boolean } {
+  const t = AbortSignal.timeout(timeoutMs);
+  return { signal: AbortSignal.any([signal, t]), timedOut: () => t.aborted && !signal.aborted };
+}

@@ -1,0 +1,196 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { AlertGroup } from '../../src/core/alert';
+import type { LogsEvidence } from '../../src/core/evidence';
+import { classifyLine, lineShape, maskSecrets } from '../../src/enrichers/log-lines';
+import { createLogsEnricher, logsSettingsSchema, SIGNAL_PATTERN } from '../../src/enrichers/logs';
+import { runEnrichers } from '../../src/pipeline/enrich';
+import { logSourceSchema } from '../../src/sources/config';
+import { createLogReader } from '../../src/sources/logs';
+import { startFakeDockerEngine, type FakeDockerEngine } from '../fakes/docker-engine';
+import { startFakeLoki, type FakeLoki } from '../fakes/loki';
+
+const logger = pino({ level: 'silent' });
+const NOW = new Date('2026-11-27T06:52:00.000Z');
+let dir: string;
+let docker: FakeDockerEngine;
+let loki: FakeLoki;
+let appLog: string;
+
+function group(labels: Record<string, string> = {}): AlertGroup {
+  const all = { alertname: 'db_pool_exhausted', ...labels };
+  return {
+    groupKey: 'g',
+    status: 'firing',
+    receiver: 'r',
+    groupLabels: {},
+    commonLabels: all,
+    commonAnnotations: {},
+    externalURL: '',
+    truncatedAlerts: 0,
+    alerts: [{ status: 'firing', labels: all, annotations: {}, startsAt: NOW.toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: 'f' }],
+  };
+}
+
+function enricher(sources: Array<Record<string, unknown>>, settings: Record<string, unknown> = {}) {
+  return createLogsEnricher(logsSettingsSchema.parse(settings), { readers: sources.map((s) => createLogReader(logSourceSchema.parse(s))) });
+}
+
+async function run(e: ReturnType<typeof enricher>, labels: Record<string, string> = {}, budgetMs = 5_000) {
+  const [r] = await runEnrichers([e], { group: group(labels), logger, now: NOW }, { budgetMs, defaultTimeoutMs: budgetMs });
+  return { ...r!, ev: r!.evidence as unknown as LogsEvidence };
+}
+
+const APP_LINES = [
+  '2026-11-27T06:40:00.000Z INFO GET /health 200 3ms',
+  '2026-11-27T06:41:00.000Z ERROR pg pool: timeout exceeded when trying to connect (waited 5000 ms) req=3f2a9c1e-7b1d-4c55-9a0e-1234567890ab',
+  '2026-11-27T06:42:00.000Z ERROR pg pool: timeout exceeded when trying to connect (waited 5012 ms) req=8d1b2c3e-0000-4c55-9a0e-abcdefabcdef',
+  '2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:S3cretPw@10.0.0.5:5432/orders: sorry, too many clients already',
+  '2026-11-27T06:44:00.000Z WARN retrying database login user=app password=hunter2 api_key="ak_live_0123456789" attempt=2',
+  '2026-11-27T06:45:00.000Z ERROR connect ECONNREFUSED 10.0.0.5:5432',
+  JSON.stringify({ level: 50, time: Date.parse('2026-11-27T06:46:00.000Z'), msg: 'query failed', err: { message: 'Connection terminated unexpectedly' }, headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' } }),
+  '2026-11-27T06:47:00.000Z INFO cache warmed in 812 ms',
+  '2026-11-27T06:48:00.000Z ERROR pg pool: timeout exceeded when trying to connect (waited 5001 ms) req=00000000-1111-4c55-9a0e-222222222222',
+];
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-logs-'));
+  appLog = path.join(dir, 'app.log');
+  fs.writeFileSync(appLog, APP_LINES.join('\n') + '\n');
+  docker = await startFakeDockerEngine();
+  docker.containers.set('api', {
+    tty: false,
+    entries: [
+      { stream: 2, time: '2026-11-27T06:49:00.100000000Z', text: 'Error: Connection terminated due to connection timeout' },
+      { stream: 1, time: '2026-11-27T06:49:30.000000000Z', text: 'listening on :8080' },
+      { stream: 2, time: '2026-11-27T06:50:00.000000000Z', text: 'remaining connection slots are reserved for non-replication superuser connections' },
+    ],
+  });
+  loki = await startFakeLoki();
+  loki.entries.push({ labels: { app: 'api' }, ns: BigInt(Date.parse('2026-11-27T06:51:00.000Z')) * 1_000_000n + 42n, line: 'database pool exhausted: 20/20 in use, Authorization: Bearer tok_abcdef123456' });
+});
+
+afterAll(async () => {
+  await docker.close();
+  await loki.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const fileSrc = () => ({ name: 'app-file', file: { path: appLog } });
+const dockerSrc = (container = 'api') => ({ name: 'api', docker: { socket: docker.socketPath, container } });
+const lokiSrc = () => ({ name: 'loki', loki: { url: loki.url, query: '{app="api"}', sinceMinutes: 30 } });
+
+test('groups matching lines by shape across file, docker and loki; signals, counts, first/last seen; secrets masked', async () => {
+  const r = await run(enricher([fileSrc(), dockerSrc(), lokiSrc()]));
+  expect(r.status).toBe('ok');
+  expect(r.ev.sources).toEqual([
+    { name: 'app-file', kind: 'file', scanned: 9, matched: 7, error: null },
+    { name: 'api', kind: 'docker', scanned: 3, matched: 2, error: null },
+    { name: 'loki', kind: 'loki', scanned: 1, matched: 1, error: null },
+  ]);
+  expect(r.ev.matched).toBe(10);
+  const timeout = r.ev.groups[0]!;
+  expect(timeout).toEqual({
+    shape: expect.stringMatching(/^ERROR pg pool: timeout exceeded when trying to connect \(waited <n> ms\) req=<uuid>/),
+    count: 3,
+    firstSeen: '2026-11-27T06:41:00.000Z',
+    lastSeen: '2026-11-27T06:48:00.000Z',
+    signal: 'pool_timeout',
+  });
+  const bySignal = (s: string) => r.ev.groups.filter((g) => g.signal === s);
+  expect(bySignal('too_many_clients').map((g) => g.count).reduce((a, b) => a + b, 0)).toBe(2);
+  expect(bySignal('connection_refused')).toEqual([expect.objectContaining({ shape: 'ERROR connect ECONNREFUSED <ip>', count: 1 })]);
+  expect(r.ev.signals).toEqual({ too_many_clients: 2, pool_timeout: 6, connection_refused: 1, connection_error: 0, other: 1 });
+  // the JSON line is grouped by its message
+  expect(r.ev.groups.some((g) => g.shape === 'query failed Connection terminated unexpectedly' && g.signal === 'pool_timeout')).toBe(true);
+
+  const all = JSON.stringify(r);
+  for (const secret of ['S3cretPw', 'hunter2', 'eyJhbGciOiJIUzI1NiJ9', 'ak_live_0123456789', 'tok_abcdef123456']) expect(all).not.toContain(secret);
+  expect(all).not.toContain('health');
+  const code = r.sections.find((s) => s.type === 'code');
+  expect(code?.type === 'code' && code.code.split('\n').at(-1)).toBe('[loki] 2026-11-27T06:51:00.000Z database pool exhausted: 20/20 in use, Authorization: Bearer ***');
+  expect(code?.type === 'code' && code.code).toContain('[app-file] 2026-11-27T06:43:00.000Z 2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:***@10.0.0.5:5432/orders');
+  expect(r.queries).toEqual([expect.objectContaining({ source: 'loki', query: `{app="api"} |~ \`(?i)(?:connection|pool|database)|${SIGNAL_PATTERN}\`` })]);
+  expect(r.summary).toBe('10 of 13 log lines match: 2 too_many_clients, 6 pool_timeout, 1 connection_refused');
+});
+
+test('the filter is configurable; the alert label picks a configured source by name, never anything else', async () => {
+  const refused = await run(enricher([fileSrc()], { filter: 'refused', matchSignals: false }));
+  expect(refused.ev.matched).toBe(1);
+  const strict = await run(enricher([fileSrc()], { filter: 'DATABASE', caseInsensitive: false, matchSignals: false }));
+  expect(strict.ev.matched).toBe(0);
+  expect(strict.sections.some((s) => s.type === 'text' && /No line matched/.test(s.text))).toBe(true);
+
+  const picked = await run(enricher([fileSrc(), dockerSrc()]), { service: 'api' });
+  expect(picked.ev.sources.map((s) => s.name)).toEqual(['api']);
+  const unknown = await run(enricher([fileSrc(), dockerSrc()]), { service: '/etc/passwd' });
+  expect(unknown.ev.sources.map((s) => s.name)).toEqual(['app-file', 'api']);
+  expect(unknown.sections.some((s) => s.type === 'text' && /names no configured log source/.test(s.text))).toBe(true);
+});
+
+test('a failing source is evidence beside the others; all failing is an error; all slow is a timeout within budget', async () => {
+  const partly = await run(enricher([fileSrc(), dockerSrc('gone')]));
+  expect(partly.status).toBe('ok');
+  expect(partly.ev.sources[1]).toEqual({ name: 'api', kind: 'docker', scanned: 0, matched: 0, error: 'container not found: gone' });
+  expect(partly.summary).toMatch(/1 source\(s\) failed/);
+
+  const none = await run(enricher([dockerSrc('gone'), { name: 'f', file: { path: path.join(dir, 'nope.log') } }]));
+  expect(none.status).toBe('error');
+  expect(none.error).toBe(`api: container not found: gone; f: file not found: ${path.join(dir, 'nope.log')}`);
+
+  loki.delayMs = 2_000;
+  try {
+    const slow = await run(enricher([{ ...lokiSrc(), timeoutMs: 200 }]));
+    expect(slow.status).toBe('timeout');
+    expect(slow.durationMs).toBeLessThan(700);
+    const budget = await run(enricher([{ ...lokiSrc(), timeoutMs: 5_000 }]), {}, 300);
+    expect(budget.status).toBe('timeout');
+    expect(budget.durationMs).toBeLessThan(700);
+  } finally {
+    loki.delayMs = undefined;
+  }
+});
+
+test('no log source configured: skipped', async () => {
+  expect((await run(enricher([]))).status).toBe('skipped');
+});
+
+describe('line analysis', () => {
+  test.each([
+    ['postgres://user:p%40ss@db:5432/x', 'postgres://user:***@db:5432/x'],
+    ['redis://:onlypass@cache:6379', 'redis://:***@cache:6379'],
+    ['password=hunter2 next', 'password=*** next'],
+    ['DB_PASSWORD: "x y z" ok', 'DB_PASSWORD: *** ok'],
+    ['{"password":"a\\"b","user":"u"}', '{"password":"***","user":"u"}'],
+    ['secret_key=abc&token=def', 'secret_key=***&token=***'],
+    ['Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer ***'],
+    ['slack xoxb-1234-5678-abcdefgh leaked', 'slack *** leaked'],
+    ['aws AKIAIOSFODNN7EXAMPLE key', 'aws *** key'],
+    ['pool connection timeout after 30s', 'pool connection timeout after 30s'],
+  ])('maskSecrets(%s)', (input, expected) => {
+    expect(maskSecrets(input)).toBe(expected);
+  });
+
+  test('shapes replace numbers, uuids, hex, quoted strings and addresses', () => {
+    expect(lineShape('2026-11-27T06:41:00Z conn 0xdeadbeef to [::1]:5432 from 192.168.1.20:51234 id=6f1c2a3b4d5e6f70 user "alice" took 12.5ms')).toBe(
+      'conn <hex> to [<ip>]:<n> from <ip> id=<hex> user "<str>" took <n>ms',
+    );
+    expect(lineShape('pool2 worker-17 error')).toBe('pool2 worker-<n> error');
+  });
+
+  test.each([
+    ['Error: timeout exceeded when trying to connect', 'pool_timeout'],
+    ['Connection terminated unexpectedly', 'pool_timeout'],
+    ['HikariPool-1 - Connection is not available, request timed out after 30000ms.', 'pool_timeout'],
+    ['FATAL:  sorry, too many clients already', 'too_many_clients'],
+    ['FATAL: remaining connection slots are reserved for roles with the SUPERUSER attribute', 'too_many_clients'],
+    ['connect ECONNREFUSED 127.0.0.1:5432', 'connection_refused'],
+    ['read ECONNRESET', 'connection_error'],
+    ['server closed the connection unexpectedly', 'connection_error'],
+    ['database migrations done', 'other'],
+  ])('classifyLine(%s)', (line, signal) => {
+    expect(classifyLine(line)).toBe(signal);
+  });
+});
