@@ -280,25 +280,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       thread = patchThread(d.groupKey, { shown: snapshot });
     }
 
-    // 2. The chart, into the thread; a failure is logged and the run goes on.
-    const series = poolSeries(model);
-    if (config.chart && !resolved && series && steps.chart === undefined) {
-      aborted(signal);
-      try {
-        const png = await renderChart(series, { title: `${d.alertname}: pool connections`, alertStart: Date.parse(d.alert?.startsAt ?? ''), timeoutMs: config.chartTimeoutMs, signal });
-        const up = await api.uploadFile(
-          { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename: `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_'), title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
-          signal,
-        );
-        done({ chart: up.fileId ?? 'uploaded' });
-      } catch (e) {
-        if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
-        logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
-        done({ chart: 'failed' });
-      }
-    }
-
-    // 3. The resolve: how long it lasted, in the thread.
+    // 2. The resolve: how long it lasted, in the thread.
     if (resolved && !steps.resolve) {
       aborted(signal);
       await reply(renderResolveReply(model, lastedMs(d)));
@@ -306,7 +288,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       thread = patchThread(d.groupKey, { resolved: true });
     }
 
-    // 4. Our own parent shows the current status.
+    // 3. Our own parent shows the current status.
     if (thread.own && !steps.parent) {
       if (thread.parentRunId !== d.id) {
         aborted(signal);
@@ -319,7 +301,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       done({ parent: true });
     }
 
-    // 5. The incident channel: one summary per group, updated by later runs.
+    // 4. The incident channel: one summary per group, updated by later runs.
     if (config.incidentChannel && config.incidentChannel !== thread.channel && !steps.incident) {
       aborted(signal);
       const msg = renderIncidentSummary(model, thread.permalink, resolved ? { endedAfterMs: lastedMs(d) } : {});
@@ -338,6 +320,24 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       }
       done({ incident: true });
     }
+    // 5. The chart, into the thread, last (the least urgent); a failure is logged and the run goes on.
+    const series = poolSeries(model);
+    if (config.chart && !resolved && series && steps.chart === undefined) {
+      aborted(signal);
+      try {
+        const png = await renderChart(series, { title: `${d.alertname}: pool connections`, alertStart: Date.parse(d.alert?.startsAt ?? ''), timeoutMs: config.chartTimeoutMs, signal });
+        const up = await api.uploadFile(
+          { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename: `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_'), title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
+          signal,
+        );
+        done({ chart: up.fileId ?? 'uploaded' });
+      } catch (e) {
+        if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
+        logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
+        done({ chart: 'failed' });
+      }
+    }
+
     return thread.permalink ? `thread ${thread.permalink}` : `thread ${thread.channel}/${thread.ts}`;
   }
 
