@@ -15,6 +15,7 @@ export const GRAFANA_LEAD_MS = 30 * 60_000;
 /** And ends this long after its end (or after the run, while it fires). */
 export const GRAFANA_TAIL_MS = 10 * 60_000;
 
+/** A cause as messages show it. */
 export interface ModelCause {
   id: string;
   title: string;
@@ -39,8 +40,10 @@ export interface ModelPart {
   series: SeriesSection[];
 }
 
+/** What a link points at. */
 export type LinkKind = 'runbook' | 'grafana' | 'prometheus' | 'silence' | 'source';
 
+/** A link for people: a label and an http(s) URL (not yet escaped for any platform). */
 export interface ModelLink {
   kind: LinkKind;
   label: string;

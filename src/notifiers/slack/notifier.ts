@@ -58,6 +58,7 @@ interface RunSteps {
   incident?: boolean;
 }
 
+/** What the Slack notifier needs besides its config; `api`, `renderChart` and `now` default to the real ones. */
 export interface SlackNotifierDeps {
   store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
   links?: LinksConfig;

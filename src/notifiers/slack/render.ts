@@ -58,11 +58,13 @@ const MAX_FIELD_BLOCKS = 2;
 /** The action_id of the re-run button (the Slack interactions entry point handles it). */
 export const RERUN_ACTION_ID = 'rerun_diagnosis';
 
+/** A Block Kit text object. */
 export interface TextObject {
   type: 'mrkdwn' | 'plain_text';
   text: string;
   emoji?: boolean;
 }
+/** A Block Kit button. */
 export interface ButtonElement {
   type: 'button';
   action_id: string;
@@ -71,6 +73,7 @@ export interface ButtonElement {
   url?: string;
   style?: 'primary' | 'danger';
 }
+/** The Block Kit blocks this renderer emits. */
 export type SlackBlock =
   | { type: 'header'; block_id?: string; text: TextObject }
   | { type: 'section'; block_id?: string; text?: TextObject; fields?: TextObject[] }
