@@ -34,6 +34,10 @@ export const postgresSourceSchema = z.strictObject({
   breakerCooldownMs: z.number().int().nonnegative().default(30_000),
   /** Failures in a row that open the breaker. */
   breakerThreshold: z.number().int().positive().default(3),
+  /** Our session's application_name (how to find us in pg_stat_activity; we leave it out of the evidence). */
+  applicationName: z.string().min(1).max(63).default('pagefirst'),
+  /** Our single connection is closed after this long unused, so an idle monitor holds no slot. */
+  idleCloseMs: z.number().int().positive().default(10_000),
 });
 export type PostgresSource = z.infer<typeof postgresSourceSchema>;
 

@@ -71,9 +71,9 @@ export interface PostgresGuard {
 
 export interface PostgresGuardOptions {
   logger?: Logger;
-  /** application_name of our session (how to find and exclude us in pg_stat_activity). */
+  /** Overrides `config.applicationName`. */
   applicationName?: string;
-  /** Close the connection after this long without use. */
+  /** Overrides `config.idleCloseMs`. */
   idleCloseMs?: number;
 }
 
@@ -237,8 +237,8 @@ function abortError(signal: AbortSignal): unknown {
 export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardOptions = {}): PostgresGuard {
   const password = passwordOfUrl(config.url);
   const url = cleanUrl(config.url);
-  const appName = opts.applicationName ?? DEFAULT_APPLICATION_NAME;
-  const idleCloseMs = opts.idleCloseMs ?? 10_000;
+  const appName = opts.applicationName ?? config.applicationName ?? DEFAULT_APPLICATION_NAME;
+  const idleCloseMs = opts.idleCloseMs ?? config.idleCloseMs ?? 10_000;
   const log = opts.logger?.child({ database: config.name });
   const mutex = new Mutex();
 

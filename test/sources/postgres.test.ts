@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Client } from 'pg';
-import { postgresSourceSchema } from '../../src/sources/config';
+import { postgresSourceSchema, sourcesConfigSchema } from '../../src/sources/config';
+import { createSourceClients } from '../../src/sources';
 import { classifyPgError, createPostgresGuard, PostgresSourceError, type PostgresGuard } from '../../src/sources/postgres';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 
@@ -234,4 +235,19 @@ test('classifyPgError: SQLSTATEs, wordings and socket codes', () => {
   expect(classifyPgError(new Error('Connection terminated due to connection timeout')).kind).toBe('timeout');
   expect(classifyPgError({ code: '42P01', message: 'relation "x" does not exist' })).toMatchObject({ kind: 'error', sqlstate: '42P01' });
   expect(classifyPgError({ message: 'failed for postgres://u:hunter22@db/x' }, 'hunter22').message).not.toContain('hunter22');
+});
+
+test('createSourceClients: one shared guard per configured database, configured from sources.postgres, closed by close()', async () => {
+  const config = sourcesConfigSchema.parse({ postgres: [{ name: 'orders', url: monitorUrl, applicationName: 'pf-clients' }, { name: 'users', url: monitorUrl, applicationName: 'pf-clients-2' }] });
+  const clients = createSourceClients(config);
+  try {
+    expect([...clients.postgres.keys()]).toEqual(['orders', 'users']);
+    const g = clients.postgres.get('orders')!;
+    expect(clients.postgres.get('orders')).toBe(g);
+    await g.run((db) => db.query('SELECT 1'), never());
+    expect(await ours('pf-clients')).toHaveLength(1);
+  } finally {
+    await clients.close();
+  }
+  await until('close', async () => (await ours('pf-clients')).length === 0, 1_000);
 });
