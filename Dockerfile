@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# pagefirst (and the demo backend, from the same image: `node dist/demo/backend/main.js`).
+
+FROM node:20-slim AS build
+WORKDIR /app
+# Compilers only for native modules whose prebuilt binary cannot be fetched (better-sqlite3).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=node:node /app/package.json ./package.json
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+# Writable places for the non-root user: the state store and the demo backend's log.
+RUN mkdir -p /var/lib/pagefirst /var/log/demo-backend /etc/pagefirst \
+ && chown node:node /var/lib/pagefirst /var/log/demo-backend
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/server.js", "--config", "/etc/pagefirst/pagefirst.yml"]
