@@ -12,7 +12,6 @@ import { Pipeline } from './pipeline/pipeline';
 import { installBodyHandling } from './http/errors';
 import { registerRoutes } from './http/routes';
 import { createSourceClients, type SourceClients } from './sources';
-import { createAlertmanagerClient } from './sources/alertmanager';
 import { Store } from './store/store';
 
 export interface AppDeps {
@@ -68,7 +67,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     pipeline,
     store,
     metrics,
-    alertmanager: config.sources.alertmanager ? createAlertmanagerClient(config.sources.alertmanager) : undefined,
+    alertmanager: clients.alertmanager,
     token: config.server.auth.token,
     maxAlerts: config.server.maxAlerts,
     rateLimitPerMinute: config.server.rateLimitPerMinute,
