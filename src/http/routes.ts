@@ -61,7 +61,6 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const requireAuth = async (req: FastifyRequest, reply: FastifyReply) => {
     if (deps.token === undefined) return;
     if (!authorized(req.headers.authorization, deps.token)) {
-      if (req.url.startsWith('/webhook')) metrics.webhooks.inc({ outcome: 'unauthorized' });
       req.log.warn({ url: req.url.split('?')[0] }, 'unauthorized request');
       return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized' });
     }
@@ -79,12 +78,14 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     }
   };
 
-  app.post('/webhook', { onRequest: requireAuth }, async (req, reply) => {
+  const webhookOutcome: Record<number, string> = { 400: 'invalid', 401: 'unauthorized', 413: 'too_large', 415: 'invalid' };
+  const countFailedWebhook = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (reply.statusCode >= 400) metrics.webhooks.inc({ outcome: webhookOutcome[reply.statusCode] ?? (reply.statusCode >= 500 ? 'error' : 'rejected') });
+  };
+
+  app.post('/webhook', { onRequest: requireAuth, onResponse: countFailedWebhook }, async (req, reply) => {
     const parsed = payloadSchema.safeParse(req.body, { error: requiredMessage });
-    if (!parsed.success) {
-      metrics.webhooks.inc({ outcome: 'invalid' });
-      throw invalidPayload(issuesOf(parsed.error));
-    }
+    if (!parsed.success) throw invalidPayload(issuesOf(parsed.error));
     const result = await admit(toAlertGroup(parsed.data), 'webhook');
     metrics.webhooks.inc({ outcome: result.duplicate ? 'duplicate' : 'accepted' });
     return reply.code(202).send({ id: result.id, duplicate: result.duplicate });

@@ -124,14 +124,19 @@ describe('GET /diagnostics/:id, health, metrics', () => {
     await t.pipeline.wait(id);
     await post(firingPayload());
     await post('{');
+    await post(firingPayload(), { 'content-type': 'application/json' });
+    await post({ ...firingPayload(), pad: 'x'.repeat(1024 * 1024) });
     const m = await t.app.inject({ url: '/metrics' });
     expect(m.statusCode).toBe(200);
-    expect(m.body).toMatch(/enricher_webhooks_received_total\{outcome="accepted"\} 1/);
-    expect(m.body).toMatch(/enricher_webhooks_received_total\{outcome="duplicate"\} 1/);
-    expect(m.body).toMatch(/enricher_duplicates_total\{trigger="webhook"\} 1/);
-    expect(m.body).toMatch(/enricher_notifications_total\{notifier="console",outcome="sent"\} 1/);
-    expect(m.body).toMatch(/enricher_run_duration_seconds_count\{trigger="webhook"\} 1/);
-    expect(m.body).toMatch(/enricher_runs_in_flight 0/);
+    expect(m.body).toMatch(/pagefirst_webhooks_received_total\{outcome="accepted"\} 1/);
+    expect(m.body).toMatch(/pagefirst_webhooks_received_total\{outcome="duplicate"\} 1/);
+    expect(m.body).toMatch(/pagefirst_duplicates_total\{trigger="webhook"\} 1/);
+    expect(m.body).toMatch(/pagefirst_webhooks_received_total\{outcome="invalid"\} 1/);
+    expect(m.body).toMatch(/pagefirst_webhooks_received_total\{outcome="unauthorized"\} 1/);
+    expect(m.body).toMatch(/pagefirst_webhooks_received_total\{outcome="too_large"\} 1/);
+    expect(m.body).toMatch(/pagefirst_notifications_total\{notifier="console",outcome="sent"\} 1/);
+    expect(m.body).toMatch(/pagefirst_run_duration_seconds_count\{trigger="webhook"\} 1/);
+    expect(m.body).toMatch(/pagefirst_runs_in_flight 0/);
   });
 
   test('readyz is 503 while closing', async () => {
