@@ -251,3 +251,59 @@ test('createSourceClients: one shared guard per configured database, configured 
   }
   await until('close', async () => (await ours('pf-clients')).length === 0, 1_000);
 });
+
+/** A TCP proxy to the test server that can swallow CancelRequests (as a broken network path would). */
+async function cancelDroppingProxy(target: { host: string; port: number }) {
+  const state = { dropCancels: true, cancelsDropped: 0 };
+  const { port } = await listen((client) => {
+    client.once('data', (first: Buffer) => {
+      const isCancel = first.length >= 8 && first.readInt32BE(0) === 16 && first.readInt32BE(4) === 80877102;
+      if (isCancel && state.dropCancels) {
+        state.cancelsDropped++;
+        client.destroy();
+        return;
+      }
+      const up = net.connect(target.port, target.host, () => {
+        up.write(first);
+        client.pipe(up).pipe(client);
+      });
+      up.on('error', () => client.destroy());
+      client.on('close', () => up.destroy());
+      up.on('close', () => client.destroy());
+    });
+  });
+  return { port, state };
+}
+
+test('a cancel that does not land: the socket is destroyed and no new connection opens until the orphaned backend has ended', async () => {
+  const app = 'pf-orphan';
+  const proxy = await cancelDroppingProxy({ host: pg.host, port: pg.port });
+  const url = new URL(monitorUrl);
+  url.port = String(proxy.port);
+  const g = guard({ url: url.toString(), statementTimeoutMs: 2_000, timeoutMs: 10_000 }, { applicationName: app });
+  let maxSeen = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      maxSeen = Math.max(maxSeen, (await ours(app)).length);
+      await sleep(10);
+    }
+  })();
+  const firstPid = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
+  const ac = new AbortController();
+  const t0 = Date.now();
+  const stuck = g.run((db) => db.query('SELECT pg_sleep(5)'), ac.signal);
+  await sleep(200);
+  ac.abort(new Error('gave up'));
+  await expect(stuck).rejects.toThrow('gave up');
+  const next = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
+  const waited = Date.now() - t0;
+  // keep watching until the orphan's statement_timeout has surely passed: both sessions must never coexist
+  await sleep(Math.max(0, 2_700 - (Date.now() - t0)));
+  sampling = false;
+  await sampler;
+  expect(proxy.state.cancelsDropped).toBe(1);
+  expect(next).not.toBe(firstPid); // a new session: the old one was destroyed
+  expect(maxSeen).toBe(1);
+  expect(waited).toBeGreaterThanOrEqual(2_000 + 500 - 50); // statement_timeout + QUARANTINE_MARGIN_MS from the query's start
+});
