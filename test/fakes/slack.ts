@@ -237,6 +237,7 @@ export class FakeSlack {
   origin = '';
   private readonly handlers = new Map<string, FakeHandler>();
   private readonly failures = new Map<string, Failure[]>();
+  private readonly lostAnswers = new Map<string, Failure[]>();
   private readonly failWindows: Array<{ method: string; until: number; failure: Failure }> = [];
   private seq = 0;
   private fileSeq = 0;
@@ -311,6 +312,16 @@ export class FakeSlack {
     const list = this.failures.get(method) ?? [];
     for (let i = 0; i < n; i++) list.push(failure);
     this.failures.set(method, list);
+  }
+
+  /**
+   * The next `n` calls of `method` do what they ask (a message is posted) but answer with
+   * `failure`, as when Slack's answer is lost to a timeout or a proxy error.
+   */
+  failAfter(method: string, n: number, failure: Failure): void {
+    const list = this.lostAnswers.get(method) ?? [];
+    for (let i = 0; i < n; i++) list.push(failure);
+    this.lostAnswers.set(method, list);
   }
 
   /** Calls of `method` ('*' for any) fail with `failure` for the next `ms` milliseconds. */
@@ -429,6 +440,12 @@ export class FakeSlack {
     if (!handler) return fail('unknown_method');
     try {
       const body = await handler(args, { fake: this, token, headers });
+      const lost = this.lostAnswers.get(method)?.shift();
+      if (lost) {
+        record(lost.status, false, `answer lost (${lost.status}) after the call took effect`);
+        if (lost.status === 200) return { status: 200, body: { ok: false, error: lost.error ?? 'internal_error' }, headers: {} };
+        return { status: lost.status, body: 'upstream error', headers: { 'content-type': 'text/plain' } };
+      }
       record(200, true);
       return { status: 200, body: { ok: true, ...body }, headers: {} };
     } catch (e) {

@@ -104,6 +104,7 @@ export interface SlackHistoryMessage {
   ts: string;
   text?: string;
   thread_ts?: string;
+  files?: Array<{ id?: string; name?: string; title?: string }>;
   bot_id?: string;
   subtype?: string;
   attachments?: Array<{ title?: string; text?: string; fallback?: string; pretext?: string; fields?: Array<{ title?: string; value?: string }> }>;
@@ -116,6 +117,8 @@ export interface SlackApi {
   update(args: { channel: string; ts: string; text: string; blocks?: SlackBlock[] }, signal: AbortSignal): Promise<void>;
   deleteMessage(args: { channel: string; ts: string }, signal: AbortSignal): Promise<void>;
   getPermalink(args: { channel: string; ts: string }, signal: AbortSignal): Promise<string>;
+  /** A thread: its parent and up to `limit` replies, oldest first. */
+  replies(args: { channel: string; ts: string; limit: number }, signal: AbortSignal): Promise<SlackHistoryMessage[]>;
   /** One page of a channel's top-level messages, newest first. */
   history(args: { channel: string; oldest?: string; latest?: string; limit: number; cursor?: string }, signal: AbortSignal): Promise<{ messages: SlackHistoryMessage[]; nextCursor?: string }>;
   uploadFile(args: { channel_id: string; thread_ts?: string; filename: string; title: string; alt_text: string; file: Buffer }, signal: AbortSignal): Promise<{ fileId?: string }>;
@@ -155,25 +158,30 @@ async function withSignal<T>(p: Promise<T>, signal: AbortSignal, method: string)
 }
 
 /**
- * Builds the Slack API from `slack` config: WebClient with `timeout`, `retries` quick retries
- * of network errors and 5xx, `rejectRateLimitedCalls` (a 429 is thrown with its Retry-After),
- * `slackApiUrl` from `apiUrl`. Messages to one channel are paced by `pacer`.
- * Throws Error when no token is configured.
+ * Builds the Slack API from `slack` config: WebClient with `timeout`, `rejectRateLimitedCalls`
+ * (a 429 is thrown with its Retry-After) and `slackApiUrl` from `apiUrl`. Idempotent calls
+ * (reads, chat.update) get `retries` quick retries of network errors and 5xx; calls that post
+ * (chat.postMessage, the file upload) get none, because a timed-out post may have gone through:
+ * the notifier retries those itself after looking for what was posted. Messages to one channel
+ * are paced by `pacer`. Throws Error when no token is configured.
  */
 export function createSlackApi(
   config: Pick<SlackConfig, 'token' | 'apiUrl' | 'timeoutMs' | 'retries' | 'channelIntervalMs'>,
   deps: { logger?: Logger; pacer?: ChannelPacer } = {},
 ): SlackApi {
   if (!config.token) throw new Error('the slack notifier needs slack.token');
-  const client = new WebClient(config.token, {
-    slackApiUrl: config.apiUrl,
-    timeout: config.timeoutMs,
-    retryConfig: { retries: config.retries, factor: 2, minTimeout: 200, maxTimeout: 1_000, randomize: true },
-    rejectRateLimitedCalls: true,
-    logger: slackLogger(config.token, deps.logger),
-    logLevel: LogLevel.WARN,
-    maxRequestConcurrency: 10,
-  });
+  const clientWith = (retries: number) =>
+    new WebClient(config.token, {
+      slackApiUrl: config.apiUrl,
+      timeout: config.timeoutMs,
+      retryConfig: { retries, factor: 2, minTimeout: 200, maxTimeout: 1_000, randomize: true },
+      rejectRateLimitedCalls: true,
+      logger: slackLogger(config.token, deps.logger),
+      logLevel: LogLevel.WARN,
+      maxRequestConcurrency: 10,
+    });
+  const client = clientWith(config.retries);
+  const poster = clientWith(0);
   const pacer = deps.pacer ?? createChannelPacer(config.channelIntervalMs);
   const call = async <T>(method: string, signal: AbortSignal, f: () => Promise<T>): Promise<T> => {
     try {
@@ -186,7 +194,7 @@ export function createSlackApi(
     async postMessage(args, signal) {
       await pacer.wait(args.channel, signal);
       const r = await call('chat.postMessage', signal, () =>
-        client.chat.postMessage({ channel: args.channel, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}), ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}), unfurl_links: false, unfurl_media: false }),
+        poster.chat.postMessage({ channel: args.channel, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}), ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}), unfurl_links: false, unfurl_media: false }),
       );
       return { channel: r.channel ?? args.channel, ts: r.ts! };
     },
@@ -201,6 +209,10 @@ export function createSlackApi(
       const r = await call('chat.getPermalink', signal, () => client.chat.getPermalink({ channel: args.channel, message_ts: args.ts }));
       return r.permalink ?? '';
     },
+    async replies(args, signal) {
+      const r = await call('conversations.replies', signal, () => client.conversations.replies({ channel: args.channel, ts: args.ts, limit: args.limit }));
+      return (r.messages ?? []) as SlackHistoryMessage[];
+    },
     async history(args, signal) {
       const r = await call('conversations.history', signal, () =>
         client.conversations.history({ channel: args.channel, limit: args.limit, ...(args.oldest ? { oldest: args.oldest } : {}), ...(args.latest ? { latest: args.latest } : {}), ...(args.cursor ? { cursor: args.cursor } : {}) }),
@@ -211,7 +223,7 @@ export function createSlackApi(
     async uploadFile(args, signal) {
       await pacer.wait(args.channel_id, signal);
       const r = await call('files.uploadV2', signal, () =>
-        client.filesUploadV2({
+        poster.filesUploadV2({
           channel_id: args.channel_id,
           ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}),
           file: args.file,

@@ -5,6 +5,7 @@
  * is kept in the store, so re-runs, repeats and the resolve land in it across restarts. Each
  * step records its outcome before the next, so a retried or resumed run never posts twice.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../../core/diagnostic';
 import { NotifyError, type Notifier, type NotifyContext } from '../../core/notifier';
@@ -16,7 +17,7 @@ import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type Diagno
 import { renderPoolChart } from './chart';
 import { createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
-import { renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
+import { markerBlockId, renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
 
 const NOTIFIER = 'slack';
 /** conversations.history page size (Slack allows up to 1,000; 200 is its recommendation). */
@@ -50,6 +51,8 @@ export interface ThreadState {
 
 /** Steps a run has completed, as stored under `run:<runId>`. */
 interface RunSteps {
+  /** An attempt began: a later one first looks for what an earlier one may have posted. */
+  started?: boolean;
   diagnostic?: 'posted' | 'updated' | 'skipped';
   change?: boolean;
   chart?: string;
@@ -133,6 +136,11 @@ export function pickPage(messages: readonly SlackHistoryMessage[], alert: { aler
   return best?.m;
 }
 
+/** A short stable tag of an id, for block ids that mark our messages. */
+function tagOf(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 16);
+}
+
 function aborted(signal: AbortSignal): void {
   if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
 }
@@ -165,8 +173,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
   }
 
   async function findPage(d: Diagnostic, group: AlertGroup, channel: string, signal: AbortSignal, logger: Logger): Promise<SlackHistoryMessage | undefined> {
-    const start = Date.parse(d.alert?.startsAt ?? d.startedAt);
-    const oldest = ((Number.isFinite(start) ? start : now()) - config.threadSearchLookbackMs) / 1000;
+    const oldest = oldestOf(d);
     const alert = { alertname: d.alertname, groupLabels: group.groupLabels ?? {}, labels: d.alert?.labels ?? {} };
     const deadline = now() + config.threadSearchWaitMs;
     for (let attempt = 1; ; attempt++) {
@@ -174,7 +181,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       for (let page = 0; page < HISTORY_PAGES; page++) {
         let r: Awaited<ReturnType<SlackApi['history']>>;
         try {
-          r = await api.history({ channel, oldest: oldest.toFixed(6), limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal);
+          r = await api.history({ channel, oldest, limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal);
         } catch (e) {
           // Without read access the page cannot be found, but we may still post: thread under our own parent.
           if (!(e instanceof SlackNotifyError && HISTORY_UNREADABLE.has(e.code))) throw e;
@@ -196,8 +203,33 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     }
   }
 
+  /** The oldest ts worth searching for this alert's messages (its start minus the lookback). */
+  function oldestOf(d: Diagnostic): string {
+    const start = Date.parse(d.alert?.startsAt ?? d.startedAt);
+    return (((Number.isFinite(start) ? start : now()) - config.threadSearchLookbackMs) / 1000).toFixed(6);
+  }
+
+  /** The ts of our message marked `blockId` in a thread or (from `oldest`) a channel, if an earlier attempt posted it. */
+  async function findPosted(channel: string, blockId: string, where: { threadTs?: string; oldest?: string }, signal: AbortSignal): Promise<string | undefined> {
+    const messages = where.threadTs ? await api.replies({ channel, ts: where.threadTs, limit: HISTORY_PAGE }, signal) : (await api.history({ channel, limit: HISTORY_PAGE, ...(where.oldest ? { oldest: where.oldest } : {}) }, signal)).messages;
+    return messages.find((m) => m.ts !== where.threadTs && (m.blocks ?? []).some((b) => b.block_id === blockId))?.ts;
+  }
+
+  /** Posts `msg` unless, when recovering, an earlier attempt already did (found by its marker block id). */
+  async function postOnce(args: { channel: string; threadTs?: string; oldest?: string; msg: SlackMessage }, recovering: boolean, signal: AbortSignal, logger: Logger): Promise<{ channel: string; ts: string }> {
+    const marker = args.msg.blocks[0]?.block_id;
+    if (recovering && marker) {
+      const ts = await findPosted(args.channel, marker, { ...(args.threadTs ? { threadTs: args.threadTs } : {}), ...(args.oldest ? { oldest: args.oldest } : {}) }, signal);
+      if (ts) {
+        logger.info({ channel: args.channel, ts, marker }, 'an earlier attempt already posted this message; not posting it again');
+        return { channel: args.channel, ts };
+      }
+    }
+    return api.postMessage({ channel: args.channel, text: args.msg.text, blocks: args.msg.blocks, ...(args.threadTs ? { thread_ts: args.threadTs } : {}) }, signal);
+  }
+
   /** The group's thread: stored, else the page found in the alerts channel, else our own parent. */
-  async function ensureThread(d: Diagnostic, model: MessageModel, ctx: NotifyContext): Promise<ThreadState> {
+  async function ensureThread(d: Diagnostic, model: MessageModel, ctx: NotifyContext, recovering: boolean): Promise<ThreadState> {
     const existing = getThread(d.groupKey);
     if (existing) return existing;
     let candidate: ThreadState | undefined;
@@ -207,8 +239,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     }
     if (!candidate) {
       if (config.alertsChannel) ctx.logger.info({ channel: home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
-      const msg = renderParent(model);
-      const r = await api.postMessage({ channel: home!, text: msg.text, blocks: msg.blocks }, ctx.signal);
+      const msg = renderParent(model, { tag: tagOf(d.groupKey) });
+      const r = await postOnce({ channel: home!, oldest: oldestOf(d), msg }, recovering, ctx.signal, ctx.logger);
       candidate = { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
     }
     // The durable tie-breaker: the first thread stored for the group wins.
@@ -232,13 +264,17 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     const logger = ctx.logger;
     const model = buildMessageModel(d, deps.links);
     const snapshot = snapshotOf(model, d);
-    let thread = await ensureThread(d, model, ctx);
     let steps: RunSteps = store.getNotifierState<RunSteps>(NOTIFIER, runKey(d.id)) ?? {};
     const done = (patch: RunSteps) => {
       steps = { ...steps, ...patch };
       store.setNotifierState(NOTIFIER, runKey(d.id), steps, now());
     };
-    const reply = (msg: SlackMessage) => api.postMessage({ channel: thread.channel, thread_ts: thread.ts, text: msg.text, blocks: msg.blocks }, signal);
+    // A post whose answer was lost (timeout, crash) may have gone through: later attempts look first.
+    const recovering = steps.started === true;
+    if (!recovering) done({ started: true });
+    const runTag = tagOf(d.id);
+    let thread = await ensureThread(d, model, ctx, recovering);
+    const reply = (msg: SlackMessage) => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger);
 
     if (!thread.permalink) {
       aborted(signal);
@@ -253,7 +289,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       if (resolved && thread.diagnosticTs) {
         done({ diagnostic: 'skipped' });
       } else {
-        const msg = logCuts(renderDiagnostic(model), 'diagnostic', logger);
+        const msg = logCuts(renderDiagnostic(model, { tag: runTag }), 'diagnostic', logger);
         let updated = false;
         if (thread.diagnosticTs && !thread.resolved) {
           try {
@@ -276,7 +312,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       aborted(signal);
       const before = thread.shown ?? previousSnapshot(d);
       const changes = before ? describeChanges(before, snapshot) : [];
-      await reply(logCuts(renderChangeReply(model, changes), 'change', logger));
+      await reply(logCuts(renderChangeReply(model, changes, { tag: runTag }), 'change', logger));
       done({ change: true });
       thread = patchThread(d.groupKey, { shown: snapshot });
     }
@@ -284,7 +320,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     // 2. The resolve: how long it lasted, in the thread.
     if (resolved && !steps.resolve) {
       aborted(signal);
-      await reply(renderResolveReply(model, lastedMs(d)));
+      await reply(renderResolveReply(model, lastedMs(d), { tag: runTag }));
       done({ resolve: true });
       thread = patchThread(d.groupKey, { resolved: true });
     }
@@ -305,7 +341,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     // 4. The incident channel: one summary per group, updated by later runs.
     if (config.incidentChannel && config.incidentChannel !== thread.channel && !steps.incident) {
       aborted(signal);
-      const msg = renderIncidentSummary(model, thread.permalink, resolved ? { endedAfterMs: lastedMs(d) } : {});
+      const msg = renderIncidentSummary(model, thread.permalink, { tag: tagOf(d.groupKey), ...(resolved ? { endedAfterMs: lastedMs(d) } : {}) });
       let updated = false;
       if (thread.incident) {
         try {
@@ -316,7 +352,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
         }
       }
       if (!updated) {
-        const r = await api.postMessage({ channel: config.incidentChannel, text: msg.text, blocks: msg.blocks }, signal);
+        const r = await postOnce({ channel: config.incidentChannel, oldest: oldestOf(d), msg }, recovering, signal, logger);
         thread = patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
       }
       done({ incident: true });
@@ -325,10 +361,18 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     const series = poolSeries(model);
     if (config.chart && !resolved && series && steps.chart === undefined) {
       aborted(signal);
+      const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
       try {
+        if (recovering) {
+          const earlier = (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal)).find((m) => m.files?.some((f) => f.name === filename));
+          if (earlier) {
+            done({ chart: earlier.files!.find((f) => f.name === filename)!.id ?? 'uploaded' });
+            return detailOf(thread);
+          }
+        }
         const png = await renderChart(series, { title: `${d.alertname}: pool connections`, alertStart: Date.parse(d.alert?.startsAt ?? ''), timeoutMs: config.chartTimeoutMs, signal });
         const up = await api.uploadFile(
-          { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename: `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_'), title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
+          { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename, title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
           signal,
         );
         done({ chart: up.fileId ?? 'uploaded' });
@@ -339,6 +383,10 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       }
     }
 
+    return detailOf(thread);
+  }
+
+  function detailOf(thread: ThreadState): string {
     return thread.permalink ? `thread ${thread.permalink}` : `thread ${thread.channel}/${thread.ts}`;
   }
 

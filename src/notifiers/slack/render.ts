@@ -55,6 +55,19 @@ const MAX_EVIDENCE_LINE = 250;
 /** Field blocks per fields section (10 fields each). */
 const MAX_FIELD_BLOCKS = 2;
 
+/**
+ * Marks the first block of a message so a later attempt can find what an earlier one posted
+ * (a post whose answer was lost): `pf_<kind>` plus `_<tag>` when a tag is given.
+ */
+export function markerBlockId(kind: string, tag?: string): string {
+  return (tag ? `pf_${kind}_${tag}` : `pf_${kind}`).slice(0, MAX_BLOCK_ID);
+}
+
+/** Options every renderer takes: `tag` goes into the first block's id (see markerBlockId). */
+export interface RenderOptions {
+  tag?: string;
+}
+
 /** The action_id of the re-run button (the Slack interactions entry point handles it). */
 export const RERUN_ACTION_ID = 'rerun_diagnosis';
 
@@ -368,7 +381,7 @@ export function fallbackText(m: MessageModel, lead?: string): string {
  * causes with confidence, suggested actions, one part per enricher (failed ones in one line
  * each), links, run details and the "Re-run diagnosis" button. Within every limit above.
  */
-export function renderDiagnostic(m: MessageModel): SlackMessage {
+export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): SlackMessage {
   const b = new Budget(MAX_BLOCKS, MAX_BLOCKS_JSON);
   // The tail is built first so the evidence can never push it out.
   const tail: SlackBlock[] = [];
@@ -382,7 +395,7 @@ export function renderDiagnostic(m: MessageModel): SlackMessage {
   tail.push(rerunBlock(m));
   const tailSize = blocksSize(tail) + tail.length;
 
-  b.add(headerBlock(m, 'pf_header'));
+  b.add(headerBlock(m, markerBlockId('header', opts.tag)));
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
   const first = m.actions[0] ? `\n*Do first:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 400))}` : '';
   b.add({ type: 'section', block_id: 'pf_headline', text: mrkdwn(`*${escapeMrkdwn(m.headline)}*${first}${desc}`) });
@@ -456,11 +469,11 @@ function labelsLine(labels: Record<string, string>, max: number): string {
  * Our own thread parent (where no page from Alertmanager was found, or without an alerts
  * channel): the alert, its status, the headline and labels. Updated in place on later runs.
  */
-export function renderParent(m: MessageModel, opts: { endedAfterMs?: number } = {}): SlackMessage {
+export function renderParent(m: MessageModel, opts: RenderOptions & { endedAfterMs?: number } = {}): SlackMessage {
   const status = m.status === 'resolved' ? `Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}` : 'Firing';
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
   const blocks: SlackBlock[] = [
-    headerBlock(m, 'pf_parent'),
+    headerBlock(m, markerBlockId('parent', opts.tag)),
     { type: 'section', text: mrkdwn(`*${status}* · ${escapeMrkdwn(m.headline)}${desc}`) },
     { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || '(no labels)'), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(m.startsAt)}` : ''}`)] },
   ];
@@ -468,14 +481,14 @@ export function renderParent(m: MessageModel, opts: { endedAfterMs?: number } = 
 }
 
 /** The top-level summary in the incident channel: status, top causes and a link to the thread. */
-export function renderIncidentSummary(m: MessageModel, threadPermalink: string | undefined, opts: { endedAfterMs?: number } = {}): SlackMessage {
+export function renderIncidentSummary(m: MessageModel, threadPermalink: string | undefined, opts: RenderOptions & { endedAfterMs?: number } = {}): SlackMessage {
   const causes = m.causes
     .slice(0, TOP_CAUSES)
     .map((c, i) => `${i + 1}. *${escapeMrkdwn(clip(c.title, MAX_TITLE))}* · ${c.confidenceText}`)
     .join('\n');
   const status = m.status === 'resolved' ? `:white_check_mark: Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}` : ':rotating_light: Firing';
   const blocks: SlackBlock[] = [
-    headerBlock(m, 'pf_incident'),
+    headerBlock(m, markerBlockId('incident', opts.tag)),
     { type: 'section', text: mrkdwn(cutText(`${status} · ${escapeMrkdwn(m.headline)}${causes ? `\n${causes}` : ''}`, MAX_SECTION_TEXT).text) },
   ];
   if (m.actions[0]) blocks.push({ type: 'section', text: mrkdwn(`*First step:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 500))}`) });
@@ -487,25 +500,25 @@ export function renderIncidentSummary(m: MessageModel, threadPermalink: string |
 }
 
 /** The short reply of a re-run or repeat: what changed since the diagnostic the thread showed before. */
-export function renderChangeReply(m: MessageModel, changes: string[]): SlackMessage {
+export function renderChangeReply(m: MessageModel, changes: string[], opts: RenderOptions = {}): SlackMessage {
   const lead = `:arrows_counterclockwise: *Diagnosis re-run* (${m.trigger}); the diagnostic above is updated.`;
   const body = changes.length === 0 ? 'Nothing changed since the last run.' : `*What changed:*\n${changes.map((c) => `• ${escapeMrkdwn(c.replace(/\n/g, ' '))}`).join('\n')}`;
   const c = cutText(`${lead}\n${body}`, MAX_SECTION_TEXT);
   return {
     text: clip(escapeMrkdwn(`Diagnosis re-run: ${changes.length === 0 ? 'nothing changed' : changes.slice(0, 3).join('; ')}`), MAX_FALLBACK_TEXT),
-    blocks: [{ type: 'section', block_id: 'pf_change', text: mrkdwn(c.text) }],
+    blocks: [{ type: 'section', block_id: markerBlockId('change', opts.tag), text: mrkdwn(c.text) }],
     cuts: c.cut ? ['change list'] : [],
   };
 }
 
 /** The reply when the alert resolves: how long it lasted and the headline of the last diagnosis. */
-export function renderResolveReply(m: MessageModel, lastedMs: number | undefined): SlackMessage {
+export function renderResolveReply(m: MessageModel, lastedMs: number | undefined, opts: RenderOptions = {}): SlackMessage {
   const lasted = lastedMs === undefined ? '' : ` after ${humanDuration(lastedMs)}`;
   const when = m.startsAt ? ` (started ${escapeMrkdwn(m.startsAt)}${m.endsAt ? `, ended ${escapeMrkdwn(m.endsAt)}` : ''})` : '';
   const text = `:white_check_mark: *Resolved${lasted}*${when}\n${escapeMrkdwn(m.headline)}`;
   return {
     text: clip(escapeMrkdwn(`RESOLVED ${m.alertname}${lasted}`), MAX_FALLBACK_TEXT),
-    blocks: [{ type: 'section', block_id: 'pf_resolved', text: mrkdwn(cutText(text, MAX_SECTION_TEXT).text) }],
+    blocks: [{ type: 'section', block_id: markerBlockId('resolved', opts.tag), text: mrkdwn(cutText(text, MAX_SECTION_TEXT).text) }],
     cuts: [],
   };
 }

@@ -226,6 +226,25 @@ describe('Slack notifier against the fake Slack', () => {
     expect(fake.replies(ALERTS, fake.topLevel(ALERTS)[0]!.ts)).toHaveLength(1);
   });
 
+  it('a post whose answer was lost is not posted again by the retry (own parent, diagnostic, incident summary)', async () => {
+    const notifier = createSlackNotifier(config({ chart: false }), { store: openStore() });
+    fake.failAfter('chat.postMessage', 1, { status: 500 });
+    const d = sampleDiagnostic();
+    const first = await withRetry((attempt, signal) => notifier.notify(d, { ...ctx(d), signal, attempt }), POLICY);
+    expect(first).toMatchObject({ ok: true, attempts: 2 });
+    expect(fake.topLevel(ALERTS)).toHaveLength(1);
+
+    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'other_alert' }, labels: { alertname: 'other_alert' } });
+    const other = sampleDiagnostic({ id: 'run-o', alertname: 'other_alert', groupKey: 'other' });
+    other.alert!.labels = { alertname: 'other_alert' };
+    fake.failAfter('chat.postMessage', 2, { status: 500 });
+    const second = await withRetry((attempt, signal) => notifier.notify(other, { ...ctx(other), group: { ...ctx(other).group, groupLabels: { alertname: 'other_alert' } }, signal, attempt }), POLICY);
+    expect(second).toMatchObject({ ok: true, attempts: 3 });
+    expect(fake.replies(ALERTS, page.ts)).toHaveLength(1);
+    expect(fake.topLevel(INCIDENT)).toHaveLength(2);
+    expect(fake.callsOf('chat.postMessage').filter((c) => !c.ok)).toHaveLength(3);
+  });
+
   it('5xx for a while are retried until Slack answers', async () => {
     const store = openStore();
     const notifier = createSlackNotifier(config({ chart: false, incidentChannel: undefined }), { store });

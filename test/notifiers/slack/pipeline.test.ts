@@ -50,7 +50,7 @@ it('the fixture alert: one threaded diagnostic, one incident summary with a perm
 
     expect(fake.topLevel('C0ALERTS')).toEqual([page]);
     const thread = fake.replies('C0ALERTS', page.ts);
-    const kinds = thread.map((m) => (m.files ? 'chart' : JSON.stringify(m.blocks).match(/"block_id":"(pf_header|pf_resolved)"/)?.[1]));
+    const kinds = thread.map((m) => (m.files ? 'chart' : JSON.stringify(m.blocks).match(/"block_id":"(pf_header|pf_resolved)_/)?.[1]));
     expect(kinds).toEqual(['pf_header', 'chart', 'pf_resolved']);
     expect(JSON.stringify(thread[0]!.blocks)).toContain('db_pool_exhausted');
     expect(JSON.stringify(thread[2]!.blocks)).toContain('Resolved after 15m 0s');
