@@ -401,8 +401,9 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
   /** Everything after the lock is ours; resolves/rejects only once the session is clean again. */
   async function session<T>(fn: (db: PgSession) => Promise<T>, signal: AbortSignal, timedOut: () => boolean, failuresAtEnqueue: number): Promise<T> {
     if (closed) throw new PostgresSourceError('closed', 'error');
-    checkBreaker();
+    // Queued behind an attempt that failed: its failure is ours too (the real kind, even if it opened the breaker).
     if (lastConnectFailure && connectFailures > failuresAtEnqueue) throw lastConnectFailure;
+    checkBreaker();
     let c = conn && !conn.broken ? conn : undefined;
     if (!c) {
       try {

@@ -111,7 +111,7 @@ test('groups matching lines by shape across file, docker and loki; signals, coun
   expect(all).not.toContain('health');
   const code = r.sections.find((s) => s.type === 'code');
   expect(code?.type === 'code' && code.code.split('\n').at(-1)).toBe('[loki] 2026-11-27T06:51:00.000Z database pool exhausted: 20/20 in use, Authorization: Bearer ***');
-  expect(code?.type === 'code' && code.code).toContain('[app-file] 2026-11-27T06:43:00.000Z 2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:***@10.0.0.5:5432/orders');
+  expect(code?.type === 'code' && code.code).toContain('[app-file] 2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:***@10.0.0.5:5432/orders');
   expect(r.queries).toEqual([expect.objectContaining({ source: 'loki', query: `{app="api"} |~ \`(?i)(?:connection|pool|database)|${SIGNAL_PATTERN}\`` })]);
   expect(r.summary).toBe('10 of 13 log lines match: 2 too_many_clients, 6 pool_timeout, 1 connection_refused');
 });

@@ -53,10 +53,10 @@ export async function readLastLines(path: string, n: number, opts: { signal?: Ab
   }
 }
 
-/** Parses a time from a line: a leading ISO-8601 timestamp, or a JSON line's time/timestamp/ts/@timestamp. */
+/** Parses a time from a line: a leading ISO-8601 timestamp (then cut from the text, as Docker's are), or a JSON line's time/timestamp/ts/@timestamp. */
 export function lineTime(line: string): { time: string | null; text: string } {
   const lead = splitLeadingTimestamp(line);
-  if (lead.time) return { time: lead.time, text: line };
+  if (lead.time) return { time: lead.time, text: lead.rest };
   if (line.startsWith('{')) {
     try {
       const o = JSON.parse(line) as Record<string, unknown>;
