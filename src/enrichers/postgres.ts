@@ -420,5 +420,5 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
 export const postgresEnricherModule: EnricherModule<PostgresSettings> = {
   name: 'postgres',
   settingsSchema: postgresSettingsSchema,
-  create: (settings, deps) => createPostgresEnricher(settings, { guards: deps.clients.postgres }),
+  create: (settings, deps) => createPostgresEnricher(settings, { guards: deps.clients.postgres ?? new Map() }),
 };
