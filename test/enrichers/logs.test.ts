@@ -144,10 +144,10 @@ test('a failing source is evidence beside the others; all failing is an error; a
   try {
     const slow = await run(enricher([{ ...lokiSrc(), timeoutMs: 200 }]));
     expect(slow.status).toBe('timeout');
-    expect(slow.durationMs).toBeLessThan(700);
+    expect(slow.durationMs).toBeLessThan(1_000);
     const budget = await run(enricher([{ ...lokiSrc(), timeoutMs: 5_000 }]), {}, 300);
     expect(budget.status).toBe('timeout');
-    expect(budget.durationMs).toBeLessThan(700);
+    expect(budget.durationMs).toBeLessThan(1_000);
   } finally {
     loki.delayMs = undefined;
   }

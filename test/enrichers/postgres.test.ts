@@ -300,11 +300,11 @@ test('database down or hanging: evidence within the source timeout; the pipeline
     const slow = await enrich(enricher(guardsFor([{ url: `postgres://u:p@127.0.0.1:${port}/postgres`, timeoutMs: 400 }])));
     expect(slow.status).toBe('ok');
     expect(slow.ev.databases[0]).toMatchObject({ reachable: false, failure: { kind: 'timeout' } });
-    expect(slow.durationMs).toBeLessThan(900);
+    expect(slow.durationMs).toBeLessThan(1_200);
 
     const budget = await enrich(enricher(guardsFor([{ url: `postgres://u:p@127.0.0.1:${port}/postgres`, timeoutMs: 5_000 }])), {}, 300);
     expect(budget.status).toBe('timeout');
-    expect(budget.durationMs).toBeLessThan(700);
+    expect(budget.durationMs).toBeLessThan(1_000);
   } finally {
     sockets.forEach((s) => s.destroy());
     hole.close();

@@ -139,7 +139,7 @@ test('an abort releases the caller at once, cancels the query server-side and ke
   const t0 = Date.now();
   ac.abort(new Error('caller gave up'));
   await expect(running).rejects.toThrow('caller gave up');
-  expect(Date.now() - t0).toBeLessThan(100);
+  expect(Date.now() - t0).toBeLessThan(250);
   await until('the query to be cancelled', async () => (await ours(app)).every((r) => r.state !== 'active'), 1_500);
   const after = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
   expect(after).toBe(pid);
@@ -151,7 +151,7 @@ test("the source's own timeoutMs bounds a run (queueing included) and is a timeo
   const g = guard({ timeoutMs: 400, statementTimeoutMs: 10_000 }, { applicationName: app });
   const t0 = Date.now();
   const [a, b] = await Promise.allSettled([g.run((db) => db.query('SELECT pg_sleep(3)'), never()), g.run((db) => db.query('SELECT 1'), never())]);
-  expect(Date.now() - t0).toBeLessThan(900);
+  expect(Date.now() - t0).toBeLessThan(1_200);
   expect(a.status === 'rejected' && a.reason).toMatchObject({ kind: 'timeout' });
   expect(b.status === 'rejected' && b.reason).toMatchObject({ kind: 'timeout' });
   await until('the query to be cancelled', async () => (await ours(app)).every((r) => r.state !== 'active'), 1_500);
@@ -169,7 +169,7 @@ test('the circuit breaker opens after breakerThreshold failures, fails fast whil
   expect(g.state().breaker).toBe('open');
   const t0 = Date.now();
   const open = await g.run((db) => db.query('SELECT 1'), never()).catch((x) => x);
-  expect(Date.now() - t0).toBeLessThan(50);
+  expect(Date.now() - t0).toBeLessThan(150);
   expect(open).toMatchObject({ kind: 'circuit_open', sqlstate: '28P01' });
   expect(open.message).toMatch(/last failure auth/);
 
@@ -187,7 +187,7 @@ test('a refused port is unreachable, quickly', async () => {
   const e = await g.run((db) => db.query('SELECT 1'), never()).catch((x) => x);
   expect(e).toMatchObject({ kind: 'unreachable' });
   expect(e.message).not.toContain('pw-in-url');
-  expect(Date.now() - t0).toBeLessThan(500);
+  expect(Date.now() - t0).toBeLessThan(1_000);
 });
 
 test('a server that accepts but never answers is a timeout within timeoutMs', async () => {
@@ -196,7 +196,7 @@ test('a server that accepts but never answers is a timeout within timeoutMs', as
   const t0 = Date.now();
   const e = await g.run((db) => db.query('SELECT 1'), never()).catch((x) => x);
   expect(e).toMatchObject({ kind: 'timeout' });
-  expect(Date.now() - t0).toBeLessThan(800);
+  expect(Date.now() - t0).toBeLessThan(1_000);
 });
 
 test('concurrent runs waiting on a refused connect share its failure instead of retrying', async () => {

@@ -49,7 +49,7 @@ test('a huge file is never read whole: bytes read stay near what the tail needs'
   const r = await readLastLines(p, 100);
   expect(r.lines).toEqual(tail.slice(-100));
   expect(r.bytesRead).toBeLessThanOrEqual(TAIL_BLOCK_BYTES);
-  expect(Date.now() - t0).toBeLessThan(500);
+  expect(Date.now() - t0).toBeLessThan(1_500);
 
   // asking for more lines than exist near the end: bounded by maxBytes, partial first line dropped
   const more = await readLastLines(p, 1000, { maxBytes: 1024 * 1024 });
