@@ -46,7 +46,7 @@ const CELL_QUERY_CHARS = 80;
 /** Every query of ours starts with this, so pg_stat_statements rows of ours can be left out. */
 const TAG = STATEMENT_TAG;
 
-const SESSION_COLUMNS = `pid, usename AS usr, application_name AS app, client_addr::text AS client_addr, state,
+const SESSION_COLUMNS = `pid, usename AS usr, application_name AS app, host(client_addr) AS client_addr, state,
   wait_event_type, wait_event,
   (extract(epoch FROM clock_timestamp() - query_start) * 1000)::float8 AS query_age_ms,
   (extract(epoch FROM clock_timestamp() - xact_start) * 1000)::float8 AS xact_age_ms,

@@ -138,7 +138,7 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
 
     // the longest-running active query is the sleep, normalised
     const sleep0 = db.longRunning.find((s) => s.pid === pids.sleeper)!;
-    expect(sleep0).toMatchObject({ user: 'pf_app', application: 'checkout', state: 'active', waitEventType: 'Timeout', waitEvent: 'PgSleep' });
+    expect(sleep0).toMatchObject({ user: 'pf_app', application: 'checkout', clientAddr: '127.0.0.1', state: 'active', waitEventType: 'Timeout', waitEvent: 'PgSleep' });
     expect(sleep0.query).toBe('SELECT pg_sleep(?), ? AS who, ? AS n');
     expect(sleep0.queryAgeMs).toBeGreaterThanOrEqual(300);
     expect(db.longRunning.map((s) => s.queryAgeMs!)).toEqual([...db.longRunning.map((s) => s.queryAgeMs!)].sort((a, b) => b - a));
