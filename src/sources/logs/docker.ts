@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { LogSource } from '../config';
-import { capLine, LogSourceError, MAX_READ_BYTES, splitLeadingTimestamp, withTimeout, type LogLine, type LogReader } from './types';
+import { capLine, LogSourceError, MAX_LINE_CHARS, MAX_READ_BYTES, splitLeadingTimestamp, withTimeout, type LogLine, type LogReader } from './types';
 
 /**
  * Container logs from the Docker Engine API over its unix socket (REFERENCE.md §4):
@@ -66,7 +66,8 @@ export class FrameDemuxer {
   private text(stream: number, s: string): void {
     if (!s) return;
     const parts = ((this.partial.get(stream) ?? '') + s).split('\n');
-    this.partial.set(stream, parts.pop()!);
+    // an endless line is cut, not buffered whole
+    this.partial.set(stream, parts.pop()!.slice(0, MAX_LINE_CHARS));
     for (const p of parts) this.onLine(p.replace(/\r$/, ''), stream === 2 ? 'stderr' : 'stdout');
   }
 }
@@ -78,7 +79,7 @@ class RawLines {
   constructor(private readonly onLine: (line: string) => void) {}
   push(chunk: Buffer): void {
     const parts = (this.rest + this.decoder.write(chunk)).split('\n');
-    this.rest = parts.pop()!;
+    this.rest = parts.pop()!.slice(0, MAX_LINE_CHARS);
     for (const p of parts) this.onLine(p.replace(/\r$/, ''));
   }
   end(): void {
@@ -163,18 +164,33 @@ export function createDockerLogReader(source: DockerSource): LogReader {
       } catch (e) {
         return fail(e);
       }
-      const lines: LogLine[] = [];
+      // the newest lines matter: past MAX_READ_BYTES of text, the oldest are dropped
+      let lines: LogLine[] = [];
+      let chars = 0;
+      let dropped = 0;
+      let droppedTotal = 0;
       const add = (raw: string) => {
         const { time, rest } = splitLeadingTimestamp(raw);
-        lines.push({ time, text: capLine(rest) });
+        const text = capLine(rest);
+        lines.push({ time, text });
+        chars += text.length;
+        while (chars > MAX_READ_BYTES && dropped < lines.length) {
+          chars -= lines[dropped++]!.text.length;
+          droppedTotal++;
+        }
+        if (dropped > 1024) {
+          lines = lines.slice(dropped);
+          dropped = 0;
+        }
       };
       const parser = tty ? new RawLines(add) : new FrameDemuxer((l) => add(l));
       const q = new URLSearchParams({ stdout: '1', stderr: '1', timestamps: '1', tail: String(source.tail) });
       try {
-        const r = await dockerGet(socket, `${base}/logs?${q}`, signal, (c) => parser.push(c), MAX_READ_BYTES);
+        const r = await dockerGet(socket, `${base}/logs?${q}`, signal, (c) => parser.push(c), Number.POSITIVE_INFINITY);
         if (r.status !== 200) notOk('logs', r);
         parser.end();
-        return { lines, scanned: lines.length, bytesRead: r.bytes };
+        const kept = lines.slice(dropped);
+        return { lines: kept, scanned: kept.length + droppedTotal, bytesRead: r.bytes };
       } catch (e) {
         return fail(e);
       }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { logSourceSchema } from '../../../src/sources/config';
 import { createDockerLogReader, FrameDemuxer } from '../../../src/sources/logs/docker';
-import { LogSourceError } from '../../../src/sources/logs/types';
+import { LogSourceError, MAX_LINE_CHARS } from '../../../src/sources/logs/types';
 import { startFakeDockerEngine, type FakeDockerEngine } from '../../fakes/docker-engine';
 
 const opts = () => ({ signal: new AbortController().signal, now: new Date(), filter: { pattern: 'x', caseInsensitive: true } });
@@ -41,6 +41,16 @@ describe('FrameDemuxer', () => {
       ['stdout', 'stdin echo'],
       ['stderr', 'no newline at the end'],
     ]);
+  });
+
+  test('an endless line is cut at MAX_LINE_CHARS instead of buffered whole', () => {
+    const out: string[] = [];
+    const d = new FrameDemuxer((l) => out.push(l));
+    for (let i = 0; i < 100; i++) d.push(frame(1, 'x'.repeat(10_000)));
+    d.push(frame(1, 'tail\nnext\n'));
+    d.end();
+    // the buffered part never exceeds MAX_LINE_CHARS plus one chunk (the reader then caps the line itself)
+    expect(out).toEqual(['x'.repeat(MAX_LINE_CHARS) + 'tail', 'next']);
   });
 
   test('a stream that is not multiplexed is refused', () => {
