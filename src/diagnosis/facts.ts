@@ -28,8 +28,79 @@ export interface Facts {
   /** Pids that block someone, and pids that wait in a blocking chain (all databases). */
   blockerPids: Set<number>;
   waiterPids: Set<number>;
+  /** Pids seen waiting on a heavyweight lock: chain waiters and sessions whose wait event type is Lock. */
+  lockWaitingPids: Set<number>;
+  /** The sessions at the root of the lock waits (see lockRootsOf), strongest first. */
+  lockRoots: LockRoot[];
   /** Names of related alerts now firing. */
   relatedFiring: Set<string>;
+}
+
+/**
+ * A session at the root of lock waits. `certain`: a chain's blocker that waits on nothing itself
+ * (idle in transaction, or active and not waiting on a lock). `probable`: an idle-in-transaction
+ * session older than every lock wait while the listed blockers are themselves queued, the usual
+ * shape of a row-lock queue (later waiters are blocked by the first waiter, not by the holder,
+ * and the enricher may list only the chains with the most waiters). `queued`: a chain's blocker
+ * whose own state is unknown, used only when nothing better is seen.
+ */
+export interface LockRoot {
+  db: string;
+  pid: number;
+  kind: 'certain' | 'probable' | 'queued';
+  state: string | null;
+  user: string | null;
+  application: string | null;
+  query: string;
+  /** Since its transaction (or query) began. */
+  ageMs: number | null;
+  /** Waiters listed directly behind it (0 for a probable root). */
+  directWaiters: number[];
+}
+
+function lockRootsOf(reachable: PgDatabaseEvidence[], waiterPids: Set<number>, lockWaiting: Set<number>): LockRoot[] {
+  const out: LockRoot[] = [];
+  for (const db of reachable) {
+    const sessions = new Map<number, PgSession>();
+    for (const s of [...db.oldestTransactions, ...db.idleInTransaction, ...db.longRunning]) sessions.set(s.pid, s);
+    const chains = db.blockingChains.filter((c) => c.waitingPids.length > 0);
+    const lockWaits = db.longRunning.filter((s) => s.waitEventType === 'Lock');
+    if (chains.length === 0 && lockWaits.length === 0) continue;
+    const waits = [...chains.map((c) => c.longestWaitMs), ...lockWaits.map((s) => s.queryAgeMs)].filter((x): x is number => x !== null);
+    const longestWait = waits.length > 0 ? Math.max(...waits) : 0;
+    const fromChain = (c: (typeof chains)[number], kind: LockRoot['kind']): LockRoot => ({
+      db: db.name,
+      pid: c.blockerPid,
+      kind,
+      state: c.blockerState,
+      user: c.blockerUser,
+      application: c.blockerApplication,
+      query: c.blockerQuery,
+      ageMs: c.blockerAgeMs,
+      directWaiters: c.waitingPids,
+    });
+    const certain = chains
+      .filter((c) => !waiterPids.has(c.blockerPid) && !lockWaiting.has(c.blockerPid))
+      .filter((c) => (c.blockerState ?? '').startsWith('idle in transaction') || (c.blockerState === 'active' && sessions.has(c.blockerPid) && sessions.get(c.blockerPid)!.waitEventType !== 'Lock'))
+      .map((c) => fromChain(c, 'certain'));
+    if (certain.length > 0) {
+      out.push(...certain);
+      continue;
+    }
+    const listed = new Set(chains.map((c) => c.blockerPid));
+    const probable = [...sessions.values()]
+      .filter((s) => (s.state ?? '').startsWith('idle in transaction') && !lockWaiting.has(s.pid) && !listed.has(s.pid))
+      .filter((s) => (s.xactAgeMs ?? s.stateAgeMs ?? -1) >= longestWait)
+      .sort((a, b) => (b.xactAgeMs ?? 0) - (a.xactAgeMs ?? 0))
+      .map((s): LockRoot => ({ db: db.name, pid: s.pid, kind: 'probable', state: s.state, user: s.user, application: s.application, query: s.query, ageMs: s.xactAgeMs ?? s.stateAgeMs, directWaiters: [] }));
+    if (probable.length > 0) {
+      out.push(...probable);
+      continue;
+    }
+    out.push(...chains.filter((c) => !waiterPids.has(c.blockerPid)).map((c) => fromChain(c, 'queued')));
+  }
+  const rank = { certain: 0, probable: 1, queued: 2 } as const;
+  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || b.directWaiters.length - a.directWaiters.length);
 }
 
 /** Computes the facts from the enrichments (only `ok` ones are read). */
@@ -61,6 +132,9 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
       for (const p of c.waitingPids) waiterPids.add(p);
     }
   }
+  const lockWaitingPids = new Set(waiterPids);
+  for (const db of reachable) for (const x of [...db.longRunning, ...db.oldestTransactions]) if (x.waitEventType === 'Lock') lockWaitingPids.add(x.pid);
+  const lockRoots = lockRootsOf(reachable, waiterPids, lockWaitingPids);
   const relatedFiring = new Set((related?.related ?? []).filter((r) => r.state === '' || r.state === 'active' || r.state === 'firing').map((r) => r.alertname));
 
   return {
@@ -77,13 +151,20 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
     trafficGrowing,
     blockerPids,
     waiterPids,
+    lockWaitingPids,
+    lockRoots,
     relatedFiring,
   };
 }
 
 /** Whether a session waits on a lock (heavyweight lock wait, or a waiter of a blocking chain). */
 export function waitsOnLock(s: PgSession, facts: Facts): boolean {
-  return s.waitEventType === 'Lock' || facts.waiterPids.has(s.pid);
+  return s.waitEventType === 'Lock' || facts.lockWaitingPids.has(s.pid);
+}
+
+/** Whether a session holds locks others wait on (a chain's blocker or a root of the lock waits). */
+export function holdsLocks(pid: number, facts: Facts): boolean {
+  return facts.blockerPids.has(pid) || facts.lockRoots.some((r) => r.pid === pid);
 }
 
 /** "traffic is flat (1.02x its hour-ago baseline)" and the like, or undefined without a ratio. */

@@ -37,7 +37,7 @@ const scenarios: Scenario[] = [
     name: 'lock contention',
     build: f.lock,
     top: 'lock_contention',
-    evidence: ['root blocker pid 4711', 'idle in transaction for 61 s', 'blocks 9 sessions (pid 4712', 'longest wait 55 s', 'UPDATE orders SET status = $1 WHERE id = $2'],
+    evidence: ['root blocker pid 4711', 'idle in transaction for 61 s', 'blocks 9 sessions directly (pid 4712', '9 sessions wait on locks', 'longest wait 55 s', 'UPDATE orders SET status = $1 WHERE id = $2'],
     actions: ['SELECT pg_terminate_backend(4711);', 'lock_timeout'],
     absent: ['slow_queries', 'connection_leak', 'traffic_spike', 'database_unavailable', 'database_connection_limit', 'pool_misconfigured'],
   },
@@ -161,6 +161,42 @@ describe('roots rank above the symptoms they explain', () => {
     expect(slow.against!.join('\n')).toContain('(pid 4712, 4713');
     expect(find(causes, 'lock_contention')!.confidence).toBeGreaterThan(slow.confidence);
     expect(causes[0]!.id).toBe('lock_contention');
+  });
+
+  test('a row-lock queue whose chains list only queued waiters: the idle-in-transaction holder is the probable root, not a leak', () => {
+    const e = f.lock();
+    const database = (e.find((x) => x.enricher === 'postgres')!.evidence as any).databases[0];
+    // As pg_blocking_pids reports a tuple-lock queue: 4712 waits on the holder, the rest on 4712 and on each other;
+    // the enricher lists the chains with most waiters, so the holder's own chain (1 waiter) is cut.
+    database.blockingChains = [
+      { blockerPid: 4712, blockerUser: 'app', blockerApplication: 'demo-backend', blockerState: 'active', blockerQuery: 'UPDATE orders SET status = $1 WHERE id = $2', blockerAgeMs: 55_000, waitingPids: [4713, 4714, 4715, 4716, 4717, 4718, 4719, 4720], longestWaitMs: 54_000 },
+      { blockerPid: 4713, blockerUser: 'app', blockerApplication: 'demo-backend', blockerState: 'active', blockerQuery: 'UPDATE orders SET status = $1 WHERE id = $2', blockerAgeMs: 54_000, waitingPids: [4714, 4715, 4716, 4717, 4718, 4719, 4720], longestWaitMs: 53_000 },
+    ];
+    const causes = diagnose(e, f.group);
+    expect(causes[0]!.id).toBe('lock_contention');
+    expect(causes[0]!.evidence[0]).toContain('probable root blocker pid 4711 on "app"');
+    expect(causes[0]!.evidence.join('\n')).toContain('9 sessions wait on locks');
+    expect(causes[0]!.evidence.join('\n')).toContain('queued behind them: pid 4712 (active) blocks 8');
+    expect(causes[0]!.actions.join('\n')).toContain('SELECT pg_terminate_backend(4711);');
+    expect(causes[0]!.actions.join('\n')).not.toContain('pg_cancel_backend(4712)');
+    expect(find(causes, 'connection_leak')).toBeUndefined();
+    expect(find(causes, 'slow_queries')).toBeUndefined();
+  });
+
+  test('an active blocker that waits on nothing is a certain root; it is cancelled before it is terminated', () => {
+    const e = f.lock();
+    const database = (e.find((x) => x.enricher === 'postgres')!.evidence as any).databases[0];
+    const upd = 'UPDATE orders SET total = total * $1';
+    database.idleInTransaction = [];
+    database.longRunning = [f.session(4711, { queryAgeMs: 70_000, query: upd }), ...database.longRunning];
+    database.blockingChains[0] = { ...database.blockingChains[0], blockerState: 'active', blockerQuery: upd };
+    const causes = diagnose(e, f.group);
+    expect(causes[0]!.id).toBe('lock_contention');
+    expect(causes[0]!.evidence[0]).toContain('root blocker pid 4711');
+    expect(causes[0]!.actions[0]).toContain('SELECT pg_cancel_backend(4711);');
+    expect(causes[0]!.actions[0]).toContain('SELECT pg_terminate_backend(4711);');
+    // The long UPDATE holds the lock: it is lock contention's root, not a slow query.
+    expect(find(causes, 'slow_queries')).toBeUndefined();
   });
 
   test('the relation table only names known cause ids', () => {

@@ -1,7 +1,7 @@
 import type { Cause } from '../../core/diagnostic';
 import type { PgDatabaseEvidence, PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
-import { factsOf, trafficPhrase, type Facts } from '../facts';
+import { factsOf, holdsLocks, trafficPhrase, type Facts } from '../facts';
 import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
 import { LEAK_IDLE_IN_TX_MIN_MS, SLOW_QUERY_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
 
@@ -33,7 +33,7 @@ function leakedSessions(facts: Facts): Leaked[] {
   const out: Leaked[] = [];
   for (const db of facts.reachable) {
     for (const s of db.idleInTransaction) {
-      if (facts.blockerPids.has(s.pid)) continue; // a blocker is lock_contention's root, not a leak
+      if (holdsLocks(s.pid, facts)) continue; // a lock holder is lock_contention's root, not a leak
       const age = ageOf(s);
       if (age === null || age >= LEAK_IDLE_IN_TX_MIN_MS) out.push({ db: db.name, s });
     }
@@ -86,8 +86,11 @@ export const connectionLeak: Rule = (enrichments) => {
     const share = leaked.length / ((facts.poolTotal ?? 10) * 0.5);
     c = LEAK_WEIGHTS.idleInTxBase + LEAK_WEIGHTS.idleInTxShare * clamp01(share);
     const dbs = [...new Set(leaked.map((l) => l.db))];
+    // The enricher lists the longest-idle few; its counts by state have them all.
+    const counted = facts.reachable.filter((d) => dbs.includes(d.name)).reduce((n, d) => n + (d.byState['idle in transaction'] ?? 0) + (d.byState['idle in transaction (aborted)'] ?? 0), 0);
+    const inAll = counted > leaked.length ? ` (${counted} idle in transaction in all)` : '';
     evidence.push(
-      `${plural(leaked.length, 'session')} idle in transaction for at least ${fmtMs(LEAK_IDLE_IN_TX_MIN_MS)} on ${dbs.map((d) => `"${d}"`).join(', ')}: ` +
+      `${plural(leaked.length, 'session')} idle in transaction for at least ${fmtMs(LEAK_IDLE_IN_TX_MIN_MS)} on ${dbs.map((d) => `"${d}"`).join(', ')}${inAll}: ` +
         listItems(leaked.map((l) => `pid ${l.s.pid} (idle ${fmtMs(ageOf(l.s))}${l.s.application ? `, ${l.s.application}` : ''})`)),
     );
     const byQuery = new Map<string, number[]>();

@@ -32,7 +32,7 @@ export const databaseConnectionLimit: Rule = (enrichments) => {
   const actions: string[] = [];
   const scores: number[] = [];
 
-  const refused = dbs.filter((d) => !d.reachable && d.failure?.kind === 'too_many_clients');
+  const refused = dbs.filter((d) => d.failure?.kind === 'too_many_clients');
   for (const d of refused) evidence.push(`"${d.name}" refused a connection: ${d.failure!.message || 'too many clients'}${d.failure!.sqlstate ? ` (SQLSTATE ${d.failure!.sqlstate})` : ''}`);
   if (refused.length > 0) scores.push(LIMIT_WEIGHTS.refused);
 

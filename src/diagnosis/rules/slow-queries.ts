@@ -1,6 +1,6 @@
 import type { PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
-import { factsOf, trafficPhrase, waitsOnLock } from '../facts';
+import { factsOf, holdsLocks, trafficPhrase, waitsOnLock } from '../facts';
 import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
 import { RELATED_LATENCY_ALERT, SLOW_QUERY_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
 
@@ -33,7 +33,7 @@ export const slowQueries: Rule = (enrichments) => {
   for (const db of facts.reachable) {
     for (const s of db.longRunning) {
       if (s.state !== 'active' || s.queryAgeMs === null || s.queryAgeMs < SLOW_QUERY_MIN_MS) continue;
-      if (waitsOnLock(s, facts) || facts.blockerPids.has(s.pid)) lockBound.push(s.pid);
+      if (waitsOnLock(s, facts) || holdsLocks(s.pid, facts)) lockBound.push(s.pid);
       else slow.push({ db: db.name, s });
     }
   }

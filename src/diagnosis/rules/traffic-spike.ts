@@ -1,5 +1,5 @@
 import type { Rule } from '../rule';
-import { factsOf, trafficPhrase, type Facts } from '../facts';
+import { factsOf, holdsLocks, trafficPhrase, type Facts } from '../facts';
 import { clamp01, fmtRate, fmtRatio, listItems, plural, capConfidence } from '../format';
 import { raisePoolAction, sizePool } from '../sizing';
 import { RELATED_LATENCY_ALERT, SLOW_QUERY_MIN_MS, TRAFFIC_SPIKE_RATIO, MAX_CONFIDENCE } from '../thresholds';
@@ -86,7 +86,7 @@ export const trafficSpike: Rule = (enrichments) => {
     evidence.push(`${RELATED_LATENCY_ALERT} is firing too`);
   }
 
-  const leaks = facts.reachable.flatMap((d) => d.idleInTransaction).filter((s) => !facts.blockerPids.has(s.pid));
+  const leaks = facts.reachable.flatMap((d) => d.idleInTransaction).filter((s) => !holdsLocks(s.pid, facts));
   if (leaks.length > 0) {
     c -= SPIKE_WEIGHTS.otherRootPenalty;
     against.push(`${plural(leaks.length, 'session')} idle in transaction (pid ${listItems(leaks.map((s) => s.pid))}) hold connections regardless of traffic`);
