@@ -25,10 +25,11 @@ export const TRAFFIC_FLAT_MAX_RATIO = 1.2;
 export const SLOW_QUERY_MIN_MS = 1_000;
 
 /**
- * A session idle in transaction for at least this long is not a request in flight (those hold a
- * transaction for milliseconds): it is a transaction the application forgot.
+ * A session idle in transaction for at least this long is not a request in flight (those sit
+ * idle inside a transaction for milliseconds, a few hundred at worst): it is a transaction the
+ * application forgot. Kept short so a leak is named within seconds of the page.
  */
-export const LEAK_IDLE_IN_TX_MIN_MS = 5_000;
+export const LEAK_IDLE_IN_TX_MIN_MS = 2_000;
 
 /** A lock wait at least this long is contention, not the normal brief queueing of row updates. */
 export const LOCK_WAIT_MIN_MS = 1_000;

@@ -256,10 +256,10 @@ describe('thresholds', () => {
     expect(at(2)).toBeLessThan(at(3));
   });
 
-  test('a transaction idle for under 5 s is a request in flight, not a leak', () => {
+  test('a transaction idle for under 2 s is a request in flight, not a leak', () => {
     const e = f.leak().map((x) => {
       if (x.enricher !== 'postgres') return x;
-      const database = f.db({ idleInTransaction: [f.session(4711, { state: 'idle in transaction', stateAgeMs: 4_000 })] });
+      const database = f.db({ idleInTransaction: [f.session(4711, { state: 'idle in transaction', stateAgeMs: 1_900 })] });
       return f.enrichment('postgres', { databases: [database] });
     });
     const c = find(diagnose(e, f.group), 'connection_leak');
