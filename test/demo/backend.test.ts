@@ -21,7 +21,7 @@ describe('demo backend configuration', () => {
     } catch (e) {
       expect((e as Error).message).toContain('unknown flag --bogus');
       expect((e as Error).message).toContain('--port needs a value');
-      expect((e as Error).message).toContain('databaseUrl');
+      expect((e as Error).message).toContain('databaseUrl: required: set DATABASE_URL or --database-url');
       expect((e as Error).message).toContain('scenario');
     }
   });

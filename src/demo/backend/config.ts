@@ -8,7 +8,7 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const backendConfigSchema = z
   .strictObject({
     /** DATABASE_URL / --database-url */
-    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+    databaseUrl: z.string({ error: 'required: set DATABASE_URL or --database-url' }).regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     /** HOST / --host: loopback unless told otherwise. */
     host: z.string().min(1).default('127.0.0.1'),
     /** PORT / --port; 0 picks a free port. */
