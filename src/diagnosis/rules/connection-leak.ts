@@ -144,7 +144,7 @@ export const connectionLeak: Rule = (enrichments) => {
     c -= LEAK_WEIGHTS.trafficGrowingPenalty;
     against.push(phrase ?? 'traffic is spiking: a spike fills the pool too');
   }
-  if (facts.blockerPids.size > 0) against.push(`${plural(facts.blockerPids.size, 'session')} (pid ${listItems([...facts.blockerPids])}) block others: lock contention also holds connections`);
+  if (facts.blockerPids.size > 0) against.push(`${plural(facts.blockerPids.size, 'session')} (pid ${listItems([...facts.blockerPids])}) ${facts.blockerPids.size === 1 ? 'blocks' : 'block'} others: lock contention also holds connections`);
   if (!facts.postgres) against.push('no PostgreSQL evidence to show which sessions hold the connections');
   else if (leaked.length === 0 && facts.reachable.length > 0) against.push('no session has been idle in transaction for long');
 

@@ -1,7 +1,7 @@
 import type { PgDatabaseEvidence } from '../../core/evidence';
 import type { Rule } from '../rule';
 import { factsOf } from '../facts';
-import { clamp01, plural, capConfidence } from '../format';
+import { capConfidence, plural } from '../format';
 import { LOG_SIGNAL_MIN_LINES, RELATED_ERROR_RATE_ALERT, MAX_CONFIDENCE } from '../thresholds';
 
 type FailureKind = NonNullable<PgDatabaseEvidence['failure']>['kind'];
