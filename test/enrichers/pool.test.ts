@@ -193,7 +193,8 @@ describe('pool enricher against the real Prometheus', () => {
     });
     const { routes } = compileRoutes(config, { clients: createSourceClients(config.sources), history: { runsOf: () => [] } });
     const [pool] = routes[0]!.enrichers;
-    const r = await pool!.enrich(ctx(T0 - 2 * MIN));
+    // Evaluated as of T0 (the end of the backfill): the live target has recovered since (see above).
+    const r = await pool!.enrich(ctx(T0 - 2 * MIN, new Date(T0)));
     const ev = r.evidence as unknown as PoolEvidence;
     expect(ev.windowMinutes).toBe(20);
     expect(ev.active).toBe(19);
