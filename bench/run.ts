@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const out = `Machine: ${machine()}\nDate: ${new Date().toISOString()}\n\n${table(figures)}\n`;
   process.stdout.write(out);
   mkdirSync(join(__dirname, '../../docs'), { recursive: true });
-  writeFileSync(join(__dirname, '../../docs/bench-latest.md'), out);
+  writeFileSync(join(__dirname, '../../docs/BENCHMARKS.md'), out);
   process.exit(0);
 }
 

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-import { skippedEnricher } from '../core/enricher';
 import type { EnricherModule } from './registry-types';
 import { poolModule } from './pool';
 import { trafficModule } from './traffic';
@@ -11,12 +9,6 @@ export type { EnricherDeps, EnricherModule } from './registry-types';
 
 /** The runbook's enrichers, in the order they are listed by default. */
 export const DEFAULT_ENRICHERS = ['pool', 'postgres', 'logs', 'traffic', 'related_alerts'] as const;
-
-const pending = (name: string): EnricherModule => ({
-  name,
-  settingsSchema: z.object({}).loose(),
-  create: () => skippedEnricher(name, 'not built yet'),
-});
 
 /** The explicit list of enrichers; a route names them. */
 export const ENRICHERS: readonly EnricherModule[] = [poolModule, postgresEnricherModule, logsEnricherModule, trafficModule, relatedAlertsModule];
