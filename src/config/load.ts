@@ -17,8 +17,12 @@ export class ConfigError extends Error {
 
 const VAR = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces `${VAR}` (and `${VAR:-default}`) in every string of `value`; `$$` is a literal `$`. Missing variables become issues. */
-export function substituteEnv(value: unknown, env: Record<string, string | undefined>, issues: ConfigIssue[], path: string[] = []): unknown {
+/**
+ * Replaces `${VAR}` (and `${VAR:-default}`) in every string of `value`; `$$` is a literal `$`.
+ * Missing variables become issues, and so does a value that contains itself (a recursive YAML
+ * alias such as `a: &x [*x]`), which is cut there.
+ */
+export function substituteEnv(value: unknown, env: Record<string, string | undefined>, issues: ConfigIssue[], path: string[] = [], ancestors: Set<object> = new Set()): unknown {
   if (typeof value === 'string') {
     return value.replace(VAR, (whole, name: string | undefined, fallback: string | undefined) => {
       if (whole === '$$') return '$';
@@ -29,9 +33,18 @@ export function substituteEnv(value: unknown, env: Record<string, string | undef
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, issues, [...path, String(i)]));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, issues, [...path, k])]));
+    if (ancestors.has(value)) {
+      issues.push({ path: path.join('.'), message: 'refers to itself (a recursive YAML alias)' });
+      return null;
+    }
+    ancestors.add(value);
+    try {
+      if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, issues, [...path, String(i)], ancestors));
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, issues, [...path, k], ancestors)]));
+    } finally {
+      ancestors.delete(value);
+    }
   }
   return value;
 }
@@ -87,7 +100,14 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ path: `${path}:${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0]! })));
   }
-  return parseConfig(doc.toJS(), env);
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (e) {
+    // Unresolved or excessive aliases surface only here (yaml throws ReferenceError).
+    throw new ConfigError([{ path, message: (e as Error).message.split('\n')[0]! }]);
+  }
+  return parseConfig(raw, env);
 }
 
 /** The config file named by `--config PATH` / `--config=PATH`, else CONFIG_FILE, else undefined. */
