@@ -5,7 +5,26 @@ import { z } from 'zod';
  * compose them; the clients that use them live beside this file.
  */
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+/** True when the user and password of `url` are valid percent-encoding (the clients decode them); a non-URL is left to the URL check. */
+function credentialsDecode(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return true;
+  }
+  try {
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine(credentialsDecode, 'the user or password in the URL is not valid percent-encoding (write % as %25)');
 
 /** `sources.prometheus` */
 export const prometheusSourceSchema = z.strictObject({
