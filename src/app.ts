@@ -35,6 +35,11 @@ export interface Service {
 
 const PURGE_INTERVAL_MS = 60 * 60_000;
 
+/** How often Node checks the header and request deadlines: a quarter of the shorter one, 100 ms to 1 s. */
+function connectionsCheckMs(server: Config['server']): number {
+  return Math.max(100, Math.min(1_000, Math.floor(Math.min(server.headersTimeoutMs, server.requestTimeoutMs) / 4)));
+}
+
 /**
  * Builds the receiver from a parsed config: opens the store (throws StoreError when it is
  * unusable), creates the source clients, routes, notifiers and pipeline, and registers the HTTP
@@ -55,7 +60,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     requestTimeout: config.server.requestTimeoutMs,
     connectionTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    http: { headersTimeout: config.server.headersTimeoutMs },
+    // Node checks the headers and request deadlines only every connectionsCheckingInterval
+    // (default 30 s): without a shorter one a slow-loris client holds a socket ~30 s past them.
+    http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: connectionsCheckMs(config.server) },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: false,
