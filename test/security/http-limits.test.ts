@@ -1,0 +1,195 @@
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { authorized } from '../../src/http/auth';
+import { auth, testApp, TOKEN } from '../support/app';
+import { firingPayload } from '../support/fixtures';
+
+/**
+ * Issue 7, security: authentication on every protected endpoint, the token compared in constant
+ * time, slow-loris and oversized bodies bounded by the server's own timeouts and limits (a real
+ * listening socket, not inject), and the rate limit on /enrich. The Slack entry points
+ * (/slack/events, /slack/interactions) do not exist yet, so their rate limit is not tested here.
+ */
+
+type T = Awaited<ReturnType<typeof testApp>>;
+const json = { 'content-type': 'application/json' };
+
+describe('authentication', () => {
+  let t: T;
+  beforeAll(async () => {
+    t = await testApp({ routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }] });
+  });
+  afterAll(() => t.app.close());
+
+  const sameLength = TOKEN.slice(0, -1) + (TOKEN.endsWith('x') ? 'y' : 'x');
+  const wrong: Array<[string, Record<string, string>]> = [
+    ['missing', {}],
+    ['empty bearer', { authorization: 'Bearer ' }],
+    ['wrong token of the same length', { authorization: `Bearer ${sameLength}` }],
+    ['wrong token, shorter', { authorization: `Bearer ${TOKEN.slice(0, 8)}` }],
+    ['wrong token, longer', { authorization: `Bearer ${TOKEN}${TOKEN}` }],
+    ['the token as the Basic user, not the password', { authorization: `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}` }],
+    ['another scheme', { authorization: `Digest ${TOKEN}` }],
+  ];
+  const endpoints: Array<{ method: 'POST' | 'GET'; url: string; body?: unknown }> = [
+    { method: 'POST', url: '/webhook', body: firingPayload() },
+    { method: 'POST', url: '/enrich?wait=true', body: { alert: { labels: { alertname: 'db_pool_exhausted' } } } },
+    { method: 'GET', url: '/diagnostics/anything' },
+  ];
+
+  test.each(wrong)('%s: 401 on /webhook, /enrich and /diagnostics, nothing stored', async (_name, headers) => {
+    for (const e of endpoints) {
+      const res = await t.app.inject({ method: e.method, url: e.url, headers: { ...json, ...headers }, ...(e.body ? { payload: JSON.stringify(e.body) } : {}) });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({ error: 'unauthorized' });
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    expect(t.store.unfinishedRunIds()).toEqual([]);
+    expect(await t.metrics.registry.getSingleMetricAsString('pagefirst_runs_total')).not.toMatch(/^pagefirst_runs_total\{/m);
+  });
+
+  test('the right token as Bearer and as the Basic password is accepted (the check can pass)', async () => {
+    const a = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...json, ...auth }, payload: JSON.stringify(firingPayload()) });
+    expect(a.statusCode).toBe(202);
+    const b = await t.app.inject({ method: 'GET', url: `/diagnostics/${a.json().id}`, headers: { authorization: `Basic ${Buffer.from(`am:${TOKEN}`).toString('base64')}` } });
+    expect([200, 202]).toContain(b.statusCode);
+    await t.pipeline.wait(a.json().id);
+  });
+
+  test('authorized() compares SHA-256 digests with timingSafeEqual, whatever the presented length', () => {
+    const spy = jest.spyOn(crypto, 'timingSafeEqual');
+    try {
+      for (const presented of [sameLength, 'x', TOKEN.repeat(10), TOKEN]) {
+        spy.mockClear();
+        const ok = authorized(`Bearer ${presented}`, TOKEN);
+        expect(ok).toBe(presented === TOKEN);
+        // one constant-time comparison of two equal-length digests, never a length short-cut
+        expect(spy).toHaveBeenCalledTimes(1);
+        const [a, b] = spy.mock.calls[0]! as [Buffer, Buffer];
+        expect(a.length).toBe(32);
+        expect(b.length).toBe(32);
+        expect(Buffer.from(b).equals(crypto.createHash('sha256').update(TOKEN).digest())).toBe(true);
+      }
+      spy.mockClear();
+      expect(authorized(`Basic ${Buffer.from(`u:${sameLength}`).toString('base64')}`, TOKEN)).toBe(false);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('a real listening server under slow and oversized requests', () => {
+  let t: T;
+  let port: number;
+  const REQUEST_TIMEOUT = 1_500;
+  const HEADERS_TIMEOUT = 1_000;
+  const BODY_LIMIT = 64 * 1024;
+  beforeAll(async () => {
+    t = await testApp({
+      server: { auth: { token: TOKEN }, requestTimeoutMs: REQUEST_TIMEOUT, headersTimeoutMs: HEADERS_TIMEOUT, bodyLimitBytes: BODY_LIMIT },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }],
+    });
+    port = Number(new URL(await t.app.listen({ host: '127.0.0.1', port: 0 })).port);
+  });
+  afterAll(() => t.app.close());
+
+  /** Opens a socket and writes `chunks` one every `everyMs` until the server closes it; resolves when closed (or after `maxMs`). */
+  function trickle(chunks: string[], everyMs: number, maxMs: number): Promise<{ closedAfterMs: number | undefined; answer: string; sent: number }> {
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      const start = Date.now();
+      let answer = '';
+      let sent = 0;
+      let closed = false;
+      s.on('data', (d) => (answer += d));
+      s.on('error', () => {});
+      const finish = (closedAfterMs: number | undefined) => {
+        clearInterval(timer);
+        clearTimeout(giveUp);
+        s.destroy();
+        resolve({ closedAfterMs, answer, sent });
+      };
+      s.on('close', () => {
+        closed = true;
+        finish(Date.now() - start);
+      });
+      const timer = setInterval(() => {
+        if (closed) return;
+        if (sent < chunks.length) s.write(chunks[sent++]!);
+      }, everyMs);
+      const giveUp = setTimeout(() => finish(undefined), maxMs);
+    });
+  }
+
+  test('headers sent byte by byte: disconnected within the header/request bound', async () => {
+    const head = `POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nX-Pad: ${'a'.repeat(500)}`;
+    const r = await trickle(head.split(''), 20, 10_000);
+    expect(r.closedAfterMs).toBeDefined();
+    expect(r.closedAfterMs!).toBeLessThan(REQUEST_TIMEOUT + 2_000);
+    expect(r.sent).toBeLessThan(head.length); // cut before the headers were complete
+    expect(r.answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  test('a body that trickles: cut at the request timeout, nothing admitted', async () => {
+    const body = JSON.stringify(firingPayload());
+    const head = `POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const r = await trickle([head, ...body.split('')], 20, 10_000);
+    expect(r.closedAfterMs).toBeDefined();
+    expect(r.closedAfterMs!).toBeLessThan(REQUEST_TIMEOUT + 2_000);
+    expect(r.sent).toBeLessThan(body.length);
+    expect(r.answer).not.toMatch(/ 202 /);
+    expect(t.store.unfinishedRunIds()).toEqual([]);
+  });
+
+  test('a body over server.bodyLimitBytes: 413 (declared length and chunked), nothing admitted', async () => {
+    const big = JSON.stringify({ ...firingPayload(), pad: 'x'.repeat(BODY_LIMIT) });
+    const url = `http://127.0.0.1:${port}/webhook`;
+    const declared = await fetch(url, { method: 'POST', headers: { ...json, ...auth }, body: big, signal: AbortSignal.timeout(5_000) });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toEqual({ error: 'payload_too_large', message: 'the body is larger than server.bodyLimitBytes' });
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < big.length; i += 8_192) c.enqueue(new TextEncoder().encode(big.slice(i, i + 8_192)));
+        c.close();
+      },
+    });
+    const chunked = await fetch(url, { method: 'POST', headers: { ...json, ...auth }, body: stream, duplex: 'half', signal: AbortSignal.timeout(5_000) } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(t.store.unfinishedRunIds()).toEqual([]);
+    // just under the limit is accepted (the limit is the configured one, not smaller)
+    const fits = JSON.stringify({ ...firingPayload(), groupKey: 'fits', pad: 'x'.repeat(BODY_LIMIT - 2_000) });
+    const ok = await fetch(url, { method: 'POST', headers: { ...json, ...auth }, body: fits, signal: AbortSignal.timeout(5_000) });
+    expect(ok.status).toBe(202);
+    await t.pipeline.wait(((await ok.json()) as { id: string }).id);
+  });
+});
+
+describe('rate limit on /enrich', () => {
+  test('429 after server.rateLimitPerMinute requests, the runs beyond it never admitted; /webhook is not limited', async () => {
+    const t = await testApp({ server: { auth: { token: TOKEN }, rateLimitPerMinute: 5 }, routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }] });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await t.app.inject({ method: 'POST', url: '/enrich?notify=false', headers: { ...json, ...auth }, payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', n: String(i) } } }) });
+        statuses.push(res.statusCode);
+        if (res.statusCode === 429) {
+          expect(res.json().error).toBe('rate_limited');
+          expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+        }
+      }
+      expect(statuses).toEqual([202, 202, 202, 202, 202, 429, 429, 429]);
+      // 5 runs were admitted, not 8
+      expect(t.store.runsOf('db_pool_exhausted', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000))).toHaveLength(5);
+      // Alertmanager's own retries are never rate limited
+      for (let i = 0; i < 8; i++) {
+        const p = firingPayload();
+        p.groupKey = `g${i}`;
+        const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...json, ...auth }, payload: JSON.stringify(p) });
+        expect(res.statusCode).toBe(202);
+      }
+    } finally {
+      await t.app.close();
+    }
+  });
+});
