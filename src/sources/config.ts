@@ -23,7 +23,7 @@ function credentialsDecode(url: string): boolean {
 }
 
 const httpUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL', abort: true })
   .refine(credentialsDecode, 'the user or password in the URL is not valid percent-encoding (write % as %25)');
 
 /** `sources.prometheus` */
