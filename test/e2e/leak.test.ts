@@ -16,6 +16,7 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   const got = await stack.waitForDiagnostic();
   const leaked = (await stack.sessions()).filter((s) => s.state === 'idle in transaction').map((s) => s.pid);
   const d = got.diagnostic;
+  if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
   expect(d.trigger).toBe('webhook');

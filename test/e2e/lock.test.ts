@@ -18,6 +18,7 @@ test('lock: one diagnostic in the thread, lock_contention first, naming the root
   const holders = sessions.filter((s) => s.state === 'idle in transaction');
   const waiters = sessions.filter((s) => s.wait_event_type === 'Lock');
   const d = got.diagnostic;
+  if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
   expect(d.trigger).toBe('webhook');

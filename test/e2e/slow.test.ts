@@ -17,6 +17,7 @@ test('slow: one diagnostic in the thread, slow_queries first, naming the query',
   const got = await stack.waitForDiagnostic();
   const sleeping = (await stack.sessions()).filter((s) => s.state === 'active' && s.wait_event === 'PgSleep');
   const d = got.diagnostic;
+  if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
   expect(d.trigger).toBe('webhook');
