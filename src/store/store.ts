@@ -134,18 +134,26 @@ export class Store implements AlertHistory {
 
   /** Opens (creating if missing) the store at `path`. Throws StoreError for an unreadable or corrupt file, never overwriting it. */
   constructor(readonly path: string) {
+    let opened: Database.Database | undefined;
     try {
-      this.db = new Database(path, { timeout: 5_000 });
-      if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('foreign_keys = ON');
+      this.db = opened = new Database(path, { timeout: 5_000 });
+      // Read-only checks first: switching to WAL rewrites the file header, so a file we refuse
+      // (newer schema, corrupt) must be refused before that.
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION})`);
       const check = this.db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+      if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
       this.db.exec(MIGRATION);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     } catch (e) {
+      try {
+        opened?.close();
+      } catch {
+        // already unusable
+      }
       throw new StoreError(
         `cannot open the state store ${path}: ${(e as Error).message}. Nothing was changed; move the file aside to start with an empty store, or fix its permissions.`,
         { cause: e },
