@@ -10,6 +10,8 @@ import type { Diagnostic, EnrichmentStatus, Section, SeriesSection } from '../co
 export const TOP_CAUSES = 3;
 /** Suggested actions shown, across the top causes, after removing duplicates. */
 export const MAX_ACTIONS = 6;
+/** A cause title in the headline is cut to this many characters. */
+export const MAX_HEADLINE_TITLE = 200;
 /** Grafana's time range starts this long before the alert's start. */
 export const GRAFANA_LEAD_MS = 30 * 60_000;
 /** And ends this long after its end (or after the run, while it fires). */
@@ -193,7 +195,7 @@ export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): Messa
   }));
   const top = causes[0];
   const headline = top
-    ? `Most likely: ${top.title} (${top.confidenceText} confidence)`
+    ? `Most likely: ${top.title.length > MAX_HEADLINE_TITLE ? `${top.title.slice(0, MAX_HEADLINE_TITLE - 1)}…` : top.title} (${top.confidenceText} confidence)`
     : status === 'resolved'
       ? 'Resolved; no cause stood out in the evidence.'
       : 'No cause stands out in the evidence; see the findings below.';

@@ -44,8 +44,13 @@ export const TRUNCATED = '…truncated';
 /** Room kept for the marker line ("\n…truncated (123456 more lines)"). */
 const MARKER_RESERVE = 40;
 /** Per-part caps inside the diagnostic message, so one part never crowds out the others. */
+const MAX_HEADLINE_TEXT = 1_200;
 const MAX_CAUSE_TEXT = 900;
-const MAX_ACTIONS_TEXT = 1_500;
+const MAX_ACTIONS_TEXT = 1_200;
+const MAX_LINKS_TEXT = 2_000;
+const MAX_OTHER_CAUSES_TEXT = 1_200;
+/** Room kept for the "N more findings" note. */
+const OMISSION_NOTE_RESERVE = 400;
 const MAX_PART_SECTION_TEXT = 1_500;
 const MAX_DESCRIPTION = 500;
 const MAX_FAILURE_LINE = 300;
@@ -67,6 +72,9 @@ export function markerBlockId(kind: string, tag?: string): string {
 export interface RenderOptions {
   tag?: string;
 }
+
+/** Our cap on the re-run button's value (Slack allows MAX_BUTTON_VALUE): escaped again inside the JSON, it can weigh double. */
+export const MAX_RERUN_VALUE = 1_000;
 
 /** The action_id of the re-run button (the Slack interactions entry point handles it). */
 export const RERUN_ACTION_ID = 'rerun_diagnosis';
@@ -214,8 +222,12 @@ class Budget {
   fits(b: SlackBlock): boolean {
     return this.blocksLeft > 0 && JSON.stringify(b).length + 1 <= this.sizeLeft;
   }
-  add(b: SlackBlock): boolean {
-    if (!this.fits(b)) return false;
+  /** Adds the block when it fits; otherwise records `what` as cut (when given) and returns false. */
+  add(b: SlackBlock, what?: string): boolean {
+    if (!this.fits(b)) {
+      if (what) this.cut(what);
+      return false;
+    }
     this.blocks.push(b);
     this.size += JSON.stringify(b).length + 1;
     return true;
@@ -240,7 +252,7 @@ function textSection(b: Budget, escapedText: string, max: number, what: string):
 
 function causeText(m: MessageModel, i: number): string {
   const c = m.causes[i]!;
-  const lines = [`*${i + 1}. ${escapeMrkdwn(clip(c.title, MAX_TITLE))}* · ${c.confidenceText} confidence`];
+  const lines = [`*${i + 1}. ${escapeMrkdwn(clip(c.title.replace(/\n/g, ' '), MAX_TITLE))}* · ${c.confidenceText} confidence`];
   for (const e of c.evidence.slice(0, MAX_EVIDENCE_LINES)) lines.push(`• ${escapeMrkdwn(clip(e.replace(/\n/g, ' '), MAX_EVIDENCE_LINE))}`);
   if (c.evidence.length > MAX_EVIDENCE_LINES) lines.push(`_…and ${c.evidence.length - MAX_EVIDENCE_LINES} more_`);
   for (const a of c.against.slice(0, 2)) lines.push(`_against:_ ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), MAX_EVIDENCE_LINE))}`);
@@ -251,7 +263,7 @@ function causeText(m: MessageModel, i: number): string {
 function otherCausesText(m: MessageModel): string | undefined {
   const rest = m.causes.slice(TOP_CAUSES);
   if (rest.length === 0) return undefined;
-  return `_Also considered:_ ${rest.map((c) => `${escapeMrkdwn(clip(c.title, 80))} (${c.confidenceText})`).join(', ')}`;
+  return `_Also considered:_ ${rest.map((c) => `${escapeMrkdwn(clip(c.title.replace(/\n/g, ' '), 40))} (${c.confidenceText})`).join(', ')}`;
 }
 
 function partTitle(p: ModelPart): string {
@@ -330,42 +342,54 @@ export function slackLink(url: string, label: string): string {
   return `<${safeUrl}|${escapeMrkdwn(clip(label.replace(/[|\n]/g, ' '), 120))}>`;
 }
 
-/** The links lines: runbook, Grafana, silence first, then one per Prometheus query. */
+/**
+ * The links section: runbook, Grafana, silence and source first, then one line per Prometheus
+ * query. Each link is shown whole or left out (and counted): a link is never cut in half.
+ */
 function linksText(m: MessageModel, b: Budget, max: number): string | undefined {
   if (m.links.length === 0) return undefined;
-  const main = m.links.filter((l) => l.kind !== 'prometheus').filter((l) => l.url.length <= MAX_BUTTON_URL);
-  const queries = m.links.filter((l) => l.kind === 'prometheus');
-  const lines: string[] = [];
-  if (main.length > 0) lines.push(main.map((l) => slackLink(l.url, l.label)).join(' · '));
-  let used = lines.join('\n').length + 20;
+  const head = '*Links*';
+  let out = head;
+  let used = head.length + MARKER_RESERVE;
   let dropped = 0;
-  for (const q of queries) {
-    const line = `• ${slackLink(q.url, q.label)}`;
-    if (q.url.length > MAX_BUTTON_URL || used + line.length + 1 > max - MARKER_RESERVE) {
+  let onFirstLine = 0;
+  for (const l of [...m.links.filter((x) => x.kind !== 'prometheus'), ...m.links.filter((x) => x.kind === 'prometheus')]) {
+    const query = l.kind === 'prometheus';
+    const text = query ? `• ${slackLink(l.url, l.label)}` : slackLink(l.url, l.label);
+    const sep = query || onFirstLine === 0 ? '\n' : ' · ';
+    if (l.url.length > MAX_BUTTON_URL || used + sep.length + text.length > max) {
       dropped++;
       continue;
     }
-    lines.push(line);
-    used += line.length + 1;
+    if (!query) onFirstLine++;
+    out += sep + text;
+    used += sep.length + text.length;
   }
   if (dropped > 0) {
-    b.cut(`links: ${dropped} Prometheus links`);
-    lines.push(`${TRUNCATED} (${dropped} query link${dropped === 1 ? '' : 's'} too long or too many)`);
+    b.cut(`links: ${dropped} left out`);
+    out += `\n${TRUNCATED} (${dropped} link${dropped === 1 ? '' : 's'} too long or too many)`;
   }
-  return cutText(`*Links*\n${lines.join('\n')}`, max).text;
+  return out;
 }
 
-/** The re-run button's value: `{"runId","groupKey"}` JSON, or only the run id where the key makes it too long. */
-export function rerunValue(m: Pick<MessageModel, 'runId' | 'groupKey'>): string {
+/**
+ * The re-run button's value: `{"runId","groupKey"}` JSON, or only the run id where the key
+ * makes it too long (the run names its group in the store); undefined if even that is too long.
+ */
+export function rerunValue(m: Pick<MessageModel, 'runId' | 'groupKey'>): string | undefined {
   const full = JSON.stringify({ runId: m.runId, groupKey: m.groupKey });
-  return full.length <= MAX_BUTTON_VALUE ? full : JSON.stringify({ runId: m.runId });
+  if (full.length <= MAX_RERUN_VALUE) return full;
+  const short = JSON.stringify({ runId: m.runId });
+  return short.length <= MAX_RERUN_VALUE ? short : undefined;
 }
 
-function rerunBlock(m: MessageModel): SlackBlock {
+function rerunBlock(m: MessageModel): SlackBlock | undefined {
+  const value = rerunValue(m);
+  if (value === undefined) return undefined;
   return {
     type: 'actions',
     block_id: 'pf_actions',
-    elements: [{ type: 'button', action_id: RERUN_ACTION_ID, text: plain('Re-run diagnosis'), value: rerunValue(m) }],
+    elements: [{ type: 'button', action_id: RERUN_ACTION_ID, text: plain('Re-run diagnosis'), value }],
   };
 }
 
@@ -380,36 +404,46 @@ export function fallbackText(m: MessageModel, lead?: string): string {
  * The diagnostic message (a reply in the alert's thread): header, the headline and the likely
  * causes with confidence, suggested actions, one part per enricher (failed ones in one line
  * each), links, run details and the "Re-run diagnosis" button. Within every limit above.
+ * Space goes by priority (header, headline, causes, button, run, actions, links, other causes,
+ * then the evidence in order); blocks are shown in reading order.
  */
 export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): SlackMessage {
   const b = new Budget(MAX_BLOCKS, MAX_BLOCKS_JSON);
-  // The tail is built first so the evidence can never push it out.
-  const tail: SlackBlock[] = [];
-  const links = linksText(m, b, MAX_SECTION_TEXT);
-  if (links) tail.push({ type: 'section', block_id: 'pf_links', text: mrkdwn(links) });
-  tail.push({
-    type: 'context',
-    block_id: 'pf_run',
-    elements: [mrkdwn(`Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(m.startsAt)}` : ''}`)],
-  });
-  tail.push(rerunBlock(m));
-  const tailSize = blocksSize(tail) + tail.length;
-
-  b.add(headerBlock(m, markerBlockId('header', opts.tag)));
+  const header = headerBlock(m, markerBlockId('header', opts.tag));
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
   const first = m.actions[0] ? `\n*Do first:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 400))}` : '';
-  b.add({ type: 'section', block_id: 'pf_headline', text: mrkdwn(`*${escapeMrkdwn(m.headline)}*${first}${desc}`) });
-  for (let i = 0; i < Math.min(TOP_CAUSES, m.causes.length); i++) b.add(textSection(b, causeText(m, i), MAX_CAUSE_TEXT, `cause ${i + 1}`));
-  const others = otherCausesText(m);
-  if (others) b.add({ type: 'context', elements: [mrkdwn(cutText(others, MAX_CONTEXT_TEXT).text)] });
-  if (m.actions.length > 0) {
-    b.add(textSection(b, `*Suggested actions* (not executed)\n${m.actions.map((a) => `• ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), 400))}`).join('\n')}`, MAX_ACTIONS_TEXT, 'actions'));
-  }
-  b.add({ type: 'divider' });
+  const headline: SlackBlock = { type: 'section', block_id: 'pf_headline', text: mrkdwn(cutText(`*${escapeMrkdwn(m.headline)}*${first}${desc}`, MAX_HEADLINE_TEXT).text) };
+  const causes = m.causes.slice(0, TOP_CAUSES).map((_, i) => textSection(b, causeText(m, i), MAX_CAUSE_TEXT, `cause ${i + 1}`));
+  const othersText = otherCausesText(m);
+  const others: SlackBlock | undefined = othersText ? { type: 'context', elements: [mrkdwn(cutText(othersText, MAX_OTHER_CAUSES_TEXT).text)] } : undefined;
+  const actions =
+    m.actions.length > 0 ? textSection(b, `*Suggested actions* (not executed)\n${m.actions.map((a) => `• ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), 400))}`).join('\n')}`, MAX_ACTIONS_TEXT, 'actions') : undefined;
+  const linksBody = linksText(m, b, MAX_LINKS_TEXT);
+  const links: SlackBlock | undefined = linksBody ? { type: 'section', block_id: 'pf_links', text: mrkdwn(linksBody) } : undefined;
+  const run: SlackBlock = {
+    type: 'context',
+    block_id: 'pf_run',
+    elements: [mrkdwn(`Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`)],
+  };
+  const rerun = rerunBlock(m);
+  if (!rerun) b.cut('re-run button (run id too long)');
+  const divider: SlackBlock = { type: 'divider' };
 
-  // Evidence: each ok part, then one line per failed one; what does not fit is counted.
-  const reserveBlocks = tail.length + 1;
-  const reserveSize = tailSize + 400;
+  const chosen = new Set<SlackBlock>();
+  const take = (blk: SlackBlock | undefined, what: string) => {
+    if (blk && b.add(blk, what)) chosen.add(blk);
+  };
+  take(header, 'header');
+  take(headline, 'headline');
+  causes.forEach((c, i) => take(c, `cause ${i + 1}`));
+  take(rerun, 're-run button');
+  take(run, 'run details');
+  take(actions, 'actions');
+  take(links, 'links');
+  take(others, 'other causes');
+  take(divider, 'divider');
+
+  // Evidence: each ok part in order, then one line per failed one; what does not fit is counted.
   const failed = m.parts.filter((p) => p.failure);
   const failedBlock: SlackBlock | undefined =
     failed.length === 0
@@ -423,30 +457,36 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
           ).map((t) => mrkdwn(cutText(t, MAX_CONTEXT_TEXT).text)),
         };
   const failedSize = failedBlock ? JSON.stringify(failedBlock).length + 1 : 0;
+  const evidence: SlackBlock[] = [];
   let omitted = 0;
   for (const p of m.parts.filter((x) => !x.failure)) {
-    const sizeLeft = b.sizeLeft - reserveSize - failedSize;
-    const blocksLeft = b.blocksLeft - reserveBlocks - (failedBlock ? 1 : 0);
+    const sizeLeft = b.sizeLeft - OMISSION_NOTE_RESERVE - failedSize;
+    const blocksLeft = b.blocksLeft - 1 - (failedBlock ? 1 : 0);
     let blocks = partBlocks(p, b, MAX_PART_SECTION_TEXT);
     if (blocks.length > blocksLeft || blocksSize(blocks) + blocks.length > sizeLeft) {
-      // Too big: the summary alone, cut to what is left.
+      // Too big: the summary alone, cut to what is left (JSON may double the text).
       b.cut(`${p.enricher}: details`);
-      const room = Math.min(MAX_SECTION_TEXT, sizeLeft - 60);
+      const room = Math.min(MAX_SECTION_TEXT, Math.floor((sizeLeft - 80) / 2));
       blocks = room > 80 && blocksLeft > 0 ? [{ type: 'section', text: mrkdwn(cutText(`${partTitle(p)}\n${escapeMrkdwn(p.summary)}`, room).text) }] : [];
-      if (blocks.length === 0) {
-        omitted++;
-        continue;
-      }
     }
-    for (const blk of blocks) b.add(blk);
+    if (blocks.length === 0 || blocksSize(blocks) + blocks.length > sizeLeft) {
+      omitted++;
+      continue;
+    }
+    for (const blk of blocks) if (b.add(blk)) evidence.push(blk);
   }
-  if (failedBlock && !b.add(failedBlock)) omitted += failed.length;
+  if (failedBlock) {
+    if (b.add(failedBlock)) evidence.push(failedBlock);
+    else omitted += failed.length;
+  }
   if (omitted > 0) {
     b.cut(`${omitted} enricher parts left out`);
-    b.add({ type: 'context', elements: [mrkdwn(`${TRUNCATED}: ${omitted} more finding(s) in the stored diagnostic (run \`${escapeMrkdwn(clip(m.runId, 80))}\`)`)] });
+    const note: SlackBlock = { type: 'context', elements: [mrkdwn(`${TRUNCATED}: ${omitted} more finding(s) in the stored diagnostic (run \`${escapeMrkdwn(clip(m.runId, 80))}\`)`)] };
+    if (b.add(note)) evidence.push(note);
   }
-  for (const t of tail) if (!b.add(t)) b.cut(`tail block ${t.block_id ?? t.type}`);
-  return { text: fallbackText(m), blocks: b.blocks, cuts: b.cuts };
+  const order: Array<SlackBlock | undefined> = [header, headline, ...causes, others, actions, divider, ...evidence, links, run, rerun];
+  const blocks = order.filter((blk): blk is SlackBlock => blk !== undefined && (chosen.has(blk) || evidence.includes(blk)));
+  return { text: fallbackText(m), blocks, cuts: b.cuts };
 }
 
 function chunkLines(lines: string[], n: number): string[] {
@@ -474,8 +514,8 @@ export function renderParent(m: MessageModel, opts: RenderOptions & { endedAfter
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
   const blocks: SlackBlock[] = [
     headerBlock(m, markerBlockId('parent', opts.tag)),
-    { type: 'section', text: mrkdwn(`*${status}* · ${escapeMrkdwn(m.headline)}${desc}`) },
-    { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || '(no labels)'), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(m.startsAt)}` : ''}`)] },
+    { type: 'section', text: mrkdwn(cutText(`*${status}* · ${escapeMrkdwn(m.headline)}${desc}`, MAX_SECTION_TEXT).text) },
+    { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || '(no labels)'), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`)] },
   ];
   return { text: fallbackText(m, m.status === 'resolved' ? `${m.title} (${status})` : m.title), blocks, cuts: [] };
 }
@@ -514,7 +554,7 @@ export function renderChangeReply(m: MessageModel, changes: string[], opts: Rend
 /** The reply when the alert resolves: how long it lasted and the headline of the last diagnosis. */
 export function renderResolveReply(m: MessageModel, lastedMs: number | undefined, opts: RenderOptions = {}): SlackMessage {
   const lasted = lastedMs === undefined ? '' : ` after ${humanDuration(lastedMs)}`;
-  const when = m.startsAt ? ` (started ${escapeMrkdwn(m.startsAt)}${m.endsAt ? `, ended ${escapeMrkdwn(m.endsAt)}` : ''})` : '';
+  const when = m.startsAt ? ` (started ${escapeMrkdwn(clip(m.startsAt, 40))}${m.endsAt ? `, ended ${escapeMrkdwn(clip(m.endsAt, 40))}` : ''})` : '';
   const text = `:white_check_mark: *Resolved${lasted}*${when}\n${escapeMrkdwn(m.headline)}`;
   return {
     text: clip(escapeMrkdwn(`RESOLVED ${m.alertname}${lasted}`), MAX_FALLBACK_TEXT),
