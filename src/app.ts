@@ -51,7 +51,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   const clients = deps.clients ?? createSourceClients(config.sources);
   const metrics = createMetrics();
   const { routes, fallback, notifierNames } = compileRoutes(config, { clients, history: store });
-  const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout });
+  const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout, logger: deps.logger });
   const pipeline = new Pipeline({ config: config.pipeline, store, routes, fallback, notifiers, diagnose, metrics, logger: deps.logger, redact: deps.redact, now: deps.now });
 
   const app = Fastify({

@@ -47,6 +47,9 @@ export const configSchema = z
     log: logConfigSchema.default({ level: 'info' }),
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.slack?.token && !cfg.slack.alertsChannel && !cfg.slack.incidentChannel) {
+      ctx.addIssue({ code: 'custom', path: ['slack'], message: 'with slack.token, set slack.alertsChannel or slack.incidentChannel (channel ids, C…)' });
+    }
     cfg.routes.forEach((route, ri) => {
       for (const [label, re] of Object.entries(route.matchRe)) {
         try {

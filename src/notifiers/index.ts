@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema';
 import type { Notifier } from '../core/notifier';
 import type { Store } from '../store/store';
@@ -13,6 +14,8 @@ export interface NotifierDeps {
   config: Pick<Config, 'slack' | 'links'>;
   store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
   out: Pick<Writable, 'write'>;
+  /** For notifiers' own warnings (the Slack client's). */
+  logger?: Logger;
 }
 
 /** The explicit list of notifiers and how each is built. */
@@ -20,7 +23,7 @@ const FACTORIES: Record<NotifierName, (deps: NotifierDeps) => Notifier> = {
   console: (d) => createConsoleNotifier({ out: d.out, links: d.config.links }),
   slack: (d) => {
     if (!d.config.slack) throw new Error('the slack notifier needs the slack settings (slack.token and a channel)');
-    return createSlackNotifier(d.config.slack, { store: d.store, links: d.config.links });
+    return createSlackNotifier(d.config.slack, { store: d.store, links: d.config.links, logger: d.logger?.child({ notifier: 'slack' }) });
   },
 };
 

@@ -36,6 +36,7 @@ describe('parseConfig', () => {
     ['slack notifier without a token', { routes: [{ enrichers: [], notifiers: ['slack'] }] }, {}, ['routes.0.notifiers.0: the slack notifier needs slack.token']],
     ['bad regex matcher', { routes: [{ matchRe: { severity: '(' } }] }, {}, ['routes.0.matchRe.severity: invalid regular expression']],
     ['duplicate postgres names', { sources: { postgres: [{ name: 'a', url: 'postgres://x/y' }, { name: 'a', url: 'postgres://x/z' }] } }, {}, ['sources.postgres.1.name: duplicate name "a"']],
+    ['a Slack token without a channel', { slack: { token: 'xoxb-1' } }, {}, ['slack: with slack.token, set slack.alertsChannel or slack.incidentChannel']],
     ['bad PORT env', {}, { PORT: 'eighty' }, ['PORT: must be a port number, got "eighty"']],
   ])('%s', (_name, raw, env, expected) => {
     const got = issuesOf(raw, env);
