@@ -89,6 +89,10 @@ test('the same real database, intact: starts (the checks above can pass)', async
   fs.writeFileSync(cfg, `state:\n  path: ${state}\n`);
   const { startServer } = await import('../support/process');
   const s = await startServer(['--config', cfg], {});
+  // The old queued run is resumed (proof the data was read). Wait for it before SIGTERM: the
+  // entry point installs its signal handlers only after announcing "listening" (reported).
+  for (let i = 0; i < 200 && !s.output().includes('resuming unfinished runs'); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(s.output()).toContain('"runs":1,"msg":"resuming unfinished runs"');
   s.child.kill('SIGTERM');
   const code = await s.exited;
   if (code !== 0) throw new Error(`exit ${code}:\n${s.output()}`);

@@ -135,7 +135,8 @@ test('a full run: the secrets appear nowhere, while the failures they caused are
   expect(dbs.find((d) => d.name === 'replica')!.failure).toMatchObject({ kind: 'auth' });
   expect(diagnostic.enrichments.find((e) => e.enricher === 'pool')!.status).toMatch(/error|timeout/);
   expect(diagnostic.enrichments.find((e) => e.enricher === 'related_alerts')!.status).toMatch(/error|timeout/);
-  expect(surfaces.logs).toContain('"msg":"incoming request"');
+  expect(surfaces.logs).toContain('"msg":"notification admitted"');
+  expect(surfaces.logs).toContain('"msg":"unauthorized request"');
   expect(surfaces.logs).toContain('postgres investigation failed');
   expect(surfaces.slackMessages).toContain('db_pool_exhausted');
   expectNoSecret(surfaces, [...Object.values(SECRETS), fake.token]);
