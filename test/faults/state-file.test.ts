@@ -1,4 +1,6 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,8 +13,8 @@ import { toAlertGroup, webhookPayloadSchema } from '../../src/alertmanager/paylo
 /**
  * Issue 7, faults: a state file the receiver cannot trust stops the start with a clear error and
  * exit 1, and is left exactly as it was (no silent loss of old data): a directory, a truncated
- * real database, a database written by a newer version. (A corrupt file is in
- * test/server/startup.test.ts; an unreadable one cannot be made while tests run as root.)
+ * real database, a database written by a newer version, a file the server's user cannot read
+ * (as root: the server runs as "nobody"). A corrupt file is in test/server/startup.test.ts.
  */
 
 const dir = tempDir('state-faults');
@@ -81,6 +83,41 @@ test('a database written by a newer version: exit 1 saying so, not one byte chan
   const check = new Database(state, { readonly: true });
   expect(check.prepare('SELECT id FROM runs').all()).toEqual([{ id: 'old-run-1' }]);
   check.close();
+});
+
+test('a state file the server user cannot read: exit 1 naming it, not one byte changed', async () => {
+  const nobody = (() => {
+    try {
+      return { uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })) };
+    } catch {
+      return undefined;
+    }
+  })();
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // As root the file must belong to someone else to be unreadable: run the server as "nobody".
+  const state = realStore(path.join(dir, 'unreadable.sqlite'));
+  fs.chmodSync(dir, 0o755);
+  fs.chmodSync(state, 0o600);
+  const before = sha(state);
+  const cfg = path.join(dir, 'unreadable.yml');
+  fs.writeFileSync(cfg, `state:\n  path: ${state}\n`, { mode: 0o644 });
+  if (asRoot && !nobody) throw new Error('running as root without a "nobody" user: cannot make the file unreadable');
+  const child = spawn(process.execPath, [path.join(__dirname, '../../dist/server.js'), '--config', cfg], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(asRoot ? nobody : {}),
+  });
+  if (!asRoot) fs.chmodSync(state, 0o000);
+  let out = '';
+  child.stdout!.on('data', (b) => (out += b));
+  child.stderr!.on('data', (b) => (out += b));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const [code] = await once(child, 'exit');
+  clearTimeout(killer);
+  fs.chmodSync(state, 0o600);
+  expect(code).toBe(1);
+  expect(out).toMatch(/cannot open the state store .*unreadable\.sqlite: .*(unable to open|readonly|permission|not authorized)/i);
+  expect(sha(state)).toBe(before);
 });
 
 test('the same real database, intact: starts (the checks above can pass)', async () => {
