@@ -2,6 +2,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchIntake } from './intake';
 import { benchParallelism } from './parallelism';
+import { benchStorm } from './storm';
 import { machine, table, type Figure } from './report';
 
 /** `npm run bench`: every figure against its goal, each measured against a baseline in the same run. */
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   const parts: Array<[string, () => Promise<Figure[]>]> = [
     ['parallelism', benchParallelism],
     ['intake', benchIntake],
+    ['storm', benchStorm],
   ];
   const figures: Figure[] = [];
   for (const [name, run] of parts) {

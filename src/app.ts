@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema';
@@ -56,6 +56,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
 
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    // Our own lines say what each request did ("notification admitted", 4xx reasons); no access log.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
     connectionTimeout: config.server.requestTimeoutMs,

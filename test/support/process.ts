@@ -1,8 +1,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-const ROOT = join(__dirname, '../..');
+/** The checkout: the nearest folder above this file with a package.json (also from the compiled bench). */
+const ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.bench.json')) === false) dir = dirname(dir);
+  return dir;
+})();
 
 /** Builds dist/ if it is missing or stale (the child-process tests run the built server). */
 export function ensureBuilt(): void {
