@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildApp, type Service } from '../../src/app';
-import { parseConfig } from '../../src/config';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config';
 import type { Diagnostic } from '../../src/core/diagnostic';
 import type { PostgresEvidence } from '../../src/core/evidence';
 import { secretsOf } from '../../src/logger';
@@ -152,4 +152,28 @@ test('Slack answers invalid_auth: the failure is recorded and logged without the
   expect(surfaces.logs).toContain('invalid_auth');
   expect(surfaces.responses).toContain('invalid_auth'); // GET /diagnostics shows the failed notification
   expectNoSecret(surfaces, [...Object.values(SECRETS), wrong, fake.token]);
+});
+
+test('configuration errors name paths, never the secret values next to them', () => {
+  const cases = [
+    'server:\n  auth:\n    token: "ShortSecret9"\nslack:\n  token: "notslack-SECRETVALUE123"\n  signingSecret: "sig"\nsources:\n  postgres:\n    - name: a\n      url: "mysql://u:PgPwSECRET@h/db"\n  prometheus:\n    url: "ftp://u:PromSECRET@h/"\n',
+    'server:\n  auth:\n    token: "TokenSECRET0123456789 \n  port: x\n',
+    'slack: { token: xoxb-SECRET-abc, signingSecret: SIGSECRET123, apiUrl: notaurl }\nsources: { postgres: [ { name: "bad name", url: "postgres://u:PgSECRET@h/d", timeoutMs: -1 } ] }\n',
+    'server:\n  auth: { token: "TokenSECRET0123456789" }\n  auth: { token: "TokenSECRET0123456789" }\n',
+    'server:\n\tauth: TokenSECRET0123456789\n',
+    'sources:\n  prometheus:\n    url: "http://u:%ZZSECRET@h/"\n',
+  ];
+  const file = path.join(dir, 'bad-config.yml');
+  for (const c of cases) {
+    fs.writeFileSync(file, c);
+    let message = '';
+    try {
+      loadConfig(file, {});
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^invalid configuration:\n {2}\S/);
+    expect(message).not.toMatch(/SECRET|Secret9|sig"/);
+  }
 });
