@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { benchIntake } from './intake';
 import { benchParallelism } from './parallelism';
 import { benchStorm } from './storm';
+import { benchPageToMessage } from './page-to-message';
 import { machine, table, type Figure } from './report';
 
 /** `npm run bench`: every figure against its goal, each measured against a baseline in the same run. */
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const parts: Array<[string, () => Promise<Figure[]>]> = [
     ['parallelism', benchParallelism],
     ['intake', benchIntake],
+    ['page-to-message', benchPageToMessage],
     ['storm', benchStorm],
   ];
   const figures: Figure[] = [];
