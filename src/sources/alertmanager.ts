@@ -33,9 +33,13 @@ export class AlertmanagerError extends Error {
   }
 }
 
-/** Quotes a value for an Alertmanager filter matcher (`name="value"`). */
+/**
+ * Quotes a value for an Alertmanager filter matcher (`name="value"`). Alertmanager's matcher parser
+ * (pkg/labels/parse.go) unescapes only `\\`, `\"` and `\n` and keeps any other `\x` as two
+ * characters, so only those three are escaped here (JSON's `\t` or `\u0001` would not match).
+ */
 export function amMatcher(name: string, value: string, op: '=' | '!=' | '=~' | '!~' = '='): string {
-  return `${name}${op}${JSON.stringify(value)}`;
+  return `${name}${op}"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
 /** A small client for Alertmanager's API v2, with a timeout and an AbortSignal on every call. */
