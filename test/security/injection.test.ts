@@ -7,7 +7,10 @@ import { startFakeDockerEngine, type FakeDockerEngine } from '../fakes/docker-en
 import { FakeSlack } from '../fakes/slack';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
+import { startAlertmanager, type AlertmanagerServer } from '../support/alertmanager';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target';
+import { RUNBOOK_RELATED_ALERTS } from '../../src/enrichers/related_alerts';
+import type { RelatedAlertsEvidence } from '../../src/core/evidence';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus';
 
@@ -19,6 +22,7 @@ import { startPrometheus, type PrometheusServer } from '../support/prometheus';
  * - SQL: a `database` label is only ever a lookup key among configured databases.
  * - Slack: a mention in a label or annotation arrives escaped in what the fake Slack recorded.
  * - Logs: a `service` label picks among configured sources by name, never a path or container.
+ * - Alertmanager: a label copied into the related-alerts filter matches exactly its own value.
  */
 
 const json = { 'content-type': 'application/json' };
@@ -207,5 +211,32 @@ describe('log sources chosen by a label', () => {
     const d = await enrich(t, { service: 'apifile' });
     expect((d.enrichments[0]!.evidence as unknown as LogsEvidence).sources.map((s) => s.name)).toEqual(['apifile']);
     expect(docker.requests).toEqual([]);
+  });
+});
+
+describe('Alertmanager filter matchers from labels (real Alertmanager)', () => {
+  const VALUES = ['backend', 'a"b', 'a\\b', 'a\nb', 'a\tb', 'a\u0001b', 'a,b', 'a}b', '{x="y"}', 'a=~".*', '\\"', 'ünï 🔥'];
+  let am: AlertmanagerServer;
+  let t: Awaited<ReturnType<typeof testApp>>;
+  beforeAll(async () => {
+    am = await startAlertmanager();
+    const other = RUNBOOK_RELATED_ALERTS[0];
+    await am.postAlerts(VALUES.map((team, i) => ({ labels: { alertname: other, team, instance: `i${i}` } })));
+    t = await testApp({
+      sources: { alertmanager: { url: am.url } },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [{ name: 'related_alerts', options: { matchLabels: ['team'] } }], notifiers: ['console'] }],
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await t?.app.close();
+    await am?.stop();
+  });
+
+  test.each(VALUES.map((v, i) => [v, i] as const))('team=%j finds exactly its own related alert', async (team, i) => {
+    const d = await enrich(t, { team });
+    const e = d.enrichments[0]!;
+    expect(e.status).toBe('ok');
+    const related = (e.evidence as unknown as RelatedAlertsEvidence).related;
+    expect(related.map((r) => r.labels.instance)).toEqual([`i${i}`]);
   });
 });
