@@ -40,6 +40,8 @@ describe('PromQL string break-out (real Prometheus)', () => {
     'api`} or vector(1000)',
     'api\n} or vector(1000) {x="',
     '.*',
+    'a\tb\u0001c\u007f',
+    'ünï 🔥 \\x41',
   ];
   // Each hostile value has its own series with a distinct total; the honest ones hold big numbers.
   const totals = (i: number) => 10 * (i + 1);
