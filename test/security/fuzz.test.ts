@@ -41,7 +41,7 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 let t: Awaited<ReturnType<typeof testApp>>;
 beforeAll(async () => {
   // No route matches: accepted payloads run with no enrichers and go to the console sink.
-  t = await testApp({ server: { auth: { token: 'test-token-0123456789abcdef' }, maxAlerts: 20 }, routes: [{ match: { alertname: 'never-matches' }, enrichers: [] }] });
+  t = await testApp({ server: { auth: { token: 'test-token-0123456789abcdef' }, maxAlerts: 20, rateLimitPerMinute: 100_000 }, routes: [{ match: { alertname: 'never-matches' }, enrichers: [] }] });
 });
 afterAll(() => t.app.close());
 
@@ -133,6 +133,27 @@ describe('POST /webhook under fuzzing', () => {
       expect(r.status).toBe(400);
       expect(r.json.issues.length).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('POST /enrich under fuzzing', () => {
+  const body = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.record({ alert: fc.oneof(hostileValue, fc.record({ labels: fc.oneof(hostileValue, fc.dictionary(hostileString, hostileString, { maxKeys: 4 })), annotations: hostileValue, startsAt: hostileValue }, { requiredKeys: [] })) }),
+    fc.record({ fingerprint: hostileValue }),
+    fc.record({ alert: hostileValue, fingerprint: hostileValue, alerts: hostileValue }, { requiredKeys: [] }),
+  );
+  test('random and hostile bodies: 202 or 400 with issues, never 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, fc.constantFrom('', '?notify=false', '?wait=false&notify=0'), async (b, q) => {
+        const res = await t.app.inject({ method: 'POST', url: `/enrich${q}`, headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(b) });
+        expect(res.statusCode).toBeLessThan(500);
+        expect([202, 400]).toContain(res.statusCode);
+        const j = res.json();
+        if (res.statusCode === 400) expect(j.error === 'invalid_payload' ? j.issues.length > 0 : j.error === 'alertmanager_not_configured').toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -142,6 +142,24 @@ describe('a real listening server under slow and oversized requests', () => {
     expect(t.store.unfinishedRunIds()).toEqual([]);
   });
 
+  test('100 slow-loris clients at once: a real request is still served at once, and every slow socket is cut within the bound', async () => {
+    const head = `POST /webhook HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(300)}`;
+    const attackers = Array.from({ length: 100 }, () => trickle(head.split(''), 50, 10_000));
+    await new Promise((r) => setTimeout(r, 300));
+    const p = firingPayload();
+    p.groupKey = 'during-the-attack';
+    const started = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/webhook`, { method: 'POST', headers: { ...json, ...auth }, body: JSON.stringify(p), signal: AbortSignal.timeout(5_000) });
+    expect(res.status).toBe(202);
+    expect(Date.now() - started).toBeLessThan(500);
+    const results = await Promise.all(attackers);
+    for (const r of results) {
+      expect(r.closedAfterMs).toBeDefined();
+      expect(r.closedAfterMs!).toBeLessThan(REQUEST_TIMEOUT + 2_000);
+    }
+    await t.pipeline.wait(((await res.json()) as { id: string }).id);
+  });
+
   test('a body over server.bodyLimitBytes: 413 (declared length and chunked), nothing admitted', async () => {
     const big = JSON.stringify({ ...firingPayload(), pad: 'x'.repeat(BODY_LIMIT) });
     const url = `http://127.0.0.1:${port}/webhook`;
