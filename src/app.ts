@@ -11,6 +11,7 @@ import { compileRoutes } from './pipeline/compile';
 import { Pipeline } from './pipeline/pipeline';
 import { installBodyHandling } from './http/errors';
 import { registerRoutes } from './http/routes';
+import { registerSlackEntryPoints } from './slack/routes';
 import { createSourceClients, type SourceClients } from './sources';
 import { Store } from './store/store';
 
@@ -82,6 +83,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     rateLimitPerMinute: config.server.rateLimitPerMinute,
     waitMs: config.pipeline.budgetMs + config.pipeline.notify.budgetMs + 5_000,
     isReady: () => (closing ? 'shutting down' : undefined),
+  });
+  await registerSlackEntryPoints(app, {
+    config: config.slack,
+    pipeline,
+    store,
+    ...(clients.alertmanager ? { alertmanager: clients.alertmanager } : {}),
+    logger: deps.logger,
+    rateLimitPerMinute: config.server.rateLimitPerMinute,
+    bodyLimitBytes: config.server.bodyLimitBytes,
   });
 
   const retentionMs = config.state.retentionDays * 86_400_000;

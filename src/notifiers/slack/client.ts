@@ -116,6 +116,8 @@ export interface SlackApi {
   postMessage(args: { channel: string; text: string; blocks?: SlackBlock[]; thread_ts?: string }, signal: AbortSignal): Promise<{ channel: string; ts: string }>;
   update(args: { channel: string; ts: string; text: string; blocks?: SlackBlock[] }, signal: AbortSignal): Promise<void>;
   deleteMessage(args: { channel: string; ts: string }, signal: AbortSignal): Promise<void>;
+  /** A message only `user` sees, in `channel` (or its thread), never stored in the channel's history. */
+  postEphemeral(args: { channel: string; user: string; text: string; thread_ts?: string }, signal: AbortSignal): Promise<void>;
   getPermalink(args: { channel: string; ts: string }, signal: AbortSignal): Promise<string>;
   /** A thread: its parent and up to `limit` replies, oldest first. */
   replies(args: { channel: string; ts: string; limit: number }, signal: AbortSignal): Promise<SlackHistoryMessage[]>;
@@ -201,6 +203,9 @@ export function createSlackApi(
     async update(args, signal) {
       await pacer.wait(args.channel, signal);
       await call('chat.update', signal, () => client.chat.update({ channel: args.channel, ts: args.ts, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}) }));
+    },
+    async postEphemeral(args, signal) {
+      await call('chat.postEphemeral', signal, () => poster.chat.postEphemeral({ channel: args.channel, user: args.user, text: args.text, ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}) }));
     },
     async deleteMessage(args, signal) {
       await call('chat.delete', signal, () => client.chat.delete({ channel: args.channel, ts: args.ts }));

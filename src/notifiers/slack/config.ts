@@ -8,8 +8,12 @@ export const slackConfigSchema = z.strictObject({
   alertsChannel: z.string().min(1).optional(),
   /** Where the incident summary goes. */
   incidentChannel: z.string().min(1).optional(),
-  /** Verifies requests from Slack to /slack/*. */
+  /** Verifies requests from Slack to /slack/*; without it those endpoints are not served (404). */
   signingSecret: z.string().min(8).optional(),
+  /** Channels where the Slack entry points (button, shortcut, mention) may start runs; default: alertsChannel and incidentChannel. */
+  allowedChannels: z.array(z.string().min(1)).optional(),
+  /** When set, only these Slack user ids may start runs from Slack. */
+  allowedUsers: z.array(z.string().min(1)).optional(),
   /** Timeout of one HTTP request to Slack (the library's default is none). */
   timeoutMs: z.number().int().positive().default(5_000),
   /** Retries of one call inside the Slack client (network errors, 5xx); the pipeline's retry stage retries the whole delivery. */
@@ -26,5 +30,7 @@ export const slackConfigSchema = z.strictObject({
   chart: z.boolean().default(true),
   /** Rendering the chart is abandoned after this long; the message goes out without it. */
   chartTimeoutMs: z.number().int().positive().default(10_000),
+}).superRefine((c, ctx) => {
+  if (c.signingSecret && !c.token) ctx.addIssue({ code: 'custom', path: ['signingSecret'], message: 'the Slack entry points answer through the Slack API: set slack.token too' });
 });
 export type SlackConfig = z.infer<typeof slackConfigSchema>;

@@ -49,6 +49,14 @@ export interface ThreadState {
   incident?: { channel: string; ts: string };
 }
 
+/**
+ * Records `where` (a message someone asked about from Slack) as the thread of `groupKey`, unless
+ * the group already has a thread: the existing one wins. Returns the group's thread.
+ */
+export function rememberThread(store: Pick<Store, 'initNotifierState'>, groupKey: string, where: { channel: string; ts: string }, now = Date.now()): ThreadState {
+  return store.initNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`, { channel: where.channel, ts: where.ts, own: false }, now);
+}
+
 /** Steps a run has completed, as stored under `run:<runId>`. */
 interface RunSteps {
   /** An attempt began: a later one first looks for what an earlier one may have posted. */
