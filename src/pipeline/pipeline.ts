@@ -106,8 +106,10 @@ export class Pipeline {
       const { group, trigger } = b.req;
       if (result.duplicate) this.deps.metrics.duplicates.inc({ trigger });
       else this.schedule(result.id);
-      if (this.deps.logger.isLevelEnabled('info')) {
-        this.deps.logger.info({ runId: result.id, groupKey: group.groupKey, trigger, duplicate: result.duplicate, coalesced: result.coalesced }, 'notification admitted');
+      // a storm repeats notifications thousands of times: duplicates are logged at debug only
+      const level = result.duplicate ? 'debug' : 'info';
+      if (this.deps.logger.isLevelEnabled(level)) {
+        this.deps.logger[level]({ runId: result.id, groupKey: group.groupKey, trigger, duplicate: result.duplicate, coalesced: result.coalesced }, 'notification admitted');
       }
       b.resolve(result);
     });

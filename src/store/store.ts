@@ -189,7 +189,10 @@ export class Store implements AlertHistory {
       stateGet: db.prepare<[string, string], { value: string }>('SELECT value FROM notifier_state WHERE notifier = ? AND key = ?'),
       statePut: db.prepare('INSERT OR REPLACE INTO notifier_state (notifier, key, value, updated_at) VALUES (?, ?, ?, ?)'),
       stateInsert: db.prepare('INSERT OR IGNORE INTO notifier_state (notifier, key, value, updated_at) VALUES (?, ?, ?, ?)'),
-      groupPut: db.prepare('INSERT OR REPLACE INTO alert_groups (fingerprint, group_key, updated_at) VALUES (?, ?, ?)'),
+      // written only when the group changed or the row is an hour old: most notifications repeat it
+      groupPut: db.prepare(
+        'INSERT INTO alert_groups (fingerprint, group_key, updated_at) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET group_key = excluded.group_key, updated_at = excluded.updated_at WHERE group_key != excluded.group_key OR updated_at < excluded.updated_at - 3600000',
+      ),
       groupGet: db.prepare<[string], { group_key: string }>('SELECT group_key FROM alert_groups WHERE fingerprint = ?'),
       purgeGroups: db.prepare('DELETE FROM alert_groups WHERE updated_at < ?'),
       purgeRuns: db.prepare("DELETE FROM runs WHERE state = 'done' AND updated_at < ?"),
