@@ -78,6 +78,30 @@ test('Prometheus slow (accepts, never answers): pool and traffic time out at the
   expectReportedMissing(r, 'timeout', /did not answer within 1000 ms|timeout/i);
 });
 
+test('Prometheus slow with a source timeout longer than the run budget: the budget ends the run', async () => {
+  const hang = await startHangingServer();
+  stubs.push(hang);
+  const t = await testApp({
+    sources: { prometheus: { url: hang.url, timeoutMs: 30_000 } },
+    pipeline: { budgetMs: 1_500, enricherTimeoutMs: 30_000 },
+    routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['pool', 'traffic'], notifiers: ['console'] }],
+  });
+  try {
+    const started = Date.now();
+    const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(firingPayload()) });
+    const d: Diagnostic = await t.pipeline.wait(res.json().id);
+    expect(Date.now() - started).toBeLessThan(1_500 + 1_000);
+    for (const e of d.enrichments) {
+      expect(e.status).toBe('timeout');
+      expect(e.error).toBe('timeout after 1500 ms (run budget)');
+    }
+    expect(d.notifications[0]!.status).toBe('sent');
+    expect(t.console.text()).toContain('[pool] TIMEOUT timed out after');
+  } finally {
+    await t.app.close();
+  }
+});
+
 test.each<[string, (res: import('node:http').ServerResponse) => void]>([
   ['HTML from a proxy with 200', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Sign in</body></html>')],
   ['truncated JSON', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","data":{"resultType":"vec')],
