@@ -198,7 +198,9 @@ export async function startStack(): Promise<Stack> {
   ensureBuilt();
   const dir = tempDir('e2e');
   const stops: Array<() => Promise<unknown>> = [];
+  let thaw = () => {};
   const stopAll = async () => {
+    thaw(); // a frozen PostgreSQL would hang every stop after it
     for (const s of stops.reverse()) await s().catch(() => undefined);
     stops.length = 0;
     fs.rmSync(dir, { recursive: true, force: true });
@@ -274,11 +276,10 @@ export async function startStack(): Promise<Stack> {
     stops.push(() => stopReceiver(receiver));
 
     let frozen: number[] = [];
-    const thaw = () => {
+    thaw = () => {
       for (const pid of frozen) try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
       frozen = [];
     };
-    stops.push(async () => thaw());
     const stack: Stack = {
       pg,
       admin,
@@ -351,7 +352,7 @@ export async function startStack(): Promise<Stack> {
       thawDatabase: thaw,
       stop: stopAll,
     };
-    stops.push(async () => admin.end());
+    stops.push(() => Promise.race([admin.end(), new Promise((r) => setTimeout(r, 5_000).unref())]));
     return stack;
   } catch (e) {
     await stopAll();
