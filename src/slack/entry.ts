@@ -19,6 +19,8 @@ import { DIAGNOSE_CALLBACK_ID, RERUN_ACTION_ID } from './constants';
 import { parseRerunValue, recogniseAlert, rerunOf } from './recognise';
 import { groupOfRecognised, groupOfRun, type Resolution } from './resolve';
 
+/** An answer to the user has its own deadline, so a failure (even the work's own deadline) can still be told. */
+const ANSWER_TIMEOUT_MS = 5_000;
 /** conversations.replies page read for a thread (its parent and our diagnostic are near the start). */
 const THREAD_PAGE = 200;
 
@@ -99,8 +101,23 @@ type Answer = (text: string) => Promise<void>;
 export async function handleInteraction(p: Interaction, deps: EntryDeps, signal: AbortSignal): Promise<string> {
   const answer: Answer = async (text) => {
     if (!p.response_url) return;
-    await deps.respond(p.response_url, { response_type: 'ephemeral', replace_original: false, text }, signal);
+    await deps.respond(p.response_url, { response_type: 'ephemeral', replace_original: false, text }, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
   };
+  return tellingFailures(answer, signal, () => interaction(p, answer, deps, signal));
+}
+
+/** Runs `work`; when it throws, the user is told (best effort) and the error goes on to the log. */
+async function tellingFailures(answer: Answer, signal: AbortSignal, work: () => Promise<string>): Promise<string> {
+  try {
+    return await work();
+  } catch (e) {
+    const why = signal.aborted ? 'it took too long' : (e as Error).message;
+    await answer(`Sorry, I could not finish: ${escapeMrkdwn(why)}. Try again in a minute.`).catch(() => {});
+    throw e;
+  }
+}
+
+async function interaction(p: Interaction, answer: Answer, deps: EntryDeps, signal: AbortSignal): Promise<string> {
   const channel = p.channel?.id ?? p.container?.channel_id;
   const user = p.user?.id;
   if (p.type === 'block_actions') {
@@ -135,7 +152,11 @@ export async function handleEvent(envelope: EventEnvelope, deps: EntryDeps, sign
   if (e.bot_id || !e.user || !e.channel) return 'ignored: mention by a bot';
   const channel = e.channel;
   const user = e.user;
-  const answer: Answer = (text) => deps.api.postEphemeral({ channel, user, text, ...(e.thread_ts ? { thread_ts: e.thread_ts } : {}) }, signal);
+  const answer: Answer = (text) => deps.api.postEphemeral({ channel, user, text, ...(e.thread_ts ? { thread_ts: e.thread_ts } : {}) }, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
+  return tellingFailures(answer, signal, () => mentioned(e, channel, user, answer, deps, signal));
+}
+
+async function mentioned(e: NonNullable<EventEnvelope['event']>, channel: string, user: string, answer: Answer, deps: EntryDeps, signal: AbortSignal): Promise<string> {
   const denied = refusal(deps.config, channel, user);
   if (denied) return refuse(answer, denied);
   if (!e.thread_ts) return unrecognised(answer, 'you mentioned me outside a thread, so I do not know which alert you mean');

@@ -1,5 +1,5 @@
 import { fingerprintOf } from '../../src/alertmanager/fingerprint';
-import { FakeSlack } from '../fakes/slack';
+import { FakeSlack, SlackFakeError } from '../fakes/slack';
 import { startAlertmanager, type AlertmanagerServer } from '../support/alertmanager';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
@@ -179,6 +179,47 @@ describe('retries', () => {
   });
 });
 
+describe('acknowledging', () => {
+  test('the answer comes before the work (Slack is slow here); a failure after it is logged and told to the user, never unhandled', async () => {
+    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: { alertname: 'db_pool_exhausted', service: 'slow' } });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    fake.handle('conversations.replies', async (args) => {
+      await gate;
+      const parent = fake.find(String(args.channel), String(args.ts));
+      return { messages: parent ? [parent, ...fake.replies(parent.channel, parent.ts)] : [], has_more: false };
+    });
+    const handledBefore = handled(t).length;
+    try {
+      // Slack gives up after 3 s; we must answer well before the work can finish.
+      const res = await Promise.race([sendEvent(t, mention(ALERTS, page.ts)), sleep(2_000).then(() => undefined)]);
+      expect(res?.statusCode).toBe(200);
+      await sleep(200);
+      // Answered; the work is still waiting for Slack.
+      expect(handled(t).length).toBe(handledBefore);
+      open();
+      await settled(t, handledBefore + 1);
+      expect(handled(t).at(-1)!.outcome).toMatch(/^admitted run /);
+      await finished(slackRuns(t).at(-1)!);
+
+      // Slack refuses the thread read: the work fails, the user hears why, the log says so.
+      fake.failNext('conversations.replies', 1, { status: 200, error: 'missing_scope' });
+      await sendEvent(t, mention(ALERTS, page.ts));
+      await settled(t, handledBefore + 2);
+      const failed = handled(t).at(-1)!;
+      expect(failed).toMatchObject({ msg: 'slack request failed', what: 'event', err: expect.stringContaining('missing_scope') });
+      expect(fake.ephemeral.at(-1)!.text).toContain('could not finish');
+    } finally {
+      open();
+      fake.handle('conversations.replies', (args) => {
+        const parent = fake.find(String(args.channel), String(args.ts));
+        if (!parent) throw new SlackFakeError('thread_not_found');
+        return { messages: [parent, ...fake.replies(parent.channel, parent.ts)], has_more: false };
+      });
+    }
+  });
+});
+
 describe('the three ways in', () => {
   test('the re-run button re-runs that group and updates its diagnostic in place, with one "what changed" reply', async () => {
     const fixture = firingPayload();
@@ -240,6 +281,8 @@ describe('the three ways in', () => {
 
   test("the shortcut on Alertmanager's own page: the alert is found in Alertmanager, one diagnostic goes into that page's thread", async () => {
     const other = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_A });
+    // An earlier page of the same alert (a repeat): the diagnostic must still go where it was asked for.
+    const earlier = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_C, at: Date.now() - 60_000 });
     const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_C, summary: 'pool of search nearly exhausted' });
     const topBefore = fake.topLevel(ALERTS).length;
     const handledBefore = handled(t).length;
@@ -250,12 +293,15 @@ describe('the three ways in', () => {
     expect(d).toMatchObject({ trigger: 'slack', alertname: 'db_pool_exhausted', fingerprints: [fingerprintOf(PAGE_C)], alert: { labels: PAGE_C, annotations: { summary: 'pool of search nearly exhausted' } } });
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
     expect(diagnostics(fake, ALERTS, other.ts)).toHaveLength(0);
+    expect(diagnostics(fake, ALERTS, earlier.ts)).toHaveLength(0);
     expect(fake.topLevel(ALERTS)).toHaveLength(topBefore);
     expect(JSON.stringify(fake.responses.at(-1)!.body)).toContain('Diagnosing db_pool_exhausted');
   });
 
   test('a mention in an alert’s thread puts one diagnostic into that thread', async () => {
-    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted', service: 'inventory' }, labels: { alertname: 'db_pool_exhausted', service: 'inventory', severity: 'critical' } });
+    const inventory = { alertname: 'db_pool_exhausted', service: 'inventory', severity: 'critical' };
+    const earlier = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted', service: 'inventory' }, labels: inventory, at: Date.now() - 60_000 });
+    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted', service: 'inventory' }, labels: inventory });
     fake.seedMessage(ALERTS, { thread_ts: page.ts, user: 'U0HUMAN', text: 'looking' });
     const handledBefore = handled(t).length;
     const res = await sendEvent(t, mention(ALERTS, page.ts));
@@ -265,6 +311,7 @@ describe('the three ways in', () => {
     // Not in Alertmanager: the labels read from the page are used, and the user is told.
     expect(d).toMatchObject({ trigger: 'slack', fingerprints: [fingerprintOf({ alertname: 'db_pool_exhausted', service: 'inventory', severity: 'critical' })] });
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
+    expect(diagnostics(fake, ALERTS, earlier.ts)).toHaveLength(0);
     const told = fake.ephemeral.at(-1)!;
     expect(told).toMatchObject({ channel: ALERTS, user: 'U0ONCALL', thread_ts: page.ts });
     expect(told.text).toContain('diagnosing with the labels in the message');
