@@ -89,7 +89,7 @@ export function refusal(config: EntryDeps['config'], channel: string | undefined
 }
 
 const HOW_TO =
-  'What works: use *Diagnose this alert* on the page Alertmanager posted (title `[FIRING:n] <alertname> …`), or on a message that names the alert as `alertname: <name>` with its labels (`• *service:* `api``) or its `fingerprint: <16 hex digits>`; or mention me in the page’s thread.';
+  'What works: use *Diagnose this alert* on the page Alertmanager posted (title `[FIRING:n] <alertname> …`), or on a message that names the alert with its labels, such as `db_pool_exhausted{service="api"}` or `alertname: db_pool_exhausted` followed by label lines like • *service:* `api`, or on one with its `fingerprint: <16 hex digits>`; or mention me in the thread of the page.';
 
 /** Where an answer for the person who asked goes. */
 type Answer = (text: string) => Promise<void>;

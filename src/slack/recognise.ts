@@ -1,7 +1,7 @@
 /**
  * Reading an alert out of a Slack message: the page Alertmanager's Slack receiver posted
  * (title `[FIRING:2] <group label values> (<other common label values>)`, labels listed as
- * `• *name:* \`value\``), a Prometheus-style label set, attachment fields, an `alertname:` line,
+ * `• *name:* \`value\``), a Prometheus-style `alertname{label="value"}`, attachment fields, an `alertname:` line,
  * a fingerprint, or one of our own diagnostics (its re-run button). Pure functions.
  */
 import type { SlackHistoryMessage } from '../notifiers/slack/client';
@@ -34,8 +34,8 @@ const MAX_VALUE = 1_000;
 const BULLET_LINE = /^[\s>•·*-]*\*?_?([A-Za-z_][A-Za-z0-9_]*)_?\*?\s*:\s*\*?_?\s*`([^`\n]+)`\s*$/;
 /** `\`name=value\`` (our own thread parent's label line). */
 const TICKED_PAIR = /`([A-Za-z_][A-Za-z0-9_]*)=([^`\n]+)`/g;
-/** `{name="value", …}` (Prometheus / amtool style). */
-const BRACED_SET = /\{([^{}\n]*)\}/g;
+/** `[alertname]{name="value", …}` (Prometheus / amtool style); a name before the brace is the alertname. */
+const BRACED_SET = /([A-Za-z_:][A-Za-z0-9_:]*)?\{([^{}\n]*)\}/g;
 const QUOTED_PAIR = /([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"/g;
 /** `alertname: x`, `alertname=x`, `*alertname:* x`. */
 const ALERTNAME_LINE = /(?:^|[^A-Za-z0-9_])alertname\*?\s*[:=]\s*\*?\s*[`"]?([A-Za-z_:][A-Za-z0-9_:]*)/;
@@ -66,7 +66,12 @@ export function recogniseAlert(m: SlackHistoryMessage): RecognisedAlert | undefi
     if (b) add(labels, b[1]!, b[2]!);
   }
   for (const p of text.matchAll(TICKED_PAIR)) add(labels, p[1]!, p[2]!);
-  for (const set of text.matchAll(BRACED_SET)) for (const p of set[1]!.matchAll(QUOTED_PAIR)) add(labels, p[1]!, unquote(p[2]!));
+  let bracedName: string | undefined;
+  for (const set of text.matchAll(BRACED_SET)) {
+    const pairs = [...set[2]!.matchAll(QUOTED_PAIR)];
+    for (const p of pairs) add(labels, p[1]!, unquote(p[2]!));
+    if (pairs.length > 0 && set[1] && !bracedName) bracedName = set[1];
+  }
   for (const a of m.attachments ?? []) {
     for (const f of a.fields ?? []) {
       const name = (f.title ?? '').replace(/[*`_:]/g, '').trim();
@@ -77,6 +82,7 @@ export function recogniseAlert(m: SlackHistoryMessage): RecognisedAlert | undefi
   if (!labels.alertname) {
     const line = ALERTNAME_LINE.exec(text);
     if (line) labels.alertname = line[1]!;
+    else if (bracedName) labels.alertname = bracedName;
   }
   if (labels.alertname && !ALERTNAME.test(labels.alertname)) delete labels.alertname;
 

@@ -1,6 +1,7 @@
 import { fingerprintOf } from '../../src/alertmanager/fingerprint';
 import { FakeSlack, SlackFakeError } from '../fakes/slack';
 import { startAlertmanager, type AlertmanagerServer } from '../support/alertmanager';
+import { parseConfig } from '../../src/config';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
 import {
@@ -412,6 +413,28 @@ describe('what cannot be done', () => {
       }
     } finally {
       await off.app.close();
+    }
+  });
+
+  test('a signing secret without a token is a configuration error naming the path', () => {
+    expect(() => parseConfig({ slack: { signingSecret: SECRET, alertsChannel: ALERTS } }, {})).toThrow(/slack\.signingSecret: .*set slack\.token/);
+  });
+
+  test('over a real socket: the raw bytes as sent are what is verified', async () => {
+    const s = await app({ alertmanager: false });
+    try {
+      const address = await s.app.listen({ host: '127.0.0.1', port: 0 });
+      // Bytes a re-encoding parser would change: a JSON escape, non-ASCII, spaces, a trailing newline.
+      const body = '{"type": "url_verification", "challenge": "caf\\u00e9 \u2713"}\n';
+      const ok = await fetch(`${address}/slack/events`, { method: 'POST', headers: { ...JSON_CT, ...signed(body) }, body, signal: AbortSignal.timeout(5_000) });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ challenge: 'caf\u00e9 \u2713' });
+      const reencoded = JSON.stringify(JSON.parse(body));
+      expect(reencoded).not.toBe(body);
+      const bad = await fetch(`${address}/slack/events`, { method: 'POST', headers: { ...JSON_CT, ...signed(body) }, body: reencoded, signal: AbortSignal.timeout(5_000) });
+      expect(bad.status).toBe(401);
+    } finally {
+      await s.app.close();
     }
   });
 

@@ -56,6 +56,8 @@ describe('recogniseAlert', () => {
 
   test('other forms: a Prometheus label set, backticked pairs, attachment fields, an alertname line, a fingerprint, escaped entities', () => {
     expect(recogniseAlert({ ts: '1', text: 'is this db_pool_exhausted{service="api", instance="db-1:5432", alertname="db_pool_exhausted"} bad?' })?.labels).toEqual({ service: 'api', instance: 'db-1:5432', alertname: 'db_pool_exhausted' });
+    expect(recogniseAlert({ ts: '1', text: 'db_pool_exhausted{service="api"} again' })).toEqual({ alertname: 'db_pool_exhausted', alertnameFrom: 'labels', labels: { service: 'api', alertname: 'db_pool_exhausted' }, titleValues: [] });
+    expect(recogniseAlert({ ts: '1', text: 'x{}' })).toBeUndefined();
     expect(recogniseAlert({ ts: '1', blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: '`alertname=db_pool_exhausted` `service=api`' }] }] })?.labels).toEqual({ alertname: 'db_pool_exhausted', service: 'api' });
     expect(recogniseAlert({ ts: '1', attachments: [{ title: 'Pool', fields: [{ title: 'alertname', value: 'db_pool_exhausted' }, { title: 'service', value: '`api`' }, { title: 'Runbook', value: 'x' }] }] })?.labels).toEqual({ alertname: 'db_pool_exhausted', service: 'api' });
     expect(recogniseAlert({ ts: '1', text: 'paged: alertname: db_pool_exhausted on api' })).toMatchObject({ alertname: 'db_pool_exhausted', alertnameFrom: 'labels' });
