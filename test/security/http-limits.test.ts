@@ -7,8 +7,7 @@ import { firingPayload } from '../support/fixtures';
 /**
  * Issue 7, security: authentication on every protected endpoint, the token compared in constant
  * time, slow-loris and oversized bodies bounded by the server's own timeouts and limits (a real
- * listening socket, not inject), and the rate limit on /enrich. The Slack entry points
- * (/slack/events, /slack/interactions) do not exist yet, so their rate limit is not tested here.
+ * listening socket, not inject), and the rate limits on /enrich and the Slack entry points.
  */
 
 type T = Awaited<ReturnType<typeof testApp>>;
@@ -180,6 +179,57 @@ describe('a real listening server under slow and oversized requests', () => {
     const ok = await fetch(url, { method: 'POST', headers: { ...json, ...auth }, body: fits, signal: AbortSignal.timeout(5_000) });
     expect(ok.status).toBe(202);
     await t.pipeline.wait(((await ok.json()) as { id: string }).id);
+  });
+});
+
+describe('rate limit on the Slack entry points', () => {
+  const SIGNING = 'rate-limit-signing-secret';
+  const sign = (body: string, ts = Math.floor(Date.now() / 1000)) => ({
+    'x-slack-request-timestamp': String(ts),
+    'x-slack-signature': `v0=${crypto.createHmac('sha256', SIGNING).update(`v0:${ts}:${body}`).digest('hex')}`,
+  });
+
+  test.each([
+    ['/slack/events', 'application/json', JSON.stringify({ type: 'url_verification', challenge: 'c' })],
+    ['/slack/interactions', 'application/x-www-form-urlencoded', `payload=${encodeURIComponent('not json')}`],
+  ])('%s: 429 after server.rateLimitPerMinute requests, signed or not (the limit comes before the signature check)', async (url, type, body) => {
+    const t = await testApp({
+      server: { auth: { token: TOKEN }, rateLimitPerMinute: 3 },
+      slack: { token: 'xoxb-rate-limit-test', signingSecret: SIGNING, alertsChannel: 'C0ALERTS', apiUrl: 'http://127.0.0.1:9/api/' },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [], notifiers: ['console'] }],
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await t.app.inject({ method: 'POST', url, headers: { 'content-type': type, ...sign(body) }, payload: body })).statusCode);
+      // the signed requests were served (not refused for their signature)
+      expect(statuses.every((s) => s !== 401 && s !== 429)).toBe(true);
+      // then the limit holds for signed and unsigned requests alike
+      const signed = await t.app.inject({ method: 'POST', url, headers: { 'content-type': type, ...sign(body) }, payload: body });
+      expect(signed.statusCode).toBe(429);
+      const unsigned = await t.app.inject({ method: 'POST', url, headers: { 'content-type': type }, payload: body });
+      expect(unsigned.statusCode).toBe(429);
+      // and /webhook is untouched by it
+      const hook = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...json, ...auth }, payload: JSON.stringify(firingPayload()) });
+      expect(hook.statusCode).toBe(202);
+      await t.pipeline.wait(hook.json().id);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('a flood of unsigned requests is rate limited too, not only refused one by one', async () => {
+    const t = await testApp({
+      server: { auth: { token: TOKEN }, rateLimitPerMinute: 3 },
+      slack: { token: 'xoxb-rate-limit-test', signingSecret: SIGNING, alertsChannel: 'C0ALERTS', apiUrl: 'http://127.0.0.1:9/api/' },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [], notifiers: ['console'] }],
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await t.app.inject({ method: 'POST', url: '/slack/events', headers: json, payload: '{}' })).statusCode);
+      expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
+    } finally {
+      await t.app.close();
+    }
   });
 });
 
