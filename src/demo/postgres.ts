@@ -156,8 +156,38 @@ export interface PostgresServer {
   statStatementsPreloaded: boolean;
   /** The superuser URL (database `postgres`). */
   adminUrl: string;
-  /** Fast shutdown by PID (SIGKILL after POSTGRES_STOP_TIMEOUT_MS), then removes the temp dir. Idempotent. */
+  /**
+   * SIGSTOPs the postmaster and every process it forked (the `down` scenario: the server accepts
+   * TCP connections but never answers). Returns the PIDs stopped.
+   */
+  pause(): number[];
+  /** SIGCONTs what `pause` stopped. */
+  resume(): void;
+  /** Resumes a paused server, fast shutdown by PID (SIGKILL after POSTGRES_STOP_TIMEOUT_MS), then removes the temp dir. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** PIDs whose parent is `ppid` (read from /proc; empty where there is no /proc). */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 /**
@@ -216,17 +246,36 @@ export async function startPostgresServer(opts: StartServerOptions = {}): Promis
     proc.unref();
     (proc.stderr as unknown as { unref?: () => void }).unref?.();
     const killOnExit = () => {
+      resume();
       try {
-        process.kill(proc.pid!, 'SIGCONT');
         process.kill(proc.pid!, 'SIGQUIT');
       } catch {
         // already gone
       }
     };
     process.once('exit', killOnExit);
+    let paused: number[] = [];
+    const signal = (pid: number, sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+        return true;
+      } catch {
+        return false; // exited meanwhile
+      }
+    };
+    const pause = () => {
+      if (signal(proc.pid!, 'SIGSTOP')) paused.push(proc.pid!);
+      for (const pid of childPids(proc.pid!)) if (signal(pid, 'SIGSTOP')) paused.push(pid);
+      return [...paused];
+    };
+    const resume = () => {
+      for (const pid of paused) signal(pid, 'SIGCONT');
+      paused = [];
+    };
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        resume();
         process.removeListener('exit', killOnExit);
         if (proc.exitCode === null && proc.signalCode === null) {
           const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -237,7 +286,7 @@ export async function startPostgresServer(opts: StartServerOptions = {}): Promis
         }
         cleanupDir();
       })());
-    return { kind: bins.kind, host: '127.0.0.1', port, pid: proc.pid!, dataDir: data, statStatementsPreloaded: preload, adminUrl: postgresUrl('127.0.0.1', port), stop };
+    return { kind: bins.kind, host: '127.0.0.1', port, pid: proc.pid!, dataDir: data, statStatementsPreloaded: preload, adminUrl: postgresUrl('127.0.0.1', port), pause, resume, stop };
   } catch (e) {
     if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
     cleanupDir();
