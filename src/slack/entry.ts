@@ -210,7 +210,7 @@ async function unrecognised(answer: Answer, why: string): Promise<string> {
   return 'unrecognised';
 }
 
-function describe(group: AlertGroup): string {
+function describeGroup(group: AlertGroup): string {
   const labels = Object.entries(group.commonLabels)
     .filter(([k]) => k !== 'alertname')
     .slice(0, 6)
@@ -236,8 +236,8 @@ async function start(r: Extract<Resolution, { ok: true }>, where: { channel: str
   const whereText = elsewhere ? ` This alert already has a thread${thread.permalink ? ` (${thread.permalink})` : ''}; the diagnostic goes there.` : '';
   const note = r.note ? `\n_${escapeMrkdwn(r.note)}._` : '';
   const text = admitted.duplicate
-    ? `A diagnosis of ${describe(group)} was just started (run \`${admitted.id}\`); its result goes into the thread.${whereText}${note}`
-    : `${message ?? `Diagnosing ${describe(group)}; the diagnostic will appear in this thread.`}${whereText}${note}`;
+    ? `A diagnosis of ${describeGroup(group)} was just started (run \`${admitted.id}\`); its result goes into the thread.${whereText}${note}`
+    : `${message ?? `Diagnosing ${describeGroup(group)}; the diagnostic will appear in this thread.`}${whereText}${note}`;
   await answer(text).catch((e) => deps.logger.warn({ err: (e as Error).message }, 'could not answer the user in Slack'));
   return admitted.duplicate ? `duplicate of run ${admitted.id}` : `admitted run ${admitted.id}`;
 }
