@@ -33,10 +33,7 @@ async function main(): Promise<void> {
     host = '127.0.0.1';
     logger.warn('no server.auth.token configured: listening on 127.0.0.1 only; set a token to accept Alertmanager from other hosts');
   }
-  const address = await service.app.listen({ host, port: config.server.port });
-  logger.info({ address, state: config.state.path }, 'listening');
-  service.pipeline.resume();
-
+  // handlers before listening: a SIGTERM right after start still drains
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -52,6 +49,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const address = await service.app.listen({ host, port: config.server.port });
+  logger.info({ address, state: config.state.path }, 'listening');
+  if (!stopping) service.pipeline.resume();
 }
 
 main().catch((e) => {

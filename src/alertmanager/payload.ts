@@ -38,24 +38,38 @@ export function webhookPayloadSchema(maxAlerts: number) {
 
 export type WebhookPayload = z.infer<ReturnType<typeof webhookPayloadSchema>>;
 
-/** The pipeline's view of a validated payload (drops unknown fields). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `s` with lone UTF-16 surrogates (valid JSON, invalid text: URL encoding throws on them) replaced by U+FFFD. */
+export function wellFormed(s: string): string {
+  return s.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** A label set with every name and value well-formed. */
+export function wellFormedLabels(labels: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) out[wellFormed(k)] = wellFormed(v);
+  return out;
+}
+
+/** The pipeline's view of a validated payload (drops unknown fields; every string well-formed). */
 export function toAlertGroup(p: WebhookPayload): AlertGroup {
   return {
-    groupKey: p.groupKey,
+    groupKey: wellFormed(p.groupKey),
     status: p.status,
-    receiver: p.receiver,
-    groupLabels: p.groupLabels,
-    commonLabels: p.commonLabels,
-    commonAnnotations: p.commonAnnotations,
-    externalURL: p.externalURL,
+    receiver: wellFormed(p.receiver),
+    groupLabels: wellFormedLabels(p.groupLabels),
+    commonLabels: wellFormedLabels(p.commonLabels),
+    commonAnnotations: wellFormedLabels(p.commonAnnotations),
+    externalURL: wellFormed(p.externalURL),
     truncatedAlerts: p.truncatedAlerts,
     alerts: p.alerts.map((a) => ({
       status: a.status,
-      labels: a.labels,
-      annotations: a.annotations,
+      labels: wellFormedLabels(a.labels),
+      annotations: wellFormedLabels(a.annotations),
       startsAt: a.startsAt,
-      endsAt: a.endsAt,
-      generatorURL: a.generatorURL,
+      endsAt: wellFormed(a.endsAt),
+      generatorURL: wellFormed(a.generatorURL),
       fingerprint: a.fingerprint.toLowerCase(),
     })),
   };

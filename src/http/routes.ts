@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { webhookPayloadSchema, toAlertGroup, issuesOf } from '../alertmanager/payload';
+import { webhookPayloadSchema, toAlertGroup, issuesOf, wellFormedLabels } from '../alertmanager/payload';
 import { fingerprintOf } from '../alertmanager/fingerprint';
 import type { AlertGroup } from '../core/alert';
 import type { Metrics } from '../metrics';
@@ -37,7 +37,9 @@ const fingerprintBodySchema = z.strictObject({ fingerprint: z.string().regex(/^[
 const flag = (v: unknown) => v === 'true' || v === '1' || v === '';
 
 /** A one-alert group for a manual run; it joins the alert's Alertmanager group (and thread) where one was seen. */
-export function manualGroup(labels: Record<string, string>, annotations: Record<string, string>, startsAt: string, store: Pick<Store, 'groupKeyOf'>): AlertGroup {
+export function manualGroup(rawLabels: Record<string, string>, rawAnnotations: Record<string, string>, startsAt: string, store: Pick<Store, 'groupKeyOf'>): AlertGroup {
+  const labels = wellFormedLabels(rawLabels);
+  const annotations = wellFormedLabels(rawAnnotations);
   const fingerprint = fingerprintOf(labels);
   const key = Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
   return {

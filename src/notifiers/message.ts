@@ -4,6 +4,7 @@
  * platform syntax. Slack (Block Kit) and the console (text) both render from it.
  */
 import type { LinksConfig } from '../http/config';
+import { wellFormed } from '../alertmanager/payload';
 import type { Diagnostic, EnrichmentStatus, Section, SeriesSection } from '../core/diagnostic';
 
 /** Causes shown with their evidence; the others are listed in one line. */
@@ -173,7 +174,7 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => matcher(k, v))
       .join(',')}}`;
-    out.push({ kind: 'silence', label: 'Silence in Alertmanager', url: `${amBase.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(filter)}` });
+    out.push({ kind: 'silence', label: 'Silence in Alertmanager', url: `${amBase.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(wellFormed(filter))}` });
   }
   if (isHttpUrl(d.alert?.generatorURL)) out.push({ kind: 'source', label: 'Alert rule in Prometheus', url: d.alert!.generatorURL! });
   return out;
@@ -194,11 +195,15 @@ export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): Messa
     actions: c.actions,
   }));
   const top = causes[0];
+  // sources that failed: a missing cause may only mean it could not be seen
+  const unseen = d.enrichments.filter((e) => e.status === 'error' || e.status === 'timeout').map((e) => `${e.enricher} (${e.status})`);
   const headline = top
     ? `Most likely: ${top.title.length > MAX_HEADLINE_TITLE ? `${top.title.slice(0, MAX_HEADLINE_TITLE - 1)}…` : top.title} (${top.confidenceText} confidence)`
     : status === 'resolved'
       ? 'Resolved; no cause stood out in the evidence.'
-      : 'No cause stands out in the evidence; see the findings below.';
+      : unseen.length > 0
+        ? `No cause stands out in what could be checked; not checked: ${unseen.join(', ')}.`
+        : 'No cause stands out in the evidence; see the findings below.';
   const actions: string[] = [];
   for (const c of causes.slice(0, TOP_CAUSES)) for (const a of c.actions) if (!actions.includes(a) && actions.length < MAX_ACTIONS) actions.push(a);
   const parts: ModelPart[] = d.enrichments.map((e) => {

@@ -48,6 +48,17 @@ describe('webhook payload v4', () => {
     expect(issuesOf(r.error!)[0]).toEqual({ path: 'alerts', message: expect.stringContaining('max_alerts') });
   });
 
+  test('lone surrogates in labels (valid JSON, invalid text) become U+FFFD', () => {
+    const raw = firingPayload();
+    raw.alerts[0].labels['x\ud800'] = 'a\udc00b';
+    raw.commonLabels.y = '\ud83d';
+    const g = toAlertGroup(schema.parse(raw));
+    expect(g.alerts[0]!.labels['x\ufffd']).toBe('a\ufffdb');
+    expect(g.commonLabels.y).toBe('\ufffd');
+    expect(g.alerts[0]!.labels.alertname).toBe('db_pool_exhausted');
+    expect(() => encodeURIComponent(JSON.stringify(g))).not.toThrow();
+  });
+
   test('never throws on arbitrary JSON', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {

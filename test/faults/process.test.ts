@@ -130,6 +130,7 @@ test('SIGTERM drains: the run in flight finishes and is notified before exit 0',
   await until(() => (loki.requests.length > 0 ? true : undefined), 10_000, 'the enrichment starting');
   const termAt = Date.now();
   s.child.kill('SIGTERM');
+  await until(() => (s.output().includes('"msg":"shutting down"') ? true : undefined), 5_000, 'the shutdown starting');
   // no new work is taken while draining
   const during = await fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: '{}', signal: AbortSignal.timeout(2_000) }).then(
     (r) => r.status,

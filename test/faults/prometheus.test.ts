@@ -51,6 +51,9 @@ function expectReportedMissing(r: { d: Diagnostic; wallMs: number; console: stri
   const label = status === 'timeout' ? 'TIMEOUT' : 'ERROR';
   expect(r.console).toMatch(new RegExp(`\\[pool\\] ${label} `));
   expect(r.console).toMatch(new RegExp(`\\[traffic\\] ${label} `));
+  // and where no cause stands out, the headline says what was not checked
+  if (d.causes.length === 0) expect(r.console).toContain(`not checked: pool (${status}), traffic (${status})`);
+  expect(buildMessageModel(d).headline).toMatch(d.causes.length === 0 ? /not checked: pool/ : /^Most likely/);
   // and so does the Slack rendering of the same diagnostic (the "unavailable" block)
   const msg = renderDiagnostic(buildMessageModel(d));
   expect(checkMessage(msg)).toBeUndefined();
