@@ -212,7 +212,12 @@ async function investigate(db: PgSession, name: string, s: PostgresSettings, tex
           longestWaitMs: b.longest,
         };
       });
-      chains.sort((a, b) => b.waitingPids.length - a.waitingPids.length || (b.blockerAgeMs ?? 0) - (a.blockerAgeMs ?? 0));
+      // Root blockers (waiting on no lock themselves) first: in a row-lock queue the holder blocks
+      // one session directly and every queued waiter blocks more, so ordering by waiter count
+      // alone cut the root holder off the top N.
+      const waiting = new Set(edges.map((e) => e.waiting_pid));
+      const root = (c: PgBlockingChain) => (waiting.has(c.blockerPid) ? 0 : 1);
+      chains.sort((a, b) => root(b) - root(a) || b.waitingPids.length - a.waitingPids.length || (b.blockerAgeMs ?? 0) - (a.blockerAgeMs ?? 0));
       return chains.slice(0, s.topN);
     })) ?? [];
 
