@@ -30,6 +30,7 @@ import { startServer, ensureBuilt, type ServerProcess as ReceiverProcess } from 
 import { freePort, startServerProcess, tempDir, type ServerProcess } from '../support/processes';
 import { openMetricsBackfill, PROMETHEUS_BIN, PROMTOOL_BIN } from '../support/prometheus';
 import { startPostgres, type TestPostgres } from '../support/postgres';
+import { childPids } from '../../src/demo/postgres';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const ALERTS_CHANNEL = 'C0ALERTS';
@@ -162,22 +163,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** PIDs whose parent is `ppid` (from /proc). */
-function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === ppid) out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 /** Every text in a Slack message's blocks (section text and fields, context elements, header). */
 export function messageText(m: FakeMessage): string {
@@ -208,7 +193,8 @@ export async function startStack(): Promise<Stack> {
   try {
     const slack = await FakeSlack.start();
     stops.push(() => slack.close());
-    const pg = await startPostgres();
+    // A private server even where PG_TEST_URL names a shared one: scenarios exhaust it, or freeze it.
+    const pg = await startPostgres({ settings: {} });
     stops.push(() => pg.stop());
     const monitorUrl = await pg.createRole('pagefirst_monitor', 'monitor-secret-e2e', { monitor: true });
     const admin = await pg.connect({ applicationName: 'e2e-admin' });
@@ -339,7 +325,7 @@ export async function startStack(): Promise<Stack> {
         if (!pg.pid) throw new Error('freezeDatabase needs a private PostgreSQL (unset PG_TEST_URL)');
         process.kill(pg.pid, 'SIGSTOP');
         frozen.push(pg.pid);
-        for (const pid of childrenOf(pg.pid)) {
+        for (const pid of childPids(pg.pid)) {
           try {
             process.kill(pid, 'SIGSTOP');
             frozen.push(pid);
