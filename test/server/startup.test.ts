@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt, runServerToExit, startServer } from '../support/process';
+import { ensureBuilt, ROOT, runServerToExit, startServer } from '../support/process';
 import { firingPayload } from '../support/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'startup-'));
@@ -40,6 +40,28 @@ describe('the server process', () => {
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
     expect(s.output()).toContain('"msg":"pipeline drained"');
+  });
+
+  test('the README walkthrough: examples/receiver.yml, the fixture with the token, the diagnostic on stdout and by id, then a duplicate', async () => {
+    const token = 'readme-token-0123456789abcdef';
+    const s = await startServer(['--config', join(ROOT, 'examples/receiver.yml')], { PAGEFIRST_TOKEN: token, HOST: '127.0.0.1' }, 15_000, dir);
+    const post = () => fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(firingPayload()) });
+    const first = await post();
+    expect(first.status).toBe(202);
+    const { id, duplicate } = (await first.json()) as { id: string; duplicate: boolean };
+    expect(duplicate).toBe(false);
+    let diagnostic: any;
+    for (let i = 0; i < 100 && !diagnostic; i++) {
+      const r = await fetch(`${s.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      if (r.status === 200) diagnostic = await r.json();
+      else await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(diagnostic).toMatchObject({ id, alertname: 'db_pool_exhausted', status: 'firing', trigger: 'webhook' });
+    expect(s.output()).toContain('FIRING db_pool_exhausted');
+    expect(await (await post()).json()).toEqual({ id, duplicate: true });
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(existsSync(join(dir, 'state.sqlite'))).toBe(true);
   });
 
   test('the token never appears in the logs', async () => {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The checkout: the nearest folder above this file with a package.json (also from the compiled bench). */
-const ROOT = (() => {
+export const ROOT = (() => {
   let dir = __dirname;
   while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.bench.json')) === false) dir = dirname(dir);
   return dir;
@@ -29,8 +29,8 @@ export interface ServerProcess {
  * Starts `node dist/server.js` with `args` and `env` (PORT=0 unless given) and waits for its
  * "listening" log line. Rejects with its output if it exits first or does not listen in time.
  */
-export async function startServer(args: string[], env: Record<string, string>, timeoutMs = 15_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServer(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd = ROOT): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), ...args], { cwd, env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
