@@ -44,7 +44,7 @@ const AVAILABLE_BELOW = 2;
 const START_TIMEOUT_MS = 20_000;
 /** Default wait for the diagnostic after inducing the scenario. */
 const DEFAULT_TIMEOUT_MS = 120_000;
-/** A diagnostic needs at most this long after the page (enrichment budget plus notification). */
+/** Timeout of each HTTP request and database statement the demo makes itself. */
 const HTTP_TIMEOUT_MS = 5_000;
 
 export const DEMO_USAGE = `npm run demo -- [--scenario leak|slow|lock|traffic|down] [--timeout-ms N] [--no-monitoring]
@@ -185,7 +185,7 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
   started.add('PostgreSQL', () => pg.stop(), pg.pid);
   say(`PostgreSQL (${pg.kind} binaries) on 127.0.0.1:${pg.port}, pid ${pg.pid}`);
   const monitorPassword = randomBytes(12).toString('hex');
-  const admin = new Client({ connectionString: pg.adminUrl, connectionTimeoutMillis: HTTP_TIMEOUT_MS, application_name: 'pagefirst-demo' });
+  const admin = new Client({ connectionString: pg.adminUrl, connectionTimeoutMillis: HTTP_TIMEOUT_MS, query_timeout: HTTP_TIMEOUT_MS, application_name: 'pagefirst-demo' });
   await admin.connect();
   try {
     await admin.query(`CREATE ROLE pagefirst_monitor LOGIN PASSWORD '${monitorPassword}'`);
