@@ -341,6 +341,7 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
       signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
     });
     say(`posted db_pool_exhausted to ${receiverUrl}/webhook: HTTP ${res.status}`);
+    if (opts.scenario === 'traffic') say('without Prometheus there is no request rate or baseline: the traffic spike cannot be named');
   }
 
   // 6. Wait for the console notifier.
