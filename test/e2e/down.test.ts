@@ -24,6 +24,7 @@ test('down: one diagnostic in the thread, database_unavailable first', async () 
   if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
+  expect(got.elsewhere).toEqual([]);
   expect(d.trigger).toBe('webhook');
   expect({ top: d.causes[0]?.id, causes: causesText(d) }).toMatchObject({ top: 'database_unavailable' });
   expect(d.causes[0]!.evidence.join('\n')).toMatch(/"app" cannot be reached \((timeout|unreachable|circuit_open)\)/);

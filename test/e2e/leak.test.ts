@@ -19,6 +19,7 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
+  expect(got.elsewhere).toEqual([]);
   expect(d.trigger).toBe('webhook');
   expect(d.alertname).toBe('db_pool_exhausted');
   expect(leaked).toHaveLength(9);

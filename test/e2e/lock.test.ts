@@ -21,6 +21,7 @@ test('lock: one diagnostic in the thread, lock_contention first, naming the root
   if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
+  expect(got.elsewhere).toEqual([]);
   expect(d.trigger).toBe('webhook');
   expect(holders).toHaveLength(1);
   expect(waiters.length).toBeGreaterThanOrEqual(7);

@@ -20,6 +20,7 @@ test('slow: one diagnostic in the thread, slow_queries first, naming the query',
   if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
+  expect(got.elsewhere).toEqual([]);
   expect(d.trigger).toBe('webhook');
   expect(sleeping.length).toBeGreaterThanOrEqual(8);
   expect(sleeping[0]!.query).toBe(SLOW_QUERY);

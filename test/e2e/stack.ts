@@ -33,6 +33,7 @@ import { startPostgres, type TestPostgres } from '../support/postgres';
 import { childPids } from '../../src/demo/postgres';
 
 const ROOT = path.join(__dirname, '..', '..');
+/** The fake Slack's channels: pages (and our diagnostics in their threads), incident summaries. */
 export const ALERTS_CHANNEL = 'C0ALERTS';
 export const INCIDENT_CHANNEL = 'C0INCIDENT';
 /** The background traffic of the demo backend (requests per second) and its hour-ago baseline. */
@@ -56,6 +57,7 @@ export function requireMonitoringBinaries(): void {
   }
 }
 
+/** The demo backend child process. */
 export interface BackendProcess {
   child: ChildProcess;
   pid: number;
@@ -126,16 +128,20 @@ async function stopReceiver(r: ReceiverProcess): Promise<void> {
   clearTimeout(t);
 }
 
+/** What reached Slack for the page. */
 export interface DiagnosticInThread {
   page: FakeMessage;
   /** Our diagnostic messages in the page's thread (a `pf_header` block first). */
   diagnostics: FakeMessage[];
+  /** Diagnostic messages anywhere else (our own thread parent, another thread): none expected. */
+  elsewhere: FakeMessage[];
   /** The stored Diagnostic behind the first one (GET /diagnostics/:id). */
   diagnostic: Diagnostic;
   /** Every text of that message (blocks' text and fields). */
   text: string;
 }
 
+/** The running loop of one scenario file (see the top of this file). */
 export interface Stack {
   pg: TestPostgres;
   admin: Client;
@@ -307,12 +313,13 @@ export async function startStack(): Promise<Stack> {
         }
         await new Promise((r) => setTimeout(r, opts.settleMs ?? 3_000));
         const diagnostics = slack.replies(ALERTS_CHANNEL, page.ts).filter(isDiagnostic);
+        const elsewhere = slack.messages.filter((m) => isDiagnostic(m) && !(m.channel === ALERTS_CHANNEL && m.thread_ts === page.ts));
         const text = messageText(diagnostics[0]!);
         const runId = text.match(/Run `([^`]+)`/)?.[1];
         if (!runId) throw new Error(`no run id in the diagnostic message:\n${text}`);
         const res = await fetch(`${receiver.url}/diagnostics/${encodeURIComponent(runId)}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
         if (res.status !== 200) throw new Error(`GET /diagnostics/${runId}: HTTP ${res.status}`);
-        return { page, diagnostics, diagnostic: (await res.json()) as Diagnostic, text };
+        return { page, diagnostics, elsewhere, diagnostic: (await res.json()) as Diagnostic, text };
       },
       async sessions() {
         return (

@@ -25,6 +25,7 @@ test('traffic: one diagnostic in the thread, traffic_spike first, naming the end
   if (process.env.E2E_DEBUG) process.stderr.write(causesText(d) + '\n');
 
   expect(got.diagnostics).toHaveLength(1);
+  expect(got.elsewhere).toEqual([]);
   expect(d.trigger).toBe('webhook');
   expect({ top: d.causes[0]?.id, causes: causesText(d) }).toMatchObject({ top: 'traffic_spike' });
   const evidence = d.causes[0]!.evidence.join('\n');
