@@ -15,6 +15,7 @@
  *    stderr); then everything started is stopped by PID and the temp dirs are removed, also on
  *    Ctrl-C (exit code 130). Exit code 1 when no diagnostic arrives in time.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -247,7 +248,6 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
       const file = path.join(promDir, 'baseline.om');
       const now = Date.now();
       fs.writeFileSync(file, baselineOpenMetrics(backendAddress, now - 3 * 3_600_000, now));
-      const { execFileSync } = await import('node:child_process');
       execFileSync(bins.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', file, dataDir], { stdio: 'pipe', timeout: 60_000 });
       say('backfilled three hours of request history (the traffic baseline) with promtool');
     } else {

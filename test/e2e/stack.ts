@@ -15,7 +15,7 @@
  * The page Alertmanager's own Slack receiver would post is seeded in the alerts channel when the
  * scenario is induced; our diagnostic must land in its thread.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,7 +43,7 @@ const BASELINE = [
   { endpoint: '/api/orders', rps: (BACKGROUND_RPS * 3) / 4 },
   { endpoint: '/api/customers/:id/summary', rps: BACKGROUND_RPS / 4 },
 ];
-/** The backend's scenario and request timeouts in these tests. */
+/** The backend's pool acquire timeout: requests give up on a full pool after this (and log it). */
 const ACQUIRE_TIMEOUT_MS = 2_000;
 
 /** Throws a clear error (never skips) when Prometheus, promtool or Alertmanager is missing. */
@@ -227,7 +227,6 @@ export async function startStack(): Promise<Stack> {
     const series: TargetSeries[] = BASELINE.map((b) => ({ name: 'http_requests_total', labels: { endpoint: b.endpoint, method: 'GET', status: '200' }, value: counterAt(0, b.rps, from) }));
     const backfill = path.join(promDir, 'backfill.om');
     fs.writeFileSync(backfill, openMetricsBackfill(series, [{ from, to: now, stepMs: 15_000 }], { job: 'backend', instance: backend.address }));
-    const { execFileSync } = await import('node:child_process');
     execFileSync(PROMTOOL_BIN, ['tsdb', 'create-blocks-from', 'openmetrics', backfill, dataDir], { stdio: 'pipe', timeout: 30_000 });
     const prometheus = await startServerProcess({
       name: 'prometheus',
