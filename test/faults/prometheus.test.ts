@@ -13,13 +13,13 @@ import { closedPortUrl, startCannedServer, startHangingServer, type StubServer }
  * the diagnostic still goes out, and both renderings say what could not be seen.
  */
 
-const BUDGET_MS = 3_000;
-const SOURCE_TIMEOUT_MS = 1_000;
+const BUDGET_MS = 6_000;
+const SOURCE_TIMEOUT_MS = 2_500;
 
 async function runAgainst(url: string) {
   const t = await testApp({
     sources: { prometheus: { url, timeoutMs: SOURCE_TIMEOUT_MS } },
-    pipeline: { budgetMs: BUDGET_MS, enricherTimeoutMs: 2_500 },
+    pipeline: { budgetMs: BUDGET_MS, enricherTimeoutMs: 5_000 },
     routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['pool', 'traffic', 'related_alerts'], notifiers: ['console'] }],
   });
   try {
@@ -33,14 +33,15 @@ async function runAgainst(url: string) {
   }
 }
 
-function expectReportedMissing(r: { d: Diagnostic; wallMs: number; console: string }, status: 'error' | 'timeout', reason: RegExp) {
+function expectReportedMissing(r: { d: Diagnostic; wallMs: number; console: string }, expected: 'error' | 'timeout' | 'error or timeout', reason: RegExp) {
   const { d } = r;
   // within the budget (plus scheduling slack on a loaded 2-core machine)
   expect(d.durationMs).toBeLessThanOrEqual(BUDGET_MS + 500);
   expect(r.wallMs).toBeLessThan(BUDGET_MS + 2_000);
+  const statusOf = (name: string) => d.enrichments.find((x) => x.enricher === name)!.status;
   for (const name of ['pool', 'traffic']) {
     const e = d.enrichments.find((x) => x.enricher === name)!;
-    expect(e.status).toBe(status);
+    expect(expected.split(' or ')).toContain(e.status);
     expect(e.error).toMatch(reason);
     expect(e.durationMs).toBeLessThanOrEqual(SOURCE_TIMEOUT_MS + 1_000);
   }
@@ -48,11 +49,11 @@ function expectReportedMissing(r: { d: Diagnostic; wallMs: number; console: stri
   // it went out
   expect(d.notifications).toEqual([{ notifier: 'console', status: 'sent', detail: 'written to stdout' }]);
   // and says what it could not see: the console lists each missing part with why
-  const label = status === 'timeout' ? 'TIMEOUT' : 'ERROR';
-  expect(r.console).toMatch(new RegExp(`\\[pool\\] ${label} `));
-  expect(r.console).toMatch(new RegExp(`\\[traffic\\] ${label} `));
+  const label = (name: string) => (statusOf(name) === 'timeout' ? 'TIMEOUT' : 'ERROR');
+  expect(r.console).toMatch(new RegExp(`\\[pool\\] ${label('pool')} `));
+  expect(r.console).toMatch(new RegExp(`\\[traffic\\] ${label('traffic')} `));
   // and where no cause stands out, the headline says what was not checked
-  if (d.causes.length === 0) expect(r.console).toContain(`not checked: pool (${status}), traffic (${status})`);
+  if (d.causes.length === 0) expect(r.console).toContain(`not checked: pool (${statusOf('pool')}), traffic (${statusOf('traffic')})`);
   expect(buildMessageModel(d).headline).toMatch(d.causes.length === 0 ? /not checked: pool/ : /^Most likely/);
   // and so does the Slack rendering of the same diagnostic (the "unavailable" block)
   const msg = renderDiagnostic(buildMessageModel(d));
@@ -60,7 +61,7 @@ function expectReportedMissing(r: { d: Diagnostic; wallMs: number; console: stri
   const unavailable = JSON.stringify(msg.blocks.find((b) => b.block_id === 'pf_unavailable'));
   expect(unavailable).toContain('*pool*');
   expect(unavailable).toContain('*traffic*');
-  expect(unavailable).toMatch(status === 'timeout' ? /timed out after/ : /failed: /);
+  for (const name of ['pool', 'traffic']) expect(unavailable).toMatch(statusOf(name) === 'timeout' ? /timed out after/ : /failed: /);
 }
 
 let stubs: StubServer[] = [];
@@ -78,7 +79,7 @@ test('Prometheus slow (accepts, never answers): pool and traffic time out at the
   const hang = await startHangingServer();
   stubs.push(hang);
   const r = await runAgainst(hang.url);
-  expectReportedMissing(r, 'timeout', /did not answer within 1000 ms|timeout/i);
+  expectReportedMissing(r, 'timeout', new RegExp(`did not answer within ${SOURCE_TIMEOUT_MS} ms`));
 });
 
 test('Prometheus slow with a source timeout longer than the run budget: the budget ends the run', async () => {
@@ -124,7 +125,6 @@ test.each<[string, (res: import('node:http').ServerResponse) => void]>([
   stubs.push(canned);
   const r = await runAgainst(canned.url);
   expect(canned.requests.length).toBeGreaterThan(0);
-  const statuses = r.d.enrichments.filter((e) => e.enricher !== 'related_alerts').map((e) => e.status);
-  // an endless body is cut by the response size limit (error) or by the source timeout
-  expectReportedMissing(r, statuses[0] === 'timeout' ? 'timeout' : 'error', /bad_response|unexpected result shape|not a Prometheus API response|JSON|HTTP 502|did not answer|size|large/i);
+  // an endless body is cut by the response size limit (error) or by the source timeout, whichever comes first for each
+  expectReportedMissing(r, _name === 'an endless body' ? 'error or timeout' : 'error', /bad_response|unexpected result shape|not a Prometheus API response|JSON|HTTP 502|did not answer|size|large/i);
 });
