@@ -1,4 +1,4 @@
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchIntake } from './intake';
 import { benchParallelism } from './parallelism';
@@ -23,8 +23,15 @@ async function main(): Promise<void> {
   }
   const out = `Machine: ${machine()}\nDate: ${new Date().toISOString()}\n\n${table(figures)}\n`;
   process.stdout.write(out);
-  mkdirSync(join(__dirname, '../../docs'), { recursive: true });
-  writeFileSync(join(__dirname, '../../docs/BENCHMARKS.md'), out);
+  if (only.length === 0) {
+    // the whole run replaces the results between the markers; the analysis around them stays
+    const file = join(__dirname, '../../docs/BENCHMARKS.md');
+    const [begin, end] = ['<!-- results:begin -->', '<!-- results:end -->'];
+    const doc = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${begin}\n${end}\n`;
+    const i = doc.indexOf(begin);
+    const j = doc.indexOf(end);
+    writeFileSync(file, i >= 0 && j > i ? `${doc.slice(0, i + begin.length)}\n${out}${doc.slice(j)}` : `${doc}\n${begin}\n${out}${end}\n`);
+  }
   process.exit(0);
 }
 
