@@ -3,6 +3,8 @@
  * (idle in transaction); Prometheus fires db_pool_exhausted, Alertmanager posts it to our webhook,
  * and the one diagnostic in the page's thread names connection_leak with the leaked sessions' pids.
  */
+import type { Diagnostic } from '../../src/core/diagnostic';
+import type { PoolEvidence, PostgresEvidence } from '../../src/core/evidence';
 import { causesText, startStack, type Stack } from './stack';
 
 let stack: Stack;
@@ -31,4 +33,27 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   // The thread shows it too: the cause and a leaked pid.
   expect(got.text).toContain(d.causes[0]!.title);
   expect(got.text).toContain(String(named[0]));
+
+  // The same alert re-run by hand (a dry run): the sections show what the runbook asks a person to look up
+  const res = await fetch(`${stack.receiver.url}/enrich?wait=true&notify=false`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
+    body: JSON.stringify({ alert: { labels: d.alert!.labels } }),
+  });
+  expect(res.status).toBe(200);
+  const manual = (await res.json()) as Diagnostic;
+  expect(manual.trigger).toBe('manual');
+  expect(manual.groupKey).toBe(d.groupKey);
+  const byName = new Map(manual.enrichments.map((e) => [e.enricher, e]));
+  expect(byName.get('pool')!.status).toBe('ok');
+  const pool = byName.get('pool')!.evidence as unknown as PoolEvidence;
+  expect(pool.total).toBe(10);
+  expect(pool.available).toBeLessThan(2);
+  const pg = (byName.get('postgres')!.evidence as unknown as PostgresEvidence).databases[0]!;
+  expect(pg.reachable).toBe(true);
+  expect(pg.idleInTransaction.length).toBeGreaterThan(0);
+  for (const s of pg.idleInTransaction) expect(leaked).toContain(s.pid);
+  expect(pg.byState['idle in transaction']).toBeGreaterThanOrEqual(9);
+  expect(JSON.stringify(byName.get('postgres')!.sections)).toContain(String(pg.idleInTransaction[0]!.pid));
+  expect(manual.notifications.every((n) => n.status === 'skipped')).toBe(true);
 }, 90_000);
