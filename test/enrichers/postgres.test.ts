@@ -10,6 +10,7 @@ import { runEnrichers } from '../../src/pipeline/enrich';
 import { postgresSourceSchema } from '../../src/sources/config';
 import { createPostgresGuard, type PostgresGuard } from '../../src/sources/postgres';
 import { startPostgres, type TestPostgres } from '../support/postgres';
+import { until } from '../support/wait';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const logger = pino({ level: 'silent' });
@@ -60,15 +61,6 @@ async function appClient(applicationName: string): Promise<Client> {
   const c = await pg.connect({ user: 'pf_app', password: 'app-pw', applicationName });
   clients.push(c);
   return c;
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 beforeAll(async () => {

@@ -6,6 +6,7 @@ import { FakeSlack, SlackFakeError, checkMessage } from '../fakes/slack';
 import { firingPayload } from '../support/fixtures';
 import { ensureBuilt, startServer, type ServerProcess } from '../support/process';
 import { tempDir } from '../support/processes';
+import { until } from '../support/wait';
 
 /**
  * Issue 7, faults, with the built server as a child process:
@@ -32,16 +33,6 @@ afterAll(async () => {
   await fake.close();
   await loki.close();
 });
-
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const webhook = (url: string) =>
   fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(firingPayload()), signal: AbortSignal.timeout(5_000) });
@@ -81,7 +72,7 @@ test('SIGKILL while the Slack post is in flight: after restart the run completes
   const res = await webhook(first.url);
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
-  await until(() => (diagnostics().length > 0 ? true : undefined), 10_000, 'the diagnostic post reaching Slack');
+  await until('the diagnostic post reaching Slack', () => diagnostics().length > 0, 10_000);
   first.child.kill('SIGKILL');
   expect(await first.exited).toBe('SIGKILL');
   const db = new Database(state, { readonly: true });
@@ -92,10 +83,10 @@ test('SIGKILL while the Slack post is in flight: after restart the run completes
   const postsBefore = fake.callsOf('chat.postMessage').length;
   const second = await startServer(['--config', config], {});
   children.push(second);
-  const d = await until(async () => {
+  const d = await until('the diagnostic after the restart', async () => {
     const r = await fetch(`${second.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     return r.status === 200 ? ((await r.json()) as { notifications: Array<{ notifier: string; status: string }> }) : undefined;
-  }, 15_000, 'the resumed run finishing');
+  }, 15_000);
   expect(d.notifications).toEqual([expect.objectContaining({ notifier: 'slack', status: 'sent' })]);
   expect(second.output()).toContain('resuming unfinished runs');
   expect(second.output()).toContain('an earlier attempt already posted this message; not posting it again');
@@ -127,10 +118,10 @@ test('SIGTERM drains: the run in flight finishes and is notified before exit 0',
   const res = await webhook(s.url);
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
-  await until(() => (loki.requests.length > 0 ? true : undefined), 10_000, 'the enrichment starting');
+  await until('the enrichment starting', () => loki.requests.length > 0, 10_000);
   const termAt = Date.now();
   s.child.kill('SIGTERM');
-  await until(() => (s.output().includes('"msg":"shutting down"') ? true : undefined), 5_000, 'the shutdown starting');
+  await until('the shutdown starting', () => s.output().includes('"msg":"shutting down"'), 5_000);
   // no new work is taken while draining
   const during = await fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: '{}', signal: AbortSignal.timeout(2_000) }).then(
     (r) => r.status,

@@ -5,6 +5,7 @@ import { firingPayload } from '../support/fixtures';
 import { ensureBuilt, startServer, type ServerProcess } from '../support/process';
 import { tempDir } from '../support/processes';
 import { Store } from '../../src/store/store';
+import { until } from '../support/wait';
 
 const TOKEN = 'restart-token-0123456789abcdef';
 let loki: FakeLoki;
@@ -18,16 +19,6 @@ afterAll(async () => {
   for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
   await loki.close();
 });
-
-async function until<T>(f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a run killed mid-enrichment', () => {
   test('is resumed at the next start and finishes exactly once', async () => {
@@ -53,7 +44,7 @@ describe('a run killed mid-enrichment', () => {
     const res = await fetch(`${first.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(firingPayload()) });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
-    await until(async () => (loki.requests.length > 0 ? true : undefined), 10_000);
+    await until('the enrichment starting', () => loki.requests.length > 0, 10_000);
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     expect(first.output()).not.toContain('FIRING db_pool_exhausted');
@@ -65,7 +56,7 @@ describe('a run killed mid-enrichment', () => {
     loki.delayMs = 0;
     const second = await startServer(['--config', config], {});
     children.push(second);
-    const diagnostic = await until(async () => {
+    const diagnostic = await until('the diagnostic after the restart', async () => {
       const r = await fetch(`${second.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
       return r.status === 200 ? ((await r.json()) as any) : undefined;
     }, 15_000);

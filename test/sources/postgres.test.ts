@@ -4,6 +4,7 @@ import { postgresSourceSchema, sourcesConfigSchema } from '../../src/sources/con
 import { createSourceClients } from '../../src/sources';
 import { classifyPgError, createPostgresGuard, PostgresSourceError, type PostgresGuard } from '../../src/sources/postgres';
 import { startPostgres, type TestPostgres } from '../support/postgres';
+import { until } from '../support/wait';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const never = () => new AbortController().signal;
@@ -22,15 +23,6 @@ function guard(over: Record<string, unknown> = {}, opts: { applicationName?: str
 
 async function ours(app: string): Promise<Array<{ pid: number; state: string; query: string }>> {
   return (await admin.query('SELECT pid, state, query FROM pg_stat_activity WHERE application_name = $1', [app])).rows;
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function listen(onConn: (s: net.Socket) => void): Promise<{ port: number; accepted: () => number }> {
