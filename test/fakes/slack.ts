@@ -600,3 +600,18 @@ async function fileBytes(body: Buffer | undefined, contentType: string): Promise
   const first = [...form.values()][0];
   return Buffer.from(typeof first === 'string' ? first : '');
 }
+
+/** Every mrkdwn string of a message and its fallback text: where Slack renders mentions and entities (plain_text renders none). */
+export function mrkdwnTexts(msg: { text: string; blocks: unknown[] }): string[] {
+  const out = [msg.text];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  walk(msg.blocks);
+  return out;
+}

@@ -8,7 +8,7 @@ import { createSourceClients } from '../../src/sources';
 import type { Diagnostic } from '../../src/core/diagnostic';
 import { buildMessageModel } from '../../src/notifiers/message';
 import { renderDiagnostic, renderIncidentSummary, renderParent, type SlackMessage } from '../../src/notifiers/slack/render';
-import { FakeSlack, checkMessage } from '../fakes/slack';
+import { FakeSlack, checkMessage, mrkdwnTexts } from '../fakes/slack';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
 import { sampleDiagnostic } from '../notifiers/sample';
@@ -264,20 +264,6 @@ describe('the config loader under fuzzing', () => {
 });
 
 describe('the Slack renderer under fuzzing', () => {
-  /** Every mrkdwn text and the fallback text (plain_text renders no mentions). */
-  function mrkdwnTexts(msg: SlackMessage): string[] {
-    const out = [msg.text];
-    const walk = (v: unknown): void => {
-      if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') {
-        const o = v as Record<string, unknown>;
-        if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text);
-        else Object.values(o).forEach(walk);
-      }
-    };
-    walk(msg.blocks);
-    return out;
-  }
   /** A mention or channel link Slack would render: `<!…>`, `<@…>`, `<#…>`; or a link whose URL did not come from us. */
   const LIVE = /<[!@#]|<(?!https?:\/\/)[^<>]*\|/;
 

@@ -18,7 +18,7 @@ import {
   safeSlice,
   type SlackMessage,
 } from '../../../src/notifiers/slack/render';
-import { checkMessage } from '../../fakes/slack';
+import { checkMessage, mrkdwnTexts } from '../../fakes/slack';
 import { sampleDiagnostic } from '../sample';
 
 const HOSTILE = ['<!channel>', '<@U123>', '<!here|here>', '<!subteam^S123>', '<#C123>', '&amp;', '&lt;!channel&gt;', '```', '*bold* _it_ ~s~', '🔥💥🧯', 'مرحبا بالعالم', 'שלום עולם', '\u202Eevil\u202C', 'a|b>c<d', '\n\n', ''];
@@ -96,20 +96,6 @@ const diagnostic: fc.Arbitrary<Diagnostic> = fc
     }),
   );
 
-/** Every mrkdwn string of a message (plain_text does not render mentions or entities). */
-function mrkdwnTexts(msg: SlackMessage): string[] {
-  const out = [msg.text];
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text);
-      else Object.values(o).forEach(walk);
-    }
-  };
-  walk(msg.blocks);
-  return out;
-}
 
 /** Our own links `<http(s)://…|label>` are the only `<…>` allowed; every `&` starts an entity. */
 function assertEscaped(msg: SlackMessage): void {
