@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY,
   run_id TEXT NOT NULL,
   expires_at INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency(expires_at);
 CREATE TABLE IF NOT EXISTS notifications (
   run_id TEXT NOT NULL,
@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS alert_groups (
   fingerprint TEXT PRIMARY KEY,
   group_key TEXT NOT NULL,
   updated_at INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_cooldown (
   group_key TEXT NOT NULL,
   trigger TEXT NOT NULL,
@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS group_cooldown (
   run_id TEXT NOT NULL,
   until INTEGER NOT NULL,
   PRIMARY KEY (group_key, trigger)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notifier_state (
   notifier TEXT NOT NULL,
   key TEXT NOT NULL,
