@@ -246,6 +246,8 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
   let closed = false;
   let idleTimer: NodeJS.Timeout | undefined;
   let quarantineUntil = 0;
+  /** Backend pids of sessions we abandoned without a confirmed end: ended from our next session. */
+  const orphans = new Set<number>();
   let failures = 0;
   let openedAt: number | undefined;
   let lastFailure: PostgresSourceError | undefined;
@@ -360,6 +362,9 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
         destroyed = true;
         // The backend may still run the statement until its statement_timeout: no new connection before then.
         quarantineUntil = Math.max(quarantineUntil, startedAt + config.statementTimeoutMs + QUARANTINE_MARGIN_MS);
+        // and if it is still there when we are back (stuck, frozen), the next session ends it
+        const pid = (c.client as unknown as { processID?: number }).processID;
+        if (pid) orphans.add(pid);
         discard(c, 'cancel did not land');
       }, CANCEL_GRACE_MS);
     };
@@ -398,6 +403,27 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     idleTimer.unref();
   }
 
+  /**
+   * Ends our own abandoned sessions that are still alive (a backend that ignored its cancel), so
+   * that a new connection never leaves two of ours behind. Matches on pid and our
+   * application_name; a role may end its own backends. Failures are logged and retried next time.
+   */
+  async function reapOrphans(c: Conn, signal: AbortSignal): Promise<void> {
+    const pids = [...orphans];
+    try {
+      const rows = await exec<{ pid: number; ended: boolean }>(
+        c,
+        `${STATEMENT_TAG} SELECT pid, pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND application_name = $2`,
+        [pids, appName],
+        signal,
+      );
+      for (const pid of pids) orphans.delete(pid);
+      if (rows.length > 0) log?.warn({ pids: rows.map((r) => r.pid) }, 'ended our own abandoned postgres sessions');
+    } catch (e) {
+      log?.warn({ error: classifyPgError(e, password).message }, 'could not end our abandoned postgres sessions; trying again next time');
+    }
+  }
+
   /** Everything after the lock is ours; resolves/rejects only once the session is clean again. */
   async function session<T>(fn: (db: PgSession) => Promise<T>, signal: AbortSignal, timedOut: () => boolean, failuresAtEnqueue: number): Promise<T> {
     if (closed) throw new PostgresSourceError('closed', 'error');
@@ -422,6 +448,7 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
         throw new PostgresSourceError('closed', 'error');
       }
       conn = c;
+      if (orphans.size > 0) await reapOrphans(c, signal);
     }
     const cc = c;
     let began = false;

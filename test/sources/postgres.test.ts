@@ -5,6 +5,7 @@ import { createSourceClients } from '../../src/sources';
 import { classifyPgError, createPostgresGuard, PostgresSourceError, type PostgresGuard } from '../../src/sources/postgres';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { until } from '../support/wait';
+import { capturingLogger } from '../support/capture';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const never = () => new AbortController().signal;
@@ -15,7 +16,7 @@ let monitorUrl: string;
 const guards: PostgresGuard[] = [];
 const servers: net.Server[] = [];
 
-function guard(over: Record<string, unknown> = {}, opts: { applicationName?: string; idleCloseMs?: number } = {}): PostgresGuard {
+function guard(over: Record<string, unknown> = {}, opts: { applicationName?: string; idleCloseMs?: number; logger?: import('pino').Logger } = {}): PostgresGuard {
   const g = createPostgresGuard(postgresSourceSchema.parse({ name: 'main', url: monitorUrl, ...over }), opts);
   guards.push(g);
   return g;
@@ -298,4 +299,31 @@ test('a cancel that does not land: the socket is destroyed and no new connection
   expect(next).not.toBe(firstPid); // a new session: the old one was destroyed
   expect(maxSeen).toBe(1);
   expect(waited).toBeGreaterThanOrEqual(2_000 + 500 - 50); // statement_timeout + QUARANTINE_MARGIN_MS from the query's start
+});
+
+test('a backend that ignores its cancel and its statement_timeout (frozen) is ended from our next session', async () => {
+  const app = 'pf-frozen';
+  const proxy = await cancelDroppingProxy({ host: pg.host, port: pg.port });
+  const url = new URL(monitorUrl);
+  url.port = String(proxy.port);
+  const log = capturingLogger();
+  const g = guard({ url: url.toString(), statementTimeoutMs: 1_000, timeoutMs: 10_000 }, { applicationName: app, logger: log.logger });
+  const frozenPid = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
+  const ac = new AbortController();
+  const stuck = g.run((db) => db.query('SELECT pg_sleep(30)'), ac.signal);
+  await sleep(200);
+  process.kill(frozenPid, 'SIGSTOP'); // stuck for real: neither the cancel nor statement_timeout can end it
+  try {
+    ac.abort(new Error('gave up'));
+    await expect(stuck).rejects.toThrow('gave up');
+    const next = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
+    expect(next).not.toBe(frozenPid);
+    // our next session asked the server to end the frozen one
+    expect(log.records().some((r) => r.msg === 'ended our own abandoned postgres sessions' && JSON.stringify(r.pids) === JSON.stringify([frozenPid]))).toBe(true);
+  } finally {
+    process.kill(frozenPid, 'SIGCONT');
+  }
+  // once it can run again it ends at once (terminated), leaving only our current session
+  await until('the frozen backend to end', async () => !(await ours(app)).some((r) => r.pid === frozenPid), 5_000);
+  expect((await ours(app)).length).toBeLessThanOrEqual(1);
 });
