@@ -5,7 +5,7 @@
  */
 import type { Diagnostic } from '../../src/core/diagnostic';
 import type { PoolEvidence, PostgresEvidence } from '../../src/core/evidence';
-import { causesText, startStack, type Stack } from './stack';
+import { ALERTS_CHANNEL, INCIDENT_CHANNEL, causesText, startStack, type Stack } from './stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -33,6 +33,13 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   // The thread shows it too: the cause and a leaked pid.
   expect(got.text).toContain(d.causes[0]!.title);
   expect(got.text).toContain(String(named[0]));
+
+  // The incident channel has one summary, linking to the page's thread.
+  const summaries = stack.slack.topLevel(INCIDENT_CHANNEL);
+  expect(summaries).toHaveLength(1);
+  const pageLink = `/archives/${ALERTS_CHANNEL}/p${got.page.ts.replace('.', '')}`;
+  expect(JSON.stringify(summaries[0])).toContain(pageLink);
+  expect(JSON.stringify(summaries[0])).toContain(d.causes[0]!.title);
 
   // The same alert re-run by hand (a dry run): the sections show what the runbook asks a person to look up
   const res = await fetch(`${stack.receiver.url}/enrich?wait=true&notify=false`, {
