@@ -1,11 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startFakeLoki, type FakeLoki } from '../fakes/loki';
 import { FakeSlack, SlackFakeError, checkMessage } from '../fakes/slack';
 import { firingPayload } from '../support/fixtures';
-import { ensureBuilt, startServer, type ServerProcess } from '../support/process';
-import { tempDir } from '../support/processes';
+import { ensureBuilt, receiverConfig, startServer, type ServerProcess } from '../support/process';
 import { until } from '../support/wait';
 
 /**
@@ -38,18 +35,10 @@ const webhook = (url: string) =>
   fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(firingPayload()), signal: AbortSignal.timeout(5_000) });
 
 test('SIGKILL while the Slack post is in flight: after restart the run completes once, no second post', async () => {
-  const dir = tempDir('kill-notify');
-  const state = join(dir, 'state.sqlite');
-  const config = join(dir, 'config.yml');
-  writeFileSync(
-    config,
-    [
-      `server: { auth: { token: "${TOKEN}" }, host: 127.0.0.1 }`,
-      `state: { path: "${state}" }`,
-      `slack: { token: "${fake.token}", apiUrl: "${fake.url}", alertsChannel: C0ALERTS, threadSearchWaitMs: 0, channelIntervalMs: 0, chart: false, timeoutMs: 20000 }`,
-      'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [] } ]',
-    ].join('\n'),
-  );
+  const { state, config } = receiverConfig('kill-notify', TOKEN, [
+    `slack: { token: "${fake.token}", apiUrl: "${fake.url}", alertsChannel: C0ALERTS, threadSearchWaitMs: 0, channelIntervalMs: 0, chart: false, timeoutMs: 20000 }`,
+    'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [] } ]',
+  ]);
   const page = fake.seedAlertmanagerPage('C0ALERTS', { groupLabels: { alertname: 'db_pool_exhausted' }, labels: firingPayload().commonLabels });
 
   // chat.postMessage takes effect at once, but its answer is held back (Slack slow to answer).
@@ -98,19 +87,11 @@ test('SIGKILL while the Slack post is in flight: after restart the run completes
 }, 60_000);
 
 test('SIGTERM drains: the run in flight finishes and is notified before exit 0', async () => {
-  const dir = tempDir('drain');
-  const state = join(dir, 'state.sqlite');
-  const config = join(dir, 'config.yml');
-  writeFileSync(
-    config,
-    [
-      `server: { auth: { token: "${TOKEN}" }, host: 127.0.0.1 }`,
-      `state: { path: "${state}" }`,
-      `sources: { logs: [ { name: api, loki: { url: "${loki.url}", query: '{container="api"}' }, timeoutMs: 10000 } ] }`,
-      'pipeline: { enricherTimeoutMs: 10000, budgetMs: 10000, shutdownGraceMs: 10000 }',
-      'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [logs], notifiers: [console] } ]',
-    ].join('\n'),
-  );
+  const { state, config } = receiverConfig('drain', TOKEN, [
+    `sources: { logs: [ { name: api, loki: { url: "${loki.url}", query: '{container="api"}' }, timeoutMs: 10000 } ] }`,
+    'pipeline: { enricherTimeoutMs: 10000, budgetMs: 10000, shutdownGraceMs: 10000 }',
+    'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [logs], notifiers: [console] } ]',
+  ]);
   loki.entries.push({ labels: { container: 'api' }, ns: BigInt(Date.now()) * 1_000_000n, line: 'ERROR: sorry, too many clients already' });
   loki.delayMs = 2_000; // the enrichment is in flight when SIGTERM arrives
   const s = await startServer(['--config', config], {});

@@ -1,9 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startFakeLoki, type FakeLoki } from '../fakes/loki';
 import { firingPayload } from '../support/fixtures';
-import { ensureBuilt, startServer, type ServerProcess } from '../support/process';
-import { tempDir } from '../support/processes';
+import { ensureBuilt, receiverConfig, startServer, type ServerProcess } from '../support/process';
 import { Store } from '../../src/store/store';
 import { until } from '../support/wait';
 
@@ -22,19 +19,11 @@ afterAll(async () => {
 
 describe('a run killed mid-enrichment', () => {
   test('is resumed at the next start and finishes exactly once', async () => {
-    const dir = tempDir('restart');
-    const state = join(dir, 'state.sqlite');
-    const config = join(dir, 'config.yml');
-    writeFileSync(
-      config,
-      [
-        `server: { auth: { token: "${TOKEN}" }, host: 127.0.0.1 }`,
-        `state: { path: "${state}" }`,
-        `sources: { logs: [ { name: api, loki: { url: "${loki.url}", query: '{container="api"}' } } ] }`,
-        'pipeline: { enricherTimeoutMs: 30000, budgetMs: 30000 }',
-        'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [logs] } ]',
-      ].join('\n'),
-    );
+    const { state, config } = receiverConfig('restart', TOKEN, [
+      `sources: { logs: [ { name: api, loki: { url: "${loki.url}", query: '{container="api"}' } } ] }`,
+      'pipeline: { enricherTimeoutMs: 30000, budgetMs: 30000 }',
+      'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [logs] } ]',
+    ]);
     const now = BigInt(Date.now()) * 1_000_000n;
     loki.entries.push({ labels: { container: 'api' }, ns: now, line: 'ERROR: sorry, too many clients already (pool: db, timeout exceeded when trying to connect)' });
     loki.delayMs = 120_000; // the source hangs: the run is stuck in enrichment

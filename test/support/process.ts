@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** The checkout: the nearest folder above this file with a package.json (also from the compiled bench). */
@@ -63,4 +64,16 @@ export async function runServerToExit(args: string[], env: Record<string, string
   const [code, signal] = await once(child, 'exit');
   clearTimeout(timer);
   return { code: (code ?? signal) as number | string, output: out };
+}
+
+/**
+ * A receiver config file in a fresh temp dir: a bearer token, 127.0.0.1, state in that dir, then
+ * `lines` (YAML flow lines). Returns the dir, the state file and the config file.
+ */
+export function receiverConfig(prefix: string, token: string, lines: string[]): { dir: string; state: string; config: string } {
+  const dir = mkdtempSync(join(tmpdir(), `pagefirst-${prefix}-`));
+  const state = join(dir, 'state.sqlite');
+  const config = join(dir, 'config.yml');
+  writeFileSync(config, [`server: { auth: { token: "${token}" }, host: 127.0.0.1 }`, `state: { path: "${state}" }`, ...lines].join('\n'));
+  return { dir, state, config };
 }
