@@ -4,15 +4,7 @@ import { AlertmanagerError, createAlertmanagerClient } from '../../src/sources/a
 import { closedPortUrl, startCannedServer } from '../support/http-stubs';
 import { startAlertmanager, webhookAlertmanagerConfig, type AlertmanagerServer } from '../support/alertmanager';
 import { startPrometheus } from '../support/prometheus';
-
-async function caught(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
+import { caught } from '../support/wait';
 
 describe('Alertmanager client', () => {
   let am: AlertmanagerServer;

@@ -1,17 +1,9 @@
 import { createPrometheusClient, MAX_RESPONSE_BYTES, parseSampleValue, PrometheusError, type PrometheusClient } from '../../src/sources/prometheus';
 import { closedPortUrl, startCannedServer, startHangingServer, type StubServer } from '../support/http-stubs';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus';
+import { caught } from '../support/wait';
 
 const signal = () => AbortSignal.timeout(10_000);
-
-async function caught(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('Prometheus client against the real Prometheus', () => {
   let prom: PrometheusServer;

@@ -11,3 +11,13 @@ export async function until<T>(what: string, probe: () => T | undefined | false 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The error `p` rejects with; throws when it resolves instead. */
+export async function caught(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
