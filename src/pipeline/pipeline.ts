@@ -50,7 +50,7 @@ export function routingLabels(group: AlertGroup): Record<string, string> {
  * time per alert group. Runs left unfinished (crash, shutdown) resume with `resume()`.
  */
 export class Pipeline {
-  private readonly queue: string[] = [];
+  private readonly queue: Array<{ id: string; groupKey: string }> = [];
   private readonly queued = new Set<string>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly busyGroups = new Set<string>();
@@ -105,7 +105,7 @@ export class Pipeline {
       const result = results[i]!;
       const { group, trigger } = b.req;
       if (result.duplicate) this.deps.metrics.duplicates.inc({ trigger });
-      else this.schedule(result.id);
+      else this.schedule(result.id, group.groupKey);
       // a storm repeats notifications thousands of times: duplicates are logged at debug only
       const level = result.duplicate ? 'debug' : 'info';
       if (this.deps.logger.isLevelEnabled(level)) {
@@ -137,10 +137,10 @@ export class Pipeline {
 
   /** Schedules every run the store holds unfinished (after a crash or shutdown); returns how many. */
   resume(): number {
-    const ids = this.deps.store.unfinishedRunIds();
-    for (const id of ids) this.schedule(id);
-    if (ids.length > 0) this.deps.logger.info({ runs: ids.length }, 'resuming unfinished runs');
-    return ids.length;
+    const runs = this.deps.store.unfinishedRuns();
+    for (const r of runs) this.schedule(r.id, r.groupKey);
+    if (runs.length > 0) this.deps.logger.info({ runs: runs.length }, 'resuming unfinished runs');
+    return runs.length;
   }
 
   /** Runs executing now. */
@@ -169,30 +169,27 @@ export class Pipeline {
     return { finished: running.length - interrupted, interrupted };
   }
 
-  private schedule(id: string): void {
+  private schedule(id: string, groupKey: string): void {
     if (this.queued.has(id) || this.active.has(id) || !this.accepting) return;
     this.queued.add(id);
-    this.queue.push(id);
+    this.queue.push({ id, groupKey });
     this.deps.metrics.runsQueued.set(this.queue.length);
     setImmediate(() => this.pump());
   }
 
+  /** Starts queued runs, oldest first, while there is room and their group is not running; reads a run from the store only to start it. */
   private pump(): void {
     for (let i = 0; i < this.queue.length && this.active.size < this.deps.config.maxConcurrentRuns; ) {
-      const id = this.queue[i]!;
-      const run = this.safeGetRun(id);
-      if (!run || run.state === 'done') {
-        this.queue.splice(i, 1);
-        this.queued.delete(id);
-        continue;
-      }
-      if (this.busyGroups.has(run.groupKey)) {
+      const { id, groupKey } = this.queue[i]!;
+      if (this.busyGroups.has(groupKey)) {
         i++;
         continue;
       }
       this.queue.splice(i, 1);
       this.queued.delete(id);
-      this.busyGroups.add(run.groupKey);
+      const run = this.safeGetRun(id);
+      if (!run || run.state === 'done') continue;
+      this.busyGroups.add(groupKey);
       const p = this.execute(run)
         .catch((e) => {
           this.deps.metrics.storeErrors.inc({ operation: 'run' });
@@ -200,7 +197,7 @@ export class Pipeline {
         })
         .finally(() => {
           this.active.delete(id);
-          this.busyGroups.delete(run.groupKey);
+          this.busyGroups.delete(groupKey);
           this.deps.metrics.runsInFlight.set(this.active.size);
           this.events.emit(id);
           this.pump();

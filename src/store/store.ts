@@ -177,7 +177,7 @@ export class Store implements AlertHistory {
       runGet: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
       runState: db.prepare('UPDATE runs SET state = ?, diagnostic = COALESCE(?, diagnostic), updated_at = ? WHERE id = ?'),
       runClaim: db.prepare("UPDATE runs SET state = CASE WHEN state = 'notifying' THEN state ELSE 'enriching' END, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state != 'done'"),
-      unfinished: db.prepare<[], { id: string }>("SELECT id FROM runs WHERE state != 'done' ORDER BY created_at"),
+      unfinished: db.prepare<[], { id: string; group_key: string }>("SELECT id, group_key FROM runs WHERE state != 'done' ORDER BY created_at"),
       previousDone: db.prepare<[string, number, string], { diagnostic: string }>(
         "SELECT diagnostic FROM runs WHERE group_key = ? AND state = 'done' AND created_at <= ? AND id != ? AND diagnostic IS NOT NULL ORDER BY created_at DESC LIMIT 1",
       ),
@@ -270,9 +270,14 @@ export class Store implements AlertHistory {
     this.stmts.runState.run(state, diagnostic ? JSON.stringify(diagnostic) : null, now, id);
   }
 
-  /** Ids of runs not yet done, oldest first: what a restart resumes. */
+  /** Runs not yet done (id and group), oldest first: what a restart resumes. */
+  unfinishedRuns(): Array<{ id: string; groupKey: string }> {
+    return this.stmts.unfinished.all().map((r) => ({ id: r.id, groupKey: r.group_key }));
+  }
+
+  /** Ids of runs not yet done, oldest first. */
   unfinishedRunIds(): string[] {
-    return this.stmts.unfinished.all().map((r) => r.id);
+    return this.unfinishedRuns().map((r) => r.id);
   }
 
   /** The newest finished diagnostic of the same group before the given run, for "what changed". */
