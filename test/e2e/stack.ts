@@ -356,3 +356,18 @@ export async function startStack(): Promise<Stack> {
 export function causesText(d: Diagnostic): string {
   return d.causes.map((c) => `${c.id} ${c.confidence.toFixed(2)}\n  ${c.evidence.join('\n  ')}`).join('\n') + `\nenrichments: ${d.enrichments.map((e) => `${e.enricher}=${e.status}${e.error ? `(${e.error})` : ''}`).join(', ')}`;
 }
+
+/**
+ * What every scenario asserts first: exactly one diagnostic, in the page's thread and nowhere
+ * else, from the webhook, with `top` as its first cause. Returns that Diagnostic.
+ * With E2E_DEBUG set, the causes are printed.
+ */
+export function expectOneDiagnostic(got: DiagnosticInThread, top: string): Diagnostic {
+  const d = got.diagnostic;
+  if (process.env.E2E_DEBUG) process.stderr.write(`${causesText(d)}\n`);
+  expect(got.diagnostics).toHaveLength(1);
+  expect(got.elsewhere).toEqual([]);
+  expect(d.trigger).toBe('webhook');
+  expect({ top: d.causes[0]?.id, causes: causesText(d) }).toMatchObject({ top });
+  return d;
+}
