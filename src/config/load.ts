@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { isCollection, parseDocument, visit } from 'yaml';
 import { requiredMessage } from '../core/zod';
 import { configSchema, type Config } from './schema';
 
@@ -100,6 +100,17 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ path: `${path}:${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0]! })));
   }
+  // A mapping or sequence used as a key ("? [a]: 1") has no place in a config; yaml would stringify it with a warning.
+  const collectionKeys: ConfigIssue[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (isCollection(pair.key)) {
+        const line = pair.key.range ? lineOf(text, pair.key.range[0]) : '?';
+        collectionKeys.push({ path: `${path}:${line}`, message: 'a key must be a plain string, not a mapping or sequence' });
+      }
+    },
+  });
+  if (collectionKeys.length > 0) throw new ConfigError(collectionKeys);
   let raw: unknown;
   try {
     raw = doc.toJS();
@@ -108,6 +119,13 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
     throw new ConfigError([{ path, message: (e as Error).message.split('\n')[0]! }]);
   }
   return parseConfig(raw, env);
+}
+
+/** 1-based line number of character offset `at` in `text`. */
+function lineOf(text: string, at: number): number {
+  let line = 1;
+  for (let i = 0; i < at && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
 }
 
 /** The config file named by `--config PATH` / `--config=PATH`, else CONFIG_FILE, else undefined. */

@@ -97,6 +97,19 @@ describe('loadConfig', () => {
     }
   });
 
+  test('a mapping or sequence used as a key is refused with its line', () => {
+    const f = join(dir, 'collection-key.yml');
+    writeFileSync(f, 'server:\n  port: 9090\n? [a]\n: b\n');
+    let caught: unknown;
+    try {
+      loadConfig(f, {});
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).issues).toEqual([{ path: `${f}:3`, message: 'a key must be a plain string, not a mapping or sequence' }]);
+  });
+
   test('a missing file is a clear error', () => {
     expect(() => loadConfig(join(dir, 'nope.yml'), {})).toThrow(/cannot read .*nope\.yml: ENOENT/);
   });
