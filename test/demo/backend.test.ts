@@ -113,7 +113,8 @@ describe('demo backend against a real PostgreSQL', () => {
     expect((await post('/scenario/leak')).status).toBe(200);
     await until('available < 2', metrics, (m) => m.available < 2, 5_000);
     expect(Date.now() - started).toBeLessThan(5_000);
-    const s = await sessions();
+    // The pool counts a connection active from checkout; its BEGIN + SELECT land a moment later.
+    const s = await until('9 sessions idle in transaction', sessions, (x) => x.filter((y) => y.state === 'idle in transaction').length >= 9);
     const leaked = s.filter((x) => x.state === 'idle in transaction');
     expect(leaked.length).toBe(9);
     expect(leaked[0]!.query).toContain('SELECT id, status FROM orders WHERE customer_id = $1');

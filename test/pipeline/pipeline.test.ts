@@ -5,6 +5,7 @@ import type { Enricher } from '../../src/core/enricher';
 import { NotifyError } from '../../src/core/notifier';
 import { Store } from '../../src/store/store';
 import { fixtureGroup, recordingNotifier, testPipeline } from '../support/pipeline';
+import { until } from '../support/wait';
 
 const fast: Enricher = { name: 'fast', async enrich() { return { summary: 'ok', sections: [], evidence: { x: 1 } }; } };
 const fastRetry = { notify: { budgetMs: 5_000, maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 20 } };
@@ -91,7 +92,7 @@ describe('Pipeline', () => {
     const rec = recordingNotifier();
     const { pipeline } = testPipeline({ enrichers: [slow], notifiers: [rec.notifier], config: { cooldownMs: 0 } });
     const first = await pipeline.admit(fixtureGroup(), 'webhook');
-    await new Promise((r) => setTimeout(r, 10)); // first is running now
+    await until('the first run to be running', () => running === 1);
     const second = await pipeline.admit(withAlert('aa01'), 'webhook');
     const third = await pipeline.admit(withAlert('aa02'), 'webhook');
     expect(second.duplicate).toBe(false);
@@ -190,10 +191,12 @@ describe('Pipeline', () => {
   });
 
   test('drain lets a run in flight finish within the grace period, and refuses new ones', async () => {
-    const slow: Enricher = { name: 'slow', enrich: () => new Promise((r) => setTimeout(() => r({ summary: '', sections: [], evidence: {} }), 50)) };
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const slow: Enricher = { name: 'slow', enrich: () => (started(), new Promise((r) => setTimeout(() => r({ summary: '', sections: [], evidence: {} }), 50))) };
     const { pipeline, store } = testPipeline({ enrichers: [slow] });
     const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
-    await new Promise((r) => setTimeout(r, 10));
+    await running;
     const r = await pipeline.drain(2_000);
     expect(r).toEqual({ finished: 1, interrupted: 0 });
     expect(store.getRun(id)!.state).toBe('done');
@@ -201,10 +204,12 @@ describe('Pipeline', () => {
   });
 
   test('drain past the grace period interrupts the run and leaves it for the next start', async () => {
-    const hang: Enricher = { name: 'hang', timeoutMs: 60_000, enrich: ({ signal }) => new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason))) };
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const hang: Enricher = { name: 'hang', timeoutMs: 60_000, enrich: ({ signal }) => (started(), new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason)))) };
     const { pipeline, store } = testPipeline({ enrichers: [hang], config: { budgetMs: 60_000 } });
     const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
-    await new Promise((r) => setTimeout(r, 10));
+    await running;
     const r = await pipeline.drain(30);
     expect(r).toEqual({ finished: 0, interrupted: 1 });
     expect(store.getRun(id)!.state).toBe('enriching');

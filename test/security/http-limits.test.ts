@@ -150,7 +150,7 @@ describe('a real listening server under slow and oversized requests', () => {
     const started = Date.now();
     const res = await fetch(`http://127.0.0.1:${port}/webhook`, { method: 'POST', headers: { ...json, ...auth }, body: JSON.stringify(p), signal: AbortSignal.timeout(5_000) });
     expect(res.status).toBe(202);
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(3_000); // the attackers trickle for 10 s: served long before they are cut
     const results = await Promise.all(attackers);
     for (const r of results) {
       expect(r.closedAfterMs).toBeDefined();

@@ -132,7 +132,7 @@ test('an abort releases the caller at once, cancels the query server-side and ke
   const t0 = Date.now();
   ac.abort(new Error('caller gave up'));
   await expect(running).rejects.toThrow('caller gave up');
-  expect(Date.now() - t0).toBeLessThan(250);
+  expect(Date.now() - t0).toBeLessThan(2_000); // against a 10 s sleep: released by the abort, not by the query
   await until('the query to be cancelled', async () => (await ours(app)).every((r) => r.state !== 'active'), 1_500);
   const after = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
   expect(after).toBe(pid);
@@ -162,8 +162,9 @@ test('the circuit breaker opens after breakerThreshold failures, fails fast whil
   expect(g.state().breaker).toBe('open');
   const t0 = Date.now();
   const open = await g.run((db) => db.query('SELECT 1'), never()).catch((x) => x);
-  expect(Date.now() - t0).toBeLessThan(150);
+  // circuit_open (not auth) shows no connection was attempted; the time is only a loose sanity bound.
   expect(open).toMatchObject({ kind: 'circuit_open', sqlstate: '28P01' });
+  expect(Date.now() - t0).toBeLessThan(1_000);
   expect(open.message).toMatch(/last failure auth/);
 
   await pg.createRole('pf_flaky', 'wrong-Pa55word'); // the database "comes back"
@@ -286,7 +287,7 @@ test('a cancel that does not land: the socket is destroyed and no new connection
   const ac = new AbortController();
   const t0 = Date.now();
   const stuck = g.run((db) => db.query('SELECT pg_sleep(5)'), ac.signal);
-  await sleep(200);
+  await until('the sleep to run', async () => (await ours(app)).some((r) => r.state === 'active' && r.query.includes('pg_sleep(5)')));
   ac.abort(new Error('gave up'));
   await expect(stuck).rejects.toThrow('gave up');
   const next = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
@@ -311,7 +312,7 @@ test('a backend that ignores its cancel and its statement_timeout (frozen) is en
   const frozenPid = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
   const ac = new AbortController();
   const stuck = g.run((db) => db.query('SELECT pg_sleep(30)'), ac.signal);
-  await sleep(200);
+  await until('the sleep to run', async () => (await ours(app)).some((r) => r.state === 'active' && r.query.includes('pg_sleep(30)')));
   process.kill(frozenPid, 'SIGSTOP'); // stuck for real: neither the cancel nor statement_timeout can end it
   try {
     ac.abort(new Error('gave up'));
