@@ -78,6 +78,12 @@ export interface PgBlockingChain {
   longestWaitMs: number | null;
 }
 
+/**
+ * A session idle (outside any transaction) for at least this long is held, not between two
+ * queries of a busy client: those are idle for milliseconds, even with the client short of CPU.
+ */
+export const IDLE_SETTLED_MS = 2_000;
+
 export interface PgDatabaseEvidence {
   name: string;
   reachable: boolean;
@@ -90,6 +96,8 @@ export interface PgDatabaseEvidence {
   /** Client backends now. */
   connections: number | null;
   byState: Record<string, number>;
+  /** Client sessions idle (outside a transaction) for at least IDLE_SETTLED_MS; null where not measured. */
+  idleSettled: number | null;
   byApplication: Record<string, number>;
   byUser: Record<string, number>;
   /** Longest-running active queries, longest first. */

@@ -140,6 +140,7 @@ function readDatabase(d: unknown): PgDatabaseEvidence | undefined {
     reservedConnections: num(d.reservedConnections),
     connections: num(d.connections),
     byState: counts(d.byState),
+    idleSettled: num(d.idleSettled),
     byApplication: counts(d.byApplication),
     byUser: counts(d.byUser),
     longRunning: list(d.longRunning, readSession),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SkipEnrichment, throwIfAborted, type EnrichContext, type Enricher, type EnrichmentResult } from '../core/enricher';
 import type { Section } from '../core/diagnostic';
-import type { PgBlockingChain, PgDatabaseEvidence, PgSession as PgSessionEvidence, PostgresEvidence } from '../core/evidence';
+import { IDLE_SETTLED_MS, type PgBlockingChain, type PgDatabaseEvidence, type PgSession as PgSessionEvidence, type PostgresEvidence } from '../core/evidence';
 import { PostgresSourceError, STATEMENT_TAG, type PgSession, type PostgresGuard } from '../sources/postgres';
 import type { EnricherModule } from './registry-types';
 import { capText, normaliseSql } from './sql-normalise';
@@ -61,7 +61,8 @@ export const PG_QUERIES = {
   current_setting('superuser_reserved_connections')::int AS su_reserved,
   COALESCE(NULLIF(current_setting('reserved_connections', true), '')::int, 0) AS reserved`,
   counts: `${TAG} SELECT COALESCE(state, '(unknown)') AS state, COALESCE(NULLIF(application_name, ''), '(none)') AS app,
-  COALESCE(usename, '(unknown)') AS usr, count(*)::int AS n
+  COALESCE(usename, '(unknown)') AS usr, count(*)::int AS n,
+  (count(*) FILTER (WHERE state = 'idle' AND state_change < clock_timestamp() - interval '${IDLE_SETTLED_MS} milliseconds'))::int AS settled
 FROM pg_stat_activity WHERE ${CLIENTS} GROUP BY 1, 2, 3`,
   longRunning: `${TAG} SELECT ${SESSION_COLUMNS} FROM pg_stat_activity
 WHERE ${CLIENTS} AND state = 'active' AND query_start IS NOT NULL ORDER BY query_start LIMIT $1`,
@@ -114,6 +115,7 @@ function emptyDatabase(name: string): PgDatabaseEvidence {
     reservedConnections: null,
     connections: null,
     byState: {},
+    idleSettled: null,
     byApplication: {},
     byUser: {},
     longRunning: [],
@@ -141,10 +143,12 @@ async function investigate(db: PgSession, name: string, s: PostgresSettings, tex
   ev.maxConnections = settings!.max_connections;
   ev.reservedConnections = settings!.su_reserved + settings!.reserved;
 
-  const counts = await db.query<{ state: string; app: string; usr: string; n: number }>(PG_QUERIES.counts);
+  const counts = await db.query<{ state: string; app: string; usr: string; n: number; settled: number }>(PG_QUERIES.counts);
   let total = 0;
+  ev.idleSettled = 0;
   for (const r of counts) {
     total += r.n;
+    ev.idleSettled += r.settled;
     ev.byState[r.state] = (ev.byState[r.state] ?? 0) + r.n;
     ev.byApplication[r.app] = (ev.byApplication[r.app] ?? 0) + r.n;
     ev.byUser[r.usr] = (ev.byUser[r.usr] ?? 0) + r.n;

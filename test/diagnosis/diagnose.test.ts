@@ -234,11 +234,22 @@ describe('what speaks against a cause', () => {
 
   test('connections checked out but idle on the server are a leak without idle-in-transaction sessions', () => {
     const e = f.leak().map((x) =>
-      x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ connections: 12, byState: { active: 1, idle: 11 } })] }) : x,
+      x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ connections: 12, byState: { active: 1, idle: 11 }, idleSettled: 11 })] }) : x,
     );
     const c = find(diagnose(e, f.group), 'connection_leak')!;
-    expect(c.evidence.join('\n')).toContain('sees only 1 working');
+    expect(c.evidence.join('\n')).toContain('sees only 1 working (active or in a transaction) and 11 idle sessions (idle for 2.0 s or more)');
     expect(c.against!.join('\n')).toContain('no session has been idle in transaction');
+  });
+
+  test('sessions idle only between two queries (a busy pool, a client short of CPU) are not a held-idle leak', () => {
+    const busy = f.db({ connections: 12, byState: { active: 1, idle: 11 }, idleSettled: 0 });
+    const e = f.leak().map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [busy] }) : x));
+    const c = find(diagnose(e, f.group), 'connection_leak');
+    // Only the pool's climbing trend can still suggest a leak; never the idle sessions.
+    expect(c?.evidence.join('\n') ?? '').not.toContain('sees only');
+    const settled = f.db({ connections: 12, byState: { active: 1, idle: 11 }, idleSettled: 11 });
+    const held = find(diagnose(f.leak().map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [settled] }) : x)), f.group), 'connection_leak')!;
+    expect(held.confidence).toBeGreaterThan(c?.confidence ?? 0);
   });
 });
 

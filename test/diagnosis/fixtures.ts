@@ -89,6 +89,7 @@ export function db(o: Partial<PgDatabaseEvidence> = {}): PgDatabaseEvidence {
     reservedConnections: 3,
     connections: 14,
     byState: { idle: 12, active: 2 },
+    idleSettled: null,
     byApplication: { 'demo-backend': 13, pagefirst: 1 },
     byUser: { app: 13, monitor: 1 },
     longRunning: [],

@@ -38,6 +38,7 @@ const database = partial({
   reservedConnections: n,
   connections: n,
   byState: maybe(fc.dictionary(fc.constantFrom('active', 'idle', 'idle in transaction'), n)),
+  idleSettled: n,
   byApplication: maybe(fc.dictionary(safe, n)),
   longRunning: maybe(fc.array(session, { maxLength: 12 })),
   oldestTransactions: maybe(fc.array(session, { maxLength: 3 })),

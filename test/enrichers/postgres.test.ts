@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { Client } from 'pg';
 import type { AlertGroup } from '../../src/core/alert';
 import type { Enricher } from '../../src/core/enricher';
-import type { PgDatabaseEvidence, PostgresEvidence } from '../../src/core/evidence';
+import { IDLE_SETTLED_MS, type PgDatabaseEvidence, type PostgresEvidence } from '../../src/core/evidence';
 import { createPostgresEnricher, postgresSettingsSchema } from '../../src/enrichers/postgres';
 import { normaliseSql } from '../../src/enrichers/sql-normalise';
 import { runEnrichers } from '../../src/pipeline/enrich';
@@ -165,6 +165,19 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
     expect(table?.type === 'table' && table.rows[0]![0]).toBe(String(pids.leaky));
     const code = r.sections.find((s) => s.type === 'code');
     expect(code?.type === 'code' && code.code).toContain(`-- idle in transaction: pid ${pids.leaky}`);
+  });
+
+  test('idleSettled counts sessions idle outside a transaction for IDLE_SETTLED_MS or more, not those between two queries', async () => {
+    const e = enricher(guardsFor([{}]));
+    const held = await appClient('held-idle');
+    await held.query('SELECT 1');
+    await admin.query('SELECT 1'); // the admin session idles freshly too, at both readings
+    const before = (await enrich(e)).ev.databases[0]!.idleSettled!;
+    await sleep(IDLE_SETTLED_MS + 200);
+    await admin.query('SELECT 1');
+    const after = (await enrich(e)).ev.databases[0]!;
+    expect(after.byApplication['held-idle']).toBe(1);
+    expect(after.idleSettled).toBe(before + 1);
   });
 
   test('rawQueries: true shows the text as it is', async () => {

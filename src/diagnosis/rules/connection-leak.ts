@@ -1,5 +1,5 @@
 import type { Cause } from '../../core/diagnostic';
-import type { PgDatabaseEvidence, PgSession } from '../../core/evidence';
+import { IDLE_SETTLED_MS, type PgDatabaseEvidence, type PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
 import { factsOf, holdsLocks, trafficPhrase, type Facts } from '../facts';
 import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
@@ -41,14 +41,18 @@ function leakedSessions(facts: Facts): Leaked[] {
   return out.sort((a, b) => (ageOf(b.s) ?? 0) - (ageOf(a.s) ?? 0));
 }
 
-/** Pool connections checked out while the database sees most of them idle (not in a transaction, not active). */
+/**
+ * Pool connections checked out while the database sees most of them idle (not in a transaction,
+ * not active) and settled there: idle for IDLE_SETTLED_MS or more where the enricher measured it,
+ * so a busy pool whose sessions sit between two queries is not read as a leak.
+ */
 function heldIdle(facts: Facts): { db: PgDatabaseEvidence; working: number; idle: number; checkedOut: number } | undefined {
   const checkedOut = facts.pool?.active ?? null;
   if (checkedOut === null || checkedOut < 2 || facts.poolSaturated !== true) return undefined;
   for (const db of facts.reachable) {
     if (Object.keys(db.byState).length === 0) continue;
     const working = Object.entries(db.byState).filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
-    const idle = db.byState.idle ?? 0;
+    const idle = db.idleSettled ?? db.byState.idle ?? 0;
     if (working < checkedOut * HELD_IDLE_MAX_SHARE && idle >= checkedOut * HELD_IDLE_MAX_SHARE) return { db, working, idle, checkedOut };
   }
   return undefined;
@@ -116,7 +120,7 @@ export const connectionLeak: Rule = (enrichments) => {
   } else if (held) {
     c = LEAK_WEIGHTS.heldIdleBase;
     evidence.push(
-      `the pool has ${held.checkedOut} connections checked out, but "${held.db.name}" sees only ${held.working} working (active or in a transaction) and ${held.idle} idle sessions: connections are held by the application without doing any work`,
+      `the pool has ${held.checkedOut} connections checked out, but "${held.db.name}" sees only ${held.working} working (active or in a transaction) and ${held.idle} idle sessions${held.db.idleSettled !== null ? ` (idle for ${fmtMs(IDLE_SETTLED_MS)} or more)` : ''}: connections are held by the application without doing any work`,
     );
     actions.push('Find the code path that checks out a client and returns without releasing it (release in a finally block; prefer pool.query for one-off queries).');
   } else {
