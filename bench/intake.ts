@@ -20,10 +20,10 @@ function template(): string {
   return JSON.stringify(p);
 }
 
-/** Runs autocannon in a child process against `url`. */
-function load(url: string, opts: { rate?: number; unique: boolean; duration?: number }): Promise<any> {
+/** Runs autocannon in a child process against `url`, every request a new notification. */
+function load(url: string, opts: { rate?: number; duration?: number } = {}): Promise<any> {
   return new Promise((resolve, reject) => {
-    const args = { url, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, template: template(), unique: opts.unique, duration: opts.duration ?? DURATION_S, connections: 20, rate: opts.rate };
+    const args = { url, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, template: template(), duration: opts.duration ?? DURATION_S, connections: 20, rate: opts.rate };
     const child = fork(join(__dirname, 'load-worker.js'), [JSON.stringify(args)], { stdio: 'inherit' });
     child.once('message', resolve);
     child.once('error', reject);
@@ -46,14 +46,14 @@ export async function benchIntake(): Promise<Figure[]> {
   bare.post('/webhook', async (_req, reply) => reply.code(202).send({ id: 'x', duplicate: false }));
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
 
-  // warm up both
-  await load(`${bareUrl}/webhook`, { unique: false, duration: 1 });
-  await load(`${ours}/webhook`, { unique: true, duration: 1 });
+  // Both get the same load (the same bodies, each a new fingerprint, from the same generator); warm up both.
+  await load(`${bareUrl}/webhook`, { duration: 1 });
+  await load(`${ours}/webhook`, { duration: 1 });
 
-  const bareMax = await load(`${bareUrl}/webhook`, { unique: false });
-  const oursMax = await load(`${ours}/webhook`, { unique: true });
-  const bareFixed = await load(`${bareUrl}/webhook`, { unique: false, rate: 1000 });
-  const oursFixed = await load(`${ours}/webhook`, { unique: true, rate: 1000 });
+  const bareMax = await load(`${bareUrl}/webhook`);
+  const oursMax = await load(`${ours}/webhook`);
+  const bareFixed = await load(`${bareUrl}/webhook`, { rate: 1000 });
+  const oursFixed = await load(`${ours}/webhook`, { rate: 1000 });
 
   await bare.close();
   await service.app.close();

@@ -9,8 +9,8 @@ const autocannon = require('autocannon') as (opts: Record<string, unknown>) => P
  * request is a new notification (no duplicates) at negligible generator cost.
  */
 async function main(): Promise<void> {
-  const { url, headers, template, unique, duration, connections, rate } = JSON.parse(process.argv[2]!) as {
-    url: string; headers: Record<string, string>; template: string; unique: boolean; duration: number; connections: number; rate?: number;
+  const { url, headers, template, duration, connections, rate } = JSON.parse(process.argv[2]!) as {
+    url: string; headers: Record<string, string>; template: string; duration: number; connections: number; rate?: number;
   };
   let i = 0;
   const fill = (t: string, n: number) => t.split('__G__').join(String(n % 100)).split('__N__').join(String(1_000_000 + n));
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     duration,
     headers,
     ...(rate ? { overallRate: rate } : {}),
-    ...(unique ? { requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: fill(template, i++) }) }] } : { body: fill(template, 1) }),
+    requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: fill(template, i++) }) }],
   });
   process.send!({ requests: result.requests, latency: result.latency, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts });
 }
