@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { AlertGroup } from '../core/alert';
 import type { Diagnostic, Trigger, NotificationStatus } from '../core/diagnostic';
 import type { AlertHistory } from './history';
+import { Checkpointer } from './checkpointer';
 
 /** Where a run is: written `queued` before the 202, `done` after its notifiers finish. */
 export type RunState = 'queued' | 'enriching' | 'notifying' | 'done';
@@ -49,6 +50,12 @@ export class StoreError extends Error {
 }
 
 const SCHEMA_VERSION = 1;
+/** SQLite's own default: a commit that finds this many WAL pages checkpoints them itself. */
+const DEFAULT_CHECKPOINT_PAGES = 1_000;
+/** With the checkpointer running, commits checkpoint only past this (about 40 MB): a backstop. */
+const BACKSTOP_CHECKPOINT_PAGES = 10_000;
+/** A WAL file that grew in a storm is cut back to this once it has been checkpointed. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -131,6 +138,7 @@ function toRecord(r: RunRow): RunRecord {
 export class Store implements AlertHistory {
   private readonly db: Database.Database;
   private readonly stmts;
+  private checkpointer: Checkpointer | undefined;
 
   /** Opens (creating if missing) the store at `path`. Throws StoreError for an unreadable or corrupt file, never overwriting it. */
   constructor(readonly path: string) {
@@ -148,6 +156,18 @@ export class Store implements AlertHistory {
       this.db.pragma('foreign_keys = ON');
       this.db.exec(MIGRATION);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      if (path !== ':memory:') {
+        // The checkpointer copies the WAL from its own thread; our commits checkpoint only as a backstop.
+        this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+        this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+        this.checkpointer = new Checkpointer(path, {
+          idleMs: 1_000,
+          busyMs: 50,
+          onExit: () => {
+            if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_CHECKPOINT_PAGES}`);
+          },
+        });
+      }
     } catch (e) {
       try {
         opened?.close();
@@ -347,6 +367,7 @@ export class Store implements AlertHistory {
   }
 
   close(): void {
+    this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }

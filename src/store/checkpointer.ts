@@ -1,0 +1,99 @@
+import { Worker } from 'node:worker_threads';
+
+/** What the checkpointer reports after each checkpoint (frames as in `PRAGMA wal_checkpoint`). */
+export interface CheckpointReport {
+  ok: boolean;
+  /** Frames in the WAL, and of those copied into the database file; -1 when it could not run. */
+  log: number;
+  checkpointed: number;
+  message?: string;
+}
+
+export interface CheckpointerOptions {
+  /** Pause between two checkpoints when the last one found nothing left to copy. */
+  idleMs: number;
+  /** Pause after a checkpoint that copied frames (writes are arriving). */
+  busyMs: number;
+  /** Called after each checkpoint; not called for an idle one (nothing in the WAL). */
+  onReport?: (r: CheckpointReport) => void;
+  /** Called once when the worker dies; the store then checkpoints on its own writes again. */
+  onExit?: (error: Error | undefined) => void;
+}
+
+/** The worker's body: self-contained (it is run from its source text), with its inputs in workerData. */
+function checkpointLoop(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parentPort, workerData } = require('node:worker_threads');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Database = require(workerData.driver);
+  const done = new Int32Array(workerData.done as SharedArrayBuffer);
+  let db: { pragma(sql: string): unknown; close(): void };
+  try {
+    db = new Database(workerData.path, { fileMustExist: true, timeout: 0 });
+  } catch (e) {
+    // better-sqlite3's errors lose their message on the way to the parent thread; a plain Error keeps it
+    throw new Error(`the checkpointer cannot open ${workerData.path}: ${(e as Error).message}`);
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const step = () => {
+    let pause = workerData.idleMs as number;
+    try {
+      const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      if (r.log > 0) parentPort.postMessage({ ok: true, log: r.log, checkpointed: r.checkpointed });
+      if (r.checkpointed > 0) pause = workerData.busyMs;
+    } catch (e) {
+      parentPort.postMessage({ ok: false, log: -1, checkpointed: -1, message: (e as Error).message });
+    }
+    timer = setTimeout(step, pause);
+  };
+  parentPort.on('message', (m: string) => {
+    if (m !== 'stop') return;
+    clearTimeout(timer);
+    db.close();
+    Atomics.store(done, 0, 1);
+    Atomics.notify(done, 0);
+    parentPort.close();
+  });
+  timer = setTimeout(step, workerData.busyMs);
+}
+
+/**
+ * Copies the write-ahead log of the SQLite file at `path` into the database from a worker thread
+ * with its own connection (PASSIVE checkpoints: it never blocks the store's writes). The store
+ * then need not checkpoint inside its own commits, where the copy and its fsync would stall every
+ * request waiting on that commit. `stop()` closes the worker's connection before it returns.
+ */
+export class Checkpointer {
+  private readonly worker: Worker;
+  private readonly done = new SharedArrayBuffer(4);
+  private stopped = false;
+  private exited = false;
+
+  constructor(path: string, options: CheckpointerOptions) {
+    this.worker = new Worker(`(${checkpointLoop.toString()})()`, {
+      eval: true,
+      workerData: { path, driver: require.resolve('better-sqlite3'), done: this.done, idleMs: options.idleMs, busyMs: options.busyMs },
+    });
+    this.worker.on('message', (r: CheckpointReport) => options.onReport?.(r));
+    let failure: Error | undefined;
+    this.worker.on('error', (e) => (failure = e));
+    this.worker.on('exit', () => {
+      this.exited = true;
+      if (!this.stopped) options.onExit?.(failure ?? new Error('the checkpoint worker exited'));
+    });
+    // After the listeners: adding a message listener refs the worker's port again.
+    this.worker.unref();
+  }
+
+  /** Stops the worker and waits (at most `timeoutMs`) until its connection is closed; true when it is. */
+  stop(timeoutMs = 2_000): boolean {
+    if (this.stopped) return true;
+    this.stopped = true;
+    if (this.exited) return true; // its thread is gone, and its connection with it
+    const done = new Int32Array(this.done);
+    this.worker.postMessage('stop');
+    const closed = Atomics.wait(done, 0, 0, timeoutMs) !== 'timed-out';
+    void this.worker.terminate();
+    return closed;
+  }
+}
