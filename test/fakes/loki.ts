@@ -57,7 +57,14 @@ export async function startFakeLoki(): Promise<FakeLoki> {
     const url = new URL(req.url ?? '/', 'http://loki');
     const orgId = req.headers['x-scope-orgid'] as string | undefined;
     fake.requests.push({ params: url.searchParams, orgId });
-    if (fake.delayMs) await new Promise((r) => setTimeout(r, fake.delayMs));
+    if (fake.delayMs) {
+      // like a slow Loki: it answers after the delay, or stops when the client hangs up
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, fake.delayMs);
+        res.once('close', () => (clearTimeout(t), r()));
+      });
+      if (res.destroyed) return;
+    }
     if (url.pathname !== '/loki/api/v1/query_range') return text(res, 404, '404 page not found\n');
     if (fake.tenant && orgId !== fake.tenant) return text(res, 401, 'no org id\n');
     const query = url.searchParams.get('query') ?? '';

@@ -15,6 +15,8 @@ let admin: Client;
 let monitorUrl: string;
 const guards: PostgresGuard[] = [];
 const servers: net.Server[] = [];
+/** Connections our test servers accepted: closing a server leaves them open, so they are destroyed at the end. */
+const accepted = new Set<net.Socket>();
 
 function guard(over: Record<string, unknown> = {}, opts: { applicationName?: string; idleCloseMs?: number; logger?: import('pino').Logger } = {}): PostgresGuard {
   const g = createPostgresGuard(postgresSourceSchema.parse({ name: 'main', url: monitorUrl, ...over }), opts);
@@ -30,6 +32,8 @@ function listen(onConn: (s: net.Socket) => void): Promise<{ port: number; accept
   let n = 0;
   const srv = net.createServer((s) => {
     n += 1;
+    accepted.add(s);
+    s.on('close', () => accepted.delete(s));
     s.on('error', () => {});
     onConn(s);
   });
@@ -71,7 +75,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const s of servers) s.close();
+  for (const s of accepted) s.destroy();
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   await pg?.stop();
 });
 
