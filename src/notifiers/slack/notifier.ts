@@ -30,6 +30,10 @@ const OWN_BLOCK_PREFIX = 'pf_';
 const HISTORY_UNREADABLE = new Set(['missing_scope', 'not_in_channel']);
 /** Errors of chat.update after which we post a new message instead. */
 const UPDATE_GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
+/** Tries of the chart upload when Slack answers 429, 5xx or not at all; then the run goes on without it. */
+const CHART_UPLOAD_ATTEMPTS = 3;
+/** Wait before the next try where Slack gives no Retry-After: this times the attempt number. */
+const CHART_RETRY_BACKOFF_MS = 1_000;
 
 /** The thread of an alert group, as stored under `thread:<groupKey>`. */
 export interface ThreadState {
@@ -365,25 +369,43 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       }
       done({ incident: true });
     }
-    // 5. The chart, into the thread, last (the least urgent); a failure is logged and the run goes on.
+    // 5. The chart, into the thread, last (the least urgent): a rate limit or a Slack hiccup gets
+    // CHART_UPLOAD_ATTEMPTS tries; any other failure is logged and the run goes on without it.
     const series = poolSeries(model);
     if (config.chart && !resolved && series && steps.chart === undefined) {
       aborted(signal);
       const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
+      /** The chart's id when an earlier attempt (or an earlier run of this one) already shared it. */
+      const uploaded = async () =>
+        (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal)).flatMap((m) => m.files ?? []).find((f) => f.name === filename);
       try {
-        if (recovering) {
-          const earlier = (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal)).find((m) => m.files?.some((f) => f.name === filename));
-          if (earlier) {
-            done({ chart: earlier.files!.find((f) => f.name === filename)!.id ?? 'uploaded' });
-            return detailOf(thread);
-          }
+        const earlier = recovering ? await uploaded() : undefined;
+        if (earlier) {
+          done({ chart: earlier.id ?? 'uploaded' });
+          return detailOf(thread);
         }
         const png = await renderChart(series, { title: `${d.alertname}: pool connections`, alertStart: Date.parse(d.alert?.startsAt ?? ''), timeoutMs: config.chartTimeoutMs, signal });
-        const up = await api.uploadFile(
-          { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename, title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
-          signal,
-        );
-        done({ chart: up.fileId ?? 'uploaded' });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const up = await api.uploadFile(
+              { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename, title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
+              signal,
+            );
+            done({ chart: up.fileId ?? 'uploaded' });
+            break;
+          } catch (e) {
+            if (!(e instanceof NotifyError && e.retryable) || attempt >= CHART_UPLOAD_ATTEMPTS || signal.aborted) throw e;
+            logger.info({ attempt, err: e.message }, 'pool chart upload failed; trying again');
+            await sleep(e.retryAfterMs ?? CHART_RETRY_BACKOFF_MS * attempt, signal);
+            aborted(signal);
+            // the failed attempt may have shared the file all the same (an answer lost on the way back)
+            const shared = await uploaded();
+            if (shared) {
+              done({ chart: shared.id ?? 'uploaded' });
+              break;
+            }
+          }
+        }
       } catch (e) {
         if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
         logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');

@@ -317,11 +317,38 @@ describe('Slack notifier against the fake Slack', () => {
     expect(fake.replies(ALERTS, fake.topLevel(ALERTS)[0]!.ts)).toHaveLength(1);
     expect(log.records().some((r) => r.msg === 'pool chart not sent; the diagnostic went out without it' && String(r.err).includes('no fonts'))).toBe(true);
 
-    fake.failNext('files.getUploadURLExternal', 1, { status: 200, error: 'internal_error' });
+    // Slack fails every try of the upload: three tries, then the run goes on without the chart.
+    fake.failNext('files.getUploadURLExternal', 3, { status: 429, retryAfter: 0 });
     const d2 = sampleDiagnostic({ id: 'run-x', groupKey: 'g2' });
     await createSlackNotifier(config({ incidentChannel: undefined }), { store }).notify(d2, ctx(d2, log));
+    expect(fake.callsOf('files.getUploadURLExternal')).toHaveLength(3);
     expect(fake.uploads.size).toBe(0);
     expect(fake.topLevel(ALERTS)).toHaveLength(2);
+    expect(log.records().filter((r) => r.msg === 'pool chart upload failed; trying again')).toHaveLength(2);
+    expect(log.records().some((r) => r.msg === 'pool chart not sent; the diagnostic went out without it' && String(r.err).includes('rate limited'))).toBe(true);
+  });
+
+  it('a rate-limited chart upload waits Retry-After and goes out once', async () => {
+    const log = capturingLogger();
+    fake.failNext('files.getUploadURLExternal', 1, { status: 429, retryAfter: 1 });
+    const d = sampleDiagnostic();
+    const t0 = Date.now();
+    await createSlackNotifier(config({ incidentChannel: undefined }), { store: openStore() }).notify(d, ctx(d, log));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_000); // it waited as Slack asked
+    const thread = fake.replies(ALERTS, fake.topLevel(ALERTS)[0]!.ts);
+    expect(thread.flatMap((m) => m.files ?? [])).toHaveLength(1);
+    expect([...fake.uploads.values()].filter((u) => u.completed)).toHaveLength(1);
+  });
+
+  it('a chart upload whose answer is lost is found in the thread, not shared twice', async () => {
+    const log = capturingLogger();
+    fake.failAfter('files.completeUploadExternal', 1, { status: 500 });
+    const d = sampleDiagnostic();
+    await createSlackNotifier(config({ incidentChannel: undefined }), { store: openStore() }).notify(d, ctx(d, log));
+    const thread = fake.replies(ALERTS, fake.topLevel(ALERTS)[0]!.ts);
+    expect(thread.flatMap((m) => m.files ?? [])).toHaveLength(1);
+    expect(fake.callsOf('files.completeUploadExternal')).toHaveLength(1);
+    expect(log.records().some((r) => r.msg === 'pool chart upload failed; trying again')).toBe(true);
   });
 
   it('paces messages to one channel at one a second', async () => {
