@@ -1,15 +1,17 @@
 /**
  * End to end, connection leak: the demo backend checks out connections and never releases them
  * (idle in transaction); Prometheus fires db_pool_exhausted, Alertmanager posts it to our webhook,
- * and the one diagnostic in the page's thread names connection_leak with the leaked sessions' pids.
+ * and the one diagnostic in the page's thread names connection_leak with the leaked sessions' pids,
+ * with the pool chart from the real Prometheus series beside it.
  */
 import type { Diagnostic } from '../../src/core/diagnostic';
 import type { PoolEvidence, PostgresEvidence } from '../../src/core/evidence';
+import { until } from '../support/wait';
 import { ALERTS_CHANNEL, INCIDENT_CHANNEL, expectOneDiagnostic, startStack, type Stack } from './stack';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ chart: true });
 }, 60_000);
 afterAll(() => stack?.stop(), 60_000);
 
@@ -28,6 +30,16 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   // The thread shows it too: the cause and a leaked pid.
   expect(got.text).toContain(d.causes[0]!.title);
   expect(got.text).toContain(String(named[0]));
+
+  // The pool chart, rendered from the real Prometheus series, is shared into the thread once, as a PNG.
+  const files = await until('the chart in the thread', () => {
+    const f = stack.slack.replies(ALERTS_CHANNEL, got.page.ts).flatMap((m) => m.files ?? []);
+    return f.length > 0 && f;
+  }, 15_000);
+  expect(files).toHaveLength(1);
+  expect(files[0]!.name).toBe(`db_pool_exhausted-pool-${d.id}.png`);
+  const png = stack.slack.uploads.get(files[0]!.id)!.bytes!;
+  expect(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
 
   // The incident channel has one summary, linking to the page's thread.
   const summaries = stack.slack.topLevel(INCIDENT_CHANNEL);

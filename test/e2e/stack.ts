@@ -184,7 +184,7 @@ export function messageText(m: FakeMessage): string {
 const isDiagnostic = (m: FakeMessage) => ((m.blocks ?? []) as Array<{ block_id?: string }>)[0]?.block_id?.startsWith('pf_header') === true;
 
 /** Starts the whole loop (see the top of this file). On failure, stops what it started and throws. */
-export async function startStack(): Promise<Stack> {
+export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack> {
   requireMonitoringBinaries();
   ensureBuilt();
   const dir = tempDir('e2e');
@@ -258,7 +258,7 @@ export async function startStack(): Promise<Stack> {
       // deploy's pool queries; the traffic rate over 1m instead of 5m, so a spike that began
       // seconds before the page already shows (the timings of the whole loop are shortened too).
       enrichers: { ...(deployed.enrichers as object), traffic: { rateWindow: '1m' } },
-      slack: { token: slack.token, apiUrl: slack.url, alertsChannel: ALERTS_CHANNEL, incidentChannel: INCIDENT_CHANNEL, threadSearchWaitMs: 5_000, threadSearchPollMs: 250, channelIntervalMs: 100, chart: false },
+      slack: { token: slack.token, apiUrl: slack.url, alertsChannel: ALERTS_CHANNEL, incidentChannel: INCIDENT_CHANNEL, threadSearchWaitMs: 5_000, threadSearchPollMs: 250, channelIntervalMs: 100, chart: opts.chart ?? false },
       links: { prometheus: prometheus.url, alertmanager: alertmanager.url },
     };
     const configFile = path.join(dir, 'pagefirst.yml');
