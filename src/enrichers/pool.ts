@@ -4,7 +4,7 @@ import type { Section, SourceQuery } from '../core/diagnostic';
 import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../core/enricher';
 import type { PoolEvidence } from '../core/evidence';
 import type { PrometheusClient, PromSample, PromSeries } from '../sources/prometheus';
-import { LABEL_NAME_RE, METRIC_NAME_RE, anyOf, labelMatcherSchema, matchersFromAlerts, selector } from '../sources/promql';
+import { LABEL_NAME_RE, METRIC_NAME_RE, anyOf, labelMatcherSchema, matcherText, matchersFromAlerts, selector } from '../sources/promql';
 import type { EnricherModule } from './registry-types';
 
 /**
@@ -49,14 +49,21 @@ export const settingsSchema = z.strictObject({
   availableThreshold: z.number().nonnegative().default(2),
   /** A slope within ±this (connections per minute) is "flat". */
   flatSlopePerMinute: z.number().nonnegative().default(0.1),
-  /** PromQL giving the mean time a connection is held, seconds (several samples are averaged). */
+  /** PromQL giving the mean time a connection is held, seconds (several samples are averaged); `$matchers` as below. */
   holdTimeQuery: z.string().min(1).nullable().default(null),
-  /** PromQL giving pool waits/acquire timeouts per second (several samples are summed). */
+  /** PromQL giving pool waits/acquire timeouts per second (several samples are summed); `$matchers` as below. */
   waitingQuery: z.string().min(1).nullable().default(null),
   /** The enricher's own timeout; default: the pipeline's. */
   timeoutMs: z.number().int().positive().optional(),
 });
 export type PoolSettings = z.infer<typeof settingsSchema>;
+
+/**
+ * In holdTimeQuery and waitingQuery, this becomes the pool's own label matchers, escaped and
+ * comma-separated: the configured `matchers` and those `copyLabels` takes from the alert
+ * (`rate(x_sum{$matchers}[5m])` gives `rate(x_sum{service="checkout"}[5m])`; `x{}` where none).
+ */
+export const MATCHERS_PLACEHOLDER = '$matchers';
 
 type Counts = { active: number | null; idle: number | null; total: number | null };
 
@@ -109,6 +116,10 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const instantExpr = `sum by (${by.join(', ')}) (${sel})`;
       const rangeExpr = `sum by (${s.stateLabel}) (${sel})`;
       const stepSeconds = s.stepSeconds ?? Math.max(MIN_STEP_SECONDS, Math.ceil((s.windowMinutes * 60) / TREND_POINTS));
+      const own = [...s.matchers, ...fromAlert].map(matcherText).join(',');
+      const scoped = (q: string | null) => (q === null ? null : q.split(MATCHERS_PLACEHOLDER).join(own));
+      const holdExpr = scoped(s.holdTimeQuery);
+      const waitingExpr = scoped(s.waitingQuery);
 
       const optional = async (expr: string | null, combine: (vals: number[]) => number | null) => {
         if (!expr) return { value: null as number | null, error: null as string | null };
@@ -123,8 +134,8 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const [instant, range, hold, waiting] = await Promise.all([
         prometheus.query(instantExpr, { time: at, signal: ctx.signal }),
         prometheus.queryRange(rangeExpr, { start, end: now, stepSeconds, signal: ctx.signal }),
-        optional(s.holdTimeQuery, (v) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null)),
-        optional(s.waitingQuery, (v) => (v.length ? v.reduce((a, b) => a + b, 0) : null)),
+        optional(holdExpr, (v) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null)),
+        optional(waitingExpr, (v) => (v.length ? v.reduce((a, b) => a + b, 0) : null)),
       ]);
 
       // Now: totals and per instance.
@@ -188,7 +199,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         waitingClients: waiting.value,
       };
 
-      const queries: SourceQuery[] = [instantExpr, rangeExpr, s.holdTimeQuery, s.waitingQuery]
+      const queries: SourceQuery[] = [instantExpr, rangeExpr, holdExpr, waitingExpr]
         .filter((q): q is string => !!q)
         .map((query) => ({ source: 'prometheus', query, start: start.toISOString(), end: now.toISOString() }));
 

@@ -48,6 +48,8 @@ beforeAll(async () => {
   target.set(METRIC, { service: 'billing', pod: 'bill-1', state: 'total' }, 10);
   target.set('db_pool_hold_seconds', { ...checkout, pod: 'api-1' }, 2);
   target.set('db_pool_hold_seconds', { ...checkout, pod: 'api-2' }, 3);
+  target.set('db_pool_hold_seconds', { service: 'billing', pod: 'bill-1' }, 9);
+  target.set('db_pool_wait_timeouts_total', { service: 'billing', pod: 'bill-1' }, counterAt(0, 4, T0 - 40 * MIN));
   target.set('db_pool_wait_timeouts_total', { ...checkout, pod: 'api-2' }, counterAt(0, 0.5, T0 - 40 * MIN));
   prom = await startPrometheus({ target, backfill: [{ from: T0 - 40 * MIN, to: T0, stepMs: STEP }] });
 });
@@ -87,7 +89,7 @@ describe('pool enricher against the real Prometheus', () => {
     const settings = settingsSchema.parse({
       copyLabels: ['service'],
       holdTimeQuery: 'avg(db_pool_hold_seconds{service="checkout"})',
-      waitingQuery: 'sum(rate(db_pool_wait_timeouts_total[1m]))',
+      waitingQuery: 'sum(rate(db_pool_wait_timeouts_total{service="checkout"}[1m]))',
     });
     const alertAt = T0 - 2 * MIN;
     const now = new Date();
@@ -141,6 +143,28 @@ describe('pool enricher against the real Prometheus', () => {
     ]);
     for (const q of r.queries!) expect(Date.parse(q.end!) - Date.parse(q.start!)).toBe(30 * MIN);
     expect(r.summary).toMatch(/^19\/20 connections active \(95\.0%\), 1 available; below 2 available since .*; active climbing \(\+0\.\d\d\/min\)$/);
+  });
+
+  test('$matchers in holdTimeQuery and waitingQuery restricts them to the alert’s pool too', async () => {
+    const settings = settingsSchema.parse({
+      copyLabels: ['service'],
+      matchers: [{ name: 'pod', op: '!=', value: 'api-9' }],
+      holdTimeQuery: 'avg(db_pool_hold_seconds{$matchers})',
+      waitingQuery: 'sum(rate(db_pool_wait_timeouts_total{$matchers}[1m]))',
+    });
+    const r = await createPoolEnricher(settings, { prometheus: client() }).enrich(ctx(T0 - 2 * MIN));
+    const ev = r.evidence as unknown as PoolEvidence;
+    // checkout's pods only: (2 + 3) / 2 s and 0.5 waits/s; billing's 9 s and 4/s would show otherwise
+    expect(ev.meanHoldSeconds).toBe(2.5);
+    expect(ev.waitingClients).toBeCloseTo(0.5, 6);
+    expect(r.queries!.map((q) => q.query).slice(2)).toEqual([
+      'avg(db_pool_hold_seconds{pod!="api-9",service="checkout"})',
+      'sum(rate(db_pool_wait_timeouts_total{pod!="api-9",service="checkout"}[1m]))',
+    ]);
+    // without any matcher it still reads as PromQL: every pool counts
+    const all = await createPoolEnricher(settingsSchema.parse({ holdTimeQuery: 'avg(db_pool_hold_seconds{$matchers})' }), { prometheus: client() }).enrich(ctx(T0 - 2 * MIN));
+    expect((all.evidence as unknown as PoolEvidence).meanHoldSeconds).toBeCloseTo(14 / 3, 9);
+    expect(all.queries![2]!.query).toBe('avg(db_pool_hold_seconds{})');
   });
 
   test('without copyLabels the other service’s pool is counted too (the selector really restricts)', async () => {
