@@ -156,18 +156,7 @@ export class Store implements AlertHistory {
       this.db.pragma('foreign_keys = ON');
       this.db.exec(MIGRATION);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      if (path !== ':memory:') {
-        // The checkpointer copies the WAL from its own thread; our commits checkpoint only as a backstop.
-        this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-        this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-        this.checkpointer = new Checkpointer(path, {
-          idleMs: 1_000,
-          busyMs: 50,
-          onExit: () => {
-            if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_CHECKPOINT_PAGES}`);
-          },
-        });
-      }
+      if (path !== ':memory:') this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     } catch (e) {
       try {
         opened?.close();
@@ -179,6 +168,7 @@ export class Store implements AlertHistory {
         { cause: e },
       );
     }
+    if (path !== ':memory:') this.startCheckpointer(path);
     const db = this.db;
     this.stmts = {
       keyGet: db.prepare<[string, number], { run_id: string }>('SELECT run_id FROM idempotency WHERE key = ? AND expires_at > ?'),
@@ -364,6 +354,22 @@ export class Store implements AlertHistory {
     } catch (e) {
       throw new StoreError(`state store ${this.path} is not writable: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  /**
+   * Hands WAL checkpoints to a worker thread, so commits checkpoint only as a backstop. Where the
+   * worker cannot start, or dies, commits checkpoint as SQLite does by default.
+   */
+  private startCheckpointer(path: string): void {
+    const ownCheckpoints = () => {
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_CHECKPOINT_PAGES}`);
+    };
+    try {
+      this.checkpointer = new Checkpointer(path, { idleMs: 1_000, busyMs: 50, onExit: ownCheckpoints });
+    } catch {
+      return;
+    }
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
   }
 
   close(): void {

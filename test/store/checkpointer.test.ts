@@ -95,6 +95,19 @@ setTimeout(() => process.stdout.write('main done'), 200);`;
 });
 
 describe('Store with its checkpointer', () => {
+  test('commits checkpoint only as a backstop while the worker runs, and as SQLite does by default once it dies', async () => {
+    const s = new Store(join(dir, 'fallback.sqlite'));
+    const internals = s as unknown as { db: Database.Database; checkpointer: { worker: { terminate(): Promise<number> } } };
+    const pages = () => internals.db.pragma('wal_autocheckpoint', { simple: true });
+    try {
+      expect(pages()).toBe(10_000);
+      await internals.checkpointer.worker.terminate(); // the worker dies under the store
+      await until('the store to take checkpoints back', () => pages() === 1_000);
+    } finally {
+      s.close();
+    }
+  });
+
   test('runs admitted reach the database file through the checkpointer; close leaves no WAL behind', async () => {
     const path = join(dir, 'store.sqlite');
     const s = new Store(path);
