@@ -11,6 +11,9 @@ import { firingPayload } from '../test/support/fixtures';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const DURATION_S = 8;
+/** Throughput is measured in this many alternating rounds of ROUND_S seconds, bare then ours. */
+const ROUNDS = 3;
+const ROUND_S = 5;
 
 function template(): string {
   const p = firingPayload();
@@ -50,17 +53,24 @@ export async function benchIntake(): Promise<Figure[]> {
   await load(`${bareUrl}/webhook`, { duration: 1 });
   await load(`${ours}/webhook`, { duration: 1 });
 
-  const bareMax = await load(`${bareUrl}/webhook`);
-  const oursMax = await load(`${ours}/webhook`);
+  // Alternating rounds: a machine whose load drifts moves both sides of each round's ratio alike.
+  const rounds: Array<{ bare: any; ours: any; ratio: number }> = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const b = await load(`${bareUrl}/webhook`, { duration: ROUND_S });
+    const o = await load(`${ours}/webhook`, { duration: ROUND_S });
+    rounds.push({ bare: b, ours: o, ratio: o.requests.average / b.requests.average });
+  }
+  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(ROUNDS / 2)]!;
+  const { bare: bareMax, ours: oursMax, ratio } = median;
+  const ratios = rounds.map((r) => `${(r.ratio * 100).toFixed(0)}%`).join(', ');
   const bareFixed = await load(`${bareUrl}/webhook`, { rate: 1000 });
   const oursFixed = await load(`${ours}/webhook`, { rate: 1000 });
 
   await bare.close();
   await service.app.close();
-  const ratio = oursMax.requests.average / bareMax.requests.average;
-  const non2xx = oursMax.non2xx + oursFixed.non2xx;
+  const non2xx = rounds.reduce((n, r) => n + r.ours.non2xx, 0) + oursFixed.non2xx;
   return [
-    { name: 'intake throughput (ours / bare route)', value: `${oursMax.requests.average.toFixed(0)} / ${bareMax.requests.average.toFixed(0)} req/s = ${(ratio * 100).toFixed(0)}%`, goal: '>= 70%', pass: ratio >= 0.7, note: `${non2xx} non-2xx` },
+    { name: 'intake throughput (ours / bare route)', value: `${oursMax.requests.average.toFixed(0)} / ${bareMax.requests.average.toFixed(0)} req/s = ${(ratio * 100).toFixed(0)}%`, goal: '>= 70%', pass: ratio >= 0.7, note: `median of ${ROUNDS} alternating rounds (${ratios}); ${non2xx} non-2xx` },
     { name: 'intake p50 / p99 at max load (ours)', value: `${oursMax.latency.p50} / ${oursMax.latency.p99} ms`, goal: 'report', pass: true, note: `bare ${bareMax.latency.p50} / ${bareMax.latency.p99} ms` },
     { name: 'intake p99 at 1,000 req/s (ours)', value: `${oursFixed.latency.p99} ms (p50 ${oursFixed.latency.p50} ms)`, goal: '< 10 ms', pass: oursFixed.latency.p99 < 10, note: `bare p99 ${bareFixed.latency.p99} ms; ${oursFixed.requests.average.toFixed(0)} req/s achieved` },
   ];
