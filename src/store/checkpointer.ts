@@ -14,7 +14,7 @@ export interface CheckpointerOptions {
   idleMs: number;
   /** Pause after a checkpoint that copied frames (writes are arriving). */
   busyMs: number;
-  /** Called after each checkpoint; not called for an idle one (nothing in the WAL). */
+  /** Called after each checkpoint that found new frames in the WAL, and after each failed one. */
   onReport?: (r: CheckpointReport) => void;
   /** Called once when the worker dies; the store then checkpoints on its own writes again. */
   onExit?: (error: Error | undefined) => void;
@@ -35,12 +35,17 @@ function checkpointLoop(): void {
     throw new Error(`the checkpointer cannot open ${workerData.path}: ${(e as Error).message}`);
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastLog = 0;
   const step = () => {
     let pause = workerData.idleMs as number;
     try {
       const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-      if (r.log > 0) parentPort.postMessage({ ok: true, log: r.log, checkpointed: r.checkpointed });
-      if (r.checkpointed > 0) pause = workerData.busyMs;
+      // A WAL of the same length as last time holds nothing new (until a writer restarts it from the top).
+      if (r.log !== lastLog) {
+        lastLog = r.log;
+        if (r.log > 0) parentPort.postMessage({ ok: true, log: r.log, checkpointed: r.checkpointed });
+        pause = workerData.busyMs;
+      }
     } catch (e) {
       parentPort.postMessage({ ok: false, log: -1, checkpointed: -1, message: (e as Error).message });
     }

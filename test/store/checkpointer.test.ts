@@ -62,6 +62,20 @@ describe('Checkpointer', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
+  test('idle when nothing new is written: one checkpoint of a quiet WAL, not one every busyMs', async () => {
+    const { path, db } = walDatabase('quiet.sqlite', 100);
+    const reports: CheckpointReport[] = [];
+    const c = new Checkpointer(path, { idleMs: 5_000, busyMs: 20, onReport: (r) => reports.push(r) });
+    try {
+      await until('the first checkpoint', () => reports.length > 0);
+      await new Promise((r) => setTimeout(r, 500)); // 25 busy periods
+      expect(reports).toHaveLength(1);
+    } finally {
+      c.stop();
+      db.close();
+    }
+  });
+
   test('a worker that cannot open the file reports its exit, once', async () => {
     const exits: Array<Error | undefined> = [];
     const c = new Checkpointer(join(dir, 'no-such-file.sqlite'), { idleMs: 1_000, busyMs: 20, onExit: (e) => exits.push(e) });
