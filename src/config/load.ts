@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isCollection, parseDocument, visit } from 'yaml';
+import { isCollection, LineCounter, parseDocument, visit } from 'yaml';
 import { requiredMessage } from '../core/zod';
 import { configSchema, type Config } from './schema';
 
@@ -96,7 +96,8 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
   } catch (e) {
     throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ path: `${path}:${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0]! })));
   }
@@ -105,7 +106,7 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
   visit(doc, {
     Pair(_, pair) {
       if (isCollection(pair.key)) {
-        const line = pair.key.range ? lineOf(text, pair.key.range[0]) : '?';
+        const line = pair.key.range ? lines.linePos(pair.key.range[0]).line : '?';
         collectionKeys.push({ path: `${path}:${line}`, message: 'a key must be a plain string, not a mapping or sequence' });
       }
     },
@@ -119,13 +120,6 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
     throw new ConfigError([{ path, message: (e as Error).message.split('\n')[0]! }]);
   }
   return parseConfig(raw, env);
-}
-
-/** 1-based line number of character offset `at` in `text`. */
-function lineOf(text: string, at: number): number {
-  let line = 1;
-  for (let i = 0; i < at && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
 }
 
 /** The config file named by `--config PATH` / `--config=PATH`, else CONFIG_FILE, else undefined. */
