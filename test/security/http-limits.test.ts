@@ -189,15 +189,18 @@ describe('rate limit on the Slack entry points', () => {
     'x-slack-signature': `v0=${crypto.createHmac('sha256', SIGNING).update(`v0:${ts}:${body}`).digest('hex')}`,
   });
 
+  /** The Slack entry points on, at three requests a minute. */
+  const RATE_LIMITED_SLACK = {
+    server: { auth: { token: TOKEN }, rateLimitPerMinute: 3 },
+    slack: { token: 'xoxb-rate-limit-test', signingSecret: SIGNING, alertsChannel: 'C0ALERTS', apiUrl: 'http://127.0.0.1:9/api/' },
+    routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [], notifiers: ['console'] }],
+  };
+
   test.each([
     ['/slack/events', 'application/json', JSON.stringify({ type: 'url_verification', challenge: 'c' })],
     ['/slack/interactions', 'application/x-www-form-urlencoded', `payload=${encodeURIComponent('not json')}`],
   ])('%s: 429 after server.rateLimitPerMinute requests, signed or not (the limit comes before the signature check)', async (url, type, body) => {
-    const t = await testApp({
-      server: { auth: { token: TOKEN }, rateLimitPerMinute: 3 },
-      slack: { token: 'xoxb-rate-limit-test', signingSecret: SIGNING, alertsChannel: 'C0ALERTS', apiUrl: 'http://127.0.0.1:9/api/' },
-      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [], notifiers: ['console'] }],
-    });
+    const t = await testApp(RATE_LIMITED_SLACK);
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) statuses.push((await t.app.inject({ method: 'POST', url, headers: { 'content-type': type, ...sign(body) }, payload: body })).statusCode);
@@ -218,11 +221,7 @@ describe('rate limit on the Slack entry points', () => {
   });
 
   test('a flood of unsigned requests is rate limited too, not only refused one by one', async () => {
-    const t = await testApp({
-      server: { auth: { token: TOKEN }, rateLimitPerMinute: 3 },
-      slack: { token: 'xoxb-rate-limit-test', signingSecret: SIGNING, alertsChannel: 'C0ALERTS', apiUrl: 'http://127.0.0.1:9/api/' },
-      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [], notifiers: ['console'] }],
-    });
+    const t = await testApp(RATE_LIMITED_SLACK);
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) statuses.push((await t.app.inject({ method: 'POST', url: '/slack/events', headers: json, payload: '{}' })).statusCode);
