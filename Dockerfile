@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # pagefirst (and the demo backend, from the same image: `node dist/demo/backend/main.js`).
 
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 # Compilers only for native modules whose prebuilt binary cannot be fetched (better-sqlite3).
 RUN apt-get update \
@@ -14,7 +14,7 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./package.json

@@ -108,8 +108,8 @@ describe('docker-compose.yml', () => {
 
 describe('Dockerfile', () => {
   const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-  test('multi-stage on node:20-slim, npm ci and build, non-root, health-checked on /healthz', () => {
-    expect(text.match(/^FROM node:20-slim/gm)).toHaveLength(2);
+  test('multi-stage on node:24-slim, npm ci and build, non-root, health-checked on /healthz', () => {
+    expect(text.match(/^FROM node:24-slim/gm)).toHaveLength(2);
     expect(text).toMatch(/^RUN npm ci\b/m);
     expect(text).toMatch(/npm run build/);
     expect(text).toMatch(/^USER node$/m);

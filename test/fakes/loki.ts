@@ -97,11 +97,7 @@ export async function startFakeLoki(): Promise<FakeLoki> {
         re = re.slice(4);
         flags = 'i';
       }
-      // RE2's (?i:...) groups: JavaScript on Node 20 has no inline modifiers, so the whole filter goes case-insensitive (close enough for a fake)
-      if (re.includes('(?i:')) {
-        re = re.replaceAll('(?i:', '(?:');
-        flags = 'i';
-      }
+      // RE2's (?i:...) groups are JavaScript's regular expression modifiers (V8 12.5+, Node 24).
       return new RegExp(re, flags);
     });
     const backward = (url.searchParams.get('direction') ?? 'backward') === 'backward';
