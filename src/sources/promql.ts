@@ -5,12 +5,37 @@ import { z } from 'zod';
  * alternations and selectors. Rules from REFERENCE.md §2 (Prometheus' lexer, `promql/parser/lex.go`):
  * double-quoted strings take Go escapes and end at an unescaped `"` or a raw newline; a regex
  * matcher's value is an RE2 pattern anchored at both ends.
+ *
+ * Names (UTF-8 label and metric names, Prometheus 3): any non-empty valid UTF-8 string is a label
+ * or metric name (prometheus/common `model/metric.go`, `ValidationScheme.IsValidLabelName`, UTF8Validation).
+ * A name outside the classic alphabet is quoted inside the braces, as Prometheus' own printer does
+ * (prometheus/prometheus `model/labels/matcher.go`, `shouldQuoteName`, and the grammar
+ * `promql/parser/generated_parser.y`: `label_matcher: string_identifier match_op STRING`, a lone
+ * `string_identifier` being the metric name, `grouping_label: maybe_label | STRING`):
+ * `{"db.client.connection.count","service.name"="checkout"}`, `sum by ("service.name") (...)`.
+ * Classic names stay unquoted, so every query a Prometheus 2 accepts today is unchanged; a quoted
+ * name needs Prometheus 3 (2.x rejects it with a parse error, `bad_data`).
  */
 
-/** A metric name (Prometheus data model). */
+/** A classic metric name (Prometheus data model); other names are quoted in selectors. */
 export const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-/** A label name (Prometheus data model). */
+/** A classic label name (Prometheus data model, and the rule of `shouldQuoteName`); other names are quoted. */
 export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** A label name Prometheus 3 accepts: non-empty valid UTF-8 (`service.name`, `k8s.pod.name`, `pool`). */
+export function isValidLabelName(name: string): boolean {
+  // A JS string is valid UTF-8 once encoded unless it holds a lone surrogate (`isWellFormed`, ES2024).
+  return name.length > 0 && name.isWellFormed();
+}
+
+/** A metric name Prometheus 3 accepts: the same rule as label names. */
+export const isValidMetricName = isValidLabelName;
+
+/** A configured label name: any UTF-8 name; quoted where it is used in PromQL or Alertmanager matchers. */
+export const labelNameSchema = z.string().refine(isValidLabelName, 'must be a label name (a non-empty UTF-8 string)');
+
+/** A configured metric name: any UTF-8 name; quoted in selectors where it is not a classic name. */
+export const metricNameSchema = z.string().refine(isValidMetricName, 'must be a metric name (a non-empty UTF-8 string)');
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 
@@ -56,15 +81,29 @@ export function anyOf(name: string, values: readonly string[]): LabelMatcher {
   return { name, op: '=~', value: uniq.map(regexEscape).join('|') };
 }
 
-/** One matcher as PromQL text, e.g. `service="a\"b"`. Throws on an invalid label name. */
-export function matcherText(m: LabelMatcher): string {
-  if (!LABEL_NAME_RE.test(m.name)) throw new Error(`invalid label name ${JSON.stringify(m.name)}`);
-  return `${m.name}${m.op}${promString(m.value)}`;
+/** A label name as PromQL text: classic names as they are, others quoted (`"service.name"`). Throws on an invalid name. */
+export function labelNameText(name: string): string {
+  if (!isValidLabelName(name)) throw new Error(`invalid label name ${JSON.stringify(name)}`);
+  return LABEL_NAME_RE.test(name) ? name : promString(name);
 }
 
-/** A vector selector `metric{m1,m2}` (just `metric` with no matchers). Throws on an invalid metric or label name. */
+/** The label list of `by (...)`, `without (...)`, `on (...)`, `ignoring (...)`: each name as `labelNameText` gives it, comma-separated. */
+export function groupingText(names: readonly string[]): string {
+  return names.map(labelNameText).join(', ');
+}
+
+/** One matcher as PromQL text, e.g. `service="a\"b"` or `"service.name"="checkout"`. Throws on an invalid label name. */
+export function matcherText(m: LabelMatcher): string {
+  return `${labelNameText(m.name)}${m.op}${promString(m.value)}`;
+}
+
+/**
+ * A vector selector: `metric{m1,m2}` (just `metric` with no matchers) for a classic metric name,
+ * `{"metric.name",m1,m2}` for any other. Throws on an invalid metric or label name.
+ */
 export function selector(metric: string, matchers: readonly LabelMatcher[]): string {
-  if (!METRIC_NAME_RE.test(metric)) throw new Error(`invalid metric name ${JSON.stringify(metric)}`);
+  if (!isValidMetricName(metric)) throw new Error(`invalid metric name ${JSON.stringify(metric)}`);
+  if (!METRIC_NAME_RE.test(metric)) return `{${[promString(metric), ...matchers.map(matcherText)].join(',')}}`;
   return matchers.length === 0 ? metric : `${metric}{${matchers.map(matcherText).join(',')}}`;
 }
 
@@ -86,7 +125,7 @@ export function matchersFromAlerts(labels: readonly string[], alerts: ReadonlyAr
 
 /** `matchers[]` in an enricher's settings: `{name, op (default "="), value}`; for `=~`/`!~` value is an RE2 pattern. */
 export const labelMatcherSchema = z.strictObject({
-  name: z.string().regex(LABEL_NAME_RE, 'must be a label name'),
+  name: labelNameSchema,
   op: z.enum(['=', '!=', '=~', '!~']).default('='),
   value: z.string(),
 });
