@@ -34,12 +34,31 @@ export class AlertmanagerError extends Error {
 }
 
 /**
- * Quotes a value for an Alertmanager filter matcher (`name="value"`). Alertmanager's matcher parser
+ * A label name the classic matcher parser accepts unquoted (prometheus/alertmanager
+ * `pkg/labels/parse.go`: `[a-zA-Z_:][a-zA-Z0-9_:]*`).
+ */
+export const AM_CLASSIC_LABEL_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * One Alertmanager filter matcher (`name="value"`). The value: Alertmanager's classic matcher parser
  * (pkg/labels/parse.go) unescapes only `\\`, `\"` and `\n` and keeps any other `\x` as two
- * characters, so only those three are escaped here (JSON's `\t` or `\u0001` would not match).
+ * characters, so only those three are escaped here (JSON's `\t` or `\u0001` would not match); the
+ * UTF-8 parser of 0.27+ (matcher/parse/parse.go) reads a quoted value with Go's `strconv.Unquote`,
+ * which reads those three escapes the same way.
+ * The name: a classic name stays bare (every version parses it); any other UTF-8 name
+ * (`service.name`, Alertmanager 0.27+) is double-quoted, which the 0.27+ parser accepts for a name
+ * (`parseMatcher`: the label name is `tokenQuoted` or `tokenUnquoted`, unquoted with `strconv.Unquote`)
+ * and which Alertmanager's own `Matcher.String()` (pkg/labels/matcher.go) prints for names with
+ * reserved characters. Older Alertmanagers reject a quoted name (they cannot hold such labels anyway).
  */
 export function amMatcher(name: string, value: string, op: '=' | '!=' | '=~' | '!~' = '='): string {
-  return `${name}${op}"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+  const quotedName = AM_CLASSIC_LABEL_NAME_RE.test(name) ? name : amQuote(name);
+  return `${quotedName}${op}${amQuote(value)}`;
+}
+
+/** `s` double-quoted with `\\`, `\"` and `\n` escaped (see amMatcher). */
+function amQuote(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
 /** A small client for Alertmanager's API v2, with a timeout and an AbortSignal on every call. */
