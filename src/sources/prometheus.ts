@@ -2,9 +2,10 @@ import axios, { type AxiosInstance } from 'axios';
 import type { PrometheusSource } from './config';
 
 /**
- * A small client for Prometheus' HTTP API (`/api/v1/query`, `/api/v1/query_range`), POSTing
- * form-encoded bodies (long queries fit; REFERENCE.md §2). Every call has a deadline of
- * `sources.prometheus.timeoutMs` and honours the caller's AbortSignal.
+ * A small client for Prometheus' HTTP API (`/api/v1/query`, `/api/v1/query_range`, POSTing
+ * form-encoded bodies so long queries fit, REFERENCE.md §2; `/api/v1/label/<name>/values`, which
+ * Prometheus serves on GET only: `web/api/v1/api.go` registers `r.Get("/label/:name/values", ...)`).
+ * Every call has a deadline of `sources.prometheus.timeoutMs` and honours the caller's AbortSignal.
  */
 
 /** Label set of a series. */
@@ -34,12 +35,25 @@ export interface RangeResult {
   warnings: string[];
 }
 
+export interface LabelValuesResult {
+  /** The label's values over [start, end] among the series `match` selects, sorted (at most `limit` where Prometheus honours it). */
+  values: string[];
+  warnings: string[];
+}
+
 /** The client the enrichers use. Both calls throw PrometheusError, or an Error named 'TimeoutError' at the deadline. */
 export interface PrometheusClient {
   /** Instant query at `time` (default: Prometheus' now). */
   query(expr: string, opts: { time?: Date; signal: AbortSignal }): Promise<InstantResult>;
   /** Range query over [start, end] every `stepSeconds`. */
   queryRange(expr: string, opts: { start: Date; end: Date; stepSeconds: number; signal: AbortSignal }): Promise<RangeResult>;
+  /**
+   * The values of label `name` (e.g. `__name__`: which metric names exist) among the series any
+   * of the `match` selectors selects within [start, end]: a cheap lookup that reads the index, not
+   * samples. `limit` caps the answer where Prometheus supports it (2.x before the parameter
+   * existed ignores it, as it ignores any unknown parameter); the answer is cut to `limit` here too.
+   */
+  labelValues(name: string, opts: { match: string[]; start: Date; end: Date; limit?: number; signal: AbortSignal }): Promise<LabelValuesResult>;
 }
 
 /**
@@ -97,7 +111,7 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
     return out.length > MAX_ERROR_TEXT ? `${out.slice(0, MAX_ERROR_TEXT)}…` : out;
   };
 
-  async function call(path: string, form: URLSearchParams, signal: AbortSignal): Promise<{ data: any; warnings: string[] }> {
+  async function call(path: string, form: URLSearchParams, signal: AbortSignal, method: 'GET' | 'POST' = 'POST'): Promise<{ data: any; warnings: string[] }> {
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
@@ -106,8 +120,11 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
     let body: string;
     let contentType: string;
     try {
-      const res = await http.post<string>(`${base}${path}`, form.toString(), {
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      const res = await http.request<string>({
+        method,
+        url: method === 'POST' ? `${base}${path}` : `${base}${path}?${form.toString()}`,
+        ...(method === 'POST' ? { data: form.toString() } : {}),
+        headers: method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' } : { Accept: 'application/json' },
         auth,
         signal: both,
         // Our own deadline above covers the whole exchange; axios' timeout is only a socket-idle guard.
@@ -191,6 +208,16 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
         return { metric: { ...(r.metric ?? {}) }, points: r.values.map((p: any): [number, number] => [Math.round(Number(p[0]) * 1000), parseSampleValue(p[1])]) };
       });
       return { series, warnings };
+    },
+    async labelValues(name, opts) {
+      const form = new URLSearchParams({ start: unixSeconds(opts.start), end: unixSeconds(opts.end) });
+      for (const m of opts.match) form.append('match[]', m);
+      if (opts.limit !== undefined) form.set('limit', String(opts.limit));
+      const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
+      const { data, warnings } = await call(path, form, opts.signal, 'GET');
+      if (!Array.isArray(data) || data.some((v: unknown) => typeof v !== 'string')) throw badShape(path, 'label values');
+      const values = [...(data as string[])].sort();
+      return { values: opts.limit !== undefined && opts.limit > 0 ? values.slice(0, opts.limit) : values, warnings };
     },
   };
 }

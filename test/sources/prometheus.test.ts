@@ -140,6 +140,38 @@ describe('Prometheus client against broken peers', () => {
     expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({ query: 'sum(x{a="b"})', start: '1795759200.250', end: '1795761000.000', step: '15' });
   });
 
+  test('labelValues: a GET with match[], start, end and limit in the query string; values sorted and cut to the limit', async () => {
+    const s = await canned(200, JSON.stringify({ status: 'success', data: ['zeta', 'alpha', 'mid'], warnings: ['w'] }));
+    const start = new Date('2026-11-27T06:00:00.250Z');
+    const end = new Date('2026-11-27T06:30:00Z');
+    const r = await createPrometheusClient({ url: `${s.url}/prom`, timeoutMs: 2_000 }).labelValues('__name__', { match: ['{__name__=~"a|b",service="x"}', 'up'], start, end, limit: 2, signal: signal() });
+    expect(r).toEqual({ values: ['alpha', 'mid'], warnings: ['w'] });
+    const req = s.requests[0]!;
+    expect(req.method).toBe('GET');
+    expect(req.body).toBe('');
+    const url = new URL(req.url, 'http://x');
+    expect(url.pathname).toBe('/prom/api/v1/label/__name__/values');
+    expect(url.searchParams.getAll('match[]')).toEqual(['{__name__=~"a|b",service="x"}', 'up']);
+    expect([url.searchParams.get('start'), url.searchParams.get('end'), url.searchParams.get('limit')]).toEqual(['1795759200.250', '1795761000.000', '2']);
+    const bad = await canned(200, JSON.stringify({ status: 'success', data: [1, 2] }));
+    const e = await caught(createPrometheusClient({ url: bad.url, timeoutMs: 2_000 }).labelValues('__name__', { match: ['up'], start, end, signal: signal() }));
+    expect([e.errorType, e.message]).toEqual(['bad_response', 'prometheus /api/v1/label/__name__/values: unexpected result shape (label values)']);
+  });
+
+  test('labelValues has the same deadline and honours the caller’s signal', async () => {
+    const s = await startHangingServer();
+    stubs.push(s);
+    const opts = { match: ['up'], start: new Date(Date.now() - 60_000), end: new Date() };
+    const t0 = Date.now();
+    const e = await caught(createPrometheusClient({ url: s.url, timeoutMs: 300 }).labelValues('__name__', { ...opts, signal: signal() }));
+    expect([e.name, e.message]).toEqual(['TimeoutError', 'prometheus did not answer within 300 ms']);
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('run budget spent')), 50);
+    const a = await caught(createPrometheusClient({ url: s.url, timeoutMs: 10_000 }).labelValues('__name__', { ...opts, signal: ac.signal }));
+    expect(a.message).toBe('run budget spent');
+  });
+
   test('a server that never answers: TimeoutError at the configured timeout', async () => {
     const s = await startHangingServer();
     stubs.push(s);
