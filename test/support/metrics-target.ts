@@ -30,6 +30,11 @@ export interface MetricsTarget {
   clear(): void;
   /** The series currently served. */
   series(): TargetSeries[];
+  /**
+   * Serves `render(tMs)` as the scrape's text instead of the default rendering (a library's own
+   * exposition, comment lines and all); `series()`, which backfill reads, stays as set. null: back to the default.
+   */
+  serveText(render: ((tMs: number) => string) | null): void;
   /** How many times /metrics was fetched. */
   readonly scrapes: number;
   close(): Promise<void>;
@@ -83,6 +88,7 @@ export function renderExposition(series: TargetSeries[], tMs: number): string {
 export async function startMetricsTarget(): Promise<MetricsTarget> {
   const table = new Map<string, TargetSeries>();
   let scrapes = 0;
+  let custom: ((tMs: number) => string) | null = null;
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || !req.url?.startsWith('/metrics')) {
       res.writeHead(404).end();
@@ -90,7 +96,7 @@ export async function startMetricsTarget(): Promise<MetricsTarget> {
     }
     scrapes++;
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-    res.end(renderExposition([...table.values()], Date.now()));
+    res.end(custom ? custom(Date.now()) : renderExposition([...table.values()], Date.now()));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -112,6 +118,9 @@ export async function startMetricsTarget(): Promise<MetricsTarget> {
     },
     series() {
       return [...table.values()];
+    },
+    serveText(render) {
+      custom = render;
     },
     get scrapes() {
       return scrapes;
