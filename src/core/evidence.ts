@@ -128,7 +128,7 @@ export interface LogGroup {
 
 /** `logs`: matching lines from the backend's logs. */
 export interface LogsEvidence {
-  sources: Array<{ name: string; kind: 'docker' | 'file' | 'loki'; scanned: number; matched: number; error: string | null }>;
+  sources: Array<{ name: string; kind: 'docker' | 'file' | 'loki' | 'kubernetes'; scanned: number; matched: number; error: string | null; problems?: string[] }>;
   matched: number;
   groups: LogGroup[];
   /** Count of matched lines per signal. */

@@ -61,6 +61,8 @@ const SIGNAL_NAMES: Array<LogGroup['signal']> = ['too_many_clients', 'pool_timeo
 
 interface Matched {
   source: string;
+  /** Where in the source (a Kubernetes pod/container), when the source reads several places. */
+  origin?: string;
   time: string | null;
   key: number;
   order: number;
@@ -93,7 +95,7 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
       const results = await Promise.all(
         readers.map(async (r) => {
           try {
-            return { reader: r, res: await r.read({ signal: ctx.signal, now: ctx.now, filter: { pattern, caseInsensitive: settings.caseInsensitive } }) };
+            return { reader: r, res: await r.read({ signal: ctx.signal, now: ctx.now, filter: { pattern, caseInsensitive: settings.caseInsensitive }, labels: ctx.group.commonLabels }) };
           } catch (e) {
             throwIfAborted(ctx.signal);
             const err = e instanceof LogSourceError ? e : new LogSourceError(e instanceof Error ? e.message : String(e));
@@ -126,9 +128,9 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
           if (!Number.isNaN(t)) carry = t;
           if (!keep(line.text)) continue;
           n++;
-          matched.push({ source: reader.name, time: line.time, key: carry, order: order++, text: maskSecrets(line.text) });
+          matched.push({ source: reader.name, ...(line.origin ? { origin: line.origin } : {}), time: line.time, key: carry, order: order++, text: maskSecrets(line.text) });
         }
-        sources.push({ name: reader.name, kind: reader.kind, scanned: res.scanned, matched: n, error: null });
+        sources.push({ name: reader.name, kind: reader.kind, scanned: res.scanned, matched: n, error: null, ...(res.problems?.length ? { problems: res.problems } : {}) });
       }
       matched.sort((a, b) => a.key - b.key || a.order - b.order);
 
@@ -152,7 +154,10 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
       sections.push({
         type: 'fields',
         title: 'log sources',
-        fields: sources.map((s) => ({ label: `${s.name} (${s.kind})`, value: s.error ? `failed: ${s.error}` : `${s.matched} of ${s.scanned} lines match /${settings.filter}/${settings.caseInsensitive ? 'i' : ''}` })),
+        fields: sources.map((s) => ({
+          label: `${s.name} (${s.kind})`,
+          value: s.error ? `failed: ${s.error}` : `${s.matched} of ${s.scanned} lines match /${settings.filter}/${settings.caseInsensitive ? 'i' : ''}${s.problems?.length ? `; ${s.problems.join('; ')}` : ''}`,
+        })),
       });
       if (wanted !== undefined && !picked) {
         sections.push({ type: 'text', title: 'log sources', text: `The alert's ${label} label names no configured log source; every configured one was read.` });
@@ -169,10 +174,11 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
         if (settings.newestLines > 0) {
           const newest = matched.slice(-settings.newestLines);
           const multi = readers.length > 1;
+          const where = (m: Matched) => [multi ? m.source : '', m.origin ?? ''].filter(Boolean).join(' ');
           sections.push({
             type: 'code',
             title: `newest ${newest.length} matching lines (secrets masked)`,
-            code: newest.map((m) => cap(`${multi ? `[${m.source}] ` : ''}${m.time ? `${m.time} ` : ''}${m.text}`)).join('\n'),
+            code: newest.map((m) => cap(`${where(m) ? `[${where(m)}] ` : ''}${m.time ? `${m.time} ` : ''}${m.text}`)).join('\n'),
           });
         }
       }

@@ -67,7 +67,33 @@ const logsCommon = {
   tail: z.number().int().positive().max(100_000).default(2_000),
 };
 
-/** `sources.logs[]`: exactly one of docker, file, loki. */
+/** A DNS-1123 label (namespace and container names; Kubernetes' IsDNS1123Label, apimachinery pkg/util/validation/validation.go). */
+const dns1123Label = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit');
+
+/**
+ * `sources.logs[].kubernetes`: the pods whose logs are read, through the Kubernetes API
+ * (src/sources/logs/kubernetes.ts). The alert's `namespace`, `pod` and `container` labels may
+ * narrow this choice, never widen it.
+ */
+export const kubernetesLogSchema = z.strictObject({
+  /** Default: the kubeconfig context's namespace; in a pod, the service account's own namespace. */
+  namespace: dns1123Label.optional(),
+  /** A label selector as `kubectl get pods -l` takes it (`app=checkout,tier!=batch`); the API server checks its syntax. */
+  labelSelector: z.string().min(1).max(1_024),
+  /** Default: the pod's `kubectl.kubernetes.io/default-container` annotation, else its first container. */
+  container: dns1123Label.optional(),
+  /** A kubeconfig file; default: the in-cluster service account (its token and CA under /var/run/secrets/kubernetes.io/serviceaccount/). */
+  kubeconfig: z.string().min(1).optional(),
+  /** Most pods read in one run (current and, after a restart, previous container each). */
+  maxPods: z.number().int().min(1).max(50).default(5),
+  /** Only lines newer than this (the log API's `sinceSeconds`). */
+  sinceMinutes: z.number().positive().max(10_080).default(15),
+});
+
+/** `sources.logs[]`: exactly one of docker, file, loki, kubernetes. */
 export const logSourceSchema = z.union([
   z.strictObject({
     ...logsCommon,
@@ -78,7 +104,8 @@ export const logSourceSchema = z.union([
     ...logsCommon,
     loki: z.strictObject({ url: httpUrl, query: z.string().min(1), orgId: z.string().optional(), sinceMinutes: z.number().positive().default(15) }),
   }),
-], { error: 'must have exactly one of docker, file or loki' });
+  z.strictObject({ ...logsCommon, kubernetes: kubernetesLogSchema }),
+], { error: 'must have exactly one of docker, file, loki or kubernetes' });
 export type LogSource = z.infer<typeof logSourceSchema>;
 
 function uniqueNames<T extends { name: string }>(items: T[], ctx: z.RefinementCtx) {

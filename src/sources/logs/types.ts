@@ -4,6 +4,8 @@ import type { SourceQuery } from '../../core/diagnostic';
 export interface LogLine {
   time: string | null;
   text: string;
+  /** Where in the source the line came from, where a source reads several places (Kubernetes: `pod/container`, `pod/container (previous)`). */
+  origin?: string;
 }
 
 /** What a read returns. */
@@ -16,6 +18,12 @@ export interface LogReadResult {
   bytesRead: number;
   /** The query sent, where the source has one (Loki), for notifiers to link. */
   query?: SourceQuery;
+  /**
+   * What this read could not see while the rest was read (a pod that is gone, a namespace it may
+   * not read, a pod that did not answer in time, the alert's pod outside the configured selection):
+   * one line each, for the enricher's section. Absent or empty when nothing was missed.
+   */
+  problems?: string[];
 }
 
 export interface LogReadOptions {
@@ -24,12 +32,17 @@ export interface LogReadOptions {
   now: Date;
   /** The enricher's line filter, which a source that filters server-side (Loki) applies too. */
   filter: { pattern: string; caseInsensitive: boolean };
+  /**
+   * The alert group's common labels. A source may use them to narrow what it reads within its own
+   * configuration (Kubernetes: `namespace`, `pod`, `container`), never to read anything else.
+   */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /** A configured log source. `read` honours the signal and the source's `timeoutMs`; it throws LogSourceError. */
 export interface LogReader {
   readonly name: string;
-  readonly kind: 'docker' | 'file' | 'loki';
+  readonly kind: 'docker' | 'file' | 'loki' | 'kubernetes';
   read(opts: LogReadOptions): Promise<LogReadResult>;
 }
 
