@@ -2,47 +2,67 @@ import net from 'node:net';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresSource } from './config';
+import { classifyPgError, passwordOfUrl, PostgresSourceError, type PoolerHint } from './postgres-errors';
+
+export { classifyPgError, passwordOfUrl, scrubPassword, PostgresSourceError, REFUSAL_HINTS } from './postgres-errors';
+export type { MonitoringRefusal, PgFailureKind, PoolerHint } from './postgres-errors';
 
 /**
- * The connection guard for one monitored database. It must never make an exhausted database
+ * The connection guard for one monitored database, reached directly or through a connection
+ * pooler (PgBouncer in session or transaction pooling). It must never make an exhausted database
  * worse, so:
  * - at most ONE connection per database, ever: concurrent runs queue on a mutex (the wait is
  *   bounded by the caller's signal and the source's `timeoutMs`), opened lazily with pg's
  *   `Client` (never a Pool), closed again after `idleCloseMs` without use;
- * - `application_name`, `statement_timeout`, `lock_timeout` and
- *   `idle_in_transaction_session_timeout` are startup parameters of the session, the connect has
- *   `connectionTimeoutMillis`, and every diagnostic query runs inside `BEGIN READ ONLY`;
+ * - the startup packet holds `user`, `database`, `application_name` (and node-postgres' own
+ *   `client_encoding`) only, which PgBouncer
+ *   accepts (pgbouncer/pgbouncer src/client.c set_startup_options: application_name and the
+ *   varcache parameters; anything else is `unsupported startup parameter` unless listed in
+ *   ignore_startup_parameters). Our timeouts are set with SET LOCAL inside our own
+ *   `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` transaction, sent as one simple-protocol
+ *   message: they hold for the whole transaction on whichever server connection a pooler lends
+ *   us (transaction pooling releases it at COMMIT) and never stay behind on a pooled server
+ *   connection (SET LOCAL ends with the transaction);
  * - an abort sends a protocol CancelRequest for the running query (a cancel packet occupies no
- *   connection slot) and keeps the session; if the cancel does not land within
- *   CANCEL_GRACE_MS the socket is destroyed and no new connection is opened until the orphaned
- *   backend has surely ended (statement_timeout + QUARANTINE_MARGIN_MS), so two backends of
- *   ours never coexist;
+ *   connection slot; a pooler forwards it to the server connection it lent us) and keeps the
+ *   session; if the cancel does not land within CANCEL_GRACE_MS the socket is destroyed and no
+ *   new connection is opened until the orphaned backend has surely ended (statement_timeout +
+ *   QUARANTINE_MARGIN_MS), so two backends of ours never coexist;
  * - a circuit breaker: after `breakerThreshold` failures in a row (connect failures, timeouts,
  *   lost connections; not SQL errors, not the caller's own abort) nothing is tried for
  *   `breakerCooldownMs`; then one trial decides;
  * - callers that were already queued when a connect attempt failed get that failure instead of
  *   a new attempt (one refused attempt answers every concurrent run).
+ *
+ * A pooled endpoint is recognised by the cancel key: PostgreSQL's BackendKeyData carries the
+ * backend's own pid, PgBouncer gives every client 8 random bytes instead (src/proto.c
+ * welcome_client: "give each client its own cancel key"), so the key's pid differs from
+ * pg_backend_pid() of the server process that runs our transaction. (Checked on PgBouncer 1.18:
+ * `SHOW pool_mode` and `SHOW VERSION` on a pooled database are passed to PostgreSQL, which answers
+ * 42704 `unrecognized configuration parameter`, and `server_version` is the server's; only the
+ * admin console says `1.18.0/bouncer`. So no probe of ours can name the pooler beyond its
+ * errors, and none is sent.)
  */
 
-/** How a database could not be queried; mirrors PgDatabaseEvidence['failure']['kind']. */
-export type PgFailureKind = 'too_many_clients' | 'auth' | 'unreachable' | 'timeout' | 'circuit_open' | 'error';
-
-/** A failure of the monitored database or of our access to it. Its message never holds the password. */
-export class PostgresSourceError extends Error {
-  constructor(
-    message: string,
-    readonly kind: PgFailureKind,
-    readonly sqlstate?: string,
-  ) {
-    super(message);
-    this.name = kind === 'timeout' ? 'TimeoutError' : 'PostgresSourceError';
-  }
+/** Where our session runs: directly on PostgreSQL or through a pooler. */
+export interface PgEndpoint {
+  /** pg_backend_pid() of the server process running this transaction (through a pooler: the one lent to us now). */
+  backendPid: number | null;
+  /** The pid in the endpoint's cancel key (BackendKeyData): the backend's pid on PostgreSQL, a pooler's random number otherwise. */
+  keyPid: number | null;
+  /** null: direct to PostgreSQL, or not known yet. */
+  pooler: null | (PoolerHint & {
+    /** How we know, in a sentence. */
+    evidence: string;
+  });
 }
 
 /** What a diagnostic function gets: one query at a time on the guarded, read-only session. */
 export interface PgSession {
   /** Runs one statement; rejects with a PostgresSourceError (SQL errors keep kind `error` and their sqlstate). */
   query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
+  /** Where this session runs (direct or pooled), as seen when this transaction began. */
+  readonly endpoint: PgEndpoint;
 }
 
 export interface PostgresGuardState {
@@ -51,6 +71,8 @@ export interface PostgresGuardState {
   consecutiveFailures: number;
   /** Callers waiting for the connection. */
   waiting: number;
+  /** What the last session or refusal showed about the endpoint (pooler or not). */
+  endpoint: PgEndpoint;
 }
 
 export interface PostgresGuard {
@@ -58,10 +80,13 @@ export interface PostgresGuard {
   /**
    * Runs `fn` on the database's single connection inside one
    * `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` transaction (a consistent snapshot of the
-   * statistics views), then commits. Bounded by `signal` and by the source's `timeoutMs`
-   * (queueing included). Throws PostgresSourceError (kind too_many_clients / auth / unreachable
-   * / timeout / circuit_open / error), or the signal's reason when the caller aborted; after an
-   * abort the caller is released at once while the guard cancels the query and cleans up.
+   * statistics views) with statement_timeout, lock_timeout and
+   * idle_in_transaction_session_timeout set LOCAL, then commits. Bounded by `signal` and by the
+   * source's `timeoutMs` (queueing included). Throws PostgresSourceError (kind too_many_clients /
+   * auth / unreachable / timeout / circuit_open / error; `refusal` for a monitoring
+   * configuration problem, `pooler` where a pooler answered), or the signal's reason when the
+   * caller aborted; after an abort the caller is released at once while the guard cancels the
+   * query and cleans up.
    */
   run<T>(fn: (db: PgSession) => Promise<T>, signal: AbortSignal): Promise<T>;
   state(): PostgresGuardState;
@@ -81,59 +106,62 @@ export interface PostgresGuardOptions {
 export const DEFAULT_APPLICATION_NAME = 'pagefirst';
 /** After an abort, how long the CancelRequest gets before the socket is destroyed. */
 export const CANCEL_GRACE_MS = 1_000;
+/** How long a cancel's own socket waits for the server or pooler to close it (it holds no session slot). */
+export const CANCEL_SOCKET_WAIT_MS = 10_000;
 /** Time for a cancelled or orphaned backend to notice and exit, beyond its statement_timeout. */
 export const QUARANTINE_MARGIN_MS = 500;
 /** Bound on ROLLBACK/COMMIT/END, which must not wait on the caller's (maybe aborted) signal. */
 const HOUSEKEEPING_TIMEOUT_MS = 1_000;
-/** Connection parameters we set ourselves; the same keys in the URL would override ours in pg, so they are removed. */
-const OWN_PARAMS = ['application_name', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'connect_timeout', 'options'];
+/**
+ * URL parameters that would reach the startup packet or override ours in pg
+ * (pg/lib/connection-parameters.js, pg-connection-string): removed from the URL.
+ */
+const OWN_PARAMS = ['application_name', 'fallback_application_name', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'query_timeout', 'connect_timeout', 'options', 'replication'];
+/**
+ * The only startup parameters we send (a pooler may refuse any other: see the top of this file).
+ * `client_encoding` (UTF8) is added by node-postgres' protocol serializer itself
+ * (pg-protocol/src/serializer.ts `startup`); PgBouncer tracks it (src/varcache.c).
+ */
+export const STARTUP_PARAMETERS = ['user', 'database', 'application_name', 'client_encoding'] as const;
+/** The ones our Client passes on from pg's own list (client_encoding is not in it). */
+const CLIENT_STARTUP_KEYS = ['user', 'database', 'application_name'] as const;
 /** Prefix of the guard's own statements, so they can be told apart in pg_stat_statements. */
 export const STATEMENT_TAG = '/* pagefirst */';
 /** PostgreSQL's protocol code of a CancelRequest (protocol.sgml). */
 const CANCEL_REQUEST_CODE = 80877102;
-
-/** The password inside a postgres:// URL, decoded, or undefined. */
-export function passwordOfUrl(url: string): string | undefined {
-  try {
-    const p = new URL(url).password;
-    return p ? decodeURIComponent(p) : undefined;
-  } catch {
-    const m = /^postgres(?:ql)?:\/\/[^:/@]*:([^@]*)@/.exec(url);
-    return m?.[1] || undefined;
-  }
-}
-
-/** Removes every form of `password` from `text`. */
-export function scrubPassword(text: string, password: string | undefined): string {
-  if (!password) return text;
-  let out = text;
-  for (const form of new Set([password, encodeURIComponent(password)])) out = out.split(form).join('[REDACTED]');
-  return out;
-}
-
 /**
- * Classifies a pg / socket error: SQLSTATE 53300 or its wordings → too_many_clients,
- * 28P01/28000 → auth, refused / unknown host / unreachable / starting up → unreachable,
- * statement or lock timeout / connect timeout → timeout, anything else → error. The message
- * is cut to one line and scrubbed of `password`.
+ * The largest pid Linux can hand out (PID_MAX_LIMIT, 4194304 on 64-bit: linux include/linux/threads.h).
+ * A cancel key whose pid is outside 1..PID_MAX_LIMIT cannot be a PostgreSQL backend's on Linux:
+ * before our first transaction has told us the backend's pid, that says "probably a pooler".
  */
-export function classifyPgError(e: unknown, password?: string): PostgresSourceError {
-  if (e instanceof PostgresSourceError) return e;
-  const err = (e ?? {}) as { code?: string; message?: string; errno?: string };
-  const code = typeof err.code === 'string' ? err.code : undefined;
-  const raw = scrubPassword(String(err.message ?? e).split('\n')[0]!, password).slice(0, 300);
-  const sqlstate = code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-  if (code === '53300' || /too many clients|remaining connection slots are reserved|too many connections/i.test(raw)) {
-    return new PostgresSourceError(raw, 'too_many_clients', sqlstate ?? '53300');
+export const PID_MAX_LIMIT = 4_194_304;
+
+/** A pg Client whose startup packet holds STARTUP_PARAMETERS only, whatever the URL or PG* environment says. */
+class MonitorClient extends Client {
+  /**
+   * node-postgres builds the startup packet in Client#getStartupConf (pg/lib/client.js): user,
+   * database, application_name, replication, statement_timeout, lock_timeout,
+   * idle_in_transaction_session_timeout and options (the last also from PGOPTIONS). We keep the
+   * first three; test/sources/postgres-pooler.test.ts reads the packet on the wire.
+   */
+  getStartupConf(): Record<string, string> {
+    const base = (Client.prototype as unknown as { getStartupConf(this: Client): Record<string, string> }).getStartupConf.call(this);
+    const out: Record<string, string> = {};
+    for (const k of CLIENT_STARTUP_KEYS) if (base[k] !== undefined) out[k] = base[k];
+    return out;
   }
-  if (code === '28P01' || code === '28000') return new PostgresSourceError(raw, 'auth', code);
-  if (code === '57014' || code === '55P03') return new PostgresSourceError(raw, 'timeout', code);
-  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOENT', 'EACCES'].includes(code)) {
-    return new PostgresSourceError(`${code}: could not connect`, 'unreachable');
-  }
-  if (code === '57P03' || code === '57P01' || code === '57P02') return new PostgresSourceError(raw, 'unreachable', code);
-  if (code === 'ETIMEDOUT' || /timeout expired|connection timeout|timed out/i.test(raw)) return new PostgresSourceError(raw || 'timeout', 'timeout', sqlstate);
-  return new PostgresSourceError(raw || 'unknown error', 'error', sqlstate);
+}
+
+/** The SQL that opens each run's transaction: read-only snapshot, our timeouts LOCAL, and the backend's pid. */
+export function beginStatement(t: { statementTimeoutMs: number; lockTimeoutMs: number; idleInTransactionTimeoutMs: number }): string {
+  const int = (v: number) => String(Math.max(1, Math.floor(v)));
+  return [
+    `${STATEMENT_TAG} BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`,
+    `SET LOCAL statement_timeout = ${int(t.statementTimeoutMs)}`,
+    `SET LOCAL lock_timeout = ${int(t.lockTimeoutMs)}`,
+    `SET LOCAL idle_in_transaction_session_timeout = ${int(t.idleInTransactionTimeoutMs)}`,
+    'SELECT pg_backend_pid() AS pid',
+  ].join('; ');
 }
 
 /** A FIFO mutex whose waiters leave the queue when their signal aborts. */
@@ -185,8 +213,12 @@ class Mutex {
 }
 
 interface Conn {
-  client: Client;
+  client: MonitorClient;
   broken: boolean;
+  /** The pid in the cancel key the endpoint gave us. */
+  keyPid: number | null;
+  /** pg_backend_pid() in the current (or last) transaction. */
+  backendPid: number | null;
 }
 
 /** Strips our own parameters from the URL so pg cannot let them override ours; leaves unparsable URLs alone. */
@@ -200,26 +232,39 @@ function cleanUrl(url: string): string {
   }
 }
 
-/** Sends a CancelRequest for `client`'s running query on a new socket (no session, no slot); never throws. */
+/**
+ * Sends a CancelRequest for `client`'s running query on a new socket (no session, no slot), then
+ * waits for the other side to close it, as libpq does (postgres/postgres
+ * src/interfaces/libpq/fe-connect.c internal_cancel: "Wait for the postmaster to close the
+ * connection, which indicates that it's processed the request"). Closing our end first is not
+ * only impolite: PgBouncer 1.18 exits with `FATAL ... disconnect_client(): bad client state: 0`
+ * when a cancel client goes away while its request is still being forwarded
+ * (pgbouncer/pgbouncer#801, fixed by #846; reproduced here with Debian's 1.18). Bounded by
+ * CANCEL_SOCKET_WAIT_MS; never throws.
+ */
 function sendCancel(client: Client): Promise<void> {
   const c = client as unknown as { processID: number | null; secretKey: number | null; host: string; port: number };
   if (c.processID == null || c.secretKey == null) return Promise.resolve();
   return new Promise((resolve) => {
     const sock = c.host?.startsWith('/') ? net.connect(`${c.host}/.s.PGSQL.${c.port}`) : net.connect(c.port, c.host);
     const done = () => {
+      clearTimeout(timer);
       sock.destroy();
       resolve();
     };
-    sock.setTimeout(CANCEL_GRACE_MS, done);
+    const timer = setTimeout(done, CANCEL_SOCKET_WAIT_MS);
+    timer.unref();
     sock.on('error', done);
     sock.on('close', done);
+    sock.on('end', done); // the server (or pooler) closed: the request is processed
+    sock.on('data', () => {}); // none is expected; read until EOF
     sock.on('connect', () => {
       const buf = Buffer.alloc(16);
       buf.writeInt32BE(16, 0);
       buf.writeInt32BE(CANCEL_REQUEST_CODE, 4);
       buf.writeInt32BE(c.processID!, 8);
       buf.writeInt32BE(c.secretKey! | 0, 12);
-      sock.end(buf);
+      sock.write(buf);
     });
   });
 }
@@ -241,6 +286,14 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
   const idleCloseMs = opts.idleCloseMs ?? config.idleCloseMs ?? 10_000;
   const log = opts.logger?.child({ database: config.name });
   const mutex = new Mutex();
+  const begin = beginStatement({
+    statementTimeoutMs: config.statementTimeoutMs,
+    lockTimeoutMs: config.lockTimeoutMs,
+    // A session of ours left idle inside a transaction is ended by the server itself.
+    idleInTransactionTimeoutMs: Math.max(config.statementTimeoutMs * 2, 5_000),
+  });
+  /** What we know about the endpoint, kept across connections (a pooler stays a pooler). */
+  let endpoint: PgEndpoint = { backendPid: null, keyPid: null, pooler: null };
 
   let conn: Conn | undefined;
   let closed = false;
@@ -264,7 +317,8 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     if (breakerState() !== 'open') return;
     const retryIn = Math.max(0, config.breakerCooldownMs - (Date.now() - openedAt!));
     const last = lastFailure ? `; last failure ${lastFailure.kind}: ${lastFailure.message}` : '';
-    throw new PostgresSourceError(`not tried: circuit open after ${failures} failures in a row, retry in ${Math.ceil(retryIn / 1000)} s${last}`, 'circuit_open', lastFailure?.sqlstate);
+    // the last failure's refusal and pooler travel along: a breaker opened by refusals of our login says nothing about the database
+    throw new PostgresSourceError(`not tried: circuit open after ${failures} failures in a row, retry in ${Math.ceil(retryIn / 1000)} s${last}`, 'circuit_open', lastFailure?.sqlstate, lastFailure?.refusal, lastFailure?.pooler);
   }
 
   function recordFailure(e: PostgresSourceError): void {
@@ -280,6 +334,46 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     if (failures >= config.breakerThreshold) log?.info('postgres circuit closed');
     failures = 0;
     openedAt = undefined;
+  }
+
+  /**
+   * Our budget ran out. Before BEGIN had answered, through a pooler, we were most likely queued
+   * for a server connection (PgBouncer holds a client's query until a server is free, up to
+   * query_wait_timeout: doc/config.md): that is the pooler's saturation, not a silent database.
+   */
+  function timeoutError(began: boolean): PostgresSourceError {
+    if (!began && endpoint.pooler) {
+      const who = endpoint.pooler.kind === 'pgbouncer' ? 'PgBouncer' : 'the connection pooler in front of the database';
+      return new PostgresSourceError(
+        `no answer within ${config.timeoutMs} ms: our first statement waited at ${who} for a server connection, so its pool is likely full; this alone does not say the database is down`,
+        'timeout',
+        undefined,
+        undefined,
+        { kind: endpoint.pooler.kind, limit: 'queue' },
+      );
+    }
+    return new PostgresSourceError(`no answer within ${config.timeoutMs} ms`, 'timeout');
+  }
+
+  /** Records that a pooler sits in front; the first evidence names it, PgBouncer's own wording wins over "unknown". */
+  function notePooler(hint: PoolerHint, evidence: string): void {
+    if (endpoint.pooler && !(endpoint.pooler.kind === 'unknown' && hint.kind === 'pgbouncer')) return;
+    endpoint = { ...endpoint, pooler: { kind: hint.kind, evidence } };
+    log?.info({ pooler: hint.kind }, 'the postgres endpoint is a connection pooler');
+  }
+
+  /** After BEGIN: the server's pid against the cancel key's says whether something stands between. */
+  function noteBackend(c: Conn, backendPid: number | null): void {
+    c.backendPid = backendPid;
+    endpoint = { ...endpoint, backendPid, keyPid: c.keyPid };
+    if (backendPid === null || c.keyPid === null) return;
+    if (backendPid !== c.keyPid) {
+      const evidence = `our transaction runs in server process ${backendPid}, but the endpoint's cancel key names process ${c.keyPid}: a connection pooler (PgBouncer or similar) hands out its own keys`;
+      if (!endpoint.pooler) notePooler({ kind: 'unknown' }, evidence);
+      else if (endpoint.pooler.kind === 'unknown') endpoint = { ...endpoint, pooler: { kind: 'unknown', evidence } }; // certain now, not a guess from the key's range
+    } else if (endpoint.pooler?.kind === 'unknown') {
+      endpoint = { ...endpoint, pooler: null }; // the provisional guess was wrong: the key is the backend's
+    }
   }
 
   function discard(c: Conn, reason: string): void {
@@ -319,16 +413,9 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
         signal.addEventListener('abort', onAbort, { once: true });
       });
     }
-    const client = new Client({
-      connectionString: url,
-      application_name: appName,
-      connectionTimeoutMillis: config.timeoutMs,
-      statement_timeout: config.statementTimeoutMs,
-      lock_timeout: config.lockTimeoutMs,
-      // A session of ours left idle inside a transaction is ended by the server itself.
-      idle_in_transaction_session_timeout: Math.max(config.statementTimeoutMs * 2, 5_000),
-    });
-    const c: Conn = { client, broken: false };
+    // No server-side timeouts here: they would be startup parameters, which a pooler refuses (see the top).
+    const client = new MonitorClient({ connectionString: url, application_name: appName, connectionTimeoutMillis: config.timeoutMs });
+    const c: Conn = { client, broken: false, keyPid: null, backendPid: null };
     client.on('error', (e) => {
       if (!c.broken) discard(c, `connection error: ${classifyPgError(e, password).message}`);
     });
@@ -340,11 +427,19 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
       c.broken = true;
       client.end().catch(() => {});
       if (signal.aborted) throw abortError(signal);
-      throw classifyPgError(e, password);
+      const err = classifyPgError(e, password);
+      if (err.pooler) notePooler(err.pooler, `it answered with PgBouncer's own wording: "${err.message.slice(0, 120)}"`);
+      throw err;
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
-    log?.debug('postgres connected');
+    c.keyPid = (client as unknown as { processID: number | null }).processID ?? null;
+    endpoint = { ...endpoint, keyPid: c.keyPid, backendPid: null };
+    if (!endpoint.pooler && c.keyPid !== null && (c.keyPid < 1 || c.keyPid > PID_MAX_LIMIT)) {
+      // Provisional: the first transaction compares it with the backend's real pid.
+      notePooler({ kind: 'unknown' }, `its cancel key names process ${c.keyPid}, which no Linux process can have (pids go up to ${PID_MAX_LIMIT}): a pooler's key, not PostgreSQL's`);
+    }
+    log?.debug({ keyPid: c.keyPid }, 'postgres connected');
     return c;
   }
 
@@ -363,16 +458,17 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
         // The backend may still run the statement until its statement_timeout: no new connection before then.
         quarantineUntil = Math.max(quarantineUntil, startedAt + config.statementTimeoutMs + QUARANTINE_MARGIN_MS);
         // and if it is still there when we are back (stuck, frozen), the next session ends it
-        const pid = (c.client as unknown as { processID?: number }).processID;
-        if (pid) orphans.add(pid);
+        // the server process running our statement (through a pooler, the key's pid is no process at all)
+        if (c.backendPid) orphans.add(c.backendPid);
         discard(c, 'cancel did not land');
       }, CANCEL_GRACE_MS);
     };
     signal?.addEventListener('abort', stop, { once: true });
     if (timeoutMs !== undefined) hard = setTimeout(stop, timeoutMs);
     try {
-      const res = await c.client.query<R & object>({ text, values });
-      return res.rows as R[];
+      const res = (await c.client.query<R & object>({ text, values })) as unknown as { rows: R[] } | Array<{ rows: R[] }>;
+      // Several statements in one simple-protocol message (BEGIN ...; SET LOCAL ...; SELECT ...) answer with one result each: the last one's rows.
+      return Array.isArray(res) ? (res[res.length - 1]?.rows ?? []) : res.rows;
     } catch (e) {
       if (destroyed) c.broken = true;
       const err = classifyPgError(e, password);
@@ -405,27 +501,38 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
 
   /**
    * Ends our own abandoned sessions that are still alive (a backend that ignored its cancel), so
-   * that a new connection never leaves two of ours behind. Matches on pid and our
-   * application_name; a role may end its own backends. Failures are logged and retried next time.
+   * that a new connection never leaves two of ours behind. Matches on the server pid that ran our
+   * statement (pg_backend_pid(), also behind a pooler), our application_name and a state other
+   * than idle (a pooler's idle server connection last lent to us is no orphan); a role may end
+   * its own backends. Runs in a transaction of its own under our timeouts. Failures are logged
+   * and retried next time.
    */
   async function reapOrphans(c: Conn, signal: AbortSignal): Promise<void> {
     const pids = [...orphans];
     try {
-      const rows = await exec<{ pid: number; ended: boolean }>(
-        c,
-        `${STATEMENT_TAG} SELECT pid, pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND application_name = $2`,
-        [pids, appName],
-        signal,
-      );
-      for (const pid of pids) orphans.delete(pid);
-      if (rows.length > 0) log?.warn({ pids: rows.map((r) => r.pid) }, 'ended our own abandoned postgres sessions');
+      await exec(c, begin, undefined, signal);
+      try {
+        const rows = await exec<{ pid: number; ended: boolean }>(
+          c,
+          `${STATEMENT_TAG} SELECT pid, pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND application_name = $2 AND state IS DISTINCT FROM 'idle'`,
+          [pids, appName],
+          signal,
+        );
+        await exec(c, `${STATEMENT_TAG} COMMIT`, undefined, signal);
+        for (const pid of pids) orphans.delete(pid);
+        if (rows.length > 0) log?.warn({ pids: rows.map((r) => r.pid) }, 'ended our own abandoned postgres sessions');
+      } catch (e) {
+        await exec(c, `${STATEMENT_TAG} ROLLBACK`, undefined, undefined, HOUSEKEEPING_TIMEOUT_MS).catch(() => discard(c, 'rollback failed'));
+        throw e;
+      }
     } catch (e) {
       log?.warn({ error: classifyPgError(e, password).message }, 'could not end our abandoned postgres sessions; trying again next time');
     }
   }
 
   /** Everything after the lock is ours; resolves/rejects only once the session is clean again. */
-  async function session<T>(fn: (db: PgSession) => Promise<T>, signal: AbortSignal, timedOut: () => boolean, failuresAtEnqueue: number): Promise<T> {
+  async function session<T>(fn: (db: PgSession) => Promise<T>, signal: AbortSignal, timedOut: () => boolean, failuresAtEnqueue: number, progress: { began: boolean }): Promise<T> {
     if (closed) throw new PostgresSourceError('closed', 'error');
     // Queued behind an attempt that failed: its failure is ours too (the real kind, even if it opened the breaker).
     if (lastConnectFailure && connectFailures > failuresAtEnqueue) throw lastConnectFailure;
@@ -453,9 +560,13 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     const cc = c;
     let began = false;
     try {
-      await exec(cc, `${STATEMENT_TAG} BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`, undefined, signal);
+      // One simple-protocol message (no values): a pooler lends us a server for all of it, and the pid tells who that is.
+      const [row] = await exec<{ pid: number }>(cc, begin, undefined, signal);
       began = true;
-      const result = await fn({ query: <R>(text: string, values?: unknown[]) => exec<R>(cc, text, values, signal) });
+      progress.began = true;
+      noteBackend(cc, typeof row?.pid === 'number' ? row.pid : null);
+      const seen: PgEndpoint = { ...endpoint };
+      const result = await fn({ query: <R>(text: string, values?: unknown[]) => exec<R>(cc, text, values, signal), endpoint: seen });
       await exec(cc, `${STATEMENT_TAG} COMMIT`, undefined, signal);
       recordSuccess();
       return result;
@@ -468,7 +579,8 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
         }
       }
       if (signal.aborted && !timedOut()) throw abortError(signal);
-      const err = signal.aborted ? new PostgresSourceError(`no answer within ${config.timeoutMs} ms`, 'timeout') : classifyPgError(e, password);
+      const err = signal.aborted ? timeoutError(began) : classifyPgError(e, password);
+      if (err.pooler?.kind === 'pgbouncer') notePooler(err.pooler, `it answered with PgBouncer's own wording: "${err.message.slice(0, 120)}"`);
       if (err.kind !== 'error' || cc.broken) recordFailure(err);
       throw err;
     }
@@ -491,7 +603,8 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
         throw e;
       }
       clearTimeout(idleTimer);
-      const work = session(fn, signal, timedOut, failuresAtEnqueue).finally(() => {
+      const progress = { began: false };
+      const work = session(fn, signal, timedOut, failuresAtEnqueue, progress).finally(() => {
         scheduleIdleClose();
         mutex.release();
       });
@@ -499,7 +612,7 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
       work.catch(() => {});
       return new Promise<T>((resolve, reject) => {
         const onAbort = () => {
-          reject(timedOut() ? new PostgresSourceError(`no answer within ${config.timeoutMs} ms`, 'timeout') : abortError(callerSignal));
+          reject(timedOut() ? timeoutError(progress.began) : abortError(callerSignal));
         };
         if (signal.aborted) onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
@@ -517,7 +630,7 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     },
 
     state() {
-      return { connected: !!conn && !conn.broken, breaker: breakerState(), consecutiveFailures: failures, waiting: mutex.waiting };
+      return { connected: !!conn && !conn.broken, breaker: breakerState(), consecutiveFailures: failures, waiting: mutex.waiting, endpoint: { ...endpoint } };
     },
 
     async close() {

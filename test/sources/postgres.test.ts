@@ -161,14 +161,14 @@ test('the circuit breaker opens after breakerThreshold failures, fails fast whil
   const g = guard({ url, breakerThreshold: 2, breakerCooldownMs: 400 });
   for (let i = 0; i < 2; i++) {
     const e = await g.run((db) => db.query('SELECT 1'), never()).catch((x) => x);
-    expect(e).toMatchObject({ kind: 'auth', sqlstate: '28P01' });
+    expect(e).toMatchObject({ kind: 'auth', sqlstate: '28P01', refusal: 'auth' });
     expect(e.message).not.toContain('wrong-Pa55word');
   }
   expect(g.state().breaker).toBe('open');
   const t0 = Date.now();
   const open = await g.run((db) => db.query('SELECT 1'), never()).catch((x) => x);
   // circuit_open (not auth) shows no connection was attempted; the time is only a loose sanity bound.
-  expect(open).toMatchObject({ kind: 'circuit_open', sqlstate: '28P01' });
+  expect(open).toMatchObject({ kind: 'circuit_open', sqlstate: '28P01', refusal: 'auth' }); // opened by refusals of our login: says so
   expect(Date.now() - t0).toBeLessThan(1_000);
   expect(open.message).toMatch(/last failure auth/);
 
