@@ -28,9 +28,22 @@ export function alertnameOf(group: AlertGroup): string {
   return group.commonLabels.alertname ?? group.alerts[0]?.labels.alertname ?? 'unknown';
 }
 
-/** The earliest startsAt among the group's alerts (ISO string), or undefined for an empty group. */
-export function earliestStart(group: AlertGroup): string | undefined {
+/**
+ * The alerts a run is about: the firing ones where the group has any, else all of them (a resolved
+ * group). An alert already resolved inside a firing group (Alertmanager sends it until the group's
+ * next notification) is history: its start time and label values describe another episode.
+ */
+export function activeAlerts(group: Pick<AlertGroup, 'alerts'>): Alert[] {
+  const firing = group.alerts.filter((a) => a.status === 'firing');
+  return firing.length > 0 ? firing : group.alerts;
+}
+
+/**
+ * The earliest startsAt among the group's active alerts (see activeAlerts), as written; undefined
+ * for an empty group. Compared as instants (payloads carry offsets such as `+01:00`).
+ */
+export function earliestStart(group: Pick<AlertGroup, 'alerts'>): string | undefined {
   let best: string | undefined;
-  for (const a of group.alerts) if (best === undefined || Date.parse(a.startsAt) < Date.parse(best)) best = a.startsAt;
+  for (const a of activeAlerts(group)) if (best === undefined || Date.parse(a.startsAt) < Date.parse(best)) best = a.startsAt;
   return best;
 }

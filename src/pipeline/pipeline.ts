@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { alertnameOf, type AlertGroup } from '../core/alert';
+import { activeAlerts, alertnameOf, earliestStart, type AlertGroup } from '../core/alert';
 import type { Enricher } from '../core/enricher';
 import type { Cause, Diagnostic, Enrichment, NotificationOutcome, Trigger } from '../core/diagnostic';
 import type { Notifier } from '../core/notifier';
@@ -263,7 +263,8 @@ export class Pipeline {
   private diagnosticOf(run: RunRecord, route: CompiledRoute, started: number, enrichments: Enrichment[], causes: Cause[]): Diagnostic {
     const finished = this.now();
     const g = run.group;
-    const first = g.alerts[0];
+    // A resolved alert inside a firing group is another episode: neither its labels nor its start describe this one.
+    const first = activeAlerts(g)[0];
     const d: Diagnostic = {
       id: run.id,
       alertname: alertnameOf(g),
@@ -280,7 +281,7 @@ export class Pipeline {
       alert: {
         labels: { ...(first?.labels ?? {}), ...g.commonLabels },
         annotations: { ...(first?.annotations ?? {}), ...g.commonAnnotations },
-        startsAt: g.alerts.map((a) => a.startsAt).sort()[0] ?? new Date(started).toISOString(),
+        startsAt: earliestStart(g) ?? new Date(started).toISOString(),
         ...(g.status === 'resolved' && first ? { endsAt: first.endsAt } : {}),
         ...(first?.generatorURL ? { generatorURL: first.generatorURL } : {}),
         ...(g.externalURL ? { externalURL: g.externalURL } : {}),

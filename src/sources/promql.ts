@@ -110,7 +110,8 @@ export function selector(metric: string, matchers: readonly LabelMatcher[]): str
 /**
  * Matchers that restrict a query to the alert's own series: for each of `labels`, the values the
  * alerts carry (one value: `=`; several: an escaped alternation). Labels no alert carries are
- * returned in `missing` and add no matcher.
+ * returned in `missing` and add no matcher. Prefer matchersFromGroup, which knows about truncated
+ * and resolved alerts.
  */
 export function matchersFromAlerts(labels: readonly string[], alerts: ReadonlyArray<{ labels: Record<string, string> }>): { matchers: LabelMatcher[]; missing: string[] } {
   const matchers: LabelMatcher[] = [];
@@ -121,6 +122,40 @@ export function matchersFromAlerts(labels: readonly string[], alerts: ReadonlyAr
     else matchers.push(anyOf(name, values));
   }
   return { matchers, missing };
+}
+
+/** What an alert group says about its labels, for matchersFromGroup. */
+export interface GroupLabelsView {
+  alerts: ReadonlyArray<{ status: 'firing' | 'resolved'; labels: Record<string, string> }>;
+  /** The labels Alertmanager grouped by: the same on every alert of the group, sent or not. */
+  groupLabels: Record<string, string>;
+  /** Alerts of the group Alertmanager left out of the notification (`max_alerts`). */
+  truncatedAlerts: number;
+}
+
+/**
+ * Matchers restricting a query to the alert group's own series, for each of `labels`:
+ * - values come from the group's active alerts only (firing ones in a firing group: a resolved
+ *   alert inside it is another episode and must not narrow or widen the query);
+ * - where Alertmanager left alerts out (`truncatedAlerts` > 0) only a label it grouped by is
+ *   copied (every alert of the group shares it); any other label would narrow the query to the
+ *   listed alerts, so it is left out and named in `unrestricted`.
+ * Labels no active alert carries are in `missing`.
+ */
+export function matchersFromGroup(labels: readonly string[], group: GroupLabelsView): { matchers: LabelMatcher[]; missing: string[]; unrestricted: string[] } {
+  const firing = group.alerts.filter((a) => a.status === 'firing');
+  const active = firing.length > 0 ? firing : group.alerts;
+  if (group.truncatedAlerts <= 0) return { ...matchersFromAlerts(labels, active), unrestricted: [] };
+  const matchers: LabelMatcher[] = [];
+  const missing: string[] = [];
+  const unrestricted: string[] = [];
+  for (const name of labels) {
+    const v = group.groupLabels[name];
+    if (v !== undefined && v !== '') matchers.push({ name, op: '=', value: v });
+    else if (active.some((a) => (a.labels[name] ?? '') !== '')) unrestricted.push(name);
+    else missing.push(name);
+  }
+  return { matchers, missing, unrestricted };
 }
 
 /** `matchers[]` in an enricher's settings: `{name, op (default "="), value}`; for `=~`/`!~` value is an RE2 pattern. */

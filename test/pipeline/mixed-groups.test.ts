@@ -1,0 +1,57 @@
+import { webhookPayloadSchema, toAlertGroup } from '../../src/alertmanager/payload';
+import { activeAlerts, earliestStart } from '../../src/core/alert';
+import { matchersFromGroup } from '../../src/sources/promql';
+import truncated from '../fixtures/alertmanager/truncated-per-pod.json';
+import utf8 from '../fixtures/alertmanager/utf8-otel-labels.json';
+import { auth, testApp } from '../support/app';
+
+/*
+ * Field samples: an Alertmanager with `max_alerts` that sent 3 of 8 alerts of a group (one of the
+ * three already resolved), and an Alertmanager 0.27+ whose labels have UTF-8 names.
+ */
+const group = (p: unknown) => toAlertGroup(webhookPayloadSchema(1000).parse(structuredClone(p)));
+
+describe('a firing group with a resolved alert and alerts Alertmanager left out', () => {
+  test('the resolved alert is not active: the start time is the firing alerts’ earliest, as an instant (offsets differ in form)', () => {
+    const g = group(truncated);
+    expect(activeAlerts(g).map((a) => a.labels.pod)).toEqual(['checkout-7c9f8d6b5-2xk9q', 'checkout-7c9f8d6b5-8fjzt']);
+    expect(earliestStart(g)).toBe('2024-03-05T10:15:30.123456789+01:00');
+    // a resolved group is about all of its alerts
+    const resolved = group({ ...truncated, status: 'resolved', alerts: truncated.alerts.map((a) => ({ ...a, status: 'resolved' })) });
+    expect(earliestStart(resolved)).toBe('2024-03-05T07:02:11.042+01:00');
+  });
+
+  test('copied labels: only the ones Alertmanager grouped by restrict the query when alerts were left out; the rest are named, never narrowed to the listed pods', () => {
+    const g = group(truncated);
+    const r = matchersFromGroup(['service', 'pod', 'namespace', 'cluster'], g);
+    expect(r.matchers).toEqual([{ name: 'service', op: '=', value: 'checkout' }]);
+    expect(r.unrestricted).toEqual(['pod', 'namespace']);
+    expect(r.missing).toEqual(['cluster']);
+    // Without truncation the firing alerts' pods restrict it; the resolved alert's pod never does.
+    const whole = matchersFromGroup(['pod'], { ...g, truncatedAlerts: 0 });
+    expect(whole.matchers).toEqual([{ name: 'pod', op: '=~', value: 'checkout-7c9f8d6b5-2xk9q|checkout-7c9f8d6b5-8fjzt' }]);
+    expect(whole.unrestricted).toEqual([]);
+  });
+
+  test('UTF-8 label names are copied like any other', () => {
+    const r = matchersFromGroup(['service.name', 'k8s.pod.name'], group(utf8));
+    expect(r.matchers).toEqual([
+      { name: 'service.name', op: '=', value: 'checkout' },
+      { name: 'k8s.pod.name', op: '=', value: 'checkout-5d8f7c9b4-abcde' },
+    ]);
+  });
+
+  test('through /webhook: the Diagnostic’s alert takes its labels and start from a firing alert, not the resolved one', async () => {
+    const t = await testApp({ routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }] });
+    try {
+      const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(truncated) });
+      expect(res.statusCode).toBe(202);
+      const d = await t.pipeline.wait(res.json().id);
+      expect(d.alert!.startsAt).toBe('2024-03-05T10:15:30.123456789+01:00');
+      expect(d.alert!.labels.pod).toBe('checkout-7c9f8d6b5-2xk9q');
+      expect(d.alert!.labels.instance).toBe('192.0.2.17:8080');
+    } finally {
+      await t.app.close();
+    }
+  });
+});
