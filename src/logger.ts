@@ -13,6 +13,7 @@ export function secretsOf(config: Config): string[] {
   add(config.server.auth.token);
   add(config.slack?.token);
   add(config.slack?.signingSecret);
+  if (config.state.url) add(passwordOf(config.state.url));
   for (const pg of config.sources.postgres) add(passwordOf(pg.url));
   for (const u of [config.sources.prometheus?.url, config.sources.alertmanager?.url, ...config.sources.logs.map((l) => ('loki' in l ? l.loki.url : undefined))]) {
     if (u) add(passwordOf(u));

@@ -1,53 +1,12 @@
 import Database from 'better-sqlite3';
-import type { AlertGroup } from '../core/alert';
-import type { Diagnostic, Trigger, NotificationStatus } from '../core/diagnostic';
+import type { Diagnostic, NotificationStatus } from '../core/diagnostic';
 import type { AlertHistory } from './history';
 import { Checkpointer } from './checkpointer';
+import { runRecordOf, type RunRow } from './run-row';
+import { StoreError, type AdmitRequest, type AdmitResult, type RunRecord, type RunState } from './types';
 
-/** Where a run is: written `queued` before the 202, `done` after its notifiers finish. */
-export type RunState = 'queued' | 'enriching' | 'notifying' | 'done';
-
-export interface RunRecord {
-  id: string;
-  groupKey: string;
-  alertname: string;
-  trigger: Trigger;
-  state: RunState;
-  notify: boolean;
-  group: AlertGroup;
-  diagnostic: Diagnostic | null;
-  attempts: number;
-  createdAt: number;
-}
-
-export interface AdmitRequest {
-  runId: string;
-  idempotencyKey: string;
-  /** The key stops being a duplicate after this (epoch ms). */
-  keyExpiresAt: number;
-  group: AlertGroup;
-  alertname: string;
-  trigger: Trigger;
-  notify: boolean;
-  now: number;
-  /** When set, newer notifications of this group and status join this run until then (epoch ms). */
-  groupCooldownUntil?: number;
-}
-
-export interface AdmitResult {
-  id: string;
-  duplicate: boolean;
-  /** Joined a queued run of the same group and status instead of creating one. */
-  coalesced: boolean;
-}
-
-/** The store could not be opened or used; the message says which file and what to do. */
-export class StoreError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-  }
-}
+export type { AdmitRequest, AdmitResult, RunRecord, RunState } from './types';
+export { StoreError } from './types';
 
 const SCHEMA_VERSION = 1;
 /** SQLite's own default: a commit that finds this many WAL pages checkpoints them itself. */
@@ -111,25 +70,6 @@ CREATE TABLE IF NOT EXISTS notifier_state (
 );
 `;
 
-interface RunRow {
-  id: string; group_key: string; alertname: string; status: string; trigger: string; state: string; notify: number;
-  input: string; diagnostic: string | null; attempts: number; created_at: number; updated_at: number;
-}
-
-function toRecord(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    groupKey: r.group_key,
-    alertname: r.alertname,
-    trigger: r.trigger as Trigger,
-    state: r.state as RunState,
-    notify: r.notify === 1,
-    group: JSON.parse(r.input) as AlertGroup,
-    diagnostic: r.diagnostic ? (JSON.parse(r.diagnostic) as Diagnostic) : null,
-    attempts: r.attempts,
-    createdAt: r.created_at,
-  };
-}
 
 /**
  * The durable embedded store (SQLite): runs, diagnostics, notification state and idempotency
@@ -267,7 +207,7 @@ export class Store implements AlertHistory {
   /** The run, or undefined. */
   getRun(id: string): RunRecord | undefined {
     const row = this.stmts.runGet.get(id);
-    return row ? toRecord(row) : undefined;
+    return row ? runRecordOf(row) : undefined;
   }
 
   /** Moves a queued (or interrupted) run to `enriching` and counts the attempt; false if it is not claimable. */
