@@ -13,7 +13,7 @@ import { installBodyHandling } from './http/errors';
 import { registerRoutes } from './http/routes';
 import { registerSlackEntryPoints } from './slack/routes';
 import { createSourceClients, type SourceClients } from './sources';
-import { Store } from './store/store';
+import { Store, StoreError } from './store/store';
 
 export interface AppDeps {
   logger: Logger;
@@ -48,6 +48,8 @@ function connectionsCheckMs(server: Config['server']): number {
  * `app.close()` drains runs in flight (up to `pipeline.shutdownGraceMs`) and closes every client.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<Service> {
+  // Until the callers use the asynchronous StateStore (issue 15, next step), state.url cannot be served: say so rather than use SQLite.
+  if (config.state.url && !deps.store) throw new StoreError('state.url (the shared PostgreSQL store) is not served by this build yet; use state.path');
   const store = deps.store ?? new Store(config.state.path);
   const clients = deps.clients ?? createSourceClients(config.sources);
   const metrics = createMetrics();
