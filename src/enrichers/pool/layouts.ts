@@ -16,7 +16,8 @@ export type PresetName = (typeof PRESETS)[number];
 export interface PoolLayout {
   /** Unique id, e.g. `hikaricp-micrometer`. */
   id: string;
-  preset: PresetName;
+  /** The preset it belongs to; `mapping` for a hand-written one. */
+  preset: PresetName | 'mapping';
   /** For people: what exports it. */
   title: string;
   /** Where the names were checked. */

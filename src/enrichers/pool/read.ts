@@ -44,7 +44,7 @@ export interface PoolInstanceReading {
   /** The limit where `limitStatus` is `set`; null otherwise. */
   limit: number | null;
   limitStatus: LimitStatus;
-  /** The different values seen where `limitStatus` is `ambiguous`. */
+  /** The different values the limit query gave (one where `set` or `unlimited`, several where `ambiguous`). */
   limitValues: number[];
   waiting: number | null;
   timeouts: number | null;
@@ -69,6 +69,9 @@ export interface PoolInstanceReading {
 export interface QueryOutcome {
   quantity: Quantity;
   kind: 'instant' | 'range';
+  /** The mapping's expression with `$matchers` expanded (what the configuration asked for). */
+  mapped: string;
+  /** The query sent (the expression grouped by the pool's identity). */
   expr: string;
   error: string | null;
 }
@@ -126,7 +129,7 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
   const queries: QueryOutcome[] = [];
   const warnings: string[] = [];
   const run = async <T extends { warnings: string[] }>(q: Quantity, kind: QueryOutcome['kind'], expr: string, call: () => Promise<T>): Promise<T | null> => {
-    const outcome: QueryOutcome = { quantity: q, kind, expr, error: null };
+    const outcome: QueryOutcome = { quantity: q, kind, mapped: exprOf(q), expr, error: null };
     queries.push(outcome);
     try {
       const r = await call();
@@ -227,7 +230,7 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
       idle,
       limit,
       limitStatus,
-      limitValues: limitStatus === 'ambiguous' ? limitValues : [],
+      limitValues,
       waiting,
       timeouts,
       holdSeconds,

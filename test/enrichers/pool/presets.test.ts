@@ -1,11 +1,19 @@
+import type { AlertGroup } from '../../../src/core/alert';
+import type { FieldsSection, SeriesSection, TableSection, TextSection } from '../../../src/core/diagnostic';
+import type { EnrichmentResult } from '../../../src/core/enricher';
 import { discoverLayout, namesInAlertExpressions } from '../../../src/enrichers/pool/discovery';
+import { createPoolEnricher } from '../../../src/enrichers/pool/enricher';
+import { poolEvidenceSchema, type PoolEvidenceV2 } from '../../../src/enrichers/pool/evidence';
+import { settingsSchema } from '../../../src/enrichers/pool/settings';
 import { GO_SQL, HIKARICP_MICROMETER, OTEL_LEGACY, OTEL_SEMCONV, PGBOUNCER, allLayouts, layoutsOf, type PoolLayout } from '../../../src/enrichers/pool/layouts';
 import { readPools, type PoolInstanceReading } from '../../../src/enrichers/pool/read';
 import { createPrometheusClient } from '../../../src/sources/prometheus';
 import type { LabelMatcher } from '../../../src/sources/promql';
+import { capturingLogger } from '../../support/capture';
 import { alertGroup } from '../../support/groups';
 import { counterAt, startMetricsTarget, type MetricsTarget } from '../../support/metrics-target';
 import { startPrometheus, type PrometheusServer } from '../../support/prometheus';
+import { caught } from '../../support/wait';
 import { fixture, serve } from './exposition';
 
 const MIN = 60_000;
@@ -194,5 +202,106 @@ describe('discovery: one lookup of the candidates’ names', () => {
     group.alerts[1]!.generatorURL = 'not a url';
     const names = ['db.client.connection.max', 'db.client.connection.count', 'db_client_connection_max', 'db.client.connection'];
     expect([...namesInAlertExpressions(group, names)].sort()).toEqual(['db.client.connection.count', 'db.client.connection.max']);
+  });
+});
+
+describe('the pool enricher (presets, discovery, mapping) against the same Prometheus', () => {
+  const enrich = (options: Record<string, unknown>, labels: Record<string, string> = { alertname: 'db_pool_exhausted' }, extra: Partial<AlertGroup> = {}) =>
+    createPoolEnricher(settingsSchema.parse(options), { prometheus: client() }).enrich({
+      group: alertGroup([{ labels, startsAt: new Date(T0 - MIN).toISOString() }], extra),
+      signal: AbortSignal.timeout(10_000),
+      logger: capturingLogger().logger,
+      now: new Date(T0),
+    });
+  const fieldsOf = (r: EnrichmentResult) => Object.fromEntries(r.sections.find((s): s is FieldsSection => s.type === 'fields')!.fields.map((f) => [f.label, f.value]));
+  const notesOf = (r: EnrichmentResult) => (r.sections.find((s): s is TextSection => s.type === 'text' && s.title === 'Notes')?.text ?? '').split('\n');
+
+  test('auto, restricted to the alert’s app: HikariCP found and read; the saturated pool named, the healthy one beside it changes nothing', async () => {
+    const r = await enrich({ copyLabels: ['application'] }, { alertname: 'db_pool_exhausted', application: 'checkout' });
+    const ev = r.evidence as unknown as PoolEvidenceV2;
+    expect(ev.layout).toEqual({ id: 'hikaricp-micrometer', preset: 'hikaricp', title: 'HikariCP via Micrometer' });
+    expect(ev.present).toEqual(['hikaricp-micrometer']);
+    expect(ev.saturatedPools).toEqual(['HikariPool-1']);
+    expect(ev.saturated).toBe(true);
+    expect(ev.pools.map((p) => [p.name, p.saturated, p.saturatedInstances])).toEqual([
+      ['HikariPool-1', true, [target.address]],
+      ['HikariPool-2-readonly', false, []],
+    ]);
+    // the rules' numbers are the saturated pool's alone (20 of 20), not 21 of 30 with the read-only pool
+    expect({ active: ev.active, total: ev.total, available: ev.available, waiting: ev.waiting, utilization: ev.utilization }).toEqual({ active: 20, total: 20, available: 0, waiting: 37, utilization: 1 });
+    expect(ev.timeoutsPerSecond).toBeCloseTo(0.2, 6);
+    expect(ev.meanHoldSeconds).toBeCloseTo(0.4, 6);
+    expect(ev.saturatedSince).toBe(new Date(T0 - 10 * MIN).toISOString());
+    expect(ev.activeTrend).toBe('climbing');
+    expect(ev.perInstance).toEqual([{ instance: target.address, active: 20, idle: 0, total: 20, available: 0, utilization: 1 }]);
+    expect(poolEvidenceSchema.safeParse(ev).success).toBe(true);
+
+    const f = fieldsOf(r);
+    expect(f['Read as']).toMatch(/^HikariCP via Micrometer \(found .*`hikaricp_connections_active`/);
+    expect(f.Saturated).toBe(`HikariPool-1 on ${target.address} (0 of 20 available, 37 waiting, 0.200/s acquire timeouts)`);
+    const table = r.sections.find((s): s is TableSection => s.type === 'table')!;
+    expect(table.rows.map((row) => row.slice(0, 6))).toEqual([
+      ['HikariPool-1', target.address, '20', '0', '20', '0'],
+      ['HikariPool-2-readonly', target.address, '1', 'n/a', '10', '9'],
+    ]);
+    const charts = r.sections.filter((s): s is SeriesSection => s.type === 'series');
+    expect(charts.map((c) => c.title)).toEqual(['HikariPool-1: connections, last 30 min']);
+    expect(charts[0]!.series.map((x) => x.name)).toEqual(['in use', 'limit', 'waiting']);
+    expect(r.summary).toMatch(/^HikariPool-1 saturated: 20\/20 in use \(100\.0%\), 37 waiting, 0\.200\/s acquire timeouts; since .*; in use climbing \(\+0\.\d\d\/min\)$/);
+    expect(r.queries!.map((x) => x.query)).toContain('hikaricp_connections_active{application="checkout"}');
+  });
+
+  test('auto over everything: several layouts exist, the choice and its reason are a line', async () => {
+    const r = await enrich({});
+    expect((r.evidence as unknown as PoolEvidenceV2).present).toEqual(['hikaricp-micrometer', 'otel', 'otel-legacy', 'go-sql', 'pgbouncer']);
+    expect(notesOf(r)[0]).toMatch(/^Several pool layouts exist \(hikaricp-micrometer, otel, otel-legacy, go-sql, pgbouncer\); reading hikaricp-micrometer because it comes first .*Set enrichers\.pool\.preset to read another\.$/);
+  });
+
+  test('preset go-sql: max_open 0 is a line saying "no limit", the saturated pool is named', async () => {
+    const r = await enrich({ preset: 'go-sql' });
+    const ev = r.evidence as unknown as PoolEvidenceV2;
+    expect(ev.saturatedPools).toEqual(['orders']);
+    expect(ev.pools.find((p) => p.name === 'sessions')).toEqual(expect.objectContaining({ limit: null, limitStatus: 'unlimited', available: null, saturated: false }));
+    expect(notesOf(r)).toContain(`sessions on ${target.address}: the limit series says 0, which means no limit: available connections do not apply; saturation is read from waiting requests and the database side.`);
+    expect(fieldsOf(r).Saturated).toBe(`orders on ${target.address} (0 of 25 available, 3 waiting)`);
+  });
+
+  test('preset otel, the Node.js service: no limit series said so, waits alone make it saturated', async () => {
+    const r = await enrich({ preset: 'otel', copyLabels: ['job'] }, { alertname: 'db_pool_exhausted', job: 'shop/checkout' });
+    const ev = r.evidence as unknown as PoolEvidenceV2;
+    expect([ev.layout!.id, ev.saturated, ev.total, ev.available, ev.waiting]).toEqual(['otel', true, null, null, 23]);
+    expect(notesOf(r)).toContain('db.internal.example:5432/app on 4b6f0c1e-7d2a-4a51-9b3e-0f6c2a9d1e77: the limit query found no series, so available connections are unknown (never assumed); saturation is read from waiting requests.');
+  });
+
+  test('a preset with no series for the alert: the section says what it looked for and which keys fix it', async () => {
+    const r = await enrich({ preset: 'pgbouncer', copyLabels: ['application'] }, { alertname: 'db_pool_exhausted', application: 'checkout' });
+    expect(r.summary).toBe(`no pool metrics found (looked for ${PGBOUNCER.names.length} metric names)`);
+    const text = (r.sections[0] as TextSection).text;
+    expect(text).toMatch(/^No pool metrics found: looked for `pgbouncer_pools_server_active_connections`, .* \(preset pgbouncer\) with `\{__name__=~".*",application="checkout"\}` in the last 30 min\. Set enrichers\.pool\.preset .*enrichers\.pool\.mapping/);
+    expect((r.evidence as unknown as PoolEvidenceV2).pools).toEqual([]);
+  });
+
+  test('Alertmanager left alerts out: only the grouped-by label restricts the queries; the listed pods do not, and that is said', async () => {
+    const labels = { alertname: 'db_pool_exhausted', application: 'checkout', pod: 'api-1' };
+    const r = await enrich({ preset: 'hikaricp', copyLabels: ['application', 'pod'] }, labels, { truncatedAlerts: 3, groupLabels: { alertname: 'db_pool_exhausted', application: 'checkout' } });
+    expect(r.queries!.map((x) => x.query)).toContain('hikaricp_connections_active{application="checkout"}');
+    expect(notesOf(r)).toContain("Alertmanager left 3 alerts of this group out of the notification, so the queries are not restricted to the listed alerts' `pod` (that would leave the others out).");
+    // The same alert without truncation is restricted by its pod, which these series lack: nothing is found.
+    const narrow = await enrich({ preset: 'hikaricp', copyLabels: ['application', 'pod'] }, labels);
+    expect(narrow.summary).toMatch(/^no pool metrics found/);
+  });
+
+  test('a hand-written mapping: a refused expression is a line naming the key; Prometheus refusing all of it is an error naming the key', async () => {
+    const mapping = { inUse: 'go_sql_in_use_connections{$matchers}', limit: 'go_sql_max_open_connections{$matchers}', idle: 'sum(' };
+    const r = await enrich({ mapping, poolLabels: ['db_name'] });
+    const ev = r.evidence as unknown as PoolEvidenceV2;
+    expect(ev.layout!.id).toBe('mapping');
+    expect(ev.pools.map((p) => [p.name, p.inUse, p.limitStatus])).toEqual([
+      ['orders', 25, 'set'],
+      ['sessions', 143, 'unlimited'],
+    ]);
+    expect(notesOf(r).find((l) => l.startsWith('idle: '))).toMatch(/^idle: Prometheus refused `sum\(`: prometheus \/api\/v1\/query: bad_data: .*parse error.*\. Change enrichers\.pool\.mapping\.idle\.$/);
+    const e = await caught(enrich({ mapping: { inUse: 'sum(' } }));
+    expect(e.message).toMatch(/^Prometheus refused every pool query: inUse: .*bad_data.* \(change enrichers\.pool\.mapping\)$/);
   });
 });

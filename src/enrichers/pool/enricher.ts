@@ -1,0 +1,159 @@
+import { earliestStart } from '../../core/alert';
+import type { SourceQuery } from '../../core/diagnostic';
+import type { Enricher, EnrichContext, EnrichmentResult } from '../../core/enricher';
+import { PrometheusError, type PrometheusClient } from '../../sources/prometheus';
+import { matchersFromGroup } from '../../sources/promql';
+import { discoverLayout, type Discovery } from './discovery';
+import type { PoolEvidenceV2 } from './evidence';
+import { layoutsOf, type PoolLayout } from './layouts';
+import { expandMatchers, mappingIsSet, overrideMapping, QUANTITIES, type MappingSettings, type PoolMapping } from './mapping';
+import { focusNumbers, focusPools, groupPools } from './pools';
+import { readPools } from './read';
+import { limitNotes, nothingFoundText, poolSections, queryErrorNotes } from './sections';
+import { MIN_STEP_SECONDS, TREND_POINTS, type PoolSettings } from './settings';
+
+/**
+ * `pool`: the application's connection pool from Prometheus (runbook step 1), whichever library
+ * exports it. It finds the layout (or reads the configured preset or mapping), reads every pool
+ * apart at the alert's time (in use, idle, limit, waiting, acquire timeouts, hold time), names the
+ * saturated pools and their instances, and follows the window for when saturation began and
+ * whether connections in use still climb.
+ */
+
+const NO_MAPPING: PoolMapping = { inUse: null, idle: null, limit: null, waiting: null, timeouts: null, holdSeconds: null };
+
+/** The mapping overrides of the settings: `mapping`, over the older `holdTimeQuery` / `waitingQuery`. */
+function overridesOf(s: PoolSettings): MappingSettings {
+  return {
+    ...(s.holdTimeQuery !== null ? { holdSeconds: s.holdTimeQuery } : {}),
+    ...(s.waitingQuery !== null ? { timeouts: s.waitingQuery } : {}),
+    ...Object.fromEntries(QUANTITIES.filter((q) => s.mapping?.[q] !== undefined).map((q) => [q, s.mapping![q]])),
+  };
+}
+
+/** The factory: needs only a Prometheus client. `enrich` throws PrometheusError / TimeoutError where Prometheus fails or refuses every query. */
+export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: PrometheusClient }): Enricher {
+  const s = settings;
+  const { prometheus } = deps;
+  const runbook = { metric: s.metric, stateLabel: s.stateLabel, states: s.states };
+  const custom = s.preset === 'auto' && mappingIsSet(s.mapping);
+  const candidates = layoutsOf(s.preset, runbook);
+  return {
+    name: 'pool',
+    ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
+    async enrich(ctx: EnrichContext): Promise<EnrichmentResult> {
+      const now = ctx.now;
+      const start = new Date(now.getTime() - s.windowMinutes * 60_000);
+      const alertStart = Date.parse(earliestStart(ctx.group) ?? '');
+      const atAlert = Number.isFinite(alertStart) && alertStart >= start.getTime() && alertStart <= now.getTime();
+      const at = atAlert ? new Date(alertStart) : now;
+      const atText = atAlert ? `at the alert's start (${at.toISOString()})` : `now (${at.toISOString()})`;
+      const stepSeconds = s.stepSeconds ?? Math.max(MIN_STEP_SECONDS, Math.ceil((s.windowMinutes * 60) / TREND_POINTS));
+      const trendFrom = now.getTime() - s.trendMinutes * 60_000;
+
+      const fromGroup = matchersFromGroup(s.copyLabels, ctx.group);
+      const matchers = [...s.matchers, ...fromGroup.matchers];
+      const notes: string[] = [];
+      if (fromGroup.missing.length) notes.push(`The alert has no ${fromGroup.missing.map((l) => `\`${l}\``).join(', ')} label, so the queries are not restricted by it.`);
+      if (fromGroup.unrestricted.length) {
+        notes.push(
+          `Alertmanager left ${ctx.group.truncatedAlerts} alert${ctx.group.truncatedAlerts === 1 ? '' : 's'} of this group out of the notification, so the queries are not restricted to the listed alerts' ${fromGroup.unrestricted.map((l) => `\`${l}\``).join(', ')} (that would leave the others out).`,
+        );
+      }
+      const queries: SourceQuery[] = [];
+      const q = (query: string) => queries.push({ source: 'prometheus', query, start: start.toISOString(), end: now.toISOString() });
+
+      let layout: PoolLayout | null;
+      let discovery: Discovery | null = null;
+      if (custom) {
+        layout = { id: 'mapping', preset: 'mapping', title: 'the configured mapping', source: 'enrichers.pool.mapping', names: [], poolLabels: s.poolLabels ?? [], mapping: overrideMapping(NO_MAPPING, overridesOf(s)) };
+      } else {
+        discovery = await discoverLayout(prometheus, candidates, { matchers, start, end: now, group: ctx.group, signal: ctx.signal });
+        q(discovery.selector);
+        layout = discovery.chosen?.layout ?? (mappingIsSet(s.mapping) ? candidates[0]! : null);
+        if (discovery.present.length > 1 && discovery.chosen) {
+          notes.unshift(`Several pool layouts exist (${discovery.present.map((p) => p.layout.id).join(', ')}); reading ${discovery.chosen.layout.id} because ${discovery.reason}. Set enrichers.pool.preset to read another.`);
+        }
+      }
+      const base: Omit<PoolEvidenceV2, 'layout' | 'pools' | 'saturatedPools' | 'saturated'> = {
+        present: discovery?.present.map((p) => p.layout.id) ?? [],
+        windowMinutes: s.windowMinutes,
+        at: at.toISOString(),
+        ...focusNumbers([], s.flatSlopePerMinute, trendFrom),
+      };
+      if (!layout) {
+        const text = nothingFoundText(discovery!, s.preset, s.windowMinutes);
+        const evidence: PoolEvidenceV2 = { ...base, layout: null, pools: [], saturatedPools: [], saturated: null };
+        return {
+          summary: `no pool metrics found (looked for ${discovery!.lookedFor.length} metric names)`,
+          sections: [{ type: 'text', text }, ...(notes.length ? [{ type: 'text' as const, title: 'Notes', text: notes.join('\n') }] : [])],
+          evidence: evidence as unknown as Record<string, unknown>,
+          queries,
+        };
+      }
+
+      const mapping = overrideMapping(layout.mapping, custom ? {} : overridesOf(s));
+      const poolLabels = s.poolLabels ?? layout.poolLabels;
+      let readings: Awaited<ReturnType<typeof readPools>>;
+      try {
+        readings = await readPools(prometheus, mapping, {
+          at,
+          start,
+          end: now,
+          stepSeconds,
+          matchers,
+          poolLabels,
+          instanceLabels: s.instanceLabels,
+          availableThreshold: s.availableThreshold,
+          trendMinutes: s.trendMinutes,
+          flatSlopePerMinute: s.flatSlopePerMinute,
+          signal: ctx.signal,
+        });
+      } catch (e) {
+        if (e instanceof PrometheusError && e.message.startsWith('Prometheus refused every pool query')) {
+          throw new PrometheusError(`${e.message} (${layout.id === 'mapping' ? 'change enrichers.pool.mapping' : `reading ${layout.title}; set enrichers.pool.mapping or another enrichers.pool.preset`})`, e.errorType, e.status);
+        }
+        throw e;
+      }
+      for (const quantity of QUANTITIES) if (mapping[quantity] !== null) q(expandMatchers(mapping[quantity]!, matchers));
+
+      const groups = groupPools(readings.instances, s.instanceLabels, s.flatSlopePerMinute, trendFrom);
+      const focus = focusPools(groups);
+      const saturatedPools = groups.filter((g) => g.entry.saturated === true).map((g) => g.entry.name);
+      const saturated = saturatedPools.length > 0 ? true : groups.length > 0 && groups.every((g) => g.entry.saturated === false) ? false : null;
+      const evidence: PoolEvidenceV2 = {
+        ...base,
+        ...focusNumbers(focus, s.flatSlopePerMinute, trendFrom),
+        layout: { id: layout.id, preset: layout.preset, title: layout.title },
+        pools: groups.map((g) => g.entry),
+        saturatedPools,
+        saturated,
+      };
+      notes.push(...queryErrorNotes(readings.queries), ...limitNotes(groups, mapping, poolLabels), ...readings.warnings.map((w) => `Prometheus warning: ${w}`));
+
+      if (groups.length === 0) {
+        const text = `${layout.title}: no pool series ${atText} or in the last ${s.windowMinutes} min for these matchers.`;
+        return {
+          summary: `no pool series for ${layout.id}`,
+          sections: [{ type: 'text', text }, ...(notes.length ? [{ type: 'text' as const, title: 'Notes', text: notes.join('\n') }] : [])],
+          evidence: { ...evidence } as unknown as Record<string, unknown>,
+          queries,
+        };
+      }
+      const instanceLabel = s.instanceLabels.find((l) => readings.instances.some((r) => r.labels[l])) ?? 'instance';
+      const { sections, summary } = poolSections({
+        atText,
+        layout: { ...layout, mapping },
+        discovery,
+        groups,
+        focus,
+        evidence,
+        instanceLabel,
+        windowMinutes: s.windowMinutes,
+        trendMinutes: s.trendMinutes,
+        notes,
+      });
+      return { summary, sections, evidence: evidence as unknown as Record<string, unknown>, queries };
+    },
+  };
+}
