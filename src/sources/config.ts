@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from './logs/time';
 
 /**
  * `sources`: where the enrichers look. Each source's own schema lives here so the loader can
@@ -60,11 +61,25 @@ export const postgresSourceSchema = z.strictObject({
 });
 export type PostgresSource = z.infer<typeof postgresSourceSchema>;
 
+/** A JavaScript regular expression, compiled once here so a bad one is refused at load. */
+const jsRegex = z.string().min(1).max(1_000).refine((p) => {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a valid regular expression');
+
 const logsCommon = {
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
   timeoutMs: z.number().int().positive().default(5_000),
   /** How many recent lines to read. */
   tail: z.number().int().positive().max(100_000).default(2_000),
+  /** The zone of timestamps the application writes without one (src/sources/logs/time.ts). */
+  timezone: z.string().default('UTC').refine(isTimeZone, 'must be a time zone: an IANA name such as Europe/Berlin, UTC, or an offset such as +02:00'),
+  /** Overrides the built-in stack-trace folding: a line matching `start` begins an event, any other line continues it. */
+  multiline: z.strictObject({ start: jsRegex }).optional(),
 };
 
 /** A DNS-1123 label (namespace and container names; Kubernetes' IsDNS1123Label, apimachinery pkg/util/validation/validation.go). */

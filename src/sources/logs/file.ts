@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import type { LogSource } from '../config';
+import { parseLeadingTimestamp } from './time';
 import { capLine, LogSourceError, MAX_READ_BYTES, splitLeadingTimestamp, withTimeout, type LogLine, type LogReader } from './types';
 
 /**
@@ -53,23 +54,32 @@ export async function readLastLines(path: string, n: number, opts: { signal?: Ab
   }
 }
 
-/** Parses a time from a line: a leading ISO-8601 timestamp (then cut from the text, as Docker's are), or a JSON line's time/timestamp/ts/@timestamp. */
-export function lineTime(line: string): { time: string | null; text: string } {
-  const lead = splitLeadingTimestamp(line);
-  if (lead.time) return { time: lead.time, text: lead.rest };
+/**
+ * Parses a time from a line: a leading ISO-8601 timestamp (then cut from the text, as Docker's
+ * are), or a JSON line's time/timestamp/ts/@timestamp (epoch seconds or milliseconds, or ISO).
+ * A time written without a zone is a wall-clock time in `zone`; `zoneless` says so.
+ */
+export function lineTime(line: string, zone = 'UTC'): { time: string | null; text: string; zoneless: boolean } {
+  const lead = splitLeadingTimestamp(line, zone);
+  if (lead.time) return { time: lead.time, text: lead.rest, zoneless: lead.zoneless };
   if (line.startsWith('{')) {
     try {
       const o = JSON.parse(line) as Record<string, unknown>;
       for (const k of ['time', 'timestamp', 'ts', '@timestamp']) {
         const v = o[k];
-        const t = typeof v === 'number' ? (v < 1e12 ? v * 1000 : v) : typeof v === 'string' ? Date.parse(v) : NaN;
-        if (!Number.isNaN(t)) return { time: new Date(t).toISOString(), text: line };
+        if (typeof v === 'number' && Number.isFinite(v)) return { time: new Date(v < 1e12 ? v * 1000 : v).toISOString(), text: line, zoneless: false };
+        if (typeof v === 'string') {
+          const t = parseLeadingTimestamp(v, zone);
+          if (t) return { time: new Date(t.ms).toISOString(), text: line, zoneless: !t.zoned };
+          const other = Date.parse(v); // RFC 2822 and the like, as Date.parse reads them
+          if (!Number.isNaN(other)) return { time: new Date(other).toISOString(), text: line, zoneless: false };
+        }
       }
     } catch {
       // not JSON
     }
   }
-  return { time: null, text: line };
+  return { time: null, text: line, zoneless: false };
 }
 
 /** Creates the reader for a `file:` log source. Errors: "file not found", not readable. */
@@ -81,8 +91,14 @@ export function createFileLogReader(source: FileSource): LogReader {
       const { signal, timedOut } = withTimeout(opts.signal, source.timeoutMs);
       try {
         const { lines, bytesRead } = await readLastLines(source.file.path, source.tail, { signal });
-        const out: LogLine[] = lines.map((l) => lineTime(capLine(l)));
-        return { lines: out.map((l) => ({ time: l.time, text: l.text })), scanned: out.length, bytesRead };
+        let zoneless = 0;
+        const out: LogLine[] = lines.map((raw) => {
+          const line = capLine(raw);
+          const l = lineTime(line, source.timezone);
+          if (l.zoneless) zoneless++;
+          return l.text === line ? { time: l.time, text: l.text } : { time: l.time, text: l.text, raw: line };
+        });
+        return { lines: out, scanned: out.length, bytesRead, zoneless };
       } catch (e) {
         if (timedOut()) throw new LogSourceError(`reading the log file took longer than ${source.timeoutMs} ms`, true);
         if (opts.signal.aborted) throw opts.signal.reason;

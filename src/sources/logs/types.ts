@@ -1,4 +1,5 @@
 import type { SourceQuery } from '../../core/diagnostic';
+import { parseLeadingTimestamp } from './time';
 
 /** One log line as read from a source; `time` is ISO-8601 (milliseconds) where the source gave one. */
 export interface LogLine {
@@ -6,6 +7,8 @@ export interface LogLine {
   text: string;
   /** Where in the source the line came from, where a source reads several places (Kubernetes: `pod/container`, `pod/container (previous)`). */
   origin?: string;
+  /** The line as the application wrote it, where the reader cut its leading timestamp from `text` (file sources). */
+  raw?: string;
 }
 
 /** What a read returns. */
@@ -24,6 +27,8 @@ export interface LogReadResult {
    * one line each, for the enricher's section. Absent or empty when nothing was missed.
    */
   problems?: string[];
+  /** Lines whose time was written without a zone and read in the source's `timezone`. */
+  zoneless?: number;
 }
 
 export interface LogReadOptions {
@@ -64,17 +69,15 @@ export function capLine(line: string): string {
   return line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS - 1)}…` : line;
 }
 
-const LEADING_TS = /^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)([.,]\d+)?(?: ?(Z|[+-]\d\d:?\d\d))?\s?/;
-
-/** An ISO/RFC3339(Nano) timestamp at the start of `text` → ISO milliseconds, and the rest of the line; nanoseconds are cut, not rounded; no zone means UTC. */
-export function splitLeadingTimestamp(text: string): { time: string | null; rest: string } {
-  const m = LEADING_TS.exec(text);
-  if (!m) return { time: null, rest: text };
-  const frac = m[2] ? `.${m[2].slice(1, 4).padEnd(3, '0')}` : '';
-  const zone = m[3] ? (m[3] === 'Z' ? 'Z' : m[3].includes(':') ? m[3] : `${m[3].slice(0, 3)}:${m[3].slice(3)}`) : 'Z';
-  const t = Date.parse(`${m[1]!.replace(' ', 'T')}${frac}${zone}`);
-  if (Number.isNaN(t)) return { time: null, rest: text };
-  return { time: new Date(t).toISOString(), rest: text.slice(m[0].length) };
+/**
+ * An ISO/RFC 3339(Nano) timestamp at the start of `text` → ISO milliseconds, and the rest of the
+ * line; nanoseconds are cut, not rounded. A timestamp without a zone is a wall-clock time in
+ * `zone` (`sources.logs[].timezone`, default UTC); `zoneless` says it had none.
+ */
+export function splitLeadingTimestamp(text: string, zone = 'UTC'): { time: string | null; rest: string; zoneless: boolean } {
+  const t = parseLeadingTimestamp(text, zone);
+  if (!t) return { time: null, rest: text, zoneless: false };
+  return { time: new Date(t.ms).toISOString(), rest: text.slice(t.length), zoneless: !t.zoned };
 }
 
 /** Combines the caller's signal with the source's own timeout; `timedOut()` tells which fired. */
