@@ -47,3 +47,20 @@ export function earliestStart(group: Pick<AlertGroup, 'alerts'>): string | undef
   for (const a of activeAlerts(group)) if (best === undefined || Date.parse(a.startsAt) < Date.parse(best)) best = a.startsAt;
   return best;
 }
+
+/**
+ * The one value every alert of the group has for `label`, where that is known: the value of a
+ * label Alertmanager grouped by (shared by all alerts of the group, sent or not); else, where no
+ * alert was left out (`truncatedAlerts` 0), the value every active alert (see activeAlerts) has.
+ * undefined where the alerts differ or lack it, or where some were left out and may differ.
+ * (commonLabels is no substitute: Alertmanager computes it over the alerts it sent, resolved
+ * ones included: prometheus/alertmanager notify/webhook/webhook.go truncates before GetTemplateData.)
+ */
+export function sharedLabelValue(group: Pick<AlertGroup, 'alerts' | 'groupLabels' | 'truncatedAlerts'>, label: string): string | undefined {
+  const grouped = group.groupLabels[label];
+  if (grouped) return grouped;
+  if (group.truncatedAlerts > 0) return undefined;
+  const values = new Set(activeAlerts(group).map((a) => a.labels[label] ?? ''));
+  const [only] = values;
+  return values.size === 1 && only ? only : undefined;
+}

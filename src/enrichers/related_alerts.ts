@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { alertnameOf, earliestStart } from '../core/alert';
+import { alertnameOf, earliestStart, sharedLabelValue } from '../core/alert';
 import type { Section } from '../core/diagnostic';
 import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../core/enricher';
 import type { RelatedAlertsEvidence } from '../core/evidence';
 import { amMatcher, type AlertmanagerClient, type AmSilence } from '../sources/alertmanager';
-import { LABEL_NAME_RE, regexEscape } from '../sources/promql';
+import { labelNameSchema, regexEscape } from '../sources/promql';
 import type { AlertHistory } from '../store/history';
 import type { EnricherModule } from './registry-types';
 
@@ -25,7 +25,7 @@ export const MAX_LABELS_SHOWN = 4;
 export const settingsSchema = z.strictObject({
   alertnames: z.array(z.string().min(1)).default([...RUNBOOK_RELATED_ALERTS]),
   /** Labels a related alert must share with this one (e.g. service); default: none. */
-  matchLabels: z.array(z.string().regex(LABEL_NAME_RE, 'must be a label name')).default([]),
+  matchLabels: z.array(labelNameSchema).default([]),
   /** How far back "fired before" looks. */
   historyHours: z.number().positive().max(24 * 30).default(24),
   timeoutMs: z.number().int().positive().optional(),
@@ -65,7 +65,7 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
       const shared: Record<string, string> = {};
       const unshared: string[] = [];
       for (const l of s.matchLabels) {
-        const v = group.commonLabels[l] ?? (group.alerts.every((a) => a.labels[l] === group.alerts[0]?.labels[l]) ? group.alerts[0]?.labels[l] : undefined);
+        const v = sharedLabelValue(group, l);
         if (v) shared[l] = v;
         else unshared.push(l);
       }

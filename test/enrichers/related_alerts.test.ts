@@ -67,7 +67,8 @@ const enricher = (settings: object = {}, url = am.url, timeoutMs = 5_000) =>
 describe('related_alerts against the real Alertmanager', () => {
   test('settings defaults', () => {
     expect(settingsSchema.parse({})).toEqual({ alertnames: ['p99_latency_high', 'error_rate_high', 'cache_hit_rate_low'], matchLabels: [], historyHours: 24 });
-    expect(settingsSchema.safeParse({ matchLabels: ['bad label'] }).success).toBe(false);
+    expect(settingsSchema.safeParse({ matchLabels: [''] }).success).toBe(false);
+    expect(settingsSchema.safeParse({ matchLabels: ['service.name'] }).success).toBe(true);
   });
 
   test('the runbook’s related alerts firing now, oldest first, with their state; others and our own left out', async () => {
@@ -89,6 +90,15 @@ describe('related_alerts against the real Alertmanager', () => {
     expect(ev.related.map((a) => a.alertname)).toEqual(['p99_latency_high', 'error_rate_high']);
     const other = (await enricher({ alertnames: ['disk_full', 'a.b|c"d'] }).enrich(ctx())).evidence as unknown as RelatedAlertsEvidence;
     expect(other.related.map((a) => a.alertname)).toEqual(['disk_full']);
+  });
+
+  test('matchLabels with alerts Alertmanager left out: a grouped-by label still restricts, another does not (it would narrow to the listed alerts)', async () => {
+    const truncated = (groupLabels: Record<string, string>) => ({ ...group(), truncatedAlerts: 4, groupLabels });
+    const byGroup = (await enricher({ matchLabels: ['service'] }).enrich(ctx(truncated({ alertname: 'db_pool_exhausted', service: 'checkout' })))).evidence as unknown as RelatedAlertsEvidence;
+    expect(byGroup.related.map((a) => a.alertname)).toEqual(['p99_latency_high', 'error_rate_high']);
+    const r = await enricher({ matchLabels: ['service'] }).enrich(ctx(truncated({ alertname: 'db_pool_exhausted' })));
+    expect((r.evidence as unknown as RelatedAlertsEvidence).related).toHaveLength(4);
+    expect(JSON.stringify(r.sections)).toContain('no single value for service');
   });
 
   test('fired before: runs in the last 24 h that started before this alert, newest first', async () => {

@@ -1,5 +1,5 @@
 import { webhookPayloadSchema, toAlertGroup } from '../../src/alertmanager/payload';
-import { activeAlerts, earliestStart } from '../../src/core/alert';
+import { activeAlerts, earliestStart, sharedLabelValue } from '../../src/core/alert';
 import { matchersFromGroup } from '../../src/sources/promql';
 import truncated from '../fixtures/alertmanager/truncated-per-pod.json';
 import utf8 from '../fixtures/alertmanager/utf8-otel-labels.json';
@@ -31,6 +31,16 @@ describe('a firing group with a resolved alert and alerts Alertmanager left out'
     const whole = matchersFromGroup(['pod'], { ...g, truncatedAlerts: 0 });
     expect(whole.matchers).toEqual([{ name: 'pod', op: '=~', value: 'checkout-7c9f8d6b5-2xk9q|checkout-7c9f8d6b5-8fjzt' }]);
     expect(whole.unrestricted).toEqual([]);
+  });
+
+  test('sharedLabelValue: a grouped-by label always; any other only where no alert was left out and the active alerts agree', () => {
+    const g = group(truncated);
+    expect(['service', 'namespace', 'pod'].map((l) => sharedLabelValue(g, l))).toEqual(['checkout', undefined, undefined]);
+    const whole = { ...g, truncatedAlerts: 0 };
+    expect(['service', 'namespace', 'pod', 'absent'].map((l) => sharedLabelValue(whole, l))).toEqual(['checkout', 'shop', undefined, undefined]);
+    // the resolved alert's pod does not count: with one firing alert left, its pod is the group's
+    const one = { ...whole, alerts: whole.alerts.filter((a) => a.labels.pod !== 'checkout-7c9f8d6b5-8fjzt') };
+    expect(sharedLabelValue(one, 'pod')).toBe('checkout-7c9f8d6b5-2xk9q');
   });
 
   test('UTF-8 label names are copied like any other', () => {
