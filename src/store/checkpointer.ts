@@ -39,7 +39,7 @@ function checkpointLoop(): void {
   const step = () => {
     let pause = workerData.idleMs as number;
     try {
-      const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      const [r] = db.pragma('wal_checkpoint(PASSIVE)') as [{ busy: number; log: number; checkpointed: number }];
       // A WAL of the same length as last time holds nothing new (until a writer restarts it from the top).
       if (r.log !== lastLog) {
         lastLog = r.log;

@@ -104,7 +104,7 @@ describe('verification', () => {
     const now = Math.floor(Date.now() / 1000);
     const good = signed(body);
     const flipped = Buffer.from(body);
-    flipped[flipped.length - 3] ^= 0x01;
+    flipped[flipped.length - 3]! ^= 0x01;
     const cases: Array<[string, Record<string, string>, string | Buffer, string]> = [
       ['wrong secret', signed(body, { secret: 'another-signing-secret-xyz' }), body, 'invalid_signature'],
       ['missing signature', { 'x-slack-request-timestamp': String(now) }, body, 'invalid_signature'],

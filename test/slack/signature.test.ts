@@ -20,7 +20,7 @@ describe('verifySlackSignature', () => {
     const body = Buffer.from(EXAMPLE.body);
     for (let i = 0; i < body.length; i += 7) {
       const b = Buffer.from(body);
-      b[i] ^= 0x20;
+      b[i]! ^= 0x20;
       expect(verifySlackSignature(EXAMPLE.secret, headers, b, at)).toEqual({ ok: false, reason: 'mismatch' });
     }
     expect(verifySlackSignature(EXAMPLE.secret, headers, Buffer.concat([body, Buffer.from(' ')]), at)).toEqual({ ok: false, reason: 'mismatch' });
