@@ -26,7 +26,14 @@ function template(): string {
 /** Runs autocannon in a child process against `url`, every request a new notification. */
 function load(url: string, opts: { rate?: number; duration?: number } = {}): Promise<any> {
   return new Promise((resolve, reject) => {
-    const args = { url, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, template: template(), duration: opts.duration ?? DURATION_S, connections: 20, rate: opts.rate };
+    const args = {
+      url,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      template: template(),
+      duration: opts.duration ?? DURATION_S,
+      connections: 20,
+      rate: opts.rate,
+    };
     const child = fork(join(__dirname, 'load-worker.js'), [JSON.stringify(args)], { stdio: 'inherit' });
     child.once('message', resolve);
     child.once('error', reject);
@@ -41,7 +48,16 @@ function load(url: string, opts: { rate?: number; duration?: number } = {}): Pro
 export async function benchIntake(): Promise<Figure[]> {
   const dir = tempDir('bench-intake');
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const config = parseConfig({ state: { path: `${dir}/state.sqlite` }, server: { auth: { token: TOKEN } }, log: { level: 'warn' }, routes: [{ enrichers: [] }], pipeline: { cooldownMs: 60_000 } }, {});
+  const config = parseConfig(
+    {
+      state: { path: `${dir}/state.sqlite` },
+      server: { auth: { token: TOKEN } },
+      log: { level: 'warn' },
+      routes: [{ enrichers: [] }],
+      pipeline: { cooldownMs: 60_000 },
+    },
+    {},
+  );
   const redact = createRedactor([TOKEN]);
   const service = await buildApp(config, { logger: createLogger('warn', redact, { write: () => true } as never), redact, out: sink });
   const ours = await service.app.listen({ host: '127.0.0.1', port: 0 });
@@ -70,8 +86,26 @@ export async function benchIntake(): Promise<Figure[]> {
   await service.app.close();
   const non2xx = rounds.reduce((n, r) => n + r.ours.non2xx, 0) + oursFixed.non2xx;
   return [
-    { name: 'intake throughput (ours / bare route)', value: `${oursMax.requests.average.toFixed(0)} / ${bareMax.requests.average.toFixed(0)} req/s = ${(ratio * 100).toFixed(0)}%`, goal: '>= 70%', pass: ratio >= 0.7, note: `median of ${ROUNDS} alternating rounds (${ratios}); ${non2xx} non-2xx` },
-    { name: 'intake p50 / p99 at max load (ours)', value: `${oursMax.latency.p50} / ${oursMax.latency.p99} ms`, goal: 'report', pass: true, note: `bare ${bareMax.latency.p50} / ${bareMax.latency.p99} ms` },
-    { name: 'intake p99 at 1,000 req/s (ours)', value: `${oursFixed.latency.p99} ms (p50 ${oursFixed.latency.p50} ms)`, goal: '< 10 ms', pass: oursFixed.latency.p99 < 10, note: `bare p99 ${bareFixed.latency.p99} ms; ${oursFixed.requests.average.toFixed(0)} req/s achieved` },
+    {
+      name: 'intake throughput (ours / bare route)',
+      value: `${oursMax.requests.average.toFixed(0)} / ${bareMax.requests.average.toFixed(0)} req/s = ${(ratio * 100).toFixed(0)}%`,
+      goal: '>= 70%',
+      pass: ratio >= 0.7,
+      note: `median of ${ROUNDS} alternating rounds (${ratios}); ${non2xx} non-2xx`,
+    },
+    {
+      name: 'intake p50 / p99 at max load (ours)',
+      value: `${oursMax.latency.p50} / ${oursMax.latency.p99} ms`,
+      goal: 'report',
+      pass: true,
+      note: `bare ${bareMax.latency.p50} / ${bareMax.latency.p99} ms`,
+    },
+    {
+      name: 'intake p99 at 1,000 req/s (ours)',
+      value: `${oursFixed.latency.p99} ms (p50 ${oursFixed.latency.p50} ms)`,
+      goal: '< 10 ms',
+      pass: oursFixed.latency.p99 < 10,
+      note: `bare p99 ${bareFixed.latency.p99} ms; ${oursFixed.requests.average.toFixed(0)} req/s achieved`,
+    },
   ];
 }

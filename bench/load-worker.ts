@@ -1,4 +1,3 @@
-
 // autocannon ships no types
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<any>;
@@ -10,10 +9,20 @@ const autocannon = require('autocannon') as (opts: Record<string, unknown>) => P
  */
 async function main(): Promise<void> {
   const { url, headers, template, duration, connections, rate } = JSON.parse(process.argv[2]!) as {
-    url: string; headers: Record<string, string>; template: string; duration: number; connections: number; rate?: number;
+    url: string;
+    headers: Record<string, string>;
+    template: string;
+    duration: number;
+    connections: number;
+    rate?: number;
   };
   let i = 0;
-  const fill = (t: string, n: number) => t.split('__G__').join(String(n % 100)).split('__N__').join(String(1_000_000 + n));
+  const fill = (t: string, n: number) =>
+    t
+      .split('__G__')
+      .join(String(n % 100))
+      .split('__N__')
+      .join(String(1_000_000 + n));
   const result = await autocannon({
     url,
     method: 'POST',

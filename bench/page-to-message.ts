@@ -36,7 +36,11 @@ export async function benchPageToMessage(): Promise<Figure[]> {
   await prom.waitForData('db_connection_pool_size');
   const slack = await FakeSlack.start();
   const pages = Array.from({ length: PAGES }, (_, g) =>
-    slack.seedAlertmanagerPage('C0ALERTS', { groupLabels: { alertname: 'db_pool_exhausted', service: `svc-${g}` }, labels: { alertname: 'db_pool_exhausted', severity: 'critical', service: `svc-${g}` }, at: Date.now() - 1000 }),
+    slack.seedAlertmanagerPage('C0ALERTS', {
+      groupLabels: { alertname: 'db_pool_exhausted', service: `svc-${g}` },
+      labels: { alertname: 'db_pool_exhausted', severity: 'critical', service: `svc-${g}` },
+      at: Date.now() - 1000,
+    }),
   );
   const config = join(dir, 'pagefirst.yml');
   writeFileSync(
@@ -64,7 +68,11 @@ export async function benchPageToMessage(): Promise<Figure[]> {
       p.alerts[0].fingerprint = (0x2000 + g).toString(16);
       p.alerts[0].startsAt = new Date().toISOString();
       const t0 = Date.now();
-      const res = await fetch(`${server.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(p) });
+      const res = await fetch(`${server.url}/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(p),
+      });
       const { id } = (await res.json()) as { id: string };
       const pageTs = pages[g]!.ts;
       let posted: number | undefined;
@@ -73,7 +81,9 @@ export async function benchPageToMessage(): Promise<Figure[]> {
         if (posted === undefined) await new Promise((r) => setTimeout(r, 5));
       }
       if (posted === undefined) throw new Error(`no diagnostic for page ${g}`);
-      const d = (await (await fetch(`${server.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { enrichments: Array<{ durationMs: number; status: string }> };
+      const d = (await (await fetch(`${server.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        enrichments: Array<{ durationMs: number; status: string }>;
+      };
       const s = Math.max(...d.enrichments.map((e) => e.durationMs));
       total.push(posted - t0);
       slowest.push(s);
@@ -91,6 +101,12 @@ export async function benchPageToMessage(): Promise<Figure[]> {
   const p50 = quantile(total, 0.5);
   const s50 = quantile(slowest, 0.5);
   return [
-    { name: 'page to message p50 / p95', value: `${p50} / ${quantile(total, 0.95)} ms`, goal: `p50 < slowest source p50 + 50 ms = ${s50 + 50} ms`, pass: p50 < s50 + 50, note: `slowest source p50 ${s50} ms, p95 ${quantile(slowest, 0.95)} ms; added by the receiver p50 ${quantile(added, 0.5)} ms, p95 ${quantile(added, 0.95)} ms; ${PAGES} pages` },
+    {
+      name: 'page to message p50 / p95',
+      value: `${p50} / ${quantile(total, 0.95)} ms`,
+      goal: `p50 < slowest source p50 + 50 ms = ${s50 + 50} ms`,
+      pass: p50 < s50 + 50,
+      note: `slowest source p50 ${s50} ms, p95 ${quantile(slowest, 0.95)} ms; added by the receiver p50 ${quantile(added, 0.5)} ms, p95 ${quantile(added, 0.95)} ms; ${PAGES} pages`,
+    },
   ];
 }

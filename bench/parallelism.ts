@@ -10,7 +10,10 @@ const sleeper = (name: string, ms: number): Enricher => ({
   enrich: ({ signal }) =>
     new Promise((resolve, reject) => {
       const t = setTimeout(() => resolve({ summary: name, sections: [], evidence: {} }), ms);
-      signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); });
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      });
     }),
 });
 
@@ -20,12 +23,23 @@ export async function benchParallelism(): Promise<Figure[]> {
   const ratios: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
-    const out = await runEnrichers([sleeper('a', 100), sleeper('b', 200), sleeper('c', 300)], { group: fixtureGroup(), logger, now: new Date() }, { budgetMs: 5_000, defaultTimeoutMs: 5_000 });
+    const out = await runEnrichers(
+      [sleeper('a', 100), sleeper('b', 200), sleeper('c', 300)],
+      { group: fixtureGroup(), logger, now: new Date() },
+      { budgetMs: 5_000, defaultTimeoutMs: 5_000 },
+    );
     const wall = performance.now() - t0;
     const slowest = Math.max(...out.map((e) => e.durationMs));
     ratios.push(wall / slowest);
   }
   const p50 = quantile(ratios, 0.5);
   const worst = Math.max(...ratios);
-  return [{ name: 'parallelism: run wall time / slowest enricher', value: `p50 ${p50.toFixed(3)}, worst ${worst.toFixed(3)} (20 runs)`, goal: '<= 1.05', pass: worst <= 1.05 }];
+  return [
+    {
+      name: 'parallelism: run wall time / slowest enricher',
+      value: `p50 ${p50.toFixed(3)}, worst ${worst.toFixed(3)} (20 runs)`,
+      goal: '<= 1.05',
+      pass: worst <= 1.05,
+    },
+  ];
 }

@@ -43,7 +43,12 @@ export async function benchStorm(): Promise<Figure[]> {
   const pg = await startPostgres();
   const monitorUrl = await pg.createRole('pagefirst_monitor', 'monitor-pass', { monitor: true });
   const slack = await FakeSlack.start();
-  for (let g = 0; g < GROUPS; g++) slack.seedAlertmanagerPage('C0ALERTS', { groupLabels: { alertname: 'db_pool_exhausted', service: `svc-${g}` }, labels: { alertname: 'db_pool_exhausted', severity: 'critical', team: 'backend', service: `svc-${g}` }, at: Date.now() - 1000 });
+  for (let g = 0; g < GROUPS; g++)
+    slack.seedAlertmanagerPage('C0ALERTS', {
+      groupLabels: { alertname: 'db_pool_exhausted', service: `svc-${g}` },
+      labels: { alertname: 'db_pool_exhausted', severity: 'critical', team: 'backend', service: `svc-${g}` },
+      at: Date.now() - 1000,
+    });
   const config = join(dir, 'pagefirst.yml');
   writeFileSync(
     config,
@@ -76,10 +81,14 @@ export async function benchStorm(): Promise<Figure[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const post = (body: string) =>
     new Promise<number>((resolve) => {
-      const req = http.request(`${url}/webhook`, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = http.request(
+        `${url}/webhook`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', () => resolve(0));
       req.end(body);
     });
@@ -137,9 +146,7 @@ export async function benchStorm(): Promise<Figure[]> {
       maxPerSecond = Math.max(maxPerSecond, i - j + 1);
     }
   }
-  const groupsWithDiagnostic = new Set(
-    posts.filter((c) => c.args.channel === 'C0ALERTS' && c.args.thread_ts).map((c) => String(c.args.thread_ts)),
-  ).size;
+  const groupsWithDiagnostic = new Set(posts.filter((c) => c.args.channel === 'C0ALERTS' && c.args.thread_ts).map((c) => String(c.args.thread_ts))).size;
   const rejected = slack.calls.filter((c) => !c.ok).length;
   await slack.close();
   await admin.end();
@@ -147,10 +154,25 @@ export async function benchStorm(): Promise<Figure[]> {
 
   const accepted = [...statuses.entries()].map(([s, n]) => `${s}: ${n}`).join(', ');
   return [
-    { name: 'storm: webhooks answered', value: `${WEBHOOKS} in ${sendSeconds.toFixed(1)} s (${accepted})`, goal: 'all 202', pass: statuses.get(202) === WEBHOOKS },
+    {
+      name: 'storm: webhooks answered',
+      value: `${WEBHOOKS} in ${sendSeconds.toFixed(1)} s (${accepted})`,
+      goal: 'all 202',
+      pass: statuses.get(202) === WEBHOOKS,
+    },
     { name: 'storm: runs started', value: `${runs} for ${GROUPS} groups`, goal: `${GROUPS} (one per group per cool-down)`, pass: runs === GROUPS },
-    { name: 'storm: Slack messages, most in any second to one channel', value: `${posts.length} messages; at most ${maxPerSecond}/s per channel; ${rejected} rejected calls`, goal: '<= 1/s per channel (a burst of 2 tolerated), none rejected', pass: maxPerSecond <= 2 && rejected === 0 },
-    { name: 'storm: diagnostics delivered', value: `${groupsWithDiagnostic} page threads answered, ${failed} failed notifications, all done after ${drainSeconds.toFixed(0)} s`, goal: `${GROUPS}, none lost`, pass: groupsWithDiagnostic === GROUPS && failed === 0 && pending === 0 },
+    {
+      name: 'storm: Slack messages, most in any second to one channel',
+      value: `${posts.length} messages; at most ${maxPerSecond}/s per channel; ${rejected} rejected calls`,
+      goal: '<= 1/s per channel (a burst of 2 tolerated), none rejected',
+      pass: maxPerSecond <= 2 && rejected === 0,
+    },
+    {
+      name: 'storm: diagnostics delivered',
+      value: `${groupsWithDiagnostic} page threads answered, ${failed} failed notifications, all done after ${drainSeconds.toFixed(0)} s`,
+      goal: `${GROUPS}, none lost`,
+      pass: groupsWithDiagnostic === GROUPS && failed === 0 && pending === 0,
+    },
     { name: 'storm: most connections to the monitored database', value: String(maxConns), goal: '1', pass: maxConns === 1 },
     { name: 'storm: receiver peak RSS', value: `${(peakRss / 2 ** 20).toFixed(0)} MB`, goal: '< 200 MB', pass: peakRss < 200 * 2 ** 20 },
   ];

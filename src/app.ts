@@ -55,7 +55,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   const metrics = createMetrics();
   const { routes, fallback, notifierNames } = compileRoutes(config, { clients, history: store });
   const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout, logger: deps.logger });
-  const pipeline = new Pipeline({ config: config.pipeline, store, routes, fallback, notifiers, diagnose, metrics, logger: deps.logger, redact: deps.redact, now: deps.now });
+  const pipeline = new Pipeline({
+    config: config.pipeline,
+    store,
+    routes,
+    fallback,
+    notifiers,
+    diagnose,
+    metrics,
+    logger: deps.logger,
+    redact: deps.redact,
+    now: deps.now,
+  });
 
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,

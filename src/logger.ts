@@ -15,7 +15,11 @@ export function secretsOf(config: Config): string[] {
   add(config.slack?.signingSecret);
   if (config.state.url) add(passwordOf(config.state.url));
   for (const pg of config.sources.postgres) add(passwordOf(pg.url));
-  for (const u of [config.sources.prometheus?.url, config.sources.alertmanager?.url, ...config.sources.logs.map((l) => ('loki' in l ? l.loki.url : undefined))]) {
+  for (const u of [
+    config.sources.prometheus?.url,
+    config.sources.alertmanager?.url,
+    ...config.sources.logs.map((l) => ('loki' in l ? l.loki.url : undefined)),
+  ]) {
     if (u) add(passwordOf(u));
   }
   return [...new Set(out)].sort((a, b) => b.length - a.length);
@@ -64,7 +68,16 @@ export function createLogger(level: string, redact: Redactor, destination: Desti
       base: { service: 'pagefirst' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-slack-signature"]', '*.token', '*.password', '*.signingSecret', 'token', 'password'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-slack-signature"]',
+          '*.token',
+          '*.password',
+          '*.signingSecret',
+          'token',
+          'password',
+        ],
         censor: '[REDACTED]',
       },
     },

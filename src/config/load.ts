@@ -3,7 +3,10 @@ import { isCollection, LineCounter, parseDocument, visit } from 'yaml';
 import { requiredMessage } from '../core/zod';
 import { configSchema, type Config } from './schema';
 
-export interface ConfigIssue { path: string; message: string }
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
 
 /** Every problem found in a configuration, each with its path; `message` lists them all. */
 export class ConfigError extends Error {
@@ -22,7 +25,13 @@ const VAR = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * Missing variables become issues, and so does a value that contains itself (a recursive YAML
  * alias such as `a: &x [*x]`), which is cut there.
  */
-export function substituteEnv(value: unknown, env: Record<string, string | undefined>, issues: ConfigIssue[], path: string[] = [], ancestors: Set<object> = new Set()): unknown {
+export function substituteEnv(
+  value: unknown,
+  env: Record<string, string | undefined>,
+  issues: ConfigIssue[],
+  path: string[] = [],
+  ancestors: Set<object> = new Set(),
+): unknown {
   if (typeof value === 'string') {
     return value.replace(VAR, (whole, name: string | undefined, fallback: string | undefined) => {
       if (whole === '$$') return '$';
@@ -56,7 +65,6 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
-
 
 /**
  * Validates a raw configuration object (from YAML) with `${VAR}` substitution and the PORT/HOST

@@ -9,10 +9,7 @@ import { NOTIFIER_NAMES } from '../notifiers/names';
 
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-const routeEnricherSchema = z.union([
-  z.string().min(1),
-  z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
-]);
+const routeEnricherSchema = z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) })]);
 
 /** `routes[]`: label matchers that pick the enrichers and notifiers for an alert. First match wins. */
 export const routeSchema = z.strictObject({
@@ -62,14 +59,23 @@ export const configSchema = z
         const name = typeof entry === 'string' ? entry : entry.name;
         const mod = enricherModule(name);
         if (!mod) {
-          ctx.addIssue({ code: 'custom', path: ['routes', ri, 'enrichers', ei], message: `unknown enricher "${name}" (known: ${ENRICHERS.map((m) => m.name).join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', ri, 'enrichers', ei],
+            message: `unknown enricher "${name}" (known: ${ENRICHERS.map((m) => m.name).join(', ')})`,
+          });
           return;
         }
         if (typeof entry !== 'string') {
           const merged = { ...((cfg.enrichers as Record<string, object | undefined>)[name] ?? {}), ...entry.options };
           const r = mod.settingsSchema.safeParse(merged);
           if (!r.success) {
-            for (const i of r.error.issues) ctx.addIssue({ code: 'custom', path: ['routes', ri, 'enrichers', ei, 'options', ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: i.message });
+            for (const i of r.error.issues)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['routes', ri, 'enrichers', ei, 'options', ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+                message: i.message,
+              });
           }
         }
       });

@@ -23,13 +23,31 @@ export const CAUSE_IDS = [
 export type CauseId = (typeof CAUSE_IDS)[number];
 
 /** Free text, shown as a paragraph. */
-export interface TextSection { type: 'text'; title?: string; text: string }
+export interface TextSection {
+  type: 'text';
+  title?: string;
+  text: string;
+}
 /** Key numbers, shown as label/value pairs. */
-export interface FieldsSection { type: 'fields'; title?: string; fields: Array<{ label: string; value: string }> }
+export interface FieldsSection {
+  type: 'fields';
+  title?: string;
+  fields: Array<{ label: string; value: string }>;
+}
 /** A table; cells are already formatted for people. */
-export interface TableSection { type: 'table'; title?: string; columns: string[]; rows: string[][] }
+export interface TableSection {
+  type: 'table';
+  title?: string;
+  columns: string[];
+  rows: string[][];
+}
 /** Verbatim text (queries, log lines), shown in a code block. */
-export interface CodeSection { type: 'code'; title?: string; language?: string; code: string }
+export interface CodeSection {
+  type: 'code';
+  title?: string;
+  language?: string;
+  code: string;
+}
 /** Time series: points are [unix milliseconds, value]. */
 export interface SeriesSection {
   type: 'series';
@@ -41,7 +59,12 @@ export interface SeriesSection {
 export type Section = TextSection | FieldsSection | TableSection | CodeSection | SeriesSection;
 
 /** A query an enricher ran against a source, so notifiers can link to it (a Prometheus graph). */
-export interface SourceQuery { source: 'prometheus' | 'loki' | 'postgres'; query: string; start?: string; end?: string }
+export interface SourceQuery {
+  source: 'prometheus' | 'loki' | 'postgres';
+  query: string;
+  start?: string;
+  end?: string;
+}
 
 /** What one enricher found, as stored in the Diagnostic. */
 export interface Enrichment {
@@ -69,7 +92,11 @@ export interface Cause {
 }
 
 export type NotificationStatus = 'sent' | 'failed' | 'skipped';
-export interface NotificationOutcome { notifier: string; status: NotificationStatus; detail: string }
+export interface NotificationOutcome {
+  notifier: string;
+  status: NotificationStatus;
+  detail: string;
+}
 
 /** The alert a diagnostic is about, as people need it in a message (added to the contract; optional). */
 export interface DiagnosticAlert {

@@ -15,7 +15,14 @@ export interface PoolEvidence {
   available: number | null;
   /** active / total, 0..1 */
   utilization: number | null;
-  perInstance: Array<{ instance: string; active: number | null; idle: number | null; total: number | null; available: number | null; utilization: number | null }>;
+  perInstance: Array<{
+    instance: string;
+    active: number | null;
+    idle: number | null;
+    total: number | null;
+    available: number | null;
+    utilization: number | null;
+  }>;
   /** Trend over the window (default 30 min). */
   windowMinutes: number;
   /** When available first dropped below the threshold within the window, or null if it never did. */
@@ -128,7 +135,14 @@ export interface LogGroup {
 
 /** `logs`: matching lines from the backend's logs. */
 export interface LogsEvidence {
-  sources: Array<{ name: string; kind: 'docker' | 'file' | 'loki' | 'kubernetes'; scanned: number; matched: number; error: string | null; problems?: string[] }>;
+  sources: Array<{
+    name: string;
+    kind: 'docker' | 'file' | 'loki' | 'kubernetes';
+    scanned: number;
+    matched: number;
+    error: string | null;
+    problems?: string[];
+  }>;
   matched: number;
   groups: LogGroup[];
   /** Count of matched lines per signal. */

@@ -51,7 +51,11 @@ export interface PrometheusConfigOptions extends AlertRulesOptions {
 /** Writes prometheus.yml (deploy's, with local targets and short intervals) and its rules; returns both paths. */
 export function writePrometheusConfig(opts: PrometheusConfigOptions): { configFile: string; rulesFile: string } {
   const doc = parse(fs.readFileSync(PROMETHEUS_CONFIG, 'utf8')) as Record<string, any>;
-  doc.global = { ...doc.global, scrape_interval: opts.scrapeInterval ?? FAST.scrapeInterval, evaluation_interval: opts.evaluationInterval ?? FAST.evaluationInterval };
+  doc.global = {
+    ...doc.global,
+    scrape_interval: opts.scrapeInterval ?? FAST.scrapeInterval,
+    evaluation_interval: opts.evaluationInterval ?? FAST.evaluationInterval,
+  };
   const rulesFile = writeAlertRules(opts);
   doc.rule_files = [rulesFile];
   doc.alerting = { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager] }] }] };
@@ -78,7 +82,12 @@ export interface AlertmanagerConfigOptions {
 /** Writes alertmanager.yml (deploy's, with the local webhook, the token file and short timers); returns both paths. */
 export function writeAlertmanagerConfig(opts: AlertmanagerConfigOptions): { configFile: string; tokenFile: string } {
   const doc = parse(fs.readFileSync(ALERTMANAGER_CONFIG, 'utf8')) as Record<string, any>;
-  doc.route = { ...doc.route, group_wait: opts.groupWait ?? FAST.groupWait, group_interval: opts.groupInterval ?? FAST.groupInterval, repeat_interval: opts.repeatInterval ?? FAST.repeatInterval };
+  doc.route = {
+    ...doc.route,
+    group_wait: opts.groupWait ?? FAST.groupWait,
+    group_interval: opts.groupInterval ?? FAST.groupInterval,
+    repeat_interval: opts.repeatInterval ?? FAST.repeatInterval,
+  };
   const tokenFile = path.join(opts.dir, 'pagefirst-token');
   fs.writeFileSync(tokenFile, opts.token, { mode: 0o600 });
   const receiver = (doc.receivers as Array<{ name: string; webhook_configs?: Array<Record<string, any>> }>).find((r) => r.name === 'pagefirst');

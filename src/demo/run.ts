@@ -78,7 +78,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
     if (flag === '--help' || flag === '-h') return 'help';
     else if (flag === '--scenario') {
       const v = value();
-      if (!(DEMO_SCENARIOS as readonly string[]).includes(v ?? '')) throw new Error(`--scenario must be one of ${DEMO_SCENARIOS.join(', ')} (got ${v ?? 'nothing'})`);
+      if (!(DEMO_SCENARIOS as readonly string[]).includes(v ?? ''))
+        throw new Error(`--scenario must be one of ${DEMO_SCENARIOS.join(', ')} (got ${v ?? 'nothing'})`);
       o.scenario = v as DemoScenario;
     } else if (flag === '--timeout-ms') {
       const v = Number(value());
@@ -102,7 +103,9 @@ function baselineOpenMetrics(instance: string, from: number, to: number): string
   const lines: string[] = ['# TYPE http_requests_total counter'];
   for (const s of split) {
     for (let t = from; t <= to; t += 15_000) {
-      lines.push(`http_requests_total{endpoint="${s.endpoint}",instance="${instance}",job="backend",method="GET",status="200"} ${(((t - from) / 1000) * s.rps).toFixed(1)} ${(t / 1000).toFixed(3)}`);
+      lines.push(
+        `http_requests_total{endpoint="${s.endpoint}",instance="${instance}",job="backend",method="GET",status="200"} ${(((t - from) / 1000) * s.rps).toFixed(1)} ${(t / 1000).toFixed(3)}`,
+      );
     }
   }
   lines.push('# EOF');
@@ -138,7 +141,10 @@ function directPayload(available: number): unknown {
       {
         status: 'firing',
         labels,
-        annotations: { summary: `Database connection pool exhausted: ${available} connections available`, runbook_url: 'https://runbooks.example.com/database/db_pool_exhausted' },
+        annotations: {
+          summary: `Database connection pool exhausted: ${available} connections available`,
+          runbook_url: 'https://runbooks.example.com/database/db_pool_exhausted',
+        },
         startsAt: new Date(Date.now() - DIRECT_FOR_MS).toISOString(),
         endsAt: '0001-01-01T00:00:00Z',
         generatorURL: '',
@@ -186,7 +192,12 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
   started.add('PostgreSQL', () => pg.stop(), pg.pid);
   say(`PostgreSQL (${pg.kind} binaries) on 127.0.0.1:${pg.port}, pid ${pg.pid}`);
   const monitorPassword = randomBytes(12).toString('hex');
-  const admin = new Client({ connectionString: pg.adminUrl, connectionTimeoutMillis: HTTP_TIMEOUT_MS, query_timeout: HTTP_TIMEOUT_MS, application_name: 'pagefirst-demo' });
+  const admin = new Client({
+    connectionString: pg.adminUrl,
+    connectionTimeoutMillis: HTTP_TIMEOUT_MS,
+    query_timeout: HTTP_TIMEOUT_MS,
+    application_name: 'pagefirst-demo',
+  });
   await admin.connect();
   try {
     await admin.query(`CREATE ROLE pagefirst_monitor LOGIN PASSWORD '${monitorPassword}'`);
@@ -203,13 +214,20 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
     process.execPath,
     [
       path.join(__dirname, 'backend', 'main.js'),
-      '--port', '0',
-      '--log-file', backendLog,
-      '--background-rps', String(DEMO_BACKGROUND_RPS),
-      '--query-cost-ms', '20',
-      '--leak-interval-ms', '50',
-      '--slow-seconds', '300',
-      '--acquire-timeout-ms', '2000',
+      '--port',
+      '0',
+      '--log-file',
+      backendLog,
+      '--background-rps',
+      String(DEMO_BACKGROUND_RPS),
+      '--query-cost-ms',
+      '20',
+      '--leak-interval-ms',
+      '50',
+      '--slow-seconds',
+      '300',
+      '--acquire-timeout-ms',
+      '2000',
     ],
     { env: { PATH: process.env.PATH ?? '', DATABASE_URL: pg.adminUrl } },
   );
@@ -233,7 +251,18 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
     fs.mkdirSync(amDir);
     const am = writeAlertmanagerConfig({ dir: amDir, webhookUrl: `http://127.0.0.1:${receiverPort}/webhook`, token });
     const amPort = await freeTcpPort();
-    const alertmanager = spawnChild('Alertmanager', bins.alertmanager!, [`--config.file=${am.configFile}`, `--storage.path=${path.join(amDir, 'data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn'], { cwd: amDir });
+    const alertmanager = spawnChild(
+      'Alertmanager',
+      bins.alertmanager!,
+      [
+        `--config.file=${am.configFile}`,
+        `--storage.path=${path.join(amDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${amPort}`,
+        '--cluster.listen-address=',
+        '--log.level=warn',
+      ],
+      { cwd: amDir },
+    );
     started.add('Alertmanager', () => alertmanager.stop(), alertmanager.pid);
     alertmanagerUrl = `http://127.0.0.1:${amPort}`;
     await waitFor(alertmanager, 'ready', () => answers200(`${alertmanagerUrl}/-/ready`), START_TIMEOUT_MS);
@@ -254,7 +283,19 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
       say('promtool not found: no hour-ago traffic baseline');
     }
     const promPort = await freeTcpPort();
-    const prometheus = spawnChild('Prometheus', bins.prometheus!, [`--config.file=${prom.configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=7d', '--rules.alert.resend-delay=1s', '--log.level=warn'], { cwd: promDir });
+    const prometheus = spawnChild(
+      'Prometheus',
+      bins.prometheus!,
+      [
+        `--config.file=${prom.configFile}`,
+        `--storage.tsdb.path=${dataDir}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--storage.tsdb.retention.time=7d',
+        '--rules.alert.resend-delay=1s',
+        '--log.level=warn',
+      ],
+      { cwd: promDir },
+    );
     started.add('Prometheus', () => prometheus.stop(), prometheus.pid);
     prometheusUrl = `http://127.0.0.1:${promPort}`;
     await waitFor(prometheus, 'ready', () => answers200(`${prometheusUrl}/-/ready`), START_TIMEOUT_MS);
@@ -263,7 +304,9 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
     say('--no-monitoring: the demo fires the alert straight at the receiver, without the pool, traffic and related-alerts evidence');
   } else {
     const missing = [!bins.prometheus && 'prometheus', !bins.alertmanager && 'prometheus-alertmanager'].filter(Boolean).join(' and ');
-    say(`${missing} not found (apt-get install prometheus prometheus-alertmanager): the demo fires the alert straight at the receiver, without the pool, traffic and related-alerts evidence`);
+    say(
+      `${missing} not found (apt-get install prometheus prometheus-alertmanager): the demo fires the alert straight at the receiver, without the pool, traffic and related-alerts evidence`,
+    );
   }
 
   // 4. The receiver, in this process.
@@ -280,7 +323,11 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
       },
       // deploy's pool queries; traffic over 1m, so a burst that began seconds ago shows.
       enrichers: { ...(deployed.enrichers ?? {}), traffic: { rateWindow: '1m' } },
-      links: { ...(prometheusUrl ? { prometheus: prometheusUrl } : {}), ...(alertmanagerUrl ? { alertmanager: alertmanagerUrl } : {}), runbook: 'https://runbooks.example.com/database/db_pool_exhausted' },
+      links: {
+        ...(prometheusUrl ? { prometheus: prometheusUrl } : {}),
+        ...(alertmanagerUrl ? { alertmanager: alertmanagerUrl } : {}),
+        runbook: 'https://runbooks.example.com/database/db_pool_exhausted',
+      },
       log: { level: 'info' },
     },
     {},
@@ -346,7 +393,10 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
 
   // 6. Wait for the console notifier.
   let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([diagnosed.then(() => 'ok' as const), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), opts.timeoutMs)))]);
+  const outcome = await Promise.race([
+    diagnosed.then(() => 'ok' as const),
+    new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), opts.timeoutMs))),
+  ]);
   clearTimeout(timer);
   if (outcome === 'timeout') {
     say(`no diagnostic within ${opts.timeoutMs} ms. Receiver log tail:\n${fs.readFileSync(receiverLog, 'utf8').split('\n').slice(-20).join('\n')}`);

@@ -81,7 +81,11 @@ function lockRootsOf(reachable: PgDatabaseEvidence[], waiterPids: Set<number>, l
     });
     const certain = chains
       .filter((c) => !waiterPids.has(c.blockerPid) && !lockWaiting.has(c.blockerPid))
-      .filter((c) => (c.blockerState ?? '').startsWith('idle in transaction') || (c.blockerState === 'active' && sessions.has(c.blockerPid) && sessions.get(c.blockerPid)!.waitEventType !== 'Lock'))
+      .filter(
+        (c) =>
+          (c.blockerState ?? '').startsWith('idle in transaction') ||
+          (c.blockerState === 'active' && sessions.has(c.blockerPid) && sessions.get(c.blockerPid)!.waitEventType !== 'Lock'),
+      )
       .map((c) => fromChain(c, 'certain'));
     if (certain.length > 0) {
       out.push(...certain);
@@ -92,7 +96,17 @@ function lockRootsOf(reachable: PgDatabaseEvidence[], waiterPids: Set<number>, l
       .filter((s) => (s.state ?? '').startsWith('idle in transaction') && !lockWaiting.has(s.pid) && !listed.has(s.pid))
       .filter((s) => (s.xactAgeMs ?? s.stateAgeMs ?? -1) >= longestWait)
       .sort((a, b) => (b.xactAgeMs ?? 0) - (a.xactAgeMs ?? 0))
-      .map((s): LockRoot => ({ db: db.name, pid: s.pid, kind: 'probable', state: s.state, user: s.user, application: s.application, query: s.query, ageMs: s.xactAgeMs ?? s.stateAgeMs, directWaiters: [] }));
+      .map((s): LockRoot => ({
+        db: db.name,
+        pid: s.pid,
+        kind: 'probable',
+        state: s.state,
+        user: s.user,
+        application: s.application,
+        query: s.query,
+        ageMs: s.xactAgeMs ?? s.stateAgeMs,
+        directWaiters: [],
+      }));
     if (probable.length > 0) {
       out.push(...probable);
       continue;

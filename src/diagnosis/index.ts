@@ -31,7 +31,11 @@ export const RULES: readonly Rule[] = [
  */
 export const EXPLAINS: ReadonlyArray<{ root: CauseId; symptom: CauseId; why: string }> = [
   { root: 'lock_contention', symptom: 'slow_queries', why: 'queries that wait on a lock run long because of the lock' },
-  { root: 'resource_exhaustion', symptom: 'slow_queries', why: 'queries waiting on disk or server-internal locks run long because the server is short of that resource' },
+  {
+    root: 'resource_exhaustion',
+    symptom: 'slow_queries',
+    why: 'queries waiting on disk or server-internal locks run long because the server is short of that resource',
+  },
   { root: 'lock_contention', symptom: 'pool_misconfigured', why: 'connections held by lock waiters make any pool too small' },
   { root: 'connection_leak', symptom: 'pool_misconfigured', why: 'leaked connections shrink the pool; a larger pool leaks too' },
   { root: 'slow_queries', symptom: 'pool_misconfigured', why: 'slow queries hold connections longer; a larger pool queues more of them' },
@@ -50,7 +54,11 @@ function applyExplains(causes: Cause[]): Cause[] {
     if (!r || !s) continue;
     const cap = r.confidence - EXPLAINED_MARGIN;
     if (s.confidence > cap) {
-      const capped: Cause = { ...s, confidence: Math.max(0, cap), against: [...(s.against ?? []), `explained by ${root} (${Math.round(r.confidence * 100)}%): ${why}`] };
+      const capped: Cause = {
+        ...s,
+        confidence: Math.max(0, cap),
+        against: [...(s.against ?? []), `explained by ${root} (${Math.round(r.confidence * 100)}%): ${why}`],
+      };
       byId.set(symptom, capped);
     }
   }

@@ -63,7 +63,16 @@ export function readPool(enrichments: ReadonlyMap<string, Enrichment>): PoolEvid
     available: num(e.available),
     utilization: num(e.utilization),
     perInstance: list(e.perInstance, (p) =>
-      isObj(p) ? { instance: str(p.instance) ?? '?', active: num(p.active), idle: num(p.idle), total: num(p.total), available: num(p.available), utilization: num(p.utilization) } : undefined,
+      isObj(p)
+        ? {
+            instance: str(p.instance) ?? '?',
+            active: num(p.active),
+            idle: num(p.idle),
+            total: num(p.total),
+            available: num(p.available),
+            utilization: num(p.utilization),
+          }
+        : undefined,
     ),
     windowMinutes: num(e.windowMinutes) ?? 0,
     saturatedSince: str(e.saturatedSince),
@@ -134,7 +143,9 @@ function readDatabase(d: unknown): PgDatabaseEvidence | undefined {
   return {
     name: str(d.name) ?? '?',
     reachable: d.reachable === true,
-    failure: isObj(f) ? { kind: oneOf(f.kind, FAILURE_KINDS, 'error'), message: str(f.message) ?? '', ...(str(f.sqlstate) ? { sqlstate: f.sqlstate as string } : {}) } : null,
+    failure: isObj(f)
+      ? { kind: oneOf(f.kind, FAILURE_KINDS, 'error'), message: str(f.message) ?? '', ...(str(f.sqlstate) ? { sqlstate: f.sqlstate as string } : {}) }
+      : null,
     serverVersionNum: num(d.serverVersionNum),
     maxConnections: num(d.maxConnections),
     reservedConnections: num(d.reservedConnections),
@@ -149,7 +160,9 @@ function readDatabase(d: unknown): PgDatabaseEvidence | undefined {
     blockingChains: list(d.blockingChains, readChain),
     topStatements: Array.isArray(d.topStatements)
       ? list(d.topStatements, (s) =>
-          isObj(s) && str(s.query) !== null ? { query: s.query as string, calls: num(s.calls) ?? 0, meanMs: num(s.meanMs) ?? 0, totalMs: num(s.totalMs) ?? 0 } : undefined,
+          isObj(s) && str(s.query) !== null
+            ? { query: s.query as string, calls: num(s.calls) ?? 0, meanMs: num(s.meanMs) ?? 0, totalMs: num(s.totalMs) ?? 0 }
+            : undefined,
         )
       : null,
   };
@@ -172,12 +185,26 @@ export function readLogs(enrichments: ReadonlyMap<string, Enrichment>): LogsEvid
   const signals = Object.fromEntries(SIGNALS.map((s) => [s, Math.max(0, num(raw[s]) ?? 0)])) as LogsEvidence['signals'];
   return {
     sources: list(e.sources, (s) =>
-      isObj(s) ? { name: str(s.name) ?? '?', kind: oneOf(s.kind, ['docker', 'file', 'loki'] as const, 'file'), scanned: num(s.scanned) ?? 0, matched: num(s.matched) ?? 0, error: str(s.error) } : undefined,
+      isObj(s)
+        ? {
+            name: str(s.name) ?? '?',
+            kind: oneOf(s.kind, ['docker', 'file', 'loki'] as const, 'file'),
+            scanned: num(s.scanned) ?? 0,
+            matched: num(s.matched) ?? 0,
+            error: str(s.error),
+          }
+        : undefined,
     ),
     matched: num(e.matched) ?? 0,
     groups: list(e.groups, (g): LogGroup | undefined =>
       isObj(g) && str(g.shape) !== null
-        ? { shape: g.shape as string, count: Math.max(0, num(g.count) ?? 0), firstSeen: str(g.firstSeen), lastSeen: str(g.lastSeen), signal: oneOf(g.signal, SIGNALS, 'other') }
+        ? {
+            shape: g.shape as string,
+            count: Math.max(0, num(g.count) ?? 0),
+            firstSeen: str(g.firstSeen),
+            lastSeen: str(g.lastSeen),
+            signal: oneOf(g.signal, SIGNALS, 'other'),
+          }
         : undefined,
     ),
     signals,
@@ -191,7 +218,12 @@ export function readRelated(enrichments: ReadonlyMap<string, Enrichment>): Relat
   return {
     related: list(e.related, (r) =>
       isObj(r) && str(r.alertname) !== null
-        ? { alertname: r.alertname as string, labels: Object.fromEntries(Object.entries(isObj(r.labels) ? r.labels : {}).filter(([, v]) => typeof v === 'string')) as Record<string, string>, startsAt: str(r.startsAt) ?? '', state: str(r.state) ?? '' }
+        ? {
+            alertname: r.alertname as string,
+            labels: Object.fromEntries(Object.entries(isObj(r.labels) ? r.labels : {}).filter(([, v]) => typeof v === 'string')) as Record<string, string>,
+            startsAt: str(r.startsAt) ?? '',
+            state: str(r.state) ?? '',
+          }
         : undefined,
     ),
     firedBeforeCount: num(e.firedBeforeCount) ?? 0,

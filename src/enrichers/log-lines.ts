@@ -78,9 +78,15 @@ export function lineShape(line: string): string {
 /** The runbook signals, most specific first; `other` when none applies. */
 const SIGNALS: Array<[LogGroup['signal'], RegExp]> = [
   ['too_many_clients', /too many clients|remaining connection slots are reserved|too many connections|\b53300\b|connection limit exceeded/i],
-  ['pool_timeout', /timeout exceeded when trying to connect|connection terminated|pool (?:is )?exhausted|exhausted pool|(?:acquire|checkout|connection) (?:timed out|timeout)|timed out (?:waiting for|acquiring|trying to acquire).{0,40}connection|connection is not available, request timed out|unable to acquire (?:a )?connection|pool.{0,40}timeout|timeout.{0,40}pool/i],
+  [
+    'pool_timeout',
+    /timeout exceeded when trying to connect|connection terminated|pool (?:is )?exhausted|exhausted pool|(?:acquire|checkout|connection) (?:timed out|timeout)|timed out (?:waiting for|acquiring|trying to acquire).{0,40}connection|connection is not available, request timed out|unable to acquire (?:a )?connection|pool.{0,40}timeout|timeout.{0,40}pool/i,
+  ],
   ['connection_refused', /econnrefused|connection refused/i],
-  ['connection_error', /econnreset|etimedout|ehostunreach|enotfound|eai_again|connection (?:reset|closed|lost|error|failure|failed)|could not connect|failed to connect|server closed the connection|terminating connection|broken pipe|socket hang up/i],
+  [
+    'connection_error',
+    /econnreset|etimedout|ehostunreach|enotfound|eai_again|connection (?:reset|closed|lost|error|failure|failed)|could not connect|failed to connect|server closed the connection|terminating connection|broken pipe|socket hang up/i,
+  ],
 ];
 
 /** Which runbook signal a line is. */

@@ -55,7 +55,8 @@ export const logsSettingsSchema = z.strictObject({
 export type LogsSettings = z.infer<typeof logsSettingsSchema>;
 
 /** Phrases of the runbook signals that need not contain "connection", "pool" or "database" (RE2- and JS-compatible). */
-export const SIGNAL_PATTERN = 'too many clients|too many connections|remaining connection slots|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|could not connect|failed to connect|timeout exceeded when trying to connect';
+export const SIGNAL_PATTERN =
+  'too many clients|too many connections|remaining connection slots|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|could not connect|failed to connect|timeout exceeded when trying to connect';
 
 const SIGNAL_NAMES: Array<LogGroup['signal']> = ['too_many_clients', 'pool_timeout', 'connection_refused', 'connection_error', 'other'];
 
@@ -95,7 +96,15 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
       const results = await Promise.all(
         readers.map(async (r) => {
           try {
-            return { reader: r, res: await r.read({ signal: ctx.signal, now: ctx.now, filter: { pattern, caseInsensitive: settings.caseInsensitive }, labels: ctx.group.commonLabels }) };
+            return {
+              reader: r,
+              res: await r.read({
+                signal: ctx.signal,
+                now: ctx.now,
+                filter: { pattern, caseInsensitive: settings.caseInsensitive },
+                labels: ctx.group.commonLabels,
+              }),
+            };
           } catch (e) {
             throwIfAborted(ctx.signal);
             const err = e instanceof LogSourceError ? e : new LogSourceError(e instanceof Error ? e.message : String(e));
@@ -128,9 +137,23 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
           if (!Number.isNaN(t)) carry = t;
           if (!keep(line.text)) continue;
           n++;
-          matched.push({ source: reader.name, ...(line.origin ? { origin: line.origin } : {}), time: line.time, key: carry, order: order++, text: maskSecrets(line.text) });
+          matched.push({
+            source: reader.name,
+            ...(line.origin ? { origin: line.origin } : {}),
+            time: line.time,
+            key: carry,
+            order: order++,
+            text: maskSecrets(line.text),
+          });
         }
-        sources.push({ name: reader.name, kind: reader.kind, scanned: res.scanned, matched: n, error: null, ...(res.problems?.length ? { problems: res.problems } : {}) });
+        sources.push({
+          name: reader.name,
+          kind: reader.kind,
+          scanned: res.scanned,
+          matched: n,
+          error: null,
+          ...(res.problems?.length ? { problems: res.problems } : {}),
+        });
       }
       matched.sort((a, b) => a.key - b.key || a.order - b.order);
 
@@ -156,11 +179,17 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
         title: 'log sources',
         fields: sources.map((s) => ({
           label: `${s.name} (${s.kind})`,
-          value: s.error ? `failed: ${s.error}` : `${s.matched} of ${s.scanned} lines match /${settings.filter}/${settings.caseInsensitive ? 'i' : ''}${s.problems?.length ? `; ${s.problems.join('; ')}` : ''}`,
+          value: s.error
+            ? `failed: ${s.error}`
+            : `${s.matched} of ${s.scanned} lines match /${settings.filter}/${settings.caseInsensitive ? 'i' : ''}${s.problems?.length ? `; ${s.problems.join('; ')}` : ''}`,
         })),
       });
       if (wanted !== undefined && !picked) {
-        sections.push({ type: 'text', title: 'log sources', text: `The alert's ${label} label names no configured log source; every configured one was read.` });
+        sections.push({
+          type: 'text',
+          title: 'log sources',
+          text: `The alert's ${label} label names no configured log source; every configured one was read.`,
+        });
       }
       if (matched.length === 0) {
         sections.push({ type: 'text', title: 'matching lines', text: `No line matched /${settings.filter}/ in what was read.` });
@@ -185,7 +214,8 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
       const found = SIGNAL_NAMES.filter((s) => s !== 'other' && signals[s] > 0).map((s) => `${signals[s]} ${s}`);
       const scanned = sources.reduce((n, s) => n + s.scanned, 0);
       const summary =
-        `${matched.length} of ${scanned} log lines match${found.length ? `: ${found.join(', ')}` : ''}` + (failed.length ? `; ${failed.length} source(s) failed` : '');
+        `${matched.length} of ${scanned} log lines match${found.length ? `: ${found.join(', ')}` : ''}` +
+        (failed.length ? `; ${failed.length} source(s) failed` : '');
       return { summary, sections, evidence: evidence as unknown as Record<string, unknown>, ...(queries.length ? { queries } : {}) };
     },
   };

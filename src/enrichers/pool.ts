@@ -40,7 +40,11 @@ export const settingsSchema = z.strictObject({
   copyLabels: z.array(labelName).default([]),
   /** Labels that name an instance, first present wins. */
   instanceLabels: z.array(labelName).default(['pod', 'instance']),
-  windowMinutes: z.number().positive().max(24 * 60).default(30),
+  windowMinutes: z
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(30),
   /** The last part of the window the slope of active connections is fitted over. */
   trendMinutes: z.number().positive().default(10),
   /** Step of the trend query; default: the window / 120, at least 15 s. */
@@ -184,7 +188,13 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const trendFrom = now.getTime() - s.trendMinutes * 60_000;
       const activeSlopePerMinute = slopePerMinute(activePts.filter(([t]) => t >= trendFrom));
       const activeTrend: PoolEvidence['activeTrend'] =
-        activeSlopePerMinute === null ? 'unknown' : activeSlopePerMinute > s.flatSlopePerMinute ? 'climbing' : activeSlopePerMinute < -s.flatSlopePerMinute ? 'falling' : 'flat';
+        activeSlopePerMinute === null
+          ? 'unknown'
+          : activeSlopePerMinute > s.flatSlopePerMinute
+            ? 'climbing'
+            : activeSlopePerMinute < -s.flatSlopePerMinute
+              ? 'falling'
+              : 'flat';
 
       const evidence: PoolEvidence = {
         ...totals,
@@ -220,7 +230,10 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const since = saturatedSince
         ? `${saturatedSince} (${Math.round((at.getTime() - Date.parse(saturatedSince)) / 60_000)} min before ${atAlert ? 'the alert' : 'now'})`
         : `not below ${s.availableThreshold} in the last ${s.windowMinutes} min`;
-      const trendText = activeSlopePerMinute === null ? 'unknown (too few points)' : `${activeTrend} (${activeSlopePerMinute >= 0 ? '+' : ''}${activeSlopePerMinute.toFixed(2)}/min over the last ${s.trendMinutes} min)`;
+      const trendText =
+        activeSlopePerMinute === null
+          ? 'unknown (too few points)'
+          : `${activeTrend} (${activeSlopePerMinute >= 0 ? '+' : ''}${activeSlopePerMinute.toFixed(2)}/min over the last ${s.trendMinutes} min)`;
       sections.push({
         type: 'fields',
         title: `Connection pool ${atText}`,
@@ -237,15 +250,25 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         ],
       });
       if (perInstance.length > 0) {
-        const rows = perInstance.slice(0, MAX_INSTANCE_ROWS).map((p) => [p.instance, fmt(p.active), fmt(p.idle), fmt(p.total), fmt(p.available), pct(p.utilization)]);
+        const rows = perInstance
+          .slice(0, MAX_INSTANCE_ROWS)
+          .map((p) => [p.instance, fmt(p.active), fmt(p.idle), fmt(p.total), fmt(p.available), pct(p.utilization)]);
         if (perInstance.length > MAX_INSTANCE_ROWS) rows.push([`… ${perInstance.length - MAX_INSTANCE_ROWS} more`, '', '', '', '', '']);
-        sections.push({ type: 'table', title: 'Per instance', columns: [instanceLabel ?? 'instance', 'active', 'idle', 'total', 'available', 'utilization'], rows });
+        sections.push({
+          type: 'table',
+          title: 'Per instance',
+          columns: [instanceLabel ?? 'instance', 'active', 'idle', 'total', 'available', 'utilization'],
+          rows,
+        });
       }
       sections.push({
         type: 'series',
         title: `Pool connections, last ${s.windowMinutes} min`,
         unit: 'connections',
-        series: (['active', 'idle', 'total'] as const).map((k) => ({ name: k, points: (byState.get(k) ?? []).filter(([, v]) => Number.isFinite(v)).sort((a, b) => a[0] - b[0]) })),
+        series: (['active', 'idle', 'total'] as const).map((k) => ({
+          name: k,
+          points: (byState.get(k) ?? []).filter(([, v]) => Number.isFinite(v)).sort((a, b) => a[0] - b[0]),
+        })),
       });
       if (notes.length) sections.push({ type: 'text', title: 'Notes', text: notes.join('\n') });
 
@@ -264,5 +287,7 @@ export const poolModule: EnricherModule<PoolSettings> = {
   name: 'pool',
   settingsSchema,
   create: (settings, deps) =>
-    deps.clients.prometheus ? createPoolEnricher(settings, { prometheus: deps.clients.prometheus }) : skippedEnricher('pool', 'sources.prometheus is not configured'),
+    deps.clients.prometheus
+      ? createPoolEnricher(settings, { prometheus: deps.clients.prometheus })
+      : skippedEnricher('pool', 'sources.prometheus is not configured'),
 };

@@ -134,7 +134,12 @@ function reachedServer(e: PostgresSourceError): boolean {
 }
 
 /** Runs the whole investigation of one database in one read-only transaction. */
-async function investigate(db: PgSession, name: string, s: PostgresSettings, text: (q: string | null) => string): Promise<{ ev: PgDatabaseEvidence; notes: string[] }> {
+async function investigate(
+  db: PgSession,
+  name: string,
+  s: PostgresSettings,
+  text: (q: string | null) => string,
+): Promise<{ ev: PgDatabaseEvidence; notes: string[] }> {
   const ev = emptyDatabase(name);
   const notes: string[] = [];
   ev.reachable = true;
@@ -238,7 +243,9 @@ async function investigate(db: PgSession, name: string, s: PostgresSettings, tex
         notes.push('pg_stat_statements has neither mean_exec_time nor mean_time: no top statements.');
         return null;
       }
-      const rows = await db.query<{ query: string | null; calls: number; mean_ms: number; total_ms: number }>(PG_QUERIES.pgssTop(ext.schema, mean, total), [s.topN]);
+      const rows = await db.query<{ query: string | null; calls: number; mean_ms: number; total_ms: number }>(PG_QUERIES.pgssTop(ext.schema, mean, total), [
+        s.topN,
+      ]);
       return rows.map((r) => ({ query: text(r.query), calls: r.calls, meanMs: round2(r.mean_ms), totalMs: round2(r.total_ms) }));
     })) ?? null;
   return { ev, notes };
@@ -262,7 +269,8 @@ function versionText(v: number | null): string {
 }
 
 const FAILURE_TEXT: Record<NonNullable<PgDatabaseEvidence['failure']>['kind'], string> = {
-  too_many_clients: 'The database refused our single monitoring connection because its connection slots are used up. That refusal is itself evidence: the database is at its connection limit.',
+  too_many_clients:
+    'The database refused our single monitoring connection because its connection slots are used up. That refusal is itself evidence: the database is at its connection limit.',
   unreachable: 'Nothing answered at the configured address: the database is down, restarting or not reachable from here.',
   timeout: 'The database did not answer in time.',
   auth: "The database rejected the monitoring role's credentials: check sources.postgres (this says nothing about the database's health).",
@@ -271,7 +279,9 @@ const FAILURE_TEXT: Record<NonNullable<PgDatabaseEvidence['failure']>['kind'], s
 };
 
 function top(counts: Record<string, number>, n: number): Array<[string, number]> {
-  return Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, n);
 }
 
 function databaseSections(ev: PgDatabaseEvidence, notes: string[], s: PostgresSettings, multi: boolean): Section[] {
@@ -286,7 +296,10 @@ function databaseSections(ev: PgDatabaseEvidence, notes: string[], s: PostgresSe
     });
     return out;
   }
-  const free = ev.maxConnections !== null && ev.connections !== null && ev.reservedConnections !== null ? ev.maxConnections - ev.reservedConnections - ev.connections - 1 : null;
+  const free =
+    ev.maxConnections !== null && ev.connections !== null && ev.reservedConnections !== null
+      ? ev.maxConnections - ev.reservedConnections - ev.connections - 1
+      : null;
   out.push({
     type: 'fields',
     title: t('connections'),
@@ -294,15 +307,26 @@ function databaseSections(ev: PgDatabaseEvidence, notes: string[], s: PostgresSe
       { label: 'Client connections', value: `${ev.connections ?? '-'} of max_connections ${ev.maxConnections ?? '-'}` },
       { label: 'Reserved slots', value: String(ev.reservedConnections ?? '-') },
       { label: 'Free for ordinary roles', value: free === null ? '-' : String(Math.max(0, free)) },
-      { label: 'By state', value: top(ev.byState, 10).map(([k, v]) => `${k} ${v}`).join(', ') || '-' },
-      { label: 'Idle in transaction (longest)', value: ev.idleInTransaction[0] ? `pid ${ev.idleInTransaction[0].pid}, ${formatMs(ev.idleInTransaction[0].stateAgeMs)}` : 'none' },
+      {
+        label: 'By state',
+        value:
+          top(ev.byState, 10)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || '-',
+      },
+      {
+        label: 'Idle in transaction (longest)',
+        value: ev.idleInTransaction[0] ? `pid ${ev.idleInTransaction[0].pid}, ${formatMs(ev.idleInTransaction[0].stateAgeMs)}` : 'none',
+      },
       { label: 'Server', value: `PostgreSQL ${versionText(ev.serverVersionNum)}` },
     ],
   });
   const byApp = top(ev.byApplication, s.topN * 2);
-  if (byApp.length) out.push({ type: 'table', title: t('connections by application'), columns: ['application', 'connections'], rows: byApp.map(([k, v]) => [k, String(v)]) });
+  if (byApp.length)
+    out.push({ type: 'table', title: t('connections by application'), columns: ['application', 'connections'], rows: byApp.map(([k, v]) => [k, String(v)]) });
   const byUser = top(ev.byUser, s.topN * 2);
-  if (byUser.length) out.push({ type: 'table', title: t('connections by user'), columns: ['user', 'connections'], rows: byUser.map(([k, v]) => [k, String(v)]) });
+  if (byUser.length)
+    out.push({ type: 'table', title: t('connections by user'), columns: ['user', 'connections'], rows: byUser.map(([k, v]) => [k, String(v)]) });
   const wait = (x: PgSessionEvidence) => (x.waitEventType ? `${x.waitEventType}:${x.waitEvent ?? ''}` : '-');
   if (ev.longRunning.length) {
     out.push({
@@ -333,7 +357,16 @@ function databaseSections(ev: PgDatabaseEvidence, notes: string[], s: PostgresSe
       type: 'table',
       title: t('blocking chains'),
       columns: ['blocker pid', 'user', 'state', 'blocker age', 'waiting', 'waiting pids', 'longest wait', 'blocker query'],
-      rows: ev.blockingChains.map((c) => [String(c.blockerPid), c.blockerUser ?? '-', c.blockerState ?? '-', formatMs(c.blockerAgeMs), String(c.waitingPids.length), c.waitingPids.join(', '), formatMs(c.longestWaitMs), cell(c.blockerQuery)]),
+      rows: ev.blockingChains.map((c) => [
+        String(c.blockerPid),
+        c.blockerUser ?? '-',
+        c.blockerState ?? '-',
+        formatMs(c.blockerAgeMs),
+        String(c.waitingPids.length),
+        c.waitingPids.join(', '),
+        formatMs(c.longestWaitMs),
+        cell(c.blockerQuery),
+      ]),
     });
   }
   if (ev.topStatements?.length) {
@@ -349,7 +382,8 @@ function databaseSections(ev: PgDatabaseEvidence, notes: string[], s: PostgresSe
   for (const x of ev.idleInTransaction) code.push(`-- idle in transaction: pid ${x.pid}, idle ${formatMs(x.stateAgeMs)}\n${x.query}`);
   for (const c of ev.blockingChains) code.push(`-- blocker: pid ${c.blockerPid}, ${c.waitingPids.length} waiting\n${c.blockerQuery}`);
   for (const x of ev.topStatements ?? []) code.push(`-- top statement: mean ${formatMs(x.meanMs)}, ${x.calls} calls\n${x.query}`);
-  if (code.length) out.push({ type: 'code', title: t(s.rawQueries ? 'queries (raw text)' : 'queries (literals replaced)'), language: 'sql', code: code.join('\n\n') });
+  if (code.length)
+    out.push({ type: 'code', title: t(s.rawQueries ? 'queries (raw text)' : 'queries (literals replaced)'), language: 'sql', code: code.join('\n\n') });
   const none = [
     ev.longRunning.length ? '' : 'active queries',
     ev.idleInTransaction.length ? '' : 'sessions idle in transaction',
@@ -367,7 +401,8 @@ function summaryOf(ev: PgDatabaseEvidence): string {
   const parts = [`${ev.connections}/${ev.maxConnections} connections`];
   const idle = ev.byState['idle in transaction'] ?? 0;
   if (idle) parts.push(`${idle} idle in transaction${ev.idleInTransaction[0] ? ` (longest ${formatMs(ev.idleInTransaction[0].stateAgeMs)})` : ''}`);
-  if (ev.blockingChains.length) parts.push(`${ev.blockingChains.length} blocker(s), ${ev.blockingChains.reduce((n, c) => n + c.waitingPids.length, 0)} waiting`);
+  if (ev.blockingChains.length)
+    parts.push(`${ev.blockingChains.length} blocker(s), ${ev.blockingChains.reduce((n, c) => n + c.waitingPids.length, 0)} waiting`);
   if (ev.longRunning[0]) parts.push(`longest query ${formatMs(ev.longRunning[0].queryAgeMs)}`);
   return `${ev.name}: ${parts.join(', ')}`;
 }
@@ -396,7 +431,11 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
       const guards = picked ? [picked] : all;
       const preface: Section[] = [];
       if (wanted !== undefined && !picked) {
-        preface.push({ type: 'text', title: 'databases', text: `The alert's ${label} label names no configured database; every configured one was queried (${all.map((g) => g.name).join(', ')}).` });
+        preface.push({
+          type: 'text',
+          title: 'databases',
+          text: `The alert's ${label} label names no configured database; every configured one was queried (${all.map((g) => g.name).join(', ')}).`,
+        });
       }
       const results = await Promise.all(
         guards.map(async (g) => {

@@ -27,7 +27,11 @@ export const settingsSchema = z.strictObject({
   /** Labels a related alert must share with this one (e.g. service); default: none. */
   matchLabels: z.array(labelNameSchema).default([]),
   /** How far back "fired before" looks. */
-  historyHours: z.number().positive().max(24 * 30).default(24),
+  historyHours: z
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
   timeoutMs: z.number().int().positive().optional(),
 });
 export type RelatedAlertsSettings = z.infer<typeof settingsSchema>;
@@ -69,10 +73,7 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
         if (v) shared[l] = v;
         else unshared.push(l);
       }
-      const filters = [
-        amMatcher('alertname', s.alertnames.map(regexEscape).join('|'), '=~'),
-        ...Object.entries(shared).map(([k, v]) => amMatcher(k, v)),
-      ];
+      const filters = [amMatcher('alertname', s.alertnames.map(regexEscape).join('|'), '=~'), ...Object.entries(shared).map(([k, v]) => amMatcher(k, v))];
       const [alerts, silences] = await Promise.all([
         s.alertnames.length ? alertmanager.alerts(filters, { signal: ctx.signal, active: true, silenced: true, inhibited: true }) : Promise.resolve([]),
         alertmanager.silences([], ctx.signal),
@@ -83,7 +84,9 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
         .filter((a) => wanted.has(a.labels.alertname ?? '') && !ownFingerprints.has(a.fingerprint.toLowerCase()))
         .filter((a) => Object.entries(shared).every(([k, v]) => a.labels[k] === v))
         .sort((a, b) => Date.parse(a.startsAt) - Date.parse(b.startsAt));
-      const related = matching.slice(0, MAX_RELATED).map((a) => ({ alertname: a.labels.alertname!, labels: { ...a.labels }, startsAt: a.startsAt, state: a.status?.state ?? 'unknown' }));
+      const related = matching
+        .slice(0, MAX_RELATED)
+        .map((a) => ({ alertname: a.labels.alertname!, labels: { ...a.labels }, startsAt: a.startsAt, state: a.status?.state ?? 'unknown' }));
 
       // History: runs before this alert started firing (its own runs are created after that).
       const startMs = Date.parse(earliestStart(group) ?? '');
@@ -93,7 +96,9 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
       const firedBeforeCount = runs.length;
       const lastFiredAt = runs[0]?.startedAt ?? null;
 
-      const covering = silences.filter((sil) => group.alerts.some((a) => silenceMatches(sil, a.labels)) || (group.alerts.length === 0 && silenceMatches(sil, group.commonLabels)));
+      const covering = silences.filter(
+        (sil) => group.alerts.some((a) => silenceMatches(sil, a.labels)) || (group.alerts.length === 0 && silenceMatches(sil, group.commonLabels)),
+      );
       const silenceIds = covering.map((x) => x.id);
       const evidence: RelatedAlertsEvidence = { related, firedBeforeCount, lastFiredAt, silenced: silenceIds.length > 0, silenceIds };
 
@@ -116,23 +121,45 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
         });
         if (matching.length > MAX_RELATED) sections.push({ type: 'text', text: `… and ${matching.length - MAX_RELATED} more related alerts.` });
       } else {
-        sections.push({ type: 'text', text: `None of ${s.alertnames.join(', ') || '(no related alerts configured)'} is firing${Object.keys(shared).length ? ` for ${Object.entries(shared).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}.` });
+        sections.push({
+          type: 'text',
+          text: `None of ${s.alertnames.join(', ') || '(no related alerts configured)'} is firing${
+            Object.keys(shared).length
+              ? ` for ${Object.entries(shared)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ')}`
+              : ''
+          }.`,
+        });
       }
       sections.push({
         type: 'fields',
         title: 'History and silences',
         fields: [
-          { label: `Fired before (last ${s.historyHours} h)`, value: firedBeforeCount === 0 ? 'no' : `${firedBeforeCount} run${firedBeforeCount === 1 ? '' : 's'}, last at ${lastFiredAt}` },
+          {
+            label: `Fired before (last ${s.historyHours} h)`,
+            value: firedBeforeCount === 0 ? 'no' : `${firedBeforeCount} run${firedBeforeCount === 1 ? '' : 's'}, last at ${lastFiredAt}`,
+          },
           {
             label: 'Silenced',
-            value: covering.length === 0 ? 'no active silence matches' : covering.map((x) => `${x.id} by ${x.createdBy} until ${x.endsAt}${x.comment ? ` (${x.comment})` : ''}`).join('\n'),
+            value:
+              covering.length === 0
+                ? 'no active silence matches'
+                : covering.map((x) => `${x.id} by ${x.createdBy} until ${x.endsAt}${x.comment ? ` (${x.comment})` : ''}`).join('\n'),
           },
         ],
       });
-      if (unshared.length) sections.push({ type: 'text', title: 'Notes', text: `The alert has no single value for ${unshared.join(', ')}, so related alerts are not restricted by it.` });
+      if (unshared.length)
+        sections.push({
+          type: 'text',
+          title: 'Notes',
+          text: `The alert has no single value for ${unshared.join(', ')}, so related alerts are not restricted by it.`,
+        });
 
       const parts = [
-        related.length ? `${matching.length} related alert${matching.length === 1 ? '' : 's'} firing (${[...new Set(related.map((r) => r.alertname))].join(', ')})` : 'no related alerts firing',
+        related.length
+          ? `${matching.length} related alert${matching.length === 1 ? '' : 's'} firing (${[...new Set(related.map((r) => r.alertname))].join(', ')})`
+          : 'no related alerts firing',
         firedBeforeCount ? `fired ${firedBeforeCount}x in the last ${s.historyHours} h` : `first time in ${s.historyHours} h`,
         silenceIds.length ? `silenced (${silenceIds.length} silence${silenceIds.length === 1 ? '' : 's'})` : 'not silenced',
       ];

@@ -30,7 +30,10 @@ export const settingsSchema = z
     /** The label rates are grouped by. */
     endpointLabel: labelName.default('endpoint'),
     /** The rate() window, a PromQL duration. */
-    rateWindow: z.string().regex(/^[0-9]+(ms|s|m|h|d|w|y)$/, 'must be a duration such as 5m').default('5m'),
+    rateWindow: z
+      .string()
+      .regex(/^[0-9]+(ms|s|m|h|d|w|y)$/, 'must be a duration such as 5m')
+      .default('5m'),
     matchers: z.array(labelMatcherSchema).default([]),
     /** Alert labels copied into the selector (e.g. service, namespace), escaped. */
     copyLabels: z.array(labelName).default([]),
@@ -97,9 +100,23 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
       });
       const change = (e: (typeof endpoints)[number]) => Math.abs(e.now - (e.hourAgo ?? e.dayAgo ?? 0));
       endpoints.sort((a, b) => change(b) - change(a) || b.now - a.now || a.endpoint.localeCompare(b.endpoint));
-      const topMovers = endpoints.filter((e) => change(e) > Math.max(1e-9, MIN_MOVER_CHANGE * (e.hourAgo ?? e.dayAgo ?? 0))).slice(0, s.topMovers).map((e) => e.endpoint);
+      const topMovers = endpoints
+        .filter((e) => change(e) > Math.max(1e-9, MIN_MOVER_CHANGE * (e.hourAgo ?? e.dayAgo ?? 0)))
+        .slice(0, s.topMovers)
+        .map((e) => e.endpoint);
 
-      const evidence: TrafficEvidence = { verdict, totalNow, totalHourAgo, totalDayAgo, ratio, baseline, endpoints, topMovers, spikeRatio: s.spikeRatio, dropRatio: s.dropRatio };
+      const evidence: TrafficEvidence = {
+        verdict,
+        totalNow,
+        totalHourAgo,
+        totalDayAgo,
+        ratio,
+        baseline,
+        endpoints,
+        topMovers,
+        spikeRatio: s.spikeRatio,
+        dropRatio: s.dropRatio,
+      };
       const start = new Date(time.getTime() - 24 * 3_600_000 - 3_600_000).toISOString();
       const queries: SourceQuery[] = Object.values(exprs).map((query) => ({ source: 'prometheus', query, start, end: time.toISOString() }));
 
@@ -119,9 +136,16 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
             { label: 'Thresholds', value: `spike ≥ ${s.spikeRatio}x, drop ≤ ${s.dropRatio}x` },
           ],
         });
-        const rows = endpoints.slice(0, MAX_ENDPOINT_ROWS).map((e) => [e.endpoint === '' ? NO_ENDPOINT : e.endpoint, rps(e.now), rps(e.hourAgo), rps(e.dayAgo), ratioText(e.ratio)]);
+        const rows = endpoints
+          .slice(0, MAX_ENDPOINT_ROWS)
+          .map((e) => [e.endpoint === '' ? NO_ENDPOINT : e.endpoint, rps(e.now), rps(e.hourAgo), rps(e.dayAgo), ratioText(e.ratio)]);
         if (endpoints.length > MAX_ENDPOINT_ROWS) rows.push([`… ${endpoints.length - MAX_ENDPOINT_ROWS} more`, '', '', '', '']);
-        sections.push({ type: 'table', title: 'Per endpoint (req/s), largest change first', columns: [s.endpointLabel, 'now', '1h ago', '1d ago', 'ratio'], rows });
+        sections.push({
+          type: 'table',
+          title: 'Per endpoint (req/s), largest change first',
+          columns: [s.endpointLabel, 'now', '1h ago', '1d ago', 'ratio'],
+          rows,
+        });
       }
       const notes = [
         ...(missing.length ? [`The alert has no ${missing.map((l) => `\`${l}\``).join(', ')} label, so the query is not restricted by it.`] : []),
@@ -135,7 +159,12 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
           : ratio === null
             ? `${rps(totalNow)} req/s now; no baseline an hour or a day ago (verdict unknown)`
             : `${verdict}: ${rps(totalNow)} req/s now vs ${rps(base)} ${baseline === 'hour' ? 'an hour' : 'a day'} ago (${ratioText(ratio)})` +
-              (topMovers.length ? `; top movers: ${topMovers.slice(0, 3).map((e) => e || NO_ENDPOINT).join(', ')}` : '');
+              (topMovers.length
+                ? `; top movers: ${topMovers
+                    .slice(0, 3)
+                    .map((e) => e || NO_ENDPOINT)
+                    .join(', ')}`
+                : '');
       return { summary, sections, evidence: evidence as unknown as Record<string, unknown>, queries };
     },
   };
@@ -146,5 +175,7 @@ export const trafficModule: EnricherModule<TrafficSettings> = {
   name: 'traffic',
   settingsSchema,
   create: (settings, deps) =>
-    deps.clients.prometheus ? createTrafficEnricher(settings, { prometheus: deps.clients.prometheus }) : skippedEnricher('traffic', 'sources.prometheus is not configured'),
+    deps.clients.prometheus
+      ? createTrafficEnricher(settings, { prometheus: deps.clients.prometheus })
+      : skippedEnricher('traffic', 'sources.prometheus is not configured'),
 };

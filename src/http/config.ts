@@ -5,7 +5,11 @@ export const serverConfigSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).default(8080),
   /** Larger bodies get 413 (CONTRACT.md: default 1 MiB). */
-  bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** More alerts in one notification get 400; Alertmanager's `max_alerts` caps what it sends. */
   maxAlerts: z.number().int().positive().default(1000),
   auth: z.strictObject({ token: z.string().min(16, 'must be at least 16 characters').optional() }).default({}),

@@ -2,7 +2,12 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 
 /** An HTTP error answered as `{"error": code, ...extra}` with its status. */
 export class HttpError extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = 'HttpError';
   }

@@ -37,11 +37,19 @@ const fingerprintBodySchema = z.strictObject({ fingerprint: z.string().regex(/^[
 const flag = (v: unknown) => v === 'true' || v === '1' || v === '';
 
 /** A one-alert group for a manual run; it joins the alert's Alertmanager group (and thread) where one was seen. */
-export function manualGroup(rawLabels: Record<string, string>, rawAnnotations: Record<string, string>, startsAt: string, store: Pick<Store, 'groupKeyOf'>): AlertGroup {
+export function manualGroup(
+  rawLabels: Record<string, string>,
+  rawAnnotations: Record<string, string>,
+  startsAt: string,
+  store: Pick<Store, 'groupKeyOf'>,
+): AlertGroup {
   const labels = wellFormedLabels(rawLabels);
   const annotations = wellFormedLabels(rawAnnotations);
   const fingerprint = fingerprintOf(labels);
-  const key = Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
+  const key = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(',');
   return {
     groupKey: store.groupKeyOf(fingerprint) ?? `manual:{${key}}`,
     status: 'firing',
@@ -93,24 +101,25 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
   });
 
-  app.post(
-    '/enrich',
-    { onRequest: requireAuth, config: { rateLimit: { max: deps.rateLimitPerMinute, timeWindow: 60_000 } } },
-    async (req, reply) => {
-      const query = req.query as Record<string, unknown>;
-      const wait = flag(query.wait);
-      const notify = !(query.notify === 'false' || query.notify === '0');
-      const group = await groupFromEnrichBody(req.body, deps, payloadSchema, req.signal);
-      const result = await admit(group, 'manual', notify);
-      if (!wait) return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
-      try {
-        const diagnostic = await pipeline.wait(result.id, AbortSignal.any([AbortSignal.timeout(deps.waitMs), req.signal]));
-        return reply.code(200).send(diagnostic);
-      } catch {
-        return reply.code(202).send({ id: result.id, duplicate: result.duplicate, state: 'running', message: `not finished within ${deps.waitMs} ms; GET /diagnostics/${result.id}` });
-      }
-    },
-  );
+  app.post('/enrich', { onRequest: requireAuth, config: { rateLimit: { max: deps.rateLimitPerMinute, timeWindow: 60_000 } } }, async (req, reply) => {
+    const query = req.query as Record<string, unknown>;
+    const wait = flag(query.wait);
+    const notify = !(query.notify === 'false' || query.notify === '0');
+    const group = await groupFromEnrichBody(req.body, deps, payloadSchema, req.signal);
+    const result = await admit(group, 'manual', notify);
+    if (!wait) return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
+    try {
+      const diagnostic = await pipeline.wait(result.id, AbortSignal.any([AbortSignal.timeout(deps.waitMs), req.signal]));
+      return reply.code(200).send(diagnostic);
+    } catch {
+      return reply.code(202).send({
+        id: result.id,
+        duplicate: result.duplicate,
+        state: 'running',
+        message: `not finished within ${deps.waitMs} ms; GET /diagnostics/${result.id}`,
+      });
+    }
+  });
 
   app.get('/diagnostics/:id', { onRequest: requireAuth }, async (req, reply) => {
     const { id } = req.params as { id: string };
@@ -139,7 +148,12 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 }
 
-async function groupFromEnrichBody(body: unknown, deps: RouteDeps, payloadSchema: ReturnType<typeof webhookPayloadSchema>, signal: AbortSignal): Promise<AlertGroup> {
+async function groupFromEnrichBody(
+  body: unknown,
+  deps: RouteDeps,
+  payloadSchema: ReturnType<typeof webhookPayloadSchema>,
+  signal: AbortSignal,
+): Promise<AlertGroup> {
   if (body && typeof body === 'object' && 'alerts' in body) {
     const p = payloadSchema.safeParse(body, { error: requiredMessage });
     if (!p.success) throw invalidPayload(issuesOf(p.error));
@@ -154,7 +168,8 @@ async function groupFromEnrichBody(body: unknown, deps: RouteDeps, payloadSchema
   if (body && typeof body === 'object' && 'fingerprint' in body) {
     const p = fingerprintBodySchema.safeParse(body, { error: requiredMessage });
     if (!p.success) throw invalidPayload(issuesOf(p.error));
-    if (!deps.alertmanager) throw new HttpError(400, 'alertmanager_not_configured', 'no Alertmanager', { message: 'looking up a fingerprint needs sources.alertmanager.url' });
+    if (!deps.alertmanager)
+      throw new HttpError(400, 'alertmanager_not_configured', 'no Alertmanager', { message: 'looking up a fingerprint needs sources.alertmanager.url' });
     let found;
     try {
       found = await deps.alertmanager.alertByFingerprint(p.data.fingerprint, signal);

@@ -143,7 +143,11 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
   const from = Number.isFinite(start) ? start - GRAFANA_LEAD_MS : now - 2 * GRAFANA_LEAD_MS;
   const to = (Number.isFinite(end) ? end : now) + GRAFANA_TAIL_MS;
   const dash = links.grafanaDashboard;
-  const grafanaUrl = isHttpUrl(dash) ? dash : dash && isHttpUrl(links.grafana) ? joinUrl(links.grafana, dash) : [ann.dashboard_url, ann.grafana_url].find(isHttpUrl) ?? links.grafana;
+  const grafanaUrl = isHttpUrl(dash)
+    ? dash
+    : dash && isHttpUrl(links.grafana)
+      ? joinUrl(links.grafana, dash)
+      : ([ann.dashboard_url, ann.grafana_url].find(isHttpUrl) ?? links.grafana);
   if (isHttpUrl(grafanaUrl)) out.push({ kind: 'grafana', label: 'Grafana dashboard', url: withParams(grafanaUrl, { from: String(from), to: String(to) }) });
 
   const promBase = isHttpUrl(links.prometheus) ? links.prometheus : isHttpUrl(d.alert?.generatorURL) ? new URL(d.alert!.generatorURL!).origin : undefined;
@@ -174,7 +178,11 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => matcher(k, v))
       .join(',')}}`;
-    out.push({ kind: 'silence', label: 'Silence in Alertmanager', url: `${amBase.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(wellFormed(filter))}` });
+    out.push({
+      kind: 'silence',
+      label: 'Silence in Alertmanager',
+      url: `${amBase.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(wellFormed(filter))}`,
+    });
   }
   if (isHttpUrl(d.alert?.generatorURL)) out.push({ kind: 'source', label: 'Alert rule in Prometheus', url: d.alert!.generatorURL! });
   return out;
@@ -185,15 +193,17 @@ export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): Messa
   const labels = d.alert?.labels ?? { alertname: d.alertname };
   const severity = labels.severity;
   const status = d.status;
-  const causes: ModelCause[] = [...d.causes].sort((a, b) => b.confidence - a.confidence).map((c) => ({
-    id: c.id,
-    title: c.title,
-    confidence: c.confidence,
-    confidenceText: percent(c.confidence),
-    evidence: c.evidence,
-    against: c.against ?? [],
-    actions: c.actions,
-  }));
+  const causes: ModelCause[] = [...d.causes]
+    .sort((a, b) => b.confidence - a.confidence)
+    .map((c) => ({
+      id: c.id,
+      title: c.title,
+      confidence: c.confidence,
+      confidenceText: percent(c.confidence),
+      evidence: c.evidence,
+      against: c.against ?? [],
+      actions: c.actions,
+    }));
   const top = causes[0];
   // sources that failed: a missing cause may only mean it could not be seen
   const unseen = d.enrichments.filter((e) => e.status === 'error' || e.status === 'timeout').map((e) => `${e.enricher} (${e.status})`);
@@ -274,8 +284,7 @@ export function snapshotOf(model: MessageModel, d: Pick<Diagnostic, 'causes'>): 
   let n = 0;
   for (const p of model.parts)
     for (const s of p.sections)
-      if (s.type === 'fields')
-        for (const f of s.fields) if (n++ < MAX_SNAPSHOT_NUMBERS) numbers[`${p.enricher} / ${f.label}`] = f.value.slice(0, 200);
+      if (s.type === 'fields') for (const f of s.fields) if (n++ < MAX_SNAPSHOT_NUMBERS) numbers[`${p.enricher} / ${f.label}`] = f.value.slice(0, 200);
   return { runId: model.runId, causes: d.causes.map((c) => ({ id: c.id, title: c.title, confidence: c.confidence })), numbers };
 }
 

@@ -11,7 +11,11 @@ export const pipelineConfigSchema = z.strictObject({
    * HA peers, repeats), and a group runs at most once per window and status: newer notifications
    * of a group join its last run (Alertmanager's group_interval defaults to 5 minutes too).
    */
-  cooldownMs: z.number().int().nonnegative().default(5 * 60_000),
+  cooldownMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(5 * 60_000),
   /** Manual and Slack re-runs of the same alert within this window coalesce into one run. */
   rerunCooldownMs: z.number().int().nonnegative().default(30_000),
   /** Runs executing at once; the rest wait in the store's queue. */

@@ -15,7 +15,10 @@ export interface RunEnrichersOptions {
 }
 
 class Deadline extends Error {
-  constructor(readonly ms: number, readonly which: 'own' | 'budget') {
+  constructor(
+    readonly ms: number,
+    readonly which: 'own' | 'budget',
+  ) {
     super(`timeout after ${ms} ms${which === 'budget' ? ' (run budget)' : ''}`);
     this.name = 'TimeoutError';
   }
@@ -58,9 +61,17 @@ async function runOne(enricher: Enricher, ctx: { group: AlertGroup; logger: Logg
   let status: EnrichmentStatus;
   let result: Enrichment;
   try {
-    const r = await Promise.race([Promise.resolve().then(() => enricher.enrich({ group: ctx.group, signal: controller.signal, logger, now: ctx.now })), expired]);
+    const r = await Promise.race([
+      Promise.resolve().then(() => enricher.enrich({ group: ctx.group, signal: controller.signal, logger, now: ctx.now })),
+      expired,
+    ]);
     status = 'ok';
-    result = base(enricher.name, status, started, { summary: r.summary, sections: r.sections ?? [], evidence: r.evidence ?? {}, ...(r.queries ? { queries: r.queries } : {}) });
+    result = base(enricher.name, status, started, {
+      summary: r.summary,
+      sections: r.sections ?? [],
+      evidence: r.evidence ?? {},
+      ...(r.queries ? { queries: r.queries } : {}),
+    });
   } catch (e) {
     const reason = controller.signal.aborted ? controller.signal.reason : e;
     if (e instanceof SkipEnrichment) {

@@ -109,7 +109,10 @@ export class Pipeline {
       // a storm repeats notifications thousands of times: duplicates are logged at debug only
       const level = result.duplicate ? 'debug' : 'info';
       if (this.deps.logger.isLevelEnabled(level)) {
-        this.deps.logger[level]({ runId: result.id, groupKey: group.groupKey, trigger, duplicate: result.duplicate, coalesced: result.coalesced }, 'notification admitted');
+        this.deps.logger[level](
+          { runId: result.id, groupKey: group.groupKey, trigger, duplicate: result.duplicate, coalesced: result.coalesced },
+          'notification admitted',
+        );
       }
       b.resolve(result);
     });
@@ -179,7 +182,7 @@ export class Pipeline {
 
   /** Starts queued runs, oldest first, while there is room and their group is not running; reads a run from the store only to start it. */
   private pump(): void {
-    for (let i = 0; i < this.queue.length && this.active.size < this.deps.config.maxConcurrentRuns; ) {
+    for (let i = 0; i < this.queue.length && this.active.size < this.deps.config.maxConcurrentRuns;) {
       const { id, groupKey } = this.queue[i]!;
       if (this.busyGroups.has(groupKey)) {
         i++;
@@ -233,12 +236,16 @@ export class Pipeline {
       diagnostic = this.diagnosticOf(run, route, started, [], []);
     }
     if (!diagnostic) {
-      const enrichments = await runEnrichers(route.enrichers, { group: run.group, logger, now: new Date(started) }, {
-        budgetMs: this.deps.config.budgetMs,
-        defaultTimeoutMs: this.deps.config.enricherTimeoutMs,
-        signal: this.shutdown.signal,
-        onOutcome: (enricher, outcome, ms) => metrics.enricherDuration.observe({ enricher, outcome }, ms / 1000),
-      });
+      const enrichments = await runEnrichers(
+        route.enrichers,
+        { group: run.group, logger, now: new Date(started) },
+        {
+          budgetMs: this.deps.config.budgetMs,
+          defaultTimeoutMs: this.deps.config.enricherTimeoutMs,
+          signal: this.shutdown.signal,
+          onOutcome: (enricher, outcome, ms) => metrics.enricherDuration.observe({ enricher, outcome }, ms / 1000),
+        },
+      );
       if (this.shutdown.signal.aborted) return logger.warn('run interrupted by shutdown during enrichment; it resumes at the next start');
       let causes: Cause[] = [];
       try {
@@ -257,7 +264,10 @@ export class Pipeline {
     const failed = notifications.some((n) => n.status === 'failed');
     metrics.runs.inc({ trigger: run.trigger, outcome: failed ? 'notify_failed' : 'ok' });
     metrics.runDuration.observe({ trigger: run.trigger }, (this.now() - started) / 1000);
-    logger.info({ durationMs: this.now() - started, causes: final.causes.map((c) => c.id), notifications: notifications.map((n) => `${n.notifier}:${n.status}`) }, 'run finished');
+    logger.info(
+      { durationMs: this.now() - started, causes: final.causes.map((c) => c.id), notifications: notifications.map((n) => `${n.notifier}:${n.status}`) },
+      'run finished',
+    );
   }
 
   private diagnosticOf(run: RunRecord, route: CompiledRoute, started: number, enrichments: Enrichment[], causes: Cause[]): Diagnostic {
@@ -305,14 +315,22 @@ export class Pipeline {
         const notifier = this.deps.notifiers.get(name);
         if (!notifier) return { notifier: name, status: 'skipped', detail: 'notifier not configured' };
         const nlog = logger.child({ notifier: name });
-        const result = await withRetry((attempt, signal) => notifier.notify(diagnostic, { group: run.group, signal, logger: nlog, attempt }), this.deps.config.notify, {
-          signal: this.shutdown.signal,
-          onRetry: (n, err, waitMs) => nlog.warn({ attempt: n, err: this.deps.redact(errorMessage(err)), waitMs }, 'notifier failed; retrying'),
-        });
+        const result = await withRetry(
+          (attempt, signal) => notifier.notify(diagnostic, { group: run.group, signal, logger: nlog, attempt }),
+          this.deps.config.notify,
+          {
+            signal: this.shutdown.signal,
+            onRetry: (n, err, waitMs) => nlog.warn({ attempt: n, err: this.deps.redact(errorMessage(err)), waitMs }, 'notifier failed; retrying'),
+          },
+        );
         if (!result.ok && this.shutdown.signal.aborted) return undefined;
         const outcome: NotificationOutcome = result.ok
           ? { notifier: name, status: 'sent', detail: this.deps.redact(result.value) }
-          : { notifier: name, status: 'failed', detail: this.deps.redact(`${result.final ? 'final' : 'gave up'} after ${result.attempts} attempt(s): ${errorMessage(result.error)}`) };
+          : {
+              notifier: name,
+              status: 'failed',
+              detail: this.deps.redact(`${result.final ? 'final' : 'gave up'} after ${result.attempts} attempt(s): ${errorMessage(result.error)}`),
+            };
         store.recordNotification(run.id, name, outcome.status, outcome.detail, this.now());
         metrics.notifications.inc({ notifier: name, outcome: outcome.status });
         if (!result.ok) nlog.error({ attempts: result.attempts, final: result.final, err: outcome.detail }, 'notifier failed');

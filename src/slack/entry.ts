@@ -84,7 +84,8 @@ function escapeMrkdwn(s: string): string {
 export function refusal(config: EntryDeps['config'], channel: string | undefined, user: string | undefined): string | undefined {
   const channels = config.allowedChannels ?? [config.alertsChannel, config.incidentChannel].filter((c): c is string => typeof c === 'string');
   if (!channel || !channels.includes(channel)) return 'diagnoses can be started from Slack only in the alerts and incident channels (slack.allowedChannels)';
-  if (config.allowedUsers && (!user || !config.allowedUsers.includes(user))) return 'you are not on the list of people who may start diagnoses from Slack (slack.allowedUsers)';
+  if (config.allowedUsers && (!user || !config.allowedUsers.includes(user)))
+    return 'you are not on the list of people who may start diagnoses from Slack (slack.allowedUsers)';
   return undefined;
 }
 
@@ -152,11 +153,19 @@ export async function handleEvent(envelope: EventEnvelope, deps: EntryDeps, sign
   if (e.bot_id || !e.user || !e.channel) return 'ignored: mention by a bot';
   const channel = e.channel;
   const user = e.user;
-  const answer: Answer = (text) => deps.api.postEphemeral({ channel, user, text, ...(e.thread_ts ? { thread_ts: e.thread_ts } : {}) }, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
+  const answer: Answer = (text) =>
+    deps.api.postEphemeral({ channel, user, text, ...(e.thread_ts ? { thread_ts: e.thread_ts } : {}) }, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
   return tellingFailures(answer, signal, () => mentioned(e, channel, user, answer, deps, signal));
 }
 
-async function mentioned(e: NonNullable<EventEnvelope['event']>, channel: string, user: string, answer: Answer, deps: EntryDeps, signal: AbortSignal): Promise<string> {
+async function mentioned(
+  e: NonNullable<EventEnvelope['event']>,
+  channel: string,
+  user: string,
+  answer: Answer,
+  deps: EntryDeps,
+  signal: AbortSignal,
+): Promise<string> {
   const denied = refusal(deps.config, channel, user);
   if (denied) return refuse(answer, denied);
   if (!e.thread_ts) return unrecognised(answer, 'you mentioned me outside a thread, so I do not know which alert you mean');
@@ -177,7 +186,12 @@ async function mentioned(e: NonNullable<EventEnvelope['event']>, channel: string
  * The group a message is about: our own diagnostic's button, the alert read from the message,
  * else (for a message in or with a thread) our diagnostic in that thread or the thread's parent.
  */
-async function resolveMessage(m: SlackHistoryMessage, where: { channel: string; root: string; readThread: boolean }, deps: EntryDeps, signal: AbortSignal): Promise<Resolution> {
+async function resolveMessage(
+  m: SlackHistoryMessage,
+  where: { channel: string; root: string; readThread: boolean },
+  deps: EntryDeps,
+  signal: AbortSignal,
+): Promise<Resolution> {
   const own = rerunOf(m);
   if (own) {
     const r = groupOfRun(own, deps.store);
@@ -221,7 +235,13 @@ function describeGroup(group: AlertGroup): string {
 }
 
 /** Records the thread (where given), admits the run and tells the user what happens next. */
-async function start(r: Extract<Resolution, { ok: true }>, where: { channel: string; ts: string } | undefined, answer: Answer, deps: EntryDeps, message?: string): Promise<string> {
+async function start(
+  r: Extract<Resolution, { ok: true }>,
+  where: { channel: string; ts: string } | undefined,
+  answer: Answer,
+  deps: EntryDeps,
+  message?: string,
+): Promise<string> {
   const { group } = r;
   const thread = where ? rememberThread(deps.store, group.groupKey, where) : undefined;
   let admitted;

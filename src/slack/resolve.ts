@@ -30,10 +30,21 @@ export function groupOfRun(ref: RerunRef, store: Pick<Store, 'getRun'>): Resolut
 export function groupOfAmAlerts(alerts: readonly AmAlert[], store: Pick<Store, 'groupKeyOf'>): AlertGroup {
   const first = alerts[0]!;
   const group = manualGroup(first.labels, first.annotations, first.startsAt, store);
-  group.alerts = alerts.map((a) => ({ status: 'firing', labels: a.labels, annotations: a.annotations, startsAt: a.startsAt, endsAt: '0001-01-01T00:00:00Z', generatorURL: a.generatorURL ?? '', fingerprint: a.fingerprint }));
+  group.alerts = alerts.map((a) => ({
+    status: 'firing',
+    labels: a.labels,
+    annotations: a.annotations,
+    startsAt: a.startsAt,
+    endsAt: '0001-01-01T00:00:00Z',
+    generatorURL: a.generatorURL ?? '',
+    fingerprint: a.fingerprint,
+  }));
   if (alerts.length > 1) {
     const common = Object.fromEntries(Object.entries(first.labels).filter(([k, v]) => alerts.every((a) => a.labels[k] === v)));
-    const key = Object.keys(common).sort().map((k) => `${k}=${JSON.stringify(common[k])}`).join(',');
+    const key = Object.keys(common)
+      .sort()
+      .map((k) => `${k}=${JSON.stringify(common[k])}`)
+      .join(',');
     const known = alerts.map((a) => store.groupKeyOf(a.fingerprint)).find((k) => k !== undefined);
     group.groupKey = known ?? `manual:{${key}}`;
     group.commonLabels = common;
@@ -86,5 +97,12 @@ export async function groupOfRecognised(rec: RecognisedAlert, deps: ResolveDeps,
     return { ok: true, group: manualGroup(labels, {}, new Date().toISOString(), deps.store), note: `${why}; diagnosing with the labels in the message` };
   }
   if (rec.alertname) return { ok: false, reason: `Alertmanager has no firing alert named ${rec.alertname} that matches this message` };
-  return { ok: false, reason: amProblem ?? (am ? `Alertmanager has no alert with fingerprint ${rec.fingerprint}` : `the message has only a fingerprint (${rec.fingerprint}), and looking it up needs sources.alertmanager.url`) };
+  return {
+    ok: false,
+    reason:
+      amProblem ??
+      (am
+        ? `Alertmanager has no alert with fingerprint ${rec.fingerprint}`
+        : `the message has only a fingerprint (${rec.fingerprint}), and looking it up needs sources.alertmanager.url`),
+  };
 }

@@ -115,7 +115,11 @@ export async function registerSlackEntryPoints(app: FastifyInstance, opts: Slack
     const check = verifySlackSignature(secret, req.headers, raw, now());
     if (check.ok) return raw;
     req.log.warn({ path: req.url.split('?')[0], reason: check.reason }, 'slack request refused');
-    void reply.code(401).send(check.reason === 'replay' ? { error: 'replay', message: 'the request timestamp is more than five minutes from now' } : { error: 'invalid_signature' });
+    void reply
+      .code(401)
+      .send(
+        check.reason === 'replay' ? { error: 'replay', message: 'the request timestamp is more than five minutes from now' } : { error: 'invalid_signature' },
+      );
     return undefined;
   };
 
@@ -126,7 +130,11 @@ export async function registerSlackEntryPoints(app: FastifyInstance, opts: Slack
 
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(['application/x-www-form-urlencoded', 'application/json'], { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser(
+      ['application/x-www-form-urlencoded', 'application/json'],
+      { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes },
+      (_req, body, done) => done(null, body),
+    );
     const limited = { config: { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: 60_000 } } };
 
     scope.post(SLACK_PATHS.events, limited, async (req, reply) => {

@@ -27,7 +27,10 @@ export interface AmSilence {
 
 /** A failed Alertmanager call; `status` is the HTTP status where there was one. */
 export class AlertmanagerError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'AlertmanagerError';
   }
@@ -90,7 +93,15 @@ export function createAlertmanagerClient(config: AlertmanagerSource, http: Axios
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
     try {
-      const res = await http.get<T>(`${base}${path}`, { params, auth, timeout: config.timeoutMs, signal: AbortSignal.any([signal, deadline.signal]), responseType: 'json', validateStatus: () => true, maxRedirects: 0 });
+      const res = await http.get<T>(`${base}${path}`, {
+        params,
+        auth,
+        timeout: config.timeoutMs,
+        signal: AbortSignal.any([signal, deadline.signal]),
+        responseType: 'json',
+        validateStatus: () => true,
+        maxRedirects: 0,
+      });
       if (res.status !== 200) throw new AlertmanagerError(`alertmanager ${path} answered HTTP ${res.status}`, res.status);
       if (!Array.isArray(res.data)) throw new AlertmanagerError(`alertmanager ${path} answered something that is not a list`);
       return res.data;

@@ -109,18 +109,21 @@ export const kubernetesLogSchema = z.strictObject({
 });
 
 /** `sources.logs[]`: exactly one of docker, file, loki, kubernetes. */
-export const logSourceSchema = z.union([
-  z.strictObject({
-    ...logsCommon,
-    docker: z.strictObject({ socket: z.string().default('/var/run/docker.sock'), container: z.string().min(1), apiVersion: z.string().default('v1.43') }),
-  }),
-  z.strictObject({ ...logsCommon, file: z.strictObject({ path: z.string().min(1) }) }),
-  z.strictObject({
-    ...logsCommon,
-    loki: z.strictObject({ url: httpUrl, query: z.string().min(1), orgId: z.string().optional(), sinceMinutes: z.number().positive().default(15) }),
-  }),
-  z.strictObject({ ...logsCommon, kubernetes: kubernetesLogSchema }),
-], { error: 'must have exactly one of docker, file, loki or kubernetes' });
+export const logSourceSchema = z.union(
+  [
+    z.strictObject({
+      ...logsCommon,
+      docker: z.strictObject({ socket: z.string().default('/var/run/docker.sock'), container: z.string().min(1), apiVersion: z.string().default('v1.43') }),
+    }),
+    z.strictObject({ ...logsCommon, file: z.strictObject({ path: z.string().min(1) }) }),
+    z.strictObject({
+      ...logsCommon,
+      loki: z.strictObject({ url: httpUrl, query: z.string().min(1), orgId: z.string().optional(), sinceMinutes: z.number().positive().default(15) }),
+    }),
+    z.strictObject({ ...logsCommon, kubernetes: kubernetesLogSchema }),
+  ],
+  { error: 'must have exactly one of docker, file, loki or kubernetes' },
+);
 export type LogSource = z.infer<typeof logSourceSchema>;
 
 function uniqueNames<T extends { name: string }>(items: T[], ctx: z.RefinementCtx) {

@@ -103,17 +103,19 @@ export function scrubPassword(text: string, password: string | undefined): strin
 
 /** What each configuration refusal means and what fixes it, for the message. */
 export const REFUSAL_HINTS: Record<MonitoringRefusal, string> = {
-  auth: 'the monitoring role could not log in: check the user and password in sources.postgres[].url (and pg_hba.conf or the pooler\'s auth_file)',
-  startup_parameter: 'a connection pooler (PgBouncer) refused a startup parameter of ours: connect with none it does not know, or list it in ignore_startup_parameters',
-  tls: 'TLS did not work out between us and the endpoint: check sslmode in the URL and the server\'s or pooler\'s TLS settings',
-  database: 'the database named in sources.postgres[].url does not exist there (or is not in the pooler\'s [databases])',
+  auth: "the monitoring role could not log in: check the user and password in sources.postgres[].url (and pg_hba.conf or the pooler's auth_file)",
+  startup_parameter:
+    'a connection pooler (PgBouncer) refused a startup parameter of ours: connect with none it does not know, or list it in ignore_startup_parameters',
+  tls: "TLS did not work out between us and the endpoint: check sslmode in the URL and the server's or pooler's TLS settings",
+  database: "the database named in sources.postgres[].url does not exist there (or is not in the pooler's [databases])",
   role_login: 'the monitoring role is NOLOGIN: ALTER ROLE ... LOGIN',
   role_limit: "the monitoring role's own CONNECTION LIMIT is used up (other sessions of the same role): raise it or use a role of its own",
   privilege: 'the monitoring role lacks CONNECT on the database: GRANT CONNECT ON DATABASE ... TO the role',
 };
 
 /** Node's certificate and TLS socket error codes (nodejs.org/api/tls.html; ERR_SSL_* from OpenSSL). */
-const TLS_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_REVOKED|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_[A-Z_]+|EPROTO)$/;
+const TLS_CODES =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_REVOKED|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_[A-Z_]+|EPROTO)$/;
 
 interface Rule {
   /** SQLSTATEs (or socket/TLS codes) it applies to; undefined: any. */
@@ -133,7 +135,11 @@ const RULES: Rule[] = [
   { message: /no more connections allowed \(max_client_conn\)/i, pooler: { kind: 'pgbouncer', limit: 'max_client_conn' }, kind: 'error' },
   { message: /^query_wait_timeout/i, pooler: { kind: 'pgbouncer', limit: 'query_wait_timeout' }, kind: 'timeout' },
   // newer PgBouncers add the server's own error ("cached error: ..."): a full server is the connection limit's
-  { message: /server login has been failing.*(too many clients|remaining connection slots)/i, pooler: { kind: 'pgbouncer', limit: 'server_login' }, kind: 'too_many_clients' },
+  {
+    message: /server login has been failing.*(too many clients|remaining connection slots)/i,
+    pooler: { kind: 'pgbouncer', limit: 'server_login' },
+    kind: 'too_many_clients',
+  },
   { message: /server login has been failing|client_login_timeout \(server down\)/i, pooler: { kind: 'pgbouncer', limit: 'server_login' }, kind: 'unreachable' },
   { message: /too many connections for role/i, refusal: 'role_limit', kind: 'auth' },
   { codes: /^(53300)$/, kind: 'too_many_clients' },
@@ -144,11 +150,17 @@ const RULES: Rule[] = [
   { codes: /^08P01$/, message: /^database ".*" does not exist|^no such database/i, refusal: 'database', pooler: { kind: 'pgbouncer' }, kind: 'auth' },
   { codes: /^08P01$/, message: /^SSL required/i, refusal: 'tls', pooler: { kind: 'pgbouncer' }, kind: 'auth' },
   { codes: TLS_CODES, refusal: 'tls', kind: 'auth' },
-  { message: /does not support SSL connections|error establishing an SSL connection|self[- ]signed certificate|unable to verify the first certificate|certificate has expired|Hostname\/IP does not match/i, refusal: 'tls', kind: 'auth' },
+  {
+    message:
+      /does not support SSL connections|error establishing an SSL connection|self[- ]signed certificate|unable to verify the first certificate|certificate has expired|Hostname\/IP does not match/i,
+    refusal: 'tls',
+    kind: 'auth',
+  },
   { codes: /^(28P01|28000)$/, refusal: 'auth', kind: 'auth' },
   {
     codes: /^08P01$/,
-    message: /^(SASL authentication failed|password authentication failed|no such user|login rejected|"trust" authentication failed|certificate authentication failed|not allowed|unix socket login rejected)/i,
+    message:
+      /^(SASL authentication failed|password authentication failed|no such user|login rejected|"trust" authentication failed|certificate authentication failed|not allowed|unix socket login rejected)/i,
     refusal: 'auth',
     pooler: { kind: 'pgbouncer' },
     kind: 'auth',
@@ -174,7 +186,9 @@ export function classifyPgError(e: unknown, password?: string): PostgresSourceEr
   for (const r of RULES) {
     if (r.codes && !(code && r.codes.test(code))) continue;
     if (r.message && !r.message.test(raw)) continue;
-    const msg = r.refusal ? `monitoring configuration (${r.refusal.replace(/_/g, ' ')}): ${raw || code}; ${REFUSAL_HINTS[r.refusal]}` : raw || code || 'unknown error';
+    const msg = r.refusal
+      ? `monitoring configuration (${r.refusal.replace(/_/g, ' ')}): ${raw || code}; ${REFUSAL_HINTS[r.refusal]}`
+      : raw || code || 'unknown error';
     const state = sqlstate ?? (r.kind === 'too_many_clients' ? '53300' : undefined);
     return new PostgresSourceError(msg, r.kind, state, r.refusal, r.pooler);
   }

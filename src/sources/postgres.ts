@@ -51,10 +51,12 @@ export interface PgEndpoint {
   /** The pid in the endpoint's cancel key (BackendKeyData): the backend's pid on PostgreSQL, a pooler's random number otherwise. */
   keyPid: number | null;
   /** null: direct to PostgreSQL, or not known yet. */
-  pooler: null | (PoolerHint & {
-    /** How we know, in a sentence. */
-    evidence: string;
-  });
+  pooler:
+    | null
+    | (PoolerHint & {
+        /** How we know, in a sentence. */
+        evidence: string;
+      });
 }
 
 /** What a diagnostic function gets: one query at a time on the guarded, read-only session. */
@@ -116,7 +118,17 @@ const HOUSEKEEPING_TIMEOUT_MS = 1_000;
  * URL parameters that would reach the startup packet or override ours in pg
  * (pg/lib/connection-parameters.js, pg-connection-string): removed from the URL.
  */
-const OWN_PARAMS = ['application_name', 'fallback_application_name', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'query_timeout', 'connect_timeout', 'options', 'replication'];
+const OWN_PARAMS = [
+  'application_name',
+  'fallback_application_name',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+  'connect_timeout',
+  'options',
+  'replication',
+];
 /**
  * The only startup parameters we send (a pooler may refuse any other: see the top of this file).
  * `client_encoding` (UTF8) is added by node-postgres' protocol serializer itself
@@ -318,7 +330,13 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     const retryIn = Math.max(0, config.breakerCooldownMs - (Date.now() - openedAt!));
     const last = lastFailure ? `; last failure ${lastFailure.kind}: ${lastFailure.message}` : '';
     // the last failure's refusal and pooler travel along: a breaker opened by refusals of our login says nothing about the database
-    throw new PostgresSourceError(`not tried: circuit open after ${failures} failures in a row, retry in ${Math.ceil(retryIn / 1000)} s${last}`, 'circuit_open', lastFailure?.sqlstate, lastFailure?.refusal, lastFailure?.pooler);
+    throw new PostgresSourceError(
+      `not tried: circuit open after ${failures} failures in a row, retry in ${Math.ceil(retryIn / 1000)} s${last}`,
+      'circuit_open',
+      lastFailure?.sqlstate,
+      lastFailure?.refusal,
+      lastFailure?.pooler,
+    );
   }
 
   function recordFailure(e: PostgresSourceError): void {
@@ -437,7 +455,10 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
     endpoint = { ...endpoint, keyPid: c.keyPid, backendPid: null };
     if (!endpoint.pooler && c.keyPid !== null && (c.keyPid < 1 || c.keyPid > PID_MAX_LIMIT)) {
       // Provisional: the first transaction compares it with the backend's real pid.
-      notePooler({ kind: 'unknown' }, `its cancel key names process ${c.keyPid}, which no Linux process can have (pids go up to ${PID_MAX_LIMIT}): a pooler's key, not PostgreSQL's`);
+      notePooler(
+        { kind: 'unknown' },
+        `its cancel key names process ${c.keyPid}, which no Linux process can have (pids go up to ${PID_MAX_LIMIT}): a pooler's key, not PostgreSQL's`,
+      );
     }
     log?.debug({ keyPid: c.keyPid }, 'postgres connected');
     return c;
@@ -532,7 +553,13 @@ WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND application_name = $2
   }
 
   /** Everything after the lock is ours; resolves/rejects only once the session is clean again. */
-  async function session<T>(fn: (db: PgSession) => Promise<T>, signal: AbortSignal, timedOut: () => boolean, failuresAtEnqueue: number, progress: { began: boolean }): Promise<T> {
+  async function session<T>(
+    fn: (db: PgSession) => Promise<T>,
+    signal: AbortSignal,
+    timedOut: () => boolean,
+    failuresAtEnqueue: number,
+    progress: { began: boolean },
+  ): Promise<T> {
     if (closed) throw new PostgresSourceError('closed', 'error');
     // Queued behind an attempt that failed: its failure is ours too (the real kind, even if it opened the breaker).
     if (lastConnectFailure && connectFailures > failuresAtEnqueue) throw lastConnectFailure;
@@ -542,7 +569,11 @@ WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND application_name = $2
       try {
         c = await connect(signal);
       } catch (e) {
-        const err = signal.aborted ? (timedOut() ? new PostgresSourceError(`could not connect within ${config.timeoutMs} ms`, 'timeout') : undefined) : classifyPgError(e, password);
+        const err = signal.aborted
+          ? timedOut()
+            ? new PostgresSourceError(`could not connect within ${config.timeoutMs} ms`, 'timeout')
+            : undefined
+          : classifyPgError(e, password);
         if (!err) throw e;
         lastConnectFailure = err;
         connectFailures += 1;

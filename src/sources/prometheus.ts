@@ -64,7 +64,11 @@ export interface PrometheusClient {
  * `status` is the HTTP status where there was one.
  */
 export class PrometheusError extends Error {
-  constructor(message: string, readonly errorType: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly errorType: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'PrometheusError';
   }
@@ -205,7 +209,10 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
       if (data.resultType !== 'matrix' || !Array.isArray(data.result)) throw badShape(path, String(data.resultType));
       const series = data.result.map((r: any): PromSeries => {
         if (!r || !Array.isArray(r.values)) throw badShape(path, 'matrix series');
-        return { metric: { ...(r.metric ?? {}) }, points: r.values.map((p: any): [number, number] => [Math.round(Number(p[0]) * 1000), parseSampleValue(p[1])]) };
+        return {
+          metric: { ...(r.metric ?? {}) },
+          points: r.values.map((p: any): [number, number] => [Math.round(Number(p[0]) * 1000), parseSampleValue(p[1])]),
+        };
       });
       return { series, warnings };
     },

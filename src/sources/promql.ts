@@ -113,7 +113,10 @@ export function selector(metric: string, matchers: readonly LabelMatcher[]): str
  * returned in `missing` and add no matcher. Prefer matchersFromGroup, which knows about truncated
  * and resolved alerts.
  */
-export function matchersFromAlerts(labels: readonly string[], alerts: ReadonlyArray<{ labels: Record<string, string> }>): { matchers: LabelMatcher[]; missing: string[] } {
+export function matchersFromAlerts(
+  labels: readonly string[],
+  alerts: ReadonlyArray<{ labels: Record<string, string> }>,
+): { matchers: LabelMatcher[]; missing: string[] } {
   const matchers: LabelMatcher[] = [];
   const missing: string[] = [];
   for (const name of labels) {

@@ -10,7 +10,12 @@ import type { StateConfig } from './config';
  */
 export async function openStore(config: StateConfig): Promise<StateStore> {
   if (config.url) {
-    return PostgresStore.open({ url: config.url, poolSize: config.poolSize, connectTimeoutMs: config.connectTimeoutMs, statementTimeoutMs: config.statementTimeoutMs });
+    return PostgresStore.open({
+      url: config.url,
+      poolSize: config.poolSize,
+      connectTimeoutMs: config.connectTimeoutMs,
+      statementTimeoutMs: config.statementTimeoutMs,
+    });
   }
   return SqliteStore.open(config.path);
 }

@@ -100,7 +100,9 @@ export async function migrate(client: PoolClient, where: string, timeoutMs: numb
   await client.query(`SET statement_timeout = ${Math.trunc(timeoutMs)}; SET lock_timeout = ${Math.trunc(timeoutMs)}`);
   await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS pagefirst_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS pagefirst_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
     const current = Number((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM pagefirst_schema')).rows[0]?.v ?? 0);
     if (current > PG_SCHEMA_VERSION) {
       throw new StoreError(

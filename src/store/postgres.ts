@@ -36,7 +36,8 @@ const UNAVAILABLE_CLASSES = ['08', '53'];
  * pg's 'Connection terminated unexpectedly', 'Connection terminated due to connection timeout',
  * 'Query read timeout' (node_modules/pg/lib/client.js), and Node's socket errors by code.
  */
-const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|not queryable/i;
+const UNAVAILABLE_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|not queryable/i;
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /** True when `e` says the database cannot be reached or cannot serve now. */
@@ -58,7 +59,6 @@ export function describeUrl(url: string): string {
     return 'the configured state.url';
   }
 }
-
 
 type Queryable = Pick<PoolClient, 'query'>;
 
@@ -85,7 +85,10 @@ export class PostgresStore implements StateStore {
   readonly where: string;
   private closed = false;
 
-  private constructor(private readonly pool: Pool, where: string) {
+  private constructor(
+    private readonly pool: Pool,
+    where: string,
+  ) {
     this.where = where;
   }
 
@@ -207,15 +210,21 @@ export class PostgresStore implements StateStore {
     if (req.trigger === 'webhook') for (const a of group.alerts) fingerprints.set(a.fingerprint, { groupKey: group.groupKey, now: req.now });
     const input = JSON.stringify(group);
     const putKey = (runId: string) =>
-      c.query('INSERT INTO idempotency (key, run_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at', [
-        req.idempotencyKey,
-        runId,
-        req.keyExpiresAt,
-      ]);
+      c.query(
+        'INSERT INTO idempotency (key, run_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at',
+        [req.idempotencyKey, runId, req.keyExpiresAt],
+      );
     if (req.groupCooldownUntil !== undefined) {
-      const last = (await c.query<{ status: string; run_id: string; until: string }>('SELECT status, run_id, until FROM group_cooldown WHERE group_key = $1 AND trigger = $2', [group.groupKey, req.trigger])).rows[0];
+      const last = (
+        await c.query<{ status: string; run_id: string; until: string }>(
+          'SELECT status, run_id, until FROM group_cooldown WHERE group_key = $1 AND trigger = $2',
+          [group.groupKey, req.trigger],
+        )
+      ).rows[0];
       if (last && last.status === group.status && Number(last.until) > req.now) {
-        const coalesced = ((await c.query("UPDATE runs SET input = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'", [input, req.now, last.run_id])).rowCount ?? 0) === 1;
+        const coalesced =
+          ((await c.query("UPDATE runs SET input = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'", [input, req.now, last.run_id])).rowCount ?? 0) ===
+          1;
         await putKey(last.run_id);
         return { id: last.run_id, duplicate: true, coalesced };
       }
@@ -296,7 +305,11 @@ export class PostgresStore implements StateStore {
   }
 
   async renewLease(lease: { groupKey: string; token: string }, leaseMs: number): Promise<boolean> {
-    const rows = await this.q('renew a lease', `UPDATE run_leases SET until = clock_timestamp() + $3 * interval '1 millisecond' WHERE group_key = $1 AND token = $2 RETURNING 1`, [lease.groupKey, lease.token, leaseMs]);
+    const rows = await this.q(
+      'renew a lease',
+      `UPDATE run_leases SET until = clock_timestamp() + $3 * interval '1 millisecond' WHERE group_key = $1 AND token = $2 RETURNING 1`,
+      [lease.groupKey, lease.token, leaseMs],
+    );
     return rows.length === 1;
   }
 
@@ -305,11 +318,19 @@ export class PostgresStore implements StateStore {
   }
 
   async setState(id: string, state: RunState, diagnostic?: Diagnostic, now = Date.now()): Promise<void> {
-    await this.q('write a run', 'UPDATE runs SET state = $1, diagnostic = COALESCE($2, diagnostic), updated_at = $3 WHERE id = $4', [state, diagnostic ? JSON.stringify(diagnostic) : null, now, id]);
+    await this.q('write a run', 'UPDATE runs SET state = $1, diagnostic = COALESCE($2, diagnostic), updated_at = $3 WHERE id = $4', [
+      state,
+      diagnostic ? JSON.stringify(diagnostic) : null,
+      now,
+      id,
+    ]);
   }
 
   async unfinishedRuns(): Promise<Array<{ id: string; groupKey: string }>> {
-    const rows = await this.q<{ id: string; group_key: string }>('list unfinished runs', "SELECT id, group_key FROM runs WHERE state <> 'done' ORDER BY created_at");
+    const rows = await this.q<{ id: string; group_key: string }>(
+      'list unfinished runs',
+      "SELECT id, group_key FROM runs WHERE state <> 'done' ORDER BY created_at",
+    );
     return rows.map((r) => ({ id: r.id, groupKey: r.group_key }));
   }
 
@@ -334,11 +355,16 @@ export class PostgresStore implements StateStore {
   }
 
   async groupKeyOf(fingerprint: string): Promise<string | undefined> {
-    return (await this.q<{ group_key: string }>('read an alert group', 'SELECT group_key FROM alert_groups WHERE fingerprint = $1', [fingerprint]))[0]?.group_key;
+    return (await this.q<{ group_key: string }>('read an alert group', 'SELECT group_key FROM alert_groups WHERE fingerprint = $1', [fingerprint]))[0]
+      ?.group_key;
   }
 
   async notifications(runId: string): Promise<Map<string, { status: NotificationStatus; detail: string }>> {
-    const rows = await this.q<{ notifier: string; status: string; detail: string }>('read notifications', 'SELECT notifier, status, detail FROM notifications WHERE run_id = $1', [runId]);
+    const rows = await this.q<{ notifier: string; status: string; detail: string }>(
+      'read notifications',
+      'SELECT notifier, status, detail FROM notifications WHERE run_id = $1',
+      [runId],
+    );
     return new Map(rows.map((r) => [r.notifier, { status: r.status as NotificationStatus, detail: r.detail }]));
   }
 
@@ -351,7 +377,9 @@ export class PostgresStore implements StateStore {
   }
 
   async getNotifierState<T>(notifier: string, key: string): Promise<T | undefined> {
-    const row = (await this.q<{ value: string }>('read notifier state', 'SELECT value FROM notifier_state WHERE notifier = $1 AND key = $2', [notifier, key]))[0];
+    const row = (
+      await this.q<{ value: string }>('read notifier state', 'SELECT value FROM notifier_state WHERE notifier = $1 AND key = $2', [notifier, key])
+    )[0];
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
@@ -364,12 +392,11 @@ export class PostgresStore implements StateStore {
   }
 
   async initNotifierState<T>(notifier: string, key: string, value: T, now = Date.now()): Promise<T> {
-    const inserted = await this.q('write notifier state', 'INSERT INTO notifier_state (notifier, key, value, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (notifier, key) DO NOTHING RETURNING 1', [
-      notifier,
-      key,
-      JSON.stringify(value),
-      now,
-    ]);
+    const inserted = await this.q(
+      'write notifier state',
+      'INSERT INTO notifier_state (notifier, key, value, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (notifier, key) DO NOTHING RETURNING 1',
+      [notifier, key, JSON.stringify(value), now],
+    );
     if (inserted.length === 1) return value;
     // A separate statement: under READ COMMITTED it sees the row of the replica that won the race,
     // which the INSERT's own snapshot may not.
@@ -406,8 +433,11 @@ export class PostgresStore implements StateStore {
   }
 
   async checkWritable(): Promise<void> {
-    const row = (await this.q<{ recovery: boolean; ro: string }>('check', "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS ro"))[0];
-    if (row?.recovery || row?.ro === 'on') throw new StoreError(`the state database ${this.where} is read-only (a standby, or default_transaction_read_only): point state.url at the primary`);
+    const row = (
+      await this.q<{ recovery: boolean; ro: string }>('check', "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS ro")
+    )[0];
+    if (row?.recovery || row?.ro === 'on')
+      throw new StoreError(`the state database ${this.where} is read-only (a standby, or default_transaction_read_only): point state.url at the primary`);
   }
 
   async close(): Promise<void> {

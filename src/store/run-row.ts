@@ -7,8 +7,18 @@ import type { RunRecord, RunState } from './types';
  * and times as numbers; node-postgres gives a boolean and bigint columns as strings.
  */
 export interface RunRow {
-  id: string; group_key: string; alertname: string; status: string; trigger: string; state: string; notify: number | boolean;
-  input: string; diagnostic: string | null; attempts: number; created_at: number | string; updated_at: number | string;
+  id: string;
+  group_key: string;
+  alertname: string;
+  status: string;
+  trigger: string;
+  state: string;
+  notify: number | boolean;
+  input: string;
+  diagnostic: string | null;
+  attempts: number;
+  created_at: number | string;
+  updated_at: number | string;
 }
 
 /** The RunRecord of a `runs` row (its input and diagnostic parsed from JSON). */

@@ -35,7 +35,9 @@ export class SqliteStore implements StateStore {
     try {
       return Promise.resolve(f());
     } catch (e) {
-      return Promise.reject(e instanceof StoreError ? e : new StoreError(`cannot ${what} in the state store ${this.where}: ${(e as Error).message}`, { cause: e }));
+      return Promise.reject(
+        e instanceof StoreError ? e : new StoreError(`cannot ${what} in the state store ${this.where}: ${(e as Error).message}`, { cause: e }),
+      );
     }
   }
 

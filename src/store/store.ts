@@ -70,7 +70,6 @@ CREATE TABLE IF NOT EXISTS notifier_state (
 );
 `;
 
-
 /**
  * The durable embedded store (SQLite): runs, diagnostics, notification state and idempotency
  * keys. All methods are synchronous and atomic; they throw StoreError when the file is unusable.
@@ -121,12 +120,16 @@ export class Store implements AlertHistory {
       ),
       runInputUpdate: db.prepare('UPDATE runs SET input = ?, notify = MAX(notify, ?), updated_at = ? WHERE id = ?'),
       runInputUpdateIfQueued: db.prepare("UPDATE runs SET input = ?, updated_at = ? WHERE id = ? AND state = 'queued'"),
-      cooldownGet: db.prepare<[string, string], { status: string; run_id: string; until: number }>('SELECT status, run_id, until FROM group_cooldown WHERE group_key = ? AND trigger = ?'),
+      cooldownGet: db.prepare<[string, string], { status: string; run_id: string; until: number }>(
+        'SELECT status, run_id, until FROM group_cooldown WHERE group_key = ? AND trigger = ?',
+      ),
       cooldownPut: db.prepare('INSERT OR REPLACE INTO group_cooldown (group_key, trigger, status, run_id, until) VALUES (?, ?, ?, ?, ?)'),
       purgeCooldown: db.prepare('DELETE FROM group_cooldown WHERE until <= ?'),
       runGet: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
       runState: db.prepare('UPDATE runs SET state = ?, diagnostic = COALESCE(?, diagnostic), updated_at = ? WHERE id = ?'),
-      runClaim: db.prepare("UPDATE runs SET state = CASE WHEN state = 'notifying' THEN state ELSE 'enriching' END, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state != 'done'"),
+      runClaim: db.prepare(
+        "UPDATE runs SET state = CASE WHEN state = 'notifying' THEN state ELSE 'enriching' END, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state != 'done'",
+      ),
       unfinished: db.prepare<[], { id: string; group_key: string }>("SELECT id, group_key FROM runs WHERE state != 'done' ORDER BY created_at"),
       previousDone: db.prepare<[string, number, string], { diagnostic: string }>(
         "SELECT diagnostic FROM runs WHERE group_key = ? AND state = 'done' AND created_at <= ? AND id != ? AND diagnostic IS NOT NULL ORDER BY created_at DESC LIMIT 1",
@@ -134,7 +137,9 @@ export class Store implements AlertHistory {
       history: db.prepare<[string, number, number], { id: string; created_at: number; status: string }>(
         'SELECT id, created_at, status FROM runs WHERE alertname = ? AND created_at >= ? AND created_at < ? ORDER BY created_at DESC LIMIT 100',
       ),
-      notifGet: db.prepare<[string], { notifier: string; status: string; detail: string }>('SELECT notifier, status, detail FROM notifications WHERE run_id = ?'),
+      notifGet: db.prepare<[string], { notifier: string; status: string; detail: string }>(
+        'SELECT notifier, status, detail FROM notifications WHERE run_id = ?',
+      ),
       notifPut: db.prepare('INSERT OR REPLACE INTO notifications (run_id, notifier, status, detail, updated_at) VALUES (?, ?, ?, ?, ?)'),
       stateGet: db.prepare<[string, string], { value: string }>('SELECT value FROM notifier_state WHERE notifier = ? AND key = ?'),
       statePut: db.prepare('INSERT OR REPLACE INTO notifier_state (notifier, key, value, updated_at) VALUES (?, ?, ?, ?)'),

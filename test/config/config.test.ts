@@ -32,10 +32,32 @@ describe('parseConfig', () => {
     ['port out of range', { server: { port: 70000 } }, {}, ['server.port: Too big: expected number to be <=65535']],
     ['unknown top-level key', { sever: {} }, {}, ['(root)|: Unrecognized key: "sever"']],
     ['missing env variable', { server: { auth: { token: '${NOPE}' } } }, {}, ['server.auth.token: environment variable NOPE is not set']],
-    ['unknown enricher in a route', { routes: [{ match: { alertname: 'x' }, enrichers: ['pool', 'crystal_ball'] }] }, {}, ['routes.0.enrichers.1: unknown enricher "crystal_ball"']],
-    ['slack notifier without a token', { routes: [{ enrichers: [], notifiers: ['slack'] }] }, {}, ['routes.0.notifiers.0: the slack notifier needs slack.token']],
+    [
+      'unknown enricher in a route',
+      { routes: [{ match: { alertname: 'x' }, enrichers: ['pool', 'crystal_ball'] }] },
+      {},
+      ['routes.0.enrichers.1: unknown enricher "crystal_ball"'],
+    ],
+    [
+      'slack notifier without a token',
+      { routes: [{ enrichers: [], notifiers: ['slack'] }] },
+      {},
+      ['routes.0.notifiers.0: the slack notifier needs slack.token'],
+    ],
     ['bad regex matcher', { routes: [{ matchRe: { severity: '(' } }] }, {}, ['routes.0.matchRe.severity: invalid regular expression']],
-    ['duplicate postgres names', { sources: { postgres: [{ name: 'a', url: 'postgres://x/y' }, { name: 'a', url: 'postgres://x/z' }] } }, {}, ['sources.postgres.1.name: duplicate name "a"']],
+    [
+      'duplicate postgres names',
+      {
+        sources: {
+          postgres: [
+            { name: 'a', url: 'postgres://x/y' },
+            { name: 'a', url: 'postgres://x/z' },
+          ],
+        },
+      },
+      {},
+      ['sources.postgres.1.name: duplicate name "a"'],
+    ],
     ['a Slack token without a channel', { slack: { token: 'xoxb-1' } }, {}, ['slack: with slack.token, set slack.alertsChannel or slack.incidentChannel']],
     ['bad PORT env', {}, { PORT: 'eighty' }, ['PORT: must be a port number, got "eighty"']],
   ])('%s', (_name, raw, env, expected) => {
@@ -49,12 +71,23 @@ describe('parseConfig', () => {
   test('a config with three mistakes reports all three', () => {
     const got = issuesOf({ server: { port: 'x' }, sources: { postgres: [{ name: 'db' }], prometheus: { url: 'not a url' } } });
     expect(got).toHaveLength(3);
-    expect(got).toEqual(expect.arrayContaining([expect.stringMatching(/^server\.port: /), 'sources.postgres.0.url: Required', expect.stringMatching(/^sources\.prometheus\.url: /)]));
+    expect(got).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^server\.port: /),
+        'sources.postgres.0.url: Required',
+        expect.stringMatching(/^sources\.prometheus\.url: /),
+      ]),
+    );
   });
 
   test('${VAR} substitution, defaults and $$ escapes', () => {
     const c = parseConfig(
-      { server: { auth: { token: '${TOKEN}' } }, sources: { postgres: [{ name: 'main', url: 'postgres://mon:${PGPASS}@db:5432/app' }] }, links: { runbook: '${RUNBOOK:-https://runbooks.example.com/db}' }, state: { path: '/var/lib/$$x' } },
+      {
+        server: { auth: { token: '${TOKEN}' } },
+        sources: { postgres: [{ name: 'main', url: 'postgres://mon:${PGPASS}@db:5432/app' }] },
+        links: { runbook: '${RUNBOOK:-https://runbooks.example.com/db}' },
+        state: { path: '/var/lib/$$x' },
+      },
       { TOKEN: 'a-very-long-token-value', PGPASS: 's3cret' },
     );
     expect(c.server.auth.token).toBe('a-very-long-token-value');

@@ -46,7 +46,13 @@ describe('docs/configuration.md', () => {
     const paths = new Set<string>();
     keyPaths(configSchema, '', paths);
     // enrichers' common timeoutMs is documented once for all of them
-    const missing = [...paths].filter((p) => !doc.includes(`\`${p}\``) && !/^enrichers\.[a-z_]+\.timeoutMs$/.test(p) && !/^enrichers\.pool\.states\./.test(p) && !/matchers\[\]\.|^routes\[\]\.enrichers\[\]\./.test(p));
+    const missing = [...paths].filter(
+      (p) =>
+        !doc.includes(`\`${p}\``) &&
+        !/^enrichers\.[a-z_]+\.timeoutMs$/.test(p) &&
+        !/^enrichers\.pool\.states\./.test(p) &&
+        !/matchers\[\]\.|^routes\[\]\.enrichers\[\]\./.test(p),
+    );
     expect(paths.size).toBeGreaterThan(80);
     expect(missing).toEqual([]);
   });

@@ -36,7 +36,14 @@ function scrape(text: string) {
   const value = (re: RegExp) => Number(text.match(re)?.[1] ?? NaN);
   const total = value(/^db_connection_pool_size\{state="total"\} (\S+)$/m);
   const active = value(/^db_connection_pool_size\{state="active"\} (\S+)$/m);
-  return { total, active, available: total - active, waiting: value(/^db_pool_waiting_clients (\S+)$/m), holdCount: value(/^db_connection_hold_seconds_count (\S+)$/m), text };
+  return {
+    total,
+    active,
+    available: total - active,
+    waiting: value(/^db_pool_waiting_clients (\S+)$/m),
+    holdCount: value(/^db_connection_hold_seconds_count (\S+)$/m),
+    text,
+  };
 }
 
 describe('demo backend against a real PostgreSQL', () => {
@@ -52,7 +59,22 @@ describe('demo backend against a real PostgreSQL', () => {
     pg = await startPostgres();
     admin = await pg.connect({ applicationName: 'test-admin' });
     const config = parseBackendConfig(
-      ['--port', '0', '--log-file', logFile(), '--query-cost-ms', '20', '--leak-interval-ms', '20', '--slow-seconds', '30', '--traffic-concurrency', '30', '--acquire-timeout-ms', '2000'],
+      [
+        '--port',
+        '0',
+        '--log-file',
+        logFile(),
+        '--query-cost-ms',
+        '20',
+        '--leak-interval-ms',
+        '20',
+        '--slow-seconds',
+        '30',
+        '--traffic-concurrency',
+        '30',
+        '--acquire-timeout-ms',
+        '2000',
+      ],
       { DATABASE_URL: pg.adminUrl },
     );
     const logger = pino({ level: 'info' }, pino.destination({ dest: logFile(), sync: true }));
@@ -145,7 +167,8 @@ describe('demo backend against a real PostgreSQL', () => {
 
   test('traffic: the load generator saturates the pool with requests to its own API', async () => {
     const before = await metrics();
-    const count = (text: string) => [...text.matchAll(/^http_requests_total\{endpoint="\/api\/orders[^}]*status="200"\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const count = (text: string) =>
+      [...text.matchAll(/^http_requests_total\{endpoint="\/api\/orders[^}]*status="200"\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
     expect((await post('/scenario/traffic')).status).toBe(200);
     const m = await until('available < 2 with requests waiting', metrics, (x) => x.available < 2 && x.waiting > 0, 5_000);
     await new Promise((r) => setTimeout(r, 500));
@@ -155,7 +178,9 @@ describe('demo backend against a real PostgreSQL', () => {
   });
 
   test('database errors are counted and logged to the log file, without the password', async () => {
-    const config = parseBackendConfig(['--port', '0', '--acquire-timeout-ms', '1000'], { DATABASE_URL: `postgres://app:hunter2secret@127.0.0.1:${await closedPort()}/app` });
+    const config = parseBackendConfig(['--port', '0', '--acquire-timeout-ms', '1000'], {
+      DATABASE_URL: `postgres://app:hunter2secret@127.0.0.1:${await closedPort()}/app`,
+    });
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
     const broken = createBackend(config, { logger });

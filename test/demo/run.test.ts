@@ -21,7 +21,11 @@ interface DemoRun {
 
 /** Runs the demo; `interruptWhen` sends SIGINT once stderr matches it. */
 async function runDemo(args: string[], opts: { env?: Record<string, string>; interruptWhen?: RegExp; timeoutMs?: number } = {}): Promise<DemoRun> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/demo/run.js'), ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/demo/run.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let interrupted = false;

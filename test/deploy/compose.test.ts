@@ -6,12 +6,24 @@ import { promisify } from 'node:util';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../src/config';
-import { ALERT_RULES, ALERTMANAGER_CONFIG, DEPLOY_DIR, PROMETHEUS_CONFIG, writeAlertmanagerConfig, writeAlertRules, writePrometheusConfig } from '../support/monitoring-config';
+import {
+  ALERT_RULES,
+  ALERTMANAGER_CONFIG,
+  DEPLOY_DIR,
+  PROMETHEUS_CONFIG,
+  writeAlertmanagerConfig,
+  writeAlertRules,
+  writePrometheusConfig,
+} from '../support/monitoring-config';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
-const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as { services: Record<string, any>; volumes?: Record<string, unknown>; secrets?: Record<string, any> };
+const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as {
+  services: Record<string, any>;
+  volumes?: Record<string, unknown>;
+  secrets?: Record<string, any>;
+};
 const EXEC_TIMEOUT_MS = 20_000;
 
 /** The Prometheus/Alertmanager tools: CI installs them (.ci/run); a missing one fails the test, never skips it. */
@@ -48,13 +60,17 @@ describe('docker-compose.yml', () => {
     expect(ajv.errorsText(validate.errors, { separator: '\n' })).toBe('No errors');
     expect(ok).toBe(true);
     // And it does reject what Compose rejects.
-    expect(validate({ ...compose, services: { ...compose.services, backend: { ...compose.services.backend, restart: 'unless-stopped', ports: 8000 } } })).toBe(false);
+    expect(validate({ ...compose, services: { ...compose.services, backend: { ...compose.services.backend, restart: 'unless-stopped', ports: 8000 } } })).toBe(
+      false,
+    );
     expect(validate({ ...compose, servics: {} })).toBe(false);
   });
 
   test('dclint finds no errors', async () => {
     const bin = path.join(path.dirname(require.resolve('dclint/package.json')), 'bin', 'dclint.cjs');
-    const r = await run(process.execPath, [bin, '--quiet', '--color', 'false', COMPOSE_FILE], { timeout: EXEC_TIMEOUT_MS, cwd: ROOT }).catch((e) => e as { stdout: string; stderr: string; code: number });
+    const r = await run(process.execPath, [bin, '--quiet', '--color', 'false', COMPOSE_FILE], { timeout: EXEC_TIMEOUT_MS, cwd: ROOT }).catch(
+      (e) => e as { stdout: string; stderr: string; code: number },
+    );
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
   });
 
@@ -81,24 +97,38 @@ describe('docker-compose.yml', () => {
         } else if (!named.has(source)) missing.push(`${name}: named volume ${source} is not declared`);
       }
       if (s.build) {
-        const ctx = path.resolve(ROOT, typeof s.build === 'string' ? s.build : s.build.context ?? '.');
+        const ctx = path.resolve(ROOT, typeof s.build === 'string' ? s.build : (s.build.context ?? '.'));
         const dockerfile = path.join(ctx, typeof s.build === 'object' && s.build.dockerfile ? s.build.dockerfile : 'Dockerfile');
         if (!fs.existsSync(dockerfile)) missing.push(`${name}: ${dockerfile}`);
       }
-      for (const f of [s.env_file ?? []].flat()) if (!fs.existsSync(path.resolve(ROOT, typeof f === 'string' ? f : f.path))) missing.push(`${name}: env_file ${f}`);
-      for (const sec of s.secrets ?? []) if (!compose.secrets?.[typeof sec === 'string' ? sec : sec.source]) missing.push(`${name}: secret ${JSON.stringify(sec)} is not declared`);
+      for (const f of [s.env_file ?? []].flat())
+        if (!fs.existsSync(path.resolve(ROOT, typeof f === 'string' ? f : f.path))) missing.push(`${name}: env_file ${f}`);
+      for (const sec of s.secrets ?? [])
+        if (!compose.secrets?.[typeof sec === 'string' ? sec : sec.source]) missing.push(`${name}: secret ${JSON.stringify(sec)} is not declared`);
     }
-    for (const [name, sec] of Object.entries(compose.secrets ?? {})) if (sec.file && !fs.existsSync(path.resolve(ROOT, sec.file))) missing.push(`secret ${name}: ${sec.file}`);
+    for (const [name, sec] of Object.entries(compose.secrets ?? {}))
+      if (sec.file && !fs.existsSync(path.resolve(ROOT, sec.file))) missing.push(`secret ${name}: ${sec.file}`);
     expect(missing).toEqual([]);
     // The files the mounted directories must hold.
-    for (const f of ['postgres/initdb/10-pagefirst.sh', 'grafana/provisioning/datasources/prometheus.yml', 'grafana/provisioning/dashboards/dashboards.yml', 'grafana/dashboards/database-health.json', 'prometheus/rules/pagefirst.rules.yml']) {
+    for (const f of [
+      'postgres/initdb/10-pagefirst.sh',
+      'grafana/provisioning/datasources/prometheus.yml',
+      'grafana/provisioning/dashboards/dashboards.yml',
+      'grafana/dashboards/database-health.json',
+      'prometheus/rules/pagefirst.rules.yml',
+    ]) {
       expect(fs.existsSync(path.join(DEPLOY_DIR, f))).toBe(true);
     }
     expect(fs.statSync(path.join(DEPLOY_DIR, 'postgres/initdb/10-pagefirst.sh')).mode & 0o111).not.toBe(0);
   });
 
   test('every ${VAR} it needs is listed in deploy/.env.example', () => {
-    const uncommented = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+    const uncommented = (f: string) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => !l.trimStart().startsWith('#'))
+        .join('\n');
     const text = uncommented(COMPOSE_FILE) + uncommented(path.join(DEPLOY_DIR, 'pagefirst.yml'));
     const used = new Set([...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!));
     const listed = new Set([...fs.readFileSync(path.join(DEPLOY_DIR, '.env.example'), 'utf8').matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
@@ -166,9 +196,9 @@ describe('Prometheus and Alertmanager configs', () => {
         'tests:',
         '  - interval: 15s',
         '    input_series:',
-        "      - series: 'db_connection_pool_size{state=\"total\", instance=\"backend:8000\"}'",
+        '      - series: \'db_connection_pool_size{state="total", instance="backend:8000"}\'',
         "        values: '10x20'",
-        "      - series: 'db_connection_pool_size{state=\"active\", instance=\"backend:8000\"}'",
+        '      - series: \'db_connection_pool_size{state="active", instance="backend:8000"}\'',
         "        values: '8x4 9x16'",
         '    alert_rule_test:',
         '      - eval_time: 1m',
@@ -180,7 +210,7 @@ describe('Prometheus and Alertmanager configs', () => {
         '          - exp_labels: { severity: critical }',
         '            exp_annotations:',
         '              summary: "Database connection pool exhausted: 1 connections available"',
-        "              description: \"Fewer than 2 of the application's pooled database connections have been available for over a minute. Requests queue for a connection and time out.\"",
+        '              description: "Fewer than 2 of the application\'s pooled database connections have been available for over a minute. Requests queue for a connection and time out."',
         '              runbook_url: "https://runbooks.example.com/database/db_pool_exhausted"',
       ].join('\n'),
     );
@@ -190,11 +220,19 @@ describe('Prometheus and Alertmanager configs', () => {
 
   test('amtool checks the config; db_pool_exhausted routes to pagefirst with a bearer token file and resolves', async () => {
     expect(await check('amtool', ['check-config', ALERTMANAGER_CONFIG])).toContain('SUCCESS');
-    expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${ALERTMANAGER_CONFIG}`, 'alertname=db_pool_exhausted'], true)).trim()).toBe('pagefirst');
-    expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${ALERTMANAGER_CONFIG}`, 'alertname=p99_latency_high'], true)).trim()).toBe('null');
+    expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${ALERTMANAGER_CONFIG}`, 'alertname=db_pool_exhausted'], true)).trim()).toBe(
+      'pagefirst',
+    );
+    expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${ALERTMANAGER_CONFIG}`, 'alertname=p99_latency_high'], true)).trim()).toBe(
+      'null',
+    );
     const doc = parse(fs.readFileSync(ALERTMANAGER_CONFIG, 'utf8')) as Record<string, any>;
     const hook = doc.receivers.find((r: { name: string }) => r.name === 'pagefirst').webhook_configs[0];
-    expect(hook).toMatchObject({ url: 'http://pagefirst:8080/webhook', send_resolved: true, http_config: { authorization: { type: 'Bearer', credentials_file: '/run/secrets/pagefirst_token' } } });
+    expect(hook).toMatchObject({
+      url: 'http://pagefirst:8080/webhook',
+      send_resolved: true,
+      http_config: { authorization: { type: 'Bearer', credentials_file: '/run/secrets/pagefirst_token' } },
+    });
   });
 
   test('the test variants (short timings, local targets, token file) pass promtool and amtool too', async () => {
@@ -210,7 +248,11 @@ describe('Prometheus and Alertmanager configs', () => {
     expect(r.groups.flatMap((g: { rules: Array<{ for: string }> }) => g.rules.map((x) => x.for))).toEqual(['2s', '2s', '2s']);
     const a = parse(fs.readFileSync(am.configFile, 'utf8'));
     expect(a.route).toMatchObject({ group_wait: '1s', group_interval: '1s' });
-    expect(a.receivers[1].webhook_configs[0]).toMatchObject({ url: 'http://127.0.0.1:18080/webhook', send_resolved: true, http_config: { authorization: { credentials_file: am.tokenFile } } });
+    expect(a.receivers[1].webhook_configs[0]).toMatchObject({
+      url: 'http://127.0.0.1:18080/webhook',
+      send_resolved: true,
+      http_config: { authorization: { credentials_file: am.tokenFile } },
+    });
     expect(fs.readFileSync(am.tokenFile, 'utf8')).toBe('test-token-0123456789');
     expect(fs.statSync(am.tokenFile).mode & 0o077).toBe(0);
   });
@@ -222,7 +264,13 @@ describe('Grafana', () => {
     expect(d.title).toBe('Database Health');
     expect(d.uid).toBe('database-health');
     const exprs = d.panels.flatMap((p: { targets: Array<{ expr: string }> }) => p.targets.map((t) => t.expr)).join('\n');
-    for (const s of ['db_connection_pool_size{state="active"}', 'db_connection_pool_size{state="idle"}', 'db_connection_pool_size{state="total"}', 'sum by (endpoint) (rate(http_requests_total[1m]))', 'pg_stat_activity_count']) {
+    for (const s of [
+      'db_connection_pool_size{state="active"}',
+      'db_connection_pool_size{state="idle"}',
+      'db_connection_pool_size{state="total"}',
+      'sum by (endpoint) (rate(http_requests_total[1m]))',
+      'pg_stat_activity_count',
+    ]) {
       expect(exprs).toContain(s);
     }
     const pagefirst = parse(fs.readFileSync(path.join(DEPLOY_DIR, 'pagefirst.yml'), 'utf8'));

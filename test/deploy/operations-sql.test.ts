@@ -24,7 +24,7 @@ describe('the monitoring role SQL in docs/operations.md', () => {
   test('creates a role that sees every session, cannot write, and is limited', async () => {
     const admin = await pg.connect();
     await admin.query(monitoringRoleSql());
-    await admin.query("CREATE TABLE IF NOT EXISTS t (x int)");
+    await admin.query('CREATE TABLE IF NOT EXISTS t (x int)');
     const url = pg.url({ user: 'pagefirst_monitor', password: 'change-me', database: 'postgres' });
     const other = await pg.connect({ applicationName: 'somebody-else' });
     await other.query('SELECT 1');

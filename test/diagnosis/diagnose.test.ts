@@ -21,15 +21,40 @@ const scenarios: Scenario[] = [
     name: 'connection leak',
     build: f.leak,
     top: 'connection_leak',
-    evidence: ['9 sessions idle in transaction', 'pid 4711 (idle 95 s', 'SELECT id, status FROM orders WHERE customer_id = $1', 'traffic is flat (1.02x its hour-ago baseline', 'climbing'],
-    actions: ['SELECT pg_terminate_backend(4711);', 'SELECT pg_terminate_backend(4715);', "application_name = 'demo-backend'", 'ALTER ROLE "app" SET idle_in_transaction_session_timeout'],
-    absent: ['traffic_spike', 'lock_contention', 'slow_queries', 'database_unavailable', 'database_connection_limit', 'pool_misconfigured', 'resource_exhaustion'],
+    evidence: [
+      '9 sessions idle in transaction',
+      'pid 4711 (idle 95 s',
+      'SELECT id, status FROM orders WHERE customer_id = $1',
+      'traffic is flat (1.02x its hour-ago baseline',
+      'climbing',
+    ],
+    actions: [
+      'SELECT pg_terminate_backend(4711);',
+      'SELECT pg_terminate_backend(4715);',
+      "application_name = 'demo-backend'",
+      'ALTER ROLE "app" SET idle_in_transaction_session_timeout',
+    ],
+    absent: [
+      'traffic_spike',
+      'lock_contention',
+      'slow_queries',
+      'database_unavailable',
+      'database_connection_limit',
+      'pool_misconfigured',
+      'resource_exhaustion',
+    ],
   },
   {
     name: 'slow queries',
     build: f.slow,
     top: 'slow_queries',
-    evidence: ['9 active queries running longer than 1.0 s', 'pid 4801 (30 s', 'SELECT pg_sleep($1), count(*) FROM orders', 'averages 29 s over 40 calls', 'p99_latency_high'],
+    evidence: [
+      '9 active queries running longer than 1.0 s',
+      'pid 4801 (30 s',
+      'SELECT pg_sleep($1), count(*) FROM orders',
+      'averages 29 s over 40 calls',
+      'p99_latency_high',
+    ],
     actions: ['SELECT pg_cancel_backend(4801);', 'statement_timeout'],
     absent: ['lock_contention', 'connection_leak', 'traffic_spike', 'database_unavailable', 'database_connection_limit', 'resource_exhaustion'],
   },
@@ -37,7 +62,14 @@ const scenarios: Scenario[] = [
     name: 'lock contention',
     build: f.lock,
     top: 'lock_contention',
-    evidence: ['root blocker pid 4711', 'idle in transaction for 61 s', 'blocks 9 sessions directly (pid 4712', '9 sessions wait on locks', 'longest wait 55 s', 'UPDATE orders SET status = $1 WHERE id = $2'],
+    evidence: [
+      'root blocker pid 4711',
+      'idle in transaction for 61 s',
+      'blocks 9 sessions directly (pid 4712',
+      '9 sessions wait on locks',
+      'longest wait 55 s',
+      'UPDATE orders SET status = $1 WHERE id = $2',
+    ],
     actions: ['SELECT pg_terminate_backend(4711);', 'lock_timeout'],
     absent: ['slow_queries', 'connection_leak', 'traffic_spike', 'database_unavailable', 'database_connection_limit', 'pool_misconfigured'],
   },
@@ -46,7 +78,7 @@ const scenarios: Scenario[] = [
     build: f.spike,
     top: 'traffic_spike',
     evidence: ['request rate 160/s against 50.0/s an hour ago (3.20x', 'GET /api/orders: 130/s (was 30.0/s, 4.33x)', '10 of 10 connections'],
-    actions: ['GET /api/orders', 'Raise the pool\'s max from 10 to 17', '160/s × 0.08 s'],
+    actions: ['GET /api/orders', "Raise the pool's max from 10 to 17", '160/s × 0.08 s'],
     absent: ['connection_leak', 'slow_queries', 'lock_contention', 'database_unavailable', 'database_connection_limit'],
   },
   {
@@ -103,14 +135,25 @@ describe('diagnose: scenarios', () => {
 
   test('no enrichments, or none ok: no causes', () => {
     expect(diagnose([], f.group)).toEqual([]);
-    expect(diagnose(f.leak().map((e) => ({ ...e, status: 'error' as const })), f.group)).toEqual([]);
-    expect(diagnose(f.lock().map((e) => ({ ...e, status: 'timeout' as const })), f.group)).toEqual([]);
+    expect(
+      diagnose(
+        f.leak().map((e) => ({ ...e, status: 'error' as const })),
+        f.group,
+      ),
+    ).toEqual([]);
+    expect(
+      diagnose(
+        f.lock().map((e) => ({ ...e, status: 'timeout' as const })),
+        f.group,
+      ),
+    ).toEqual([]);
   });
 
   test('every rule has its own cause id from CAUSE_IDS', () => {
     expect(RULES).toHaveLength(CAUSE_IDS.length);
     const ids = new Set<string>();
-    for (const build of [f.leak, f.slow, f.lock, f.spike, f.down, f.connectionLimit, f.undersized, f.ioBound]) for (const c of diagnose(build(), f.group)) ids.add(c.id);
+    for (const build of [f.leak, f.slow, f.lock, f.spike, f.down, f.connectionLimit, f.undersized, f.ioBound])
+      for (const c of diagnose(build(), f.group)) ids.add(c.id);
     expect([...ids].sort()).toEqual([...CAUSE_IDS].sort());
   });
 });
@@ -169,8 +212,26 @@ describe('roots rank above the symptoms they explain', () => {
     // As pg_blocking_pids reports a tuple-lock queue: 4712 waits on the holder, the rest on 4712 and on each other;
     // the enricher lists the chains with most waiters, so the holder's own chain (1 waiter) is cut.
     database.blockingChains = [
-      { blockerPid: 4712, blockerUser: 'app', blockerApplication: 'demo-backend', blockerState: 'active', blockerQuery: 'UPDATE orders SET status = $1 WHERE id = $2', blockerAgeMs: 55_000, waitingPids: [4713, 4714, 4715, 4716, 4717, 4718, 4719, 4720], longestWaitMs: 54_000 },
-      { blockerPid: 4713, blockerUser: 'app', blockerApplication: 'demo-backend', blockerState: 'active', blockerQuery: 'UPDATE orders SET status = $1 WHERE id = $2', blockerAgeMs: 54_000, waitingPids: [4714, 4715, 4716, 4717, 4718, 4719, 4720], longestWaitMs: 53_000 },
+      {
+        blockerPid: 4712,
+        blockerUser: 'app',
+        blockerApplication: 'demo-backend',
+        blockerState: 'active',
+        blockerQuery: 'UPDATE orders SET status = $1 WHERE id = $2',
+        blockerAgeMs: 55_000,
+        waitingPids: [4713, 4714, 4715, 4716, 4717, 4718, 4719, 4720],
+        longestWaitMs: 54_000,
+      },
+      {
+        blockerPid: 4713,
+        blockerUser: 'app',
+        blockerApplication: 'demo-backend',
+        blockerState: 'active',
+        blockerQuery: 'UPDATE orders SET status = $1 WHERE id = $2',
+        blockerAgeMs: 54_000,
+        waitingPids: [4714, 4715, 4716, 4717, 4718, 4719, 4720],
+        longestWaitMs: 53_000,
+      },
     ];
     const causes = diagnose(e, f.group);
     expect(causes[0]!.id).toBe('lock_contention');
@@ -211,7 +272,10 @@ describe('what speaks against a cause', () => {
   test('a leak during a traffic spike is weakened and says why', () => {
     const e = f.spike();
     const leak = f.leak().find((x) => x.enricher === 'postgres')!;
-    const causes = diagnose(e.map((x) => (x.enricher === 'postgres' ? leak : x)), f.group);
+    const causes = diagnose(
+      e.map((x) => (x.enricher === 'postgres' ? leak : x)),
+      f.group,
+    );
     const c = find(causes, 'connection_leak')!;
     expect(c.against!.join('\n')).toContain('traffic rose (3.20x its hour-ago baseline');
     expect(find(causes, 'traffic_spike')!.against!.join('\n')).toContain('idle in transaction (pid 4711');
@@ -233,9 +297,11 @@ describe('what speaks against a cause', () => {
   });
 
   test('connections checked out but idle on the server are a leak without idle-in-transaction sessions', () => {
-    const e = f.leak().map((x) =>
-      x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ connections: 12, byState: { active: 1, idle: 11 }, idleSettled: 11 })] }) : x,
-    );
+    const e = f
+      .leak()
+      .map((x) =>
+        x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ connections: 12, byState: { active: 1, idle: 11 }, idleSettled: 11 })] }) : x,
+      );
     const c = find(diagnose(e, f.group), 'connection_leak')!;
     expect(c.evidence.join('\n')).toContain('sees only 1 working (active or in a transaction) and 11 idle sessions (idle for 2.0 s or more)');
     expect(c.against!.join('\n')).toContain('no session has been idle in transaction');
@@ -248,14 +314,26 @@ describe('what speaks against a cause', () => {
     // Only the pool's climbing trend can still suggest a leak; never the idle sessions.
     expect(c?.evidence.join('\n') ?? '').not.toContain('sees only');
     const settled = f.db({ connections: 12, byState: { active: 1, idle: 11 }, idleSettled: 11 });
-    const held = find(diagnose(f.leak().map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [settled] }) : x)), f.group), 'connection_leak')!;
+    const held = find(
+      diagnose(
+        f.leak().map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [settled] }) : x)),
+        f.group,
+      ),
+      'connection_leak',
+    )!;
     expect(held.confidence).toBeGreaterThan(c?.confidence ?? 0);
   });
 });
 
 describe('thresholds', () => {
   const withTraffic = (ratio: number) =>
-    f.spike().map((x) => (x.enricher === 'traffic' ? f.enrichment('traffic', f.traffic({ ratio, totalNow: 50 * ratio, totalHourAgo: 50, verdict: ratio >= 1.5 ? 'spike' : 'normal' })) : x));
+    f
+      .spike()
+      .map((x) =>
+        x.enricher === 'traffic'
+          ? f.enrichment('traffic', f.traffic({ ratio, totalNow: 50 * ratio, totalHourAgo: 50, verdict: ratio >= 1.5 ? 'spike' : 'normal' }))
+          : x,
+      );
 
   test('traffic at 1.49x is no spike, at 1.5x it is', () => {
     expect(find(diagnose(withTraffic(1.49), f.group), 'traffic_spike')).toBeUndefined();
@@ -278,7 +356,9 @@ describe('thresholds', () => {
   });
 
   test('a query running under 1 s is not slow', () => {
-    const e = f.slow().map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ longRunning: [f.session(4801, { queryAgeMs: 900 })] })] }) : x));
+    const e = f
+      .slow()
+      .map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ longRunning: [f.session(4801, { queryAgeMs: 900 })] })] }) : x));
     expect(find(diagnose(e, f.group), 'slow_queries')).toBeUndefined();
   });
 
@@ -293,7 +373,16 @@ describe('thresholds', () => {
 });
 
 describe('database failures are told apart', () => {
-  const failing = (failure: object) => f.down().map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ reachable: false, failure: failure as any })] }) : x.enricher === 'logs' ? f.enrichment('logs', f.logs()) : x));
+  const failing = (failure: object) =>
+    f
+      .down()
+      .map((x) =>
+        x.enricher === 'postgres'
+          ? f.enrichment('postgres', { databases: [f.db({ reachable: false, failure: failure as any })] })
+          : x.enricher === 'logs'
+            ? f.enrichment('logs', f.logs())
+            : x,
+      );
 
   test('"too many clients" is the connection limit, not unavailability', () => {
     const causes = diagnose(failing({ kind: 'too_many_clients', message: 'sorry, too many clients already', sqlstate: '53300' }), f.group);
@@ -313,7 +402,7 @@ describe('database failures are told apart', () => {
   });
 });
 
-describe('pool sizing by Little\'s law', () => {
+describe("pool sizing by Little's law", () => {
   test('several instances: the size per instance, and the database room checked', () => {
     const e = f.undersized().map((x) => {
       if (x.enricher === 'pool') {
@@ -339,7 +428,9 @@ describe('pool sizing by Little\'s law', () => {
     expect(c.actions[0]).toContain("Raise the pool's max from 10 to 13 per instance (2 instances, 26 in total)");
     // usable 37, others 30 - 20 = 10 → room 27 ≥ 26: no warning.
     expect(c.actions[0]).not.toContain('PgBouncer');
-    const tight = e.map((x) => (x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ maxConnections: 30, reservedConnections: 3, connections: 28 })] }) : x));
+    const tight = e.map((x) =>
+      x.enricher === 'postgres' ? f.enrichment('postgres', { databases: [f.db({ maxConnections: 30, reservedConnections: 3, connections: 28 })] }) : x,
+    );
     expect(find(diagnose(tight, f.group), 'pool_misconfigured')!.actions[0]).toContain('has room for only 19 of its 27 usable connections');
   });
 

@@ -17,7 +17,15 @@ export const group: AlertGroup = {
 };
 
 export function enrichment(enricher: string, evidence: object, status: Enrichment['status'] = 'ok'): Enrichment {
-  return { enricher, status, durationMs: 12, summary: `${enricher} summary`, sections: [], evidence: evidence as Record<string, unknown>, ...(status === 'ok' ? {} : { error: 'boom' }) };
+  return {
+    enricher,
+    status,
+    durationMs: 12,
+    summary: `${enricher} summary`,
+    sections: [],
+    evidence: evidence as Record<string, unknown>,
+    ...(status === 'ok' ? {} : { error: 'boom' }),
+  };
 }
 
 export function pool(o: Partial<PoolEvidence> = {}): PoolEvidence {
@@ -41,7 +49,15 @@ export function pool(o: Partial<PoolEvidence> = {}): PoolEvidence {
 }
 
 export const saturatedPool = (o: Partial<PoolEvidence> = {}) =>
-  pool({ active: 10, idle: 0, available: 0, utilization: 1, saturatedSince: '2026-11-27T06:40:12Z', perInstance: [{ instance: 'backend:8000', active: 10, idle: 0, total: 10, available: 0, utilization: 1 }], ...o });
+  pool({
+    active: 10,
+    idle: 0,
+    available: 0,
+    utilization: 1,
+    saturatedSince: '2026-11-27T06:40:12Z',
+    perInstance: [{ instance: 'backend:8000', active: 10, idle: 0, total: 10, available: 0, utilization: 1 }],
+    ...o,
+  });
 
 export function traffic(o: Partial<TrafficEvidence> = {}): TrafficEvidence {
   return {
@@ -125,18 +141,34 @@ const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => f
 
 /** Everything normal: nothing should stand out. */
 export function healthy(): Enrichment[] {
-  return [enrichment('pool', pool()), enrichment('traffic', traffic()), enrichment('postgres', { databases: [db()] }), enrichment('logs', logs()), enrichment('related_alerts', related())];
+  return [
+    enrichment('pool', pool()),
+    enrichment('traffic', traffic()),
+    enrichment('postgres', { databases: [db()] }),
+    enrichment('logs', logs()),
+    enrichment('related_alerts', related()),
+  ];
 }
 
 /** 9 connections checked out and left idle in transaction (pids 4711..4719), traffic flat. */
 export function leak(): Enrichment[] {
   const leaked = range(4711, 9).map((pid, i) =>
-    session(pid, { state: 'idle in transaction', stateAgeMs: 95_000 - i * 1000, xactAgeMs: 95_100 - i * 1000, queryAgeMs: 95_000 - i * 1000, query: 'SELECT id, status FROM orders WHERE customer_id = $1 FOR SHARE' }),
+    session(pid, {
+      state: 'idle in transaction',
+      stateAgeMs: 95_000 - i * 1000,
+      xactAgeMs: 95_100 - i * 1000,
+      queryAgeMs: 95_000 - i * 1000,
+      query: 'SELECT id, status FROM orders WHERE customer_id = $1 FOR SHARE',
+    }),
   );
   return [
     enrichment('pool', saturatedPool({ active: 9, idle: 1, available: 1, utilization: 0.9, activeTrend: 'climbing', activeSlopePerMinute: 0.6 })),
     enrichment('traffic', traffic()),
-    enrichment('postgres', { databases: [db({ connections: 13, byState: { 'idle in transaction': 9, active: 1, idle: 3 }, idleInTransaction: leaked, oldestTransactions: leaked.slice(0, 3) })] }),
+    enrichment('postgres', {
+      databases: [
+        db({ connections: 13, byState: { 'idle in transaction': 9, active: 1, idle: 3 }, idleInTransaction: leaked, oldestTransactions: leaked.slice(0, 3) }),
+      ],
+    }),
     enrichment('logs', logs()),
     enrichment('related_alerts', related()),
   ];
@@ -145,12 +177,30 @@ export function leak(): Enrichment[] {
 /** 9 queries sleeping in pg_sleep for 30 s (pids 4801..4809), no lock waits. */
 export function slow(): Enrichment[] {
   const q = 'SELECT pg_sleep($1), count(*) FROM orders WHERE created_at > $2';
-  const running = range(4801, 9).map((pid, i) => session(pid, { queryAgeMs: 30_000 - i * 500, xactAgeMs: 30_000 - i * 500, waitEventType: 'Timeout', waitEvent: 'PgSleep', query: q }));
+  const running = range(4801, 9).map((pid, i) =>
+    session(pid, { queryAgeMs: 30_000 - i * 500, xactAgeMs: 30_000 - i * 500, waitEventType: 'Timeout', waitEvent: 'PgSleep', query: q }),
+  );
   return [
     enrichment('pool', saturatedPool({ meanHoldSeconds: 2.4 })),
-    enrichment('traffic', traffic({ totalNow: 4, totalHourAgo: 4.1, ratio: 0.98, endpoints: [{ endpoint: 'GET /api/report', now: 4, hourAgo: 4.1, dayAgo: 4, ratio: 0.98 }], topMovers: [] })),
+    enrichment(
+      'traffic',
+      traffic({
+        totalNow: 4,
+        totalHourAgo: 4.1,
+        ratio: 0.98,
+        endpoints: [{ endpoint: 'GET /api/report', now: 4, hourAgo: 4.1, dayAgo: 4, ratio: 0.98 }],
+        topMovers: [],
+      }),
+    ),
     enrichment('postgres', {
-      databases: [db({ connections: 12, byState: { active: 10, idle: 2 }, longRunning: running, topStatements: [{ query: q, calls: 40, meanMs: 29_000, totalMs: 1_160_000 }] })],
+      databases: [
+        db({
+          connections: 12,
+          byState: { active: 10, idle: 2 },
+          longRunning: running,
+          topStatements: [{ query: q, calls: 40, meanMs: 29_000, totalMs: 1_160_000 }],
+        }),
+      ],
     }),
     enrichment('logs', logs()),
     enrichment('related_alerts', related(['p99_latency_high'])),
@@ -161,7 +211,9 @@ export function slow(): Enrichment[] {
 export function lock(): Enrichment[] {
   const update = 'UPDATE orders SET status = $1 WHERE id = $2';
   const blocker = session(4711, { state: 'idle in transaction', stateAgeMs: 60_000, xactAgeMs: 61_000, queryAgeMs: 60_000, query: update });
-  const waiters = range(4712, 9).map((pid, i) => session(pid, { waitEventType: 'Lock', waitEvent: 'transactionid', queryAgeMs: 55_000 - i * 1000, xactAgeMs: 55_000 - i * 1000, query: update }));
+  const waiters = range(4712, 9).map((pid, i) =>
+    session(pid, { waitEventType: 'Lock', waitEvent: 'transactionid', queryAgeMs: 55_000 - i * 1000, xactAgeMs: 55_000 - i * 1000, query: update }),
+  );
   return [
     enrichment('pool', saturatedPool({ meanHoldSeconds: 0.02 })),
     enrichment('traffic', traffic()),
@@ -173,7 +225,18 @@ export function lock(): Enrichment[] {
           longRunning: waiters,
           idleInTransaction: [blocker],
           oldestTransactions: [blocker, ...waiters.slice(0, 2)],
-          blockingChains: [{ blockerPid: 4711, blockerUser: 'app', blockerApplication: 'demo-backend', blockerState: 'idle in transaction', blockerQuery: update, blockerAgeMs: 61_000, waitingPids: waiters.map((w) => w.pid), longestWaitMs: 55_000 }],
+          blockingChains: [
+            {
+              blockerPid: 4711,
+              blockerUser: 'app',
+              blockerApplication: 'demo-backend',
+              blockerState: 'idle in transaction',
+              blockerQuery: update,
+              blockerAgeMs: 61_000,
+              waitingPids: waiters.map((w) => w.pid),
+              longestWaitMs: 55_000,
+            },
+          ],
         }),
       ],
     }),
@@ -213,14 +276,32 @@ export function down(): Enrichment[] {
     enrichment('traffic', traffic()),
     enrichment('postgres', {
       databases: [
-        db({ reachable: false, failure: { kind: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:5432' }, maxConnections: null, reservedConnections: null, connections: null, byState: {}, byApplication: {}, byUser: {}, topStatements: null }),
+        db({
+          reachable: false,
+          failure: { kind: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
+          maxConnections: null,
+          reservedConnections: null,
+          connections: null,
+          byState: {},
+          byApplication: {},
+          byUser: {},
+          topStatements: null,
+        }),
       ],
     }),
     enrichment(
       'logs',
       logs({
         matched: 42,
-        groups: [{ shape: 'pg connection error: connect ECONNREFUSED <addr>', count: 42, firstSeen: '2026-11-27T06:39:00Z', lastSeen: '2026-11-27T06:41:00Z', signal: 'connection_refused' }],
+        groups: [
+          {
+            shape: 'pg connection error: connect ECONNREFUSED <addr>',
+            count: 42,
+            firstSeen: '2026-11-27T06:39:00Z',
+            lastSeen: '2026-11-27T06:41:00Z',
+            signal: 'connection_refused',
+          },
+        ],
         signals: { too_many_clients: 0, pool_timeout: 0, connection_refused: 42, connection_error: 0, other: 0 },
       }),
     ),
@@ -233,12 +314,22 @@ export function connectionLimit(): Enrichment[] {
   return [
     enrichment('pool', saturatedPool()),
     enrichment('traffic', traffic()),
-    enrichment('postgres', { databases: [db({ connections: 97, byState: { idle: 80, active: 17 }, byApplication: { reporting: 85, 'demo-backend': 11, pagefirst: 1 } })] }),
+    enrichment('postgres', {
+      databases: [db({ connections: 97, byState: { idle: 80, active: 17 }, byApplication: { reporting: 85, 'demo-backend': 11, pagefirst: 1 } })],
+    }),
     enrichment(
       'logs',
       logs({
         matched: 12,
-        groups: [{ shape: 'pg connection error: sorry, too many clients already', count: 12, firstSeen: '2026-11-27T06:39:00Z', lastSeen: '2026-11-27T06:41:00Z', signal: 'too_many_clients' }],
+        groups: [
+          {
+            shape: 'pg connection error: sorry, too many clients already',
+            count: 12,
+            firstSeen: '2026-11-27T06:39:00Z',
+            lastSeen: '2026-11-27T06:41:00Z',
+            signal: 'too_many_clients',
+          },
+        ],
         signals: { too_many_clients: 12, pool_timeout: 0, connection_refused: 0, connection_error: 0, other: 0 },
       }),
     ),
@@ -250,7 +341,10 @@ export function connectionLimit(): Enrichment[] {
 export function undersized(): Enrichment[] {
   return [
     enrichment('pool', saturatedPool({ meanHoldSeconds: 0.11, waitingClients: 1.5 })),
-    enrichment('traffic', traffic({ totalNow: 100, totalHourAgo: 98, ratio: 1.02, endpoints: [{ endpoint: 'GET /api/orders', now: 100, hourAgo: 98, dayAgo: 97, ratio: 1.02 }] })),
+    enrichment(
+      'traffic',
+      traffic({ totalNow: 100, totalHourAgo: 98, ratio: 1.02, endpoints: [{ endpoint: 'GET /api/orders', now: 100, hourAgo: 98, dayAgo: 97, ratio: 1.02 }] }),
+    ),
     enrichment('postgres', { databases: [db({ connections: 13, byState: { active: 10, idle: 3 } })] }),
     enrichment('logs', logs()),
     enrichment('related_alerts', related()),
@@ -260,7 +354,9 @@ export function undersized(): Enrichment[] {
 /** Six long queries waiting on disk reads and buffer mapping, no locks. */
 export function ioBound(): Enrichment[] {
   const q = 'SELECT * FROM events WHERE payload @> $1';
-  const sessions = range(5001, 6).map((pid, i) => session(pid, { queryAgeMs: 8_000 + i * 100, waitEventType: i < 4 ? 'IO' : 'LWLock', waitEvent: i < 4 ? 'DataFileRead' : 'BufferMapping', query: q }));
+  const sessions = range(5001, 6).map((pid, i) =>
+    session(pid, { queryAgeMs: 8_000 + i * 100, waitEventType: i < 4 ? 'IO' : 'LWLock', waitEvent: i < 4 ? 'DataFileRead' : 'BufferMapping', query: q }),
+  );
   return [
     enrichment('pool', saturatedPool({ meanHoldSeconds: 0.4, waitingClients: 0.5 })),
     enrichment('traffic', traffic()),

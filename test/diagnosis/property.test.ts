@@ -29,11 +29,25 @@ const session = partial({
   stateAgeMs: n,
   query: s,
 });
-const chain = partial({ blockerPid: pid, blockerUser: s, blockerApplication: s, blockerState: s, blockerQuery: s, blockerAgeMs: n, waitingPids: maybe(fc.array(pid, { maxLength: 12 })), longestWaitMs: n });
+const chain = partial({
+  blockerPid: pid,
+  blockerUser: s,
+  blockerApplication: s,
+  blockerState: s,
+  blockerQuery: s,
+  blockerAgeMs: n,
+  waitingPids: maybe(fc.array(pid, { maxLength: 12 })),
+  longestWaitMs: n,
+});
 const database = partial({
   name: s,
   reachable: maybe(fc.boolean()),
-  failure: maybe(fc.oneof(fc.constant(null), partial({ kind: maybe(fc.constantFrom('too_many_clients', 'auth', 'unreachable', 'timeout', 'circuit_open', 'error')), message: s, sqlstate: s }))),
+  failure: maybe(
+    fc.oneof(
+      fc.constant(null),
+      partial({ kind: maybe(fc.constantFrom('too_many_clients', 'auth', 'unreachable', 'timeout', 'circuit_open', 'error')), message: s, sqlstate: s }),
+    ),
+  ),
   maxConnections: n,
   reservedConnections: n,
   connections: n,
@@ -74,18 +88,35 @@ const evidenceOf: Record<string, fc.Arbitrary<unknown>> = {
   postgres: partial({ databases: maybe(fc.array(database, { maxLength: 3 })) }),
   logs: partial({
     matched: n,
-    groups: maybe(fc.array(partial({ shape: s, count: n, firstSeen: s, lastSeen: s, signal: maybe(fc.constantFrom('too_many_clients', 'pool_timeout', 'connection_refused', 'connection_error', 'other')) }), { maxLength: 3 })),
+    groups: maybe(
+      fc.array(
+        partial({
+          shape: s,
+          count: n,
+          firstSeen: s,
+          lastSeen: s,
+          signal: maybe(fc.constantFrom('too_many_clients', 'pool_timeout', 'connection_refused', 'connection_error', 'other')),
+        }),
+        { maxLength: 3 },
+      ),
+    ),
     signals: maybe(fc.dictionary(fc.constantFrom('too_many_clients', 'pool_timeout', 'connection_refused', 'connection_error', 'other'), n)),
   }),
-  related_alerts: partial({ related: maybe(fc.array(partial({ alertname: maybe(fc.constantFrom('p99_latency_high', 'error_rate_high', 'x')), state: s, labels: anyValue }), { maxLength: 3 })) }),
+  related_alerts: partial({
+    related: maybe(
+      fc.array(partial({ alertname: maybe(fc.constantFrom('p99_latency_high', 'error_rate_high', 'x')), state: s, labels: anyValue }), { maxLength: 3 }),
+    ),
+  }),
 };
 
 const enrichmentArb = (name: string): fc.Arbitrary<Enrichment | undefined> =>
   fc.option(
-    fc.record({
-      status: fc.constantFrom('ok', 'ok', 'ok', 'error', 'timeout', 'skipped'),
-      evidence: fc.oneof({ weight: 5, arbitrary: evidenceOf[name]! }, { weight: 1, arbitrary: anyValue }),
-    }).map(({ status, evidence }) => ({ enricher: name, status, durationMs: 1, summary: '', sections: [], evidence }) as Enrichment),
+    fc
+      .record({
+        status: fc.constantFrom('ok', 'ok', 'ok', 'error', 'timeout', 'skipped'),
+        evidence: fc.oneof({ weight: 5, arbitrary: evidenceOf[name]! }, { weight: 1, arbitrary: anyValue }),
+      })
+      .map(({ status, evidence }) => ({ enricher: name, status, durationMs: 1, summary: '', sections: [], evidence }) as Enrichment),
     { nil: undefined },
   );
 
@@ -93,7 +124,10 @@ const enrichmentsArb = fc.tuple(...Object.keys(evidenceOf).map(enrichmentArb)).m
 
 /** A scenario fixture with random fields knocked out or replaced. */
 const mutatedScenarioArb = fc
-  .tuple(fc.constantFrom(f.leak, f.slow, f.lock, f.spike, f.down, f.connectionLimit, f.undersized, f.ioBound, f.healthy), fc.array(fc.tuple(fc.nat(4), safe, anyValue), { maxLength: 6 }))
+  .tuple(
+    fc.constantFrom(f.leak, f.slow, f.lock, f.spike, f.down, f.connectionLimit, f.undersized, f.ioBound, f.healthy),
+    fc.array(fc.tuple(fc.nat(4), safe, anyValue), { maxLength: 6 }),
+  )
   .map(([build, edits]) => {
     const es = build();
     for (const [i, key, value] of edits) {
@@ -120,10 +154,16 @@ describe('diagnose on arbitrary and partial evidence', () => {
   };
 
   test('never throws; causes sorted, confidences in (0, 1], ids from CAUSE_IDS', () => {
-    fc.assert(fc.property(enrichmentsArb, (es) => check(es)), { numRuns: 400 });
+    fc.assert(
+      fc.property(enrichmentsArb, (es) => check(es)),
+      { numRuns: 400 },
+    );
   });
 
   test('the same holds for real scenarios with fields knocked out', () => {
-    fc.assert(fc.property(mutatedScenarioArb, (es) => check(es)), { numRuns: 300 });
+    fc.assert(
+      fc.property(mutatedScenarioArb, (es) => check(es)),
+      { numRuns: 300 },
+    );
   });
 });

@@ -36,7 +36,9 @@ beforeAll(async () => {
   pg = await startPostgres();
   admin = await pg.connect({ applicationName: 'test-admin' });
   guard = createPostgresGuard(postgresSourceSchema.parse({ name: 'app', url: pg.adminUrl }), { applicationName: 'pagefirst' });
-  const config = parseBackendConfig(['--port', '0', '--log-file', path.join(tmp, 'backend.log'), '--leak-interval-ms', '10', '--slow-seconds', '60'], { DATABASE_URL: pg.adminUrl });
+  const config = parseBackendConfig(['--port', '0', '--log-file', path.join(tmp, 'backend.log'), '--leak-interval-ms', '10', '--slow-seconds', '60'], {
+    DATABASE_URL: pg.adminUrl,
+  });
   backend = createBackend(config, { logger });
   url = await backend.listen();
   await backend.ready();
@@ -52,7 +54,17 @@ afterAll(async () => {
 async function poolFromMetrics(): Promise<PoolEvidence> {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
   const v = (state: string) => Number(text.match(new RegExp(`^db_connection_pool_size\\{state="${state}"\\} (\\S+)$`, 'm'))![1]);
-  return f.pool({ active: v('active'), idle: v('idle'), total: v('total'), available: v('total') - v('active'), utilization: v('active') / v('total'), activeTrend: 'unknown', meanHoldSeconds: null, waitingClients: null, perInstance: [] });
+  return f.pool({
+    active: v('active'),
+    idle: v('idle'),
+    total: v('total'),
+    available: v('total') - v('active'),
+    utilization: v('active') / v('total'),
+    activeTrend: 'unknown',
+    meanHoldSeconds: null,
+    waitingClients: null,
+    perInstance: [],
+  });
 }
 
 async function evidenceNow(): Promise<Enrichment[]> {
@@ -73,7 +85,8 @@ async function induce(name: string, settleMs: number): Promise<void> {
 }
 
 const reset = () => fetch(`${url}/scenario/reset`, { method: 'POST', signal: AbortSignal.timeout(15_000) });
-const demoPids = async (where: string) => (await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'demo-backend' AND ${where}`)).rows.map((r) => r.pid);
+const demoPids = async (where: string) =>
+  (await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'demo-backend' AND ${where}`)).rows.map((r) => r.pid);
 
 test('leak: connection_leak first, naming the leaked pids and the statements to end them', async () => {
   await induce('leak', LEAK_IDLE_IN_TX_MIN_MS + 300);
@@ -114,7 +127,10 @@ test('lock: lock_contention first, naming the blocker, which it would terminate;
 }, 20_000);
 
 test('database down: database_unavailable first', async () => {
-  const downGuard = createPostgresGuard(postgresSourceSchema.parse({ name: 'app', url: `postgres://monitor:x@127.0.0.1:${pg.port + 1}/app`, timeoutMs: 2_000 }), { applicationName: 'pagefirst' });
+  const downGuard = createPostgresGuard(
+    postgresSourceSchema.parse({ name: 'app', url: `postgres://monitor:x@127.0.0.1:${pg.port + 1}/app`, timeoutMs: 2_000 }),
+    { applicationName: 'pagefirst' },
+  );
   try {
     const enricher = createPostgresEnricher(postgresSettingsSchema.parse({}), { guards: new Map([['app', downGuard]]) });
     const es = await runEnrichers([enricher], { group: f.group, logger, now: new Date() }, { budgetMs: 5_000, defaultTimeoutMs: 5_000 });

@@ -32,10 +32,14 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   expect(got.text).toContain(String(named[0]));
 
   // The pool chart, rendered from the real Prometheus series, is shared into the thread once, as a PNG.
-  const files = await until('the chart in the thread', () => {
-    const f = stack.slack.replies(ALERTS_CHANNEL, got.page.ts).flatMap((m) => m.files ?? []);
-    return f.length > 0 && f;
-  }, 15_000);
+  const files = await until(
+    'the chart in the thread',
+    () => {
+      const f = stack.slack.replies(ALERTS_CHANNEL, got.page.ts).flatMap((m) => m.files ?? []);
+      return f.length > 0 && f;
+    },
+    15_000,
+  );
   expect(files).toHaveLength(1);
   expect(files[0]!.name).toBe(`db_pool_exhausted-pool-${d.id}.png`);
   const png = stack.slack.uploads.get(files[0]!.id)!.bytes!;

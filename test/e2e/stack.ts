@@ -73,15 +73,26 @@ export interface BackendProcess {
 async function startBackend(databaseUrl: string, logFile: string): Promise<BackendProcess> {
   const args = [
     path.join(ROOT, 'dist/demo/backend/main.js'),
-    '--port', '0',
-    '--log-file', logFile,
-    '--background-rps', String(BACKGROUND_RPS),
-    '--query-cost-ms', '20',
-    '--leak-interval-ms', '50',
-    '--slow-seconds', '300',
-    '--acquire-timeout-ms', String(ACQUIRE_TIMEOUT_MS),
+    '--port',
+    '0',
+    '--log-file',
+    logFile,
+    '--background-rps',
+    String(BACKGROUND_RPS),
+    '--query-cost-ms',
+    '20',
+    '--leak-interval-ms',
+    '50',
+    '--slow-seconds',
+    '300',
+    '--acquire-timeout-ms',
+    String(ACQUIRE_TIMEOUT_MS),
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
@@ -160,7 +171,9 @@ export interface Stack {
   /** Waits (default 45 s) for our diagnostic in the page's thread, then `settleMs` more to catch a second one. */
   waitForDiagnostic(opts?: { timeoutMs?: number; settleMs?: number }): Promise<DiagnosticInThread>;
   /** The backend's sessions in pg_stat_activity. */
-  sessions(): Promise<Array<{ pid: number; state: string | null; wait_event_type: string | null; wait_event: string | null; query: string; blockers: number[] }>>;
+  sessions(): Promise<
+    Array<{ pid: number; state: string | null; wait_event_type: string | null; wait_event: string | null; query: string; blockers: number[] }>
+  >;
   /** SIGSTOPs the postmaster and every backend of the PostgreSQL: it accepts TCP but never answers. Returns the PIDs. */
   freezeDatabase(): number[];
   /** SIGCONTs what freezeDatabase stopped (stop() does it too). */
@@ -168,7 +181,6 @@ export interface Stack {
   /** Stops everything it started (each by PID) and removes the temp dirs. */
   stop(): Promise<void>;
 }
-
 
 /** Every text in a Slack message's blocks (section text and fields, context elements, header). */
 export function messageText(m: FakeMessage): string {
@@ -224,7 +236,11 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
     fs.mkdirSync(dataDir);
     const now = Date.now();
     const from = now - 3 * 3_600_000;
-    const series: TargetSeries[] = BASELINE.map((b) => ({ name: 'http_requests_total', labels: { endpoint: b.endpoint, method: 'GET', status: '200' }, value: counterAt(0, b.rps, from) }));
+    const series: TargetSeries[] = BASELINE.map((b) => ({
+      name: 'http_requests_total',
+      labels: { endpoint: b.endpoint, method: 'GET', status: '200' },
+      value: counterAt(0, b.rps, from),
+    }));
     const backfill = path.join(promDir, 'backfill.om');
     fs.writeFileSync(backfill, openMetricsBackfill(series, [{ from, to: now, stepMs: 15_000 }], { job: 'backend', instance: backend.address }));
     execFileSync(PROMTOOL_BIN, ['tsdb', 'create-blocks-from', 'openmetrics', backfill, dataDir], { stdio: 'pipe', timeout: 30_000 });
@@ -258,7 +274,16 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
       // deploy's pool queries; the traffic rate over 1m instead of 5m, so a spike that began
       // seconds before the page already shows (the timings of the whole loop are shortened too).
       enrichers: { ...(deployed.enrichers as object), traffic: { rateWindow: '1m' } },
-      slack: { token: slack.token, apiUrl: slack.url, alertsChannel: ALERTS_CHANNEL, incidentChannel: INCIDENT_CHANNEL, threadSearchWaitMs: 5_000, threadSearchPollMs: 250, channelIntervalMs: 100, chart: opts.chart ?? false },
+      slack: {
+        token: slack.token,
+        apiUrl: slack.url,
+        alertsChannel: ALERTS_CHANNEL,
+        incidentChannel: INCIDENT_CHANNEL,
+        threadSearchWaitMs: 5_000,
+        threadSearchPollMs: 250,
+        channelIntervalMs: 100,
+        chart: opts.chart ?? false,
+      },
       links: { prometheus: prometheus.url, alertmanager: alertmanager.url },
     };
     const configFile = path.join(dir, 'pagefirst.yml');
@@ -268,7 +293,12 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
 
     let frozen: number[] = [];
     thaw = () => {
-      for (const pid of frozen) try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+      for (const pid of frozen)
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          /* gone */
+        }
       frozen = [];
     };
     const stack: Stack = {
@@ -316,7 +346,10 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
         const text = messageText(diagnostics[0]!);
         const runId = text.match(/Run `([^`]+)`/)?.[1];
         if (!runId) throw new Error(`no run id in the diagnostic message:\n${text}`);
-        const res = await fetch(`${receiver.url}/diagnostics/${encodeURIComponent(runId)}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(`${receiver.url}/diagnostics/${encodeURIComponent(runId)}`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(5_000),
+        });
         if (res.status !== 200) throw new Error(`GET /diagnostics/${runId}: HTTP ${res.status}`);
         return { page, diagnostics, elsewhere, diagnostic: (await res.json()) as Diagnostic, text };
       },
@@ -354,7 +387,10 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
 
 /** A readable summary of a diagnostic's causes for failure messages. */
 export function causesText(d: Diagnostic): string {
-  return d.causes.map((c) => `${c.id} ${c.confidence.toFixed(2)}\n  ${c.evidence.join('\n  ')}`).join('\n') + `\nenrichments: ${d.enrichments.map((e) => `${e.enricher}=${e.status}${e.error ? `(${e.error})` : ''}`).join(', ')}`;
+  return (
+    d.causes.map((c) => `${c.id} ${c.confidence.toFixed(2)}\n  ${c.evidence.join('\n  ')}`).join('\n') +
+    `\nenrichments: ${d.enrichments.map((e) => `${e.enricher}=${e.status}${e.error ? `(${e.error})` : ''}`).join(', ')}`
+  );
 }
 
 /**

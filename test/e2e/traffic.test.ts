@@ -13,7 +13,9 @@ beforeAll(async () => {
 afterAll(() => stack?.stop(), 60_000);
 
 test('the backfilled baseline is there an hour ago', async () => {
-  const res = await fetch(`${stack.prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(rate(http_requests_total[1m] offset 1h))')}`, { signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(`${stack.prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(rate(http_requests_total[1m] offset 1h))')}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
   const body = (await res.json()) as { data: { result: Array<{ value: [number, string] }> } };
   expect(Number(body.data.result[0]!.value[1])).toBeCloseTo(BACKGROUND_RPS, 0);
 });

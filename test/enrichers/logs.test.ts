@@ -30,7 +30,9 @@ function group(labels: Record<string, string> = {}): AlertGroup {
     commonAnnotations: {},
     externalURL: '',
     truncatedAlerts: 0,
-    alerts: [{ status: 'firing', labels: all, annotations: {}, startsAt: NOW.toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: 'f' }],
+    alerts: [
+      { status: 'firing', labels: all, annotations: {}, startsAt: NOW.toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: 'f' },
+    ],
   };
 }
 
@@ -50,7 +52,13 @@ const APP_LINES = [
   '2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:S3cretPw@10.0.0.5:5432/orders: sorry, too many clients already',
   '2026-11-27T06:44:00.000Z WARN retrying database login user=app password=hunter2 api_key="ak_live_0123456789" attempt=2',
   '2026-11-27T06:45:00.000Z ERROR connect ECONNREFUSED 10.0.0.5:5432',
-  JSON.stringify({ level: 50, time: Date.parse('2026-11-27T06:46:00.000Z'), msg: 'query failed', err: { message: 'Connection terminated unexpectedly' }, headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' } }),
+  JSON.stringify({
+    level: 50,
+    time: Date.parse('2026-11-27T06:46:00.000Z'),
+    msg: 'query failed',
+    err: { message: 'Connection terminated unexpectedly' },
+    headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' },
+  }),
   '2026-11-27T06:47:00.000Z INFO cache warmed in 812 ms',
   '2026-11-27T06:48:00.000Z ERROR pg pool: timeout exceeded when trying to connect (waited 5001 ms) req=00000000-1111-4c55-9a0e-222222222222',
 ];
@@ -69,7 +77,11 @@ beforeAll(async () => {
     ],
   });
   loki = await startFakeLoki();
-  loki.entries.push({ labels: { app: 'api' }, ns: BigInt(Date.parse('2026-11-27T06:51:00.000Z')) * 1_000_000n + 42n, line: 'database pool exhausted: 20/20 in use, Authorization: Bearer tok_abcdef123456' });
+  loki.entries.push({
+    labels: { app: 'api' },
+    ns: BigInt(Date.parse('2026-11-27T06:51:00.000Z')) * 1_000_000n + 42n,
+    line: 'database pool exhausted: 20/20 in use, Authorization: Bearer tok_abcdef123456',
+  });
 });
 
 afterAll(async () => {
@@ -100,7 +112,11 @@ test('groups matching lines by shape across file, docker and loki; signals, coun
     signal: 'pool_timeout',
   });
   const bySignal = (s: string) => r.ev.groups.filter((g) => g.signal === s);
-  expect(bySignal('too_many_clients').map((g) => g.count).reduce((a, b) => a + b, 0)).toBe(2);
+  expect(
+    bySignal('too_many_clients')
+      .map((g) => g.count)
+      .reduce((a, b) => a + b, 0),
+  ).toBe(2);
   expect(bySignal('connection_refused')).toEqual([expect.objectContaining({ shape: 'ERROR connect ECONNREFUSED <ip>', count: 1 })]);
   expect(r.ev.signals).toEqual({ too_many_clients: 2, pool_timeout: 6, connection_refused: 1, connection_error: 0, other: 1 });
   // the JSON line is grouped by its message
@@ -110,8 +126,12 @@ test('groups matching lines by shape across file, docker and loki; signals, coun
   for (const secret of ['S3cretPw', 'hunter2', 'eyJhbGciOiJIUzI1NiJ9', 'ak_live_0123456789', 'tok_abcdef123456']) expect(all).not.toContain(secret);
   expect(all).not.toContain('health');
   const code = r.sections.find((s) => s.type === 'code');
-  expect(code?.type === 'code' && code.code.split('\n').at(-1)).toBe('[loki] 2026-11-27T06:51:00.000Z database pool exhausted: 20/20 in use, Authorization: Bearer ***');
-  expect(code?.type === 'code' && code.code).toContain('[app-file] 2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:***@10.0.0.5:5432/orders');
+  expect(code?.type === 'code' && code.code.split('\n').at(-1)).toBe(
+    '[loki] 2026-11-27T06:51:00.000Z database pool exhausted: 20/20 in use, Authorization: Bearer ***',
+  );
+  expect(code?.type === 'code' && code.code).toContain(
+    '[app-file] 2026-11-27T06:43:00.000Z FATAL could not connect to postgres://app:***@10.0.0.5:5432/orders',
+  );
   expect(r.queries).toEqual([expect.objectContaining({ source: 'loki', query: `{app="api"} |~ \`(?i)(?:connection|pool|database)|${SIGNAL_PATTERN}\`` })]);
   expect(r.summary).toBe('10 of 13 log lines match: 2 too_many_clients, 6 pool_timeout, 1 connection_refused');
 });

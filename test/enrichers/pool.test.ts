@@ -116,12 +116,31 @@ describe('pool enricher against the real Prometheus', () => {
     expect(ev.meanHoldSeconds).toBe(2.5);
     expect(ev.waitingClients).toBeCloseTo(0.5, 6);
     expect(Object.keys(ev).sort()).toEqual(
-      ['active', 'idle', 'total', 'available', 'utilization', 'perInstance', 'windowMinutes', 'saturatedSince', 'activeSlopePerMinute', 'activeTrend', 'meanHoldSeconds', 'waitingClients'].sort(),
+      [
+        'active',
+        'idle',
+        'total',
+        'available',
+        'utilization',
+        'perInstance',
+        'windowMinutes',
+        'saturatedSince',
+        'activeSlopePerMinute',
+        'activeTrend',
+        'meanHoldSeconds',
+        'waitingClients',
+      ].sort(),
     );
 
     // Sections: key numbers, a table per instance, the series for the chart.
     const fields = r.sections.find((s): s is FieldsSection => s.type === 'fields')!;
-    expect(fields.fields).toEqual(expect.arrayContaining([{ label: 'Active', value: '19' }, { label: 'Available', value: '1' }, { label: 'Utilization', value: '95.0%' }]));
+    expect(fields.fields).toEqual(
+      expect.arrayContaining([
+        { label: 'Active', value: '19' },
+        { label: 'Available', value: '1' },
+        { label: 'Utilization', value: '95.0%' },
+      ]),
+    );
     const table = r.sections.find((s): s is TableSection => s.type === 'table')!;
     expect(table.columns[0]).toBe('pod');
     expect(table.rows.map((row) => row[0])).toEqual(['api-2', 'api-1']);
@@ -136,7 +155,10 @@ describe('pool enricher against the real Prometheus', () => {
     expect(series.series[2]!.points.every(([, v]) => v === 20)).toBe(true);
 
     expect(r.queries).toEqual([
-      expect.objectContaining({ source: 'prometheus', query: 'sum by (state, pod, instance) (db_connection_pool_size{service="checkout",state=~"active|idle|total"})' }),
+      expect.objectContaining({
+        source: 'prometheus',
+        query: 'sum by (state, pod, instance) (db_connection_pool_size{service="checkout",state=~"active|idle|total"})',
+      }),
       expect.objectContaining({ source: 'prometheus', query: 'sum by (state) (db_connection_pool_size{service="checkout",state=~"active|idle|total"})' }),
       expect.objectContaining({ query: settings.holdTimeQuery }),
       expect.objectContaining({ query: settings.waitingQuery }),
@@ -162,7 +184,9 @@ describe('pool enricher against the real Prometheus', () => {
       'sum(rate(db_pool_wait_timeouts_total{pod!="api-9",service="checkout"}[1m]))',
     ]);
     // without any matcher it still reads as PromQL: every pool counts
-    const all = await createPoolEnricher(settingsSchema.parse({ holdTimeQuery: 'avg(db_pool_hold_seconds{$matchers})' }), { prometheus: client() }).enrich(ctx(T0 - 2 * MIN));
+    const all = await createPoolEnricher(settingsSchema.parse({ holdTimeQuery: 'avg(db_pool_hold_seconds{$matchers})' }), { prometheus: client() }).enrich(
+      ctx(T0 - 2 * MIN),
+    );
     expect((all.evidence as unknown as PoolEvidence).meanHoldSeconds).toBeCloseTo(14 / 3, 9);
     expect(all.queries![2]!.query).toBe('avg(db_pool_hold_seconds{})');
   });
@@ -173,7 +197,9 @@ describe('pool enricher against the real Prometheus', () => {
     expect([ev.active, ev.total]).toEqual([20, 30]);
     expect(ev.perInstance.map((p) => p.instance).sort()).toEqual(['api-1', 'api-2', 'bill-1']);
     // An extra matcher from config restricts again.
-    const r2 = await createPoolEnricher(settingsSchema.parse({ matchers: [{ name: 'service', op: '!=', value: 'checkout' }] }), { prometheus: client() }).enrich(ctx(T0 - 2 * MIN));
+    const r2 = await createPoolEnricher(settingsSchema.parse({ matchers: [{ name: 'service', op: '!=', value: 'checkout' }] }), {
+      prometheus: client(),
+    }).enrich(ctx(T0 - 2 * MIN));
     expect((r2.evidence as unknown as PoolEvidence).active).toBe(1);
   });
 
@@ -184,7 +210,13 @@ describe('pool enricher against the real Prometheus', () => {
     await prom.waitForData(`${METRIC}{pod="api-1",state="active"} == 4`);
     const r = await createPoolEnricher(settingsSchema.parse({ copyLabels: ['service'] }), { prometheus: client() }).enrich(ctx(Date.now() - 3 * 3_600_000));
     const ev = r.evidence as unknown as PoolEvidence;
-    expect({ active: ev.active, idle: ev.idle, total: ev.total, available: ev.available, utilization: ev.utilization }).toEqual({ active: 14, idle: 6, total: 20, available: 6, utilization: 0.7 });
+    expect({ active: ev.active, idle: ev.idle, total: ev.total, available: ev.available, utilization: ev.utilization }).toEqual({
+      active: 14,
+      idle: 6,
+      total: 20,
+      available: 6,
+      utilization: 0.7,
+    });
     expect(ev.perInstance.find((p) => p.instance === 'api-1')).toEqual({ instance: 'api-1', active: 4, idle: 6, total: 10, available: 6, utilization: 0.4 });
     // The onset within the window is still reported.
     expect(Math.abs(Date.parse(ev.saturatedSince!) - (T0 - 4 * MIN))).toBeLessThan(STEP);
@@ -192,10 +224,23 @@ describe('pool enricher against the real Prometheus', () => {
   });
 
   test('no matching series: ok with nulls and an unknown trend; a failing optional query is a note, not a failure', async () => {
-    const r = await createPoolEnricher(settingsSchema.parse({ metric: 'no_such_pool_metric', waitingQuery: 'sum(' }), { prometheus: client() }).enrich(ctx(T0 - 2 * MIN));
+    const r = await createPoolEnricher(settingsSchema.parse({ metric: 'no_such_pool_metric', waitingQuery: 'sum(' }), { prometheus: client() }).enrich(
+      ctx(T0 - 2 * MIN),
+    );
     const ev = r.evidence as unknown as PoolEvidence;
     expect(ev).toEqual(
-      expect.objectContaining({ active: null, idle: null, total: null, available: null, utilization: null, perInstance: [], saturatedSince: null, activeSlopePerMinute: null, activeTrend: 'unknown', waitingClients: null }),
+      expect.objectContaining({
+        active: null,
+        idle: null,
+        total: null,
+        available: null,
+        utilization: null,
+        perInstance: [],
+        saturatedSince: null,
+        activeSlopePerMinute: null,
+        activeTrend: 'unknown',
+        waitingClients: null,
+      }),
     );
     expect(r.summary).toMatch(/^no pool metrics found/);
     expect(JSON.stringify(r.sections)).toMatch(/Waiting query failed: .*bad_data/);
@@ -203,7 +248,12 @@ describe('pool enricher against the real Prometheus', () => {
 
   test('hostile alert label values are escaped into the selector and select nothing else', async () => {
     const labels = { alertname: 'db_pool_exhausted', service: 'checkout"} or vector(1) or x{a="' };
-    const c = { group: alertGroup([{ labels, startsAt: new Date(T0 - 2 * MIN).toISOString() }]), signal: AbortSignal.timeout(10_000), logger: capturingLogger().logger, now: new Date() };
+    const c = {
+      group: alertGroup([{ labels, startsAt: new Date(T0 - 2 * MIN).toISOString() }]),
+      signal: AbortSignal.timeout(10_000),
+      logger: capturingLogger().logger,
+      now: new Date(),
+    };
     const r = await createPoolEnricher(settingsSchema.parse({ copyLabels: ['service'] }), { prometheus: client() }).enrich(c);
     expect((r.evidence as unknown as PoolEvidence).active).toBeNull();
     expect(r.queries![0]!.query).toContain('service="checkout\\"} or vector(1) or x{a=\\""');
@@ -231,9 +281,26 @@ describe('pool enricher against the real Prometheus', () => {
   });
 
   test('slopePerMinute is least squares per minute', () => {
-    expect(slopePerMinute([[0, 1], [60_000, 2], [120_000, 3]])).toBeCloseTo(1, 10);
-    expect(slopePerMinute([[0, 5], [30_000, 5], [60_000, 5]])).toBe(0);
-    expect(slopePerMinute([[0, 1], [60_000, 2]])).toBeNull();
+    expect(
+      slopePerMinute([
+        [0, 1],
+        [60_000, 2],
+        [120_000, 3],
+      ]),
+    ).toBeCloseTo(1, 10);
+    expect(
+      slopePerMinute([
+        [0, 5],
+        [30_000, 5],
+        [60_000, 5],
+      ]),
+    ).toBe(0);
+    expect(
+      slopePerMinute([
+        [0, 1],
+        [60_000, 2],
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -243,7 +310,11 @@ describe('pool enricher when Prometheus fails (through runEnrichers)', () => {
       prometheus: createPrometheusClient({ url, timeoutMs: opts.clientTimeoutMs ?? 5_000 }),
     });
     const t0 = Date.now();
-    const [e] = await runEnrichers([enricher], { group: group(T0), logger: capturingLogger().logger, now: new Date() }, { budgetMs: 3_000, defaultTimeoutMs: 2_000 });
+    const [e] = await runEnrichers(
+      [enricher],
+      { group: group(T0), logger: capturingLogger().logger, now: new Date() },
+      { budgetMs: 3_000, defaultTimeoutMs: 2_000 },
+    );
     return { e: e!, took: Date.now() - t0 };
   };
 
@@ -288,7 +359,11 @@ describe('pool enricher when Prometheus fails (through runEnrichers)', () => {
 
   test('the registry entry is skipped where sources.prometheus is not configured', async () => {
     const deps: EnricherDeps = { clients: createSourceClients(sourcesConfigSchema.parse({})), history: { runsOf: () => [] } };
-    const [e] = await runEnrichers([poolModule.create(settingsSchema.parse({}), deps)], { group: group(T0), logger: capturingLogger().logger, now: new Date() }, { budgetMs: 1_000, defaultTimeoutMs: 1_000 });
+    const [e] = await runEnrichers(
+      [poolModule.create(settingsSchema.parse({}), deps)],
+      { group: group(T0), logger: capturingLogger().logger, now: new Date() },
+      { budgetMs: 1_000, defaultTimeoutMs: 1_000 },
+    );
     expect([e!.status, e!.error]).toEqual(['skipped', 'sources.prometheus is not configured']);
   });
 });

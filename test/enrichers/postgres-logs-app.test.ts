@@ -56,10 +56,13 @@ beforeAll(async () => {
     ].join('\n') + '\n',
   );
 
-  t = await testApp({
-    sources: { postgres: [{ name: 'orders', url: '${PG_MONITOR_URL}' }], logs: [{ name: 'api', file: { path: logFile } }] },
-    routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['postgres', { name: 'logs', options: { newestLines: 2 } }], notifiers: ['console'] }],
-  }, { PG_MONITOR_URL: monitorUrl });
+  t = await testApp(
+    {
+      sources: { postgres: [{ name: 'orders', url: '${PG_MONITOR_URL}' }], logs: [{ name: 'api', file: { path: logFile } }] },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['postgres', { name: 'logs', options: { newestLines: 2 } }], notifiers: ['console'] }],
+    },
+    { PG_MONITOR_URL: monitorUrl },
+  );
 });
 
 afterAll(async () => {

@@ -34,7 +34,17 @@ function group(labels: Record<string, string> = {}): AlertGroup {
     commonAnnotations: {},
     externalURL: '',
     truncatedAlerts: 0,
-    alerts: [{ status: 'firing', labels: all, annotations: {}, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: 'f1' }],
+    alerts: [
+      {
+        status: 'firing',
+        labels: all,
+        annotations: {},
+        startsAt: new Date().toISOString(),
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: '',
+        fingerprint: 'f1',
+      },
+    ],
   };
 }
 
@@ -100,9 +110,16 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
     await leaky.query('BEGIN');
     await leaky.query(`UPDATE accounts SET balance = balance - 5 WHERE email = 'alice@example.com'`);
     pending.push(waiterA.query('UPDATE accounts SET balance = 0 WHERE id = 1').catch(() => {}));
-    await until('the first waiter', async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [pids.waiterA])).rowCount === 1);
+    await until(
+      'the first waiter',
+      async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [pids.waiterA])).rowCount === 1,
+    );
     pending.push(waiterB.query('UPDATE accounts SET balance = 1 WHERE id = 1').catch(() => {}));
-    await until('both waiters', async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`, [[pids.waiterA, pids.waiterB]])).rowCount === 2);
+    await until(
+      'both waiters',
+      async () =>
+        (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`, [[pids.waiterA, pids.waiterB]])).rowCount === 2,
+    );
     await sleep(300); // ages worth measuring
   });
 
@@ -125,19 +142,32 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
     expect(db.byUser.pf_app).toBe(4);
     expect(db.byState['idle in transaction']).toBe(1);
     expect(db.byState.active).toBeGreaterThanOrEqual(3);
-    const total = Number((await admin.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> 'pagefirst'`)).rows[0].n);
+    const total = Number(
+      (await admin.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> 'pagefirst'`)).rows[0].n,
+    );
     expect(db.connections).toBe(total);
 
     // the longest-running active query is the sleep, normalised
     const sleep0 = db.longRunning.find((s) => s.pid === pids.sleeper)!;
-    expect(sleep0).toMatchObject({ user: 'pf_app', application: 'checkout', clientAddr: '127.0.0.1', state: 'active', waitEventType: 'Timeout', waitEvent: 'PgSleep' });
+    expect(sleep0).toMatchObject({
+      user: 'pf_app',
+      application: 'checkout',
+      clientAddr: '127.0.0.1',
+      state: 'active',
+      waitEventType: 'Timeout',
+      waitEvent: 'PgSleep',
+    });
     expect(sleep0.query).toBe('SELECT pg_sleep(?), ? AS who, ? AS n');
     expect(sleep0.queryAgeMs).toBeGreaterThanOrEqual(300);
     expect(db.longRunning.map((s) => s.queryAgeMs!)).toEqual([...db.longRunning.map((s) => s.queryAgeMs!)].sort((a, b) => b - a));
 
     // idle in transaction: the leak signal
     expect(db.idleInTransaction.map((s) => s.pid)).toEqual([pids.leaky]);
-    expect(db.idleInTransaction[0]).toMatchObject({ application: 'leaky-worker', state: 'idle in transaction', query: 'UPDATE accounts SET balance = balance - ? WHERE email = ?' });
+    expect(db.idleInTransaction[0]).toMatchObject({
+      application: 'leaky-worker',
+      state: 'idle in transaction',
+      query: 'UPDATE accounts SET balance = balance - ? WHERE email = ?',
+    });
     expect(db.idleInTransaction[0]!.stateAgeMs).toBeGreaterThanOrEqual(300);
     // the sleep's implicit transaction began before the leaky BEGIN: both are open, oldest first
     expect(db.oldestTransactions.map((s) => s.pid)).toEqual(expect.arrayContaining([pids.sleeper, pids.leaky]));
@@ -145,7 +175,11 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
 
     // the blocking chain: the idle transaction blocks the first waiter (and the second, directly or behind it)
     const chain = db.blockingChains.find((c) => c.blockerPid === pids.leaky)!;
-    expect(chain).toMatchObject({ blockerState: 'idle in transaction', blockerApplication: 'leaky-worker', blockerQuery: 'UPDATE accounts SET balance = balance - ? WHERE email = ?' });
+    expect(chain).toMatchObject({
+      blockerState: 'idle in transaction',
+      blockerApplication: 'leaky-worker',
+      blockerQuery: 'UPDATE accounts SET balance = balance - ? WHERE email = ?',
+    });
     expect(chain.waitingPids).toContain(pids.waiterA);
     const waitingSomewhere = new Set(db.blockingChains.flatMap((c) => c.waitingPids));
     expect(waitingSomewhere).toEqual(new Set([pids.waiterA, pids.waiterB]));
@@ -160,7 +194,9 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
     // people see it
     expect(r.summary).toMatch(/main: \d+\/14 connections, 1 idle in transaction .*blocker/);
     const titles = r.sections.map((s) => s.title);
-    expect(titles).toEqual(expect.arrayContaining(['connections', 'longest-running active queries', 'idle in transaction', 'blocking chains', 'queries (literals replaced)']));
+    expect(titles).toEqual(
+      expect.arrayContaining(['connections', 'longest-running active queries', 'idle in transaction', 'blocking chains', 'queries (literals replaced)']),
+    );
     const table = r.sections.find((s) => s.title === 'blocking chains');
     expect(table?.type === 'table' && table.rows[0]![0]).toBe(String(pids.leaky));
     const code = r.sections.find((s) => s.type === 'code');
@@ -217,7 +253,9 @@ test('pg_stat_statements absent: topStatements null, a note, the rest intact; pr
   await admin.query('CREATE DATABASE pf_oldpgss');
   const c = await pg.connect({ database: 'pf_oldpgss' });
   await c.query(`CREATE EXTENSION pg_stat_statements VERSION '1.4'`);
-  const cols = (await c.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass AND attname LIKE 'mean%'`)).rows.map((x) => x.attname);
+  const cols = (await c.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass AND attname LIKE 'mean%'`)).rows.map(
+    (x) => x.attname,
+  );
   expect(cols).toEqual(['mean_time']);
   await c.end();
   const r2 = await enrich(enricher(guardsFor([{ name: 'old', url: pg.url({ user: 'pf_monitor', password: 'mon-pw', database: 'pf_oldpgss' }) }])));
@@ -277,7 +315,11 @@ test('a full database: the refusal is evidence (ok, too_many_clients), and we ne
       const db: PgDatabaseEvidence = r.ev.databases[0]!;
       expect(db).toMatchObject({ reachable: false, failure: { kind: 'too_many_clients', sqlstate: '53300' }, connections: null });
       expect(r.summary).toBe('main: not reachable (too many clients)');
-      expect(r.sections[0]).toMatchObject({ type: 'text', title: 'could not query (too_many_clients)', text: expect.stringContaining('connection slots are used up') });
+      expect(r.sections[0]).toMatchObject({
+        type: 'text',
+        title: 'could not query (too_many_clients)',
+        text: expect.stringContaining('connection slots are used up'),
+      });
       expect(JSON.stringify(r)).not.toContain('mon-pw');
     }
   } finally {

@@ -24,7 +24,11 @@ const iso = (t: number) => new Date(t).toISOString();
 
 beforeAll(async () => {
   am = await startAlertmanager();
-  const at = (labels: Record<string, string>, minutesAgo: number) => ({ labels, startsAt: iso(NOW - minutesAgo * MIN), annotations: { summary: labels.alertname! } });
+  const at = (labels: Record<string, string>, minutesAgo: number) => ({
+    labels,
+    startsAt: iso(NOW - minutesAgo * MIN),
+    annotations: { summary: labels.alertname! },
+  });
   await am.postAlerts([
     at({ alertname: 'db_pool_exhausted', service: 'checkout', severity: 'page' }, 3),
     at({ alertname: 'p99_latency_high', service: 'checkout', severity: 'warning' }, 12),
@@ -33,18 +37,54 @@ beforeAll(async () => {
     at({ alertname: 'p99_latency_high', service: 'search', severity: 'warning' }, 5),
     at({ alertname: 'disk_full', service: 'checkout', severity: 'page' }, 30),
   ]);
-  silences.search = await am.createSilence({ matchers: [{ name: 'alertname', value: 'p99_latency_high' }, { name: 'service', value: 'search' }], comment: 'known slow search' });
-  silences.regex = await am.createSilence({ matchers: [{ name: 'alertname', value: 'db_pool_exhausted' }, { name: 'service', value: 'check.*', isRegex: true }], createdBy: 'oncall', comment: 'working on it' });
-  silences.notEqual = await am.createSilence({ matchers: [{ name: 'alertname', value: 'db_pool_exhausted' }, { name: 'severity', value: 'info', isEqual: false }] });
-  silences.billing = await am.createSilence({ matchers: [{ name: 'alertname', value: 'db_pool_exhausted' }, { name: 'service', value: 'billing' }] });
+  silences.search = await am.createSilence({
+    matchers: [
+      { name: 'alertname', value: 'p99_latency_high' },
+      { name: 'service', value: 'search' },
+    ],
+    comment: 'known slow search',
+  });
+  silences.regex = await am.createSilence({
+    matchers: [
+      { name: 'alertname', value: 'db_pool_exhausted' },
+      { name: 'service', value: 'check.*', isRegex: true },
+    ],
+    createdBy: 'oncall',
+    comment: 'working on it',
+  });
+  silences.notEqual = await am.createSilence({
+    matchers: [
+      { name: 'alertname', value: 'db_pool_exhausted' },
+      { name: 'severity', value: 'info', isEqual: false },
+    ],
+  });
+  silences.billing = await am.createSilence({
+    matchers: [
+      { name: 'alertname', value: 'db_pool_exhausted' },
+      { name: 'service', value: 'billing' },
+    ],
+  });
   silences.expired = await am.createSilence({ matchers: [{ name: 'alertname', value: 'db_pool_exhausted' }] });
   await am.expireSilence(silences.expired);
-  silences.future = await am.createSilence({ matchers: [{ name: 'alertname', value: 'db_pool_exhausted' }], startsAt: iso(NOW + HOUR), endsAt: iso(NOW + 2 * HOUR) });
+  silences.future = await am.createSilence({
+    matchers: [{ name: 'alertname', value: 'db_pool_exhausted' }],
+    startsAt: iso(NOW + HOUR),
+    endsAt: iso(NOW + 2 * HOUR),
+  });
 
   // History: runs of this alertname 2 h and 30 h ago, the current run (after the alert started), another alertname.
   store = new Store(':memory:');
   const run = (id: string, alertname: string, t: number) => {
-    store.admit({ runId: id, idempotencyKey: id, keyExpiresAt: t + 1, group: alertGroup([{ labels: { alertname } }], { groupKey: id }), alertname, trigger: 'webhook', notify: true, now: t });
+    store.admit({
+      runId: id,
+      idempotencyKey: id,
+      keyExpiresAt: t + 1,
+      group: alertGroup([{ labels: { alertname } }], { groupKey: id }),
+      alertname,
+      trigger: 'webhook',
+      notify: true,
+      now: t,
+    });
     store.setState(id, 'done', undefined, t);
   };
   run('r-2h', 'db_pool_exhausted', NOW - 2 * HOUR);
@@ -59,7 +99,8 @@ afterAll(async () => {
   await Promise.all(stubs.map((s) => s.close()));
 });
 
-const group = (labels: Record<string, string> = { alertname: 'db_pool_exhausted', service: 'checkout', severity: 'page' }) => alertGroup([{ labels, startsAt: iso(ALERT_START) }]);
+const group = (labels: Record<string, string> = { alertname: 'db_pool_exhausted', service: 'checkout', severity: 'page' }) =>
+  alertGroup([{ labels, startsAt: iso(ALERT_START) }]);
 const ctx = (g = group()) => ({ group: g, signal: AbortSignal.timeout(10_000), logger: capturingLogger().logger, now: new Date(ALERT_START + 30_000) });
 const enricher = (settings: object = {}, url = am.url, timeoutMs = 5_000) =>
   createRelatedAlertsEnricher(settingsSchema.parse(settings), { alertmanager: createAlertmanagerClient({ url, timeoutMs }), history: store });
@@ -118,9 +159,11 @@ describe('related_alerts against the real Alertmanager', () => {
     expect(r.summary).toBe('4 related alerts firing (cache_hit_rate_low, p99_latency_high, error_rate_high); fired 2x in the last 24 h; silenced (2 silences)');
     expect(JSON.stringify(r.sections)).toContain('by oncall');
 
-    const billing = (await enricher().enrich(ctx(group({ alertname: 'db_pool_exhausted', service: 'billing', severity: 'page' })))).evidence as unknown as RelatedAlertsEvidence;
+    const billing = (await enricher().enrich(ctx(group({ alertname: 'db_pool_exhausted', service: 'billing', severity: 'page' }))))
+      .evidence as unknown as RelatedAlertsEvidence;
     expect([...billing.silenceIds].sort()).toEqual([silences.notEqual, silences.billing].sort());
-    const info = (await enricher().enrich(ctx(group({ alertname: 'db_pool_exhausted', service: 'search', severity: 'info' })))).evidence as unknown as RelatedAlertsEvidence;
+    const info = (await enricher().enrich(ctx(group({ alertname: 'db_pool_exhausted', service: 'search', severity: 'info' }))))
+      .evidence as unknown as RelatedAlertsEvidence;
     expect([info.silenced, info.silenceIds]).toEqual([false, []]);
   });
 
@@ -135,7 +178,11 @@ describe('related_alerts against the real Alertmanager', () => {
 describe('related_alerts when Alertmanager fails (through runEnrichers)', () => {
   const run = async (url: string, timeoutMs = 5_000) => {
     const t0 = Date.now();
-    const [out] = await runEnrichers([enricher({}, url, timeoutMs)], { group: group(), logger: capturingLogger().logger, now: new Date() }, { budgetMs: 2_000, defaultTimeoutMs: 1_500 });
+    const [out] = await runEnrichers(
+      [enricher({}, url, timeoutMs)],
+      { group: group(), logger: capturingLogger().logger, now: new Date() },
+      { budgetMs: 2_000, defaultTimeoutMs: 1_500 },
+    );
     return { out: out!, took: Date.now() - t0 };
   };
   test('down: error at once', async () => {
@@ -159,7 +206,11 @@ describe('related_alerts when Alertmanager fails (through runEnrichers)', () => 
   });
   test('skipped where sources.alertmanager is not configured', async () => {
     const deps: EnricherDeps = { clients: createSourceClients(sourcesConfigSchema.parse({})), history: store };
-    const [out] = await runEnrichers([relatedAlertsModule.create(settingsSchema.parse({}), deps)], { group: group(), logger: capturingLogger().logger, now: new Date() }, { budgetMs: 1_000, defaultTimeoutMs: 1_000 });
+    const [out] = await runEnrichers(
+      [relatedAlertsModule.create(settingsSchema.parse({}), deps)],
+      { group: group(), logger: capturingLogger().logger, now: new Date() },
+      { budgetMs: 1_000, defaultTimeoutMs: 1_000 },
+    );
     expect([out!.status, out!.error]).toEqual(['skipped', 'sources.alertmanager is not configured']);
   });
 });

@@ -29,12 +29,14 @@ const METRIC = 'http_requests_total';
  *   newsvc:   /api/new 3, exists only for the last 10 minutes             => unknown
  */
 let T0: number;
-const counter = (before: number, after: number, present: (t: number) => boolean = () => true) => (t: number) => {
-  if (!present(t)) return null;
-  const start = T0 - 2 * DAY;
-  const switchAt = T0 - 10 * MIN;
-  return t < switchAt ? (before * (t - start)) / 1000 : (before * (switchAt - start)) / 1000 + (after * (t - switchAt)) / 1000;
-};
+const counter =
+  (before: number, after: number, present: (t: number) => boolean = () => true) =>
+  (t: number) => {
+    if (!present(t)) return null;
+    const start = T0 - 2 * DAY;
+    const switchAt = T0 - 10 * MIN;
+    return t < switchAt ? (before * (t - start)) / 1000 : (before * (switchAt - start)) / 1000 + (after * (t - switchAt)) / 1000;
+  };
 
 let target: MetricsTarget;
 let prom: PrometheusServer;
@@ -49,8 +51,16 @@ beforeAll(async () => {
   set('checkout', '/health', counter(1, 1));
   set('billing', '/api/invoices', counter(20, 4));
   set('search', '/api/search', counter(8, 10));
-  set('nightly', '/batch', counter(2, 2.4, (t) => t < T0 - DAY + 30 * MIN || t > T0 - 20 * MIN));
-  set('newsvc', '/api/new', counter(3, 3, (t) => t > T0 - 10 * MIN));
+  set(
+    'nightly',
+    '/batch',
+    counter(2, 2.4, (t) => t < T0 - DAY + 30 * MIN || t > T0 - 20 * MIN),
+  );
+  set(
+    'newsvc',
+    '/api/new',
+    counter(3, 3, (t) => t > T0 - 10 * MIN),
+  );
   prom = await startPrometheus({
     target,
     backfill: [
@@ -80,7 +90,16 @@ const evidenceOf = async (service: string | null, settings?: object) => {
 
 describe('traffic enricher against the real Prometheus with backfilled baselines', () => {
   test('settings defaults and validation', () => {
-    expect(settingsSchema.parse({})).toEqual({ metric: 'http_requests_total', endpointLabel: 'endpoint', rateWindow: '5m', matchers: [], copyLabels: [], spikeRatio: 1.5, dropRatio: 0.5, topMovers: 5 });
+    expect(settingsSchema.parse({})).toEqual({
+      metric: 'http_requests_total',
+      endpointLabel: 'endpoint',
+      rateWindow: '5m',
+      matchers: [],
+      copyLabels: [],
+      spikeRatio: 1.5,
+      dropRatio: 0.5,
+      topMovers: 5,
+    });
     expect(settingsSchema.safeParse({ rateWindow: '5 minutes' }).success).toBe(false);
     expect(settingsSchema.safeParse({ spikeRatio: 0.4, dropRatio: 0.5 }).success).toBe(false);
     expect(settingsSchema.safeParse({ topMovers: 6 }).success).toBe(false);
@@ -163,7 +182,11 @@ describe('traffic enricher when Prometheus fails (through runEnrichers)', () => 
   const run = async (url: string, clientTimeoutMs = 5_000) => {
     const e = createTrafficEnricher(settingsSchema.parse({}), { prometheus: createPrometheusClient({ url, timeoutMs: clientTimeoutMs }) });
     const t0 = Date.now();
-    const [out] = await runEnrichers([e], { group: ctx('checkout').group, logger: capturingLogger().logger, now: new Date() }, { budgetMs: 2_000, defaultTimeoutMs: 1_000 });
+    const [out] = await runEnrichers(
+      [e],
+      { group: ctx('checkout').group, logger: capturingLogger().logger, now: new Date() },
+      { budgetMs: 2_000, defaultTimeoutMs: 1_000 },
+    );
     return { out: out!, took: Date.now() - t0 };
   };
   test('down: error', async () => {
@@ -187,7 +210,11 @@ describe('traffic enricher when Prometheus fails (through runEnrichers)', () => 
   });
   test('skipped where sources.prometheus is not configured', async () => {
     const deps: EnricherDeps = { clients: createSourceClients(sourcesConfigSchema.parse({})), history: { runsOf: () => [] } };
-    const [out] = await runEnrichers([trafficModule.create(settingsSchema.parse({}), deps)], { group: ctx('x').group, logger: capturingLogger().logger, now: new Date() }, { budgetMs: 1_000, defaultTimeoutMs: 1_000 });
+    const [out] = await runEnrichers(
+      [trafficModule.create(settingsSchema.parse({}), deps)],
+      { group: ctx('x').group, logger: capturingLogger().logger, now: new Date() },
+      { budgetMs: 1_000, defaultTimeoutMs: 1_000 },
+    );
     expect([out!.status, out!.error]).toEqual(['skipped', 'sources.prometheus is not configured']);
   });
 });

@@ -67,14 +67,17 @@ export async function startFakeDockerEngine(): Promise<FakeDockerEngine> {
     if (!m) return json(res, 404, { message: 'page not found' });
     const ver = [Number(m[1]), Number(m[2])];
     const cmp = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]!;
-    if (cmp(ver, MAX_API) > 0) return json(res, 400, { message: `client version ${m[1]}.${m[2]} is too new. Maximum supported API version is ${MAX_API.join('.')}` });
-    if (cmp(ver, MIN_API) < 0) return json(res, 400, { message: `client version ${m[1]}.${m[2]} is too old. Minimum supported API version is ${MIN_API.join('.')}` });
+    if (cmp(ver, MAX_API) > 0)
+      return json(res, 400, { message: `client version ${m[1]}.${m[2]} is too new. Maximum supported API version is ${MAX_API.join('.')}` });
+    if (cmp(ver, MIN_API) < 0)
+      return json(res, 400, { message: `client version ${m[1]}.${m[2]} is too old. Minimum supported API version is ${MIN_API.join('.')}` });
     const route = /^\/containers\/([^/]+)\/(json|logs)$/.exec(m[3]!);
     if (!route || req.method !== 'GET') return json(res, 404, { message: 'page not found' });
     const name = decodeURIComponent(route[1]!);
     const c = containers.get(name);
     if (!c) return json(res, 404, { message: `No such container: ${name}` });
-    if (route[2] === 'json') return json(res, 200, { Id: 'c0ffee'.repeat(10) + 'abcd', Name: `/${name}`, Config: { Tty: c.tty, Image: 'api:latest' }, State: { Running: true } });
+    if (route[2] === 'json')
+      return json(res, 200, { Id: 'c0ffee'.repeat(10) + 'abcd', Name: `/${name}`, Config: { Tty: c.tty, Image: 'api:latest' }, State: { Running: true } });
 
     const flag = (k: string) => ['1', 'true'].includes(url.searchParams.get(k) ?? '');
     const wantOut = flag('stdout');
@@ -92,7 +95,9 @@ export async function startFakeDockerEngine(): Promise<FakeDockerEngine> {
     const body = c.tty
       ? Buffer.concat(payloads.map((p) => p.bytes))
       : Buffer.concat(
-          payloads.flatMap((p) => (p.bytes.length > 20 ? [frame(p.stream, p.bytes.subarray(0, 11)), frame(p.stream, p.bytes.subarray(11))] : [frame(p.stream, p.bytes)])),
+          payloads.flatMap((p) =>
+            p.bytes.length > 20 ? [frame(p.stream, p.bytes.subarray(0, 11)), frame(p.stream, p.bytes.subarray(11))] : [frame(p.stream, p.bytes)],
+          ),
         );
     res.writeHead(200, { 'Content-Type': c.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
     let off = 0;

@@ -112,16 +112,20 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 
 function checkKey(key: string): string | null {
   const parts = key.split('/');
-  if (parts.length > 2) return `key: Invalid value: "${key}": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
+  if (parts.length > 2)
+    return `key: Invalid value: "${key}": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
-  if (parts.length === 2 && (parts[0]!.length === 0 || parts[0]!.length > 253 || !DNS1123_SUBDOMAIN.test(parts[0]!))) return `key: Invalid value: "${key}": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`;
-  if (name.length === 0 || name.length > 63 || !NAME_RE.test(name)) return `key: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
+  if (parts.length === 2 && (parts[0]!.length === 0 || parts[0]!.length > 253 || !DNS1123_SUBDOMAIN.test(parts[0]!)))
+    return `key: Invalid value: "${key}": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`;
+  if (name.length === 0 || name.length > 63 || !NAME_RE.test(name))
+    return `key: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
   return null;
 }
 
 function checkValue(key: string, i: number, v: string): string | null {
   if (v.length > 63) return `values[${i}][${key}]: Invalid value: "${v}": must be no more than 63 characters`;
-  if (v !== '' && !NAME_RE.test(v)) return `values[${i}][${key}]: Invalid value: "${v}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
+  if (v !== '' && !NAME_RE.test(v))
+    return `values[${i}][${key}]: Invalid value: "${v}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
   return null;
 }
 
@@ -232,7 +236,14 @@ function rfc3339Nano(d: Date): string {
 function podJson(p: FakePod) {
   const created = (p.createdAt ?? new Date(0)).toISOString().replace(/\.\d{3}Z$/, 'Z');
   return {
-    metadata: { name: p.name, namespace: p.namespace, uid: `uid-${p.namespace}-${p.name}`, creationTimestamp: created, labels: p.labels ?? {}, annotations: p.annotations ?? {} },
+    metadata: {
+      name: p.name,
+      namespace: p.namespace,
+      uid: `uid-${p.namespace}-${p.name}`,
+      creationTimestamp: created,
+      labels: p.labels ?? {},
+      annotations: p.annotations ?? {},
+    },
     spec: { containers: p.containers.map((name) => ({ name, image: `registry.example/${name}:1` })), nodeName: 'node-1' },
     status: {
       phase: p.phase ?? 'Running',
@@ -245,7 +256,18 @@ function podJson(p: FakePod) {
           image: `registry.example/${name}:1`,
           imageID: '',
           state: { running: { startedAt: created } },
-          lastState: restarts > 0 ? { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: created, finishedAt: created, containerID: `containerd://${p.name}-${name}-prev` } } : {},
+          lastState:
+            restarts > 0
+              ? {
+                  terminated: {
+                    exitCode: 137,
+                    reason: 'OOMKilled',
+                    startedAt: created,
+                    finishedAt: created,
+                    containerID: `containerd://${p.name}-${name}-prev`,
+                  },
+                }
+              : {},
         };
       }),
     },
@@ -258,7 +280,29 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kube-'));
   const caFile = path.join(dir, 'ca.crt');
   const keyFile = path.join(dir, 'tls.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', caFile, '-days', '2', '-subj', '/CN=fake-kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore', timeout: 20_000 });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      caFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=fake-kube-apiserver',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore', timeout: 20_000 },
+  );
   const fake: FakeKubernetes = {
     url: '',
     caFile,
@@ -299,7 +343,9 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
     if (req.method !== 'GET' || (!list && !log)) return fail(status(404, 'NotFound', 'the server could not find the requested resource'));
     if (!grants.has(`${user}|${namespace}|${verb}|${resource}`)) {
       const who = `User "${user}" cannot ${verb} resource "${resource}" in API group "" in the namespace "${namespace}"`;
-      return fail(status(403, 'Forbidden', name ? `pods "${name}" is forbidden: ${who}` : `pods is forbidden: ${who}`, { ...(name ? { name } : {}), kind: 'pods' }));
+      return fail(
+        status(403, 'Forbidden', name ? `pods "${name}" is forbidden: ${who}` : `pods is forbidden: ${who}`, { ...(name ? { name } : {}), kind: 'pods' }),
+      );
     }
     if (list) {
       let reqs: Requirement[] = [];
@@ -319,21 +365,34 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
     }
     const pod = fake.pods.find((p) => p.namespace === namespace && p.name === name);
     if (!pod) return fail(status(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
-    for (const [k, min] of [['tailLines', 0], ['sinceSeconds', 1], ['limitBytes', 1]] as const) {
+    for (const [k, min] of [
+      ['tailLines', 0],
+      ['sinceSeconds', 1],
+      ['limitBytes', 1],
+    ] as const) {
       const v = query[k];
       if (v === undefined) continue;
       if (!/^-?\d+$/.test(v)) return fail(status(400, 'BadRequest', `strconv.ParseInt: parsing "${v}": invalid syntax`));
-      if (Number(v) < min) return fail(status(422, 'Invalid', `PodLogOptions "${name}" is invalid: ${k}: Invalid value: ${v}: must be greater than${min === 0 ? ' or equal to' : ''} ${min}`));
+      if (Number(v) < min)
+        return fail(
+          status(
+            422,
+            'Invalid',
+            `PodLogOptions "${name}" is invalid: ${k}: Invalid value: ${v}: must be greater than${min === 0 ? ' or equal to' : ''} ${min}`,
+          ),
+        );
     }
     let container = query.container ?? '';
     if (!container) {
-      if (pod.containers.length !== 1) return fail(status(400, 'BadRequest', `a container name must be specified for pod ${pod.name}, choose one of: [${pod.containers.join(' ')}]`));
+      if (pod.containers.length !== 1)
+        return fail(status(400, 'BadRequest', `a container name must be specified for pod ${pod.name}, choose one of: [${pod.containers.join(' ')}]`));
       container = pod.containers[0]!;
     } else if (!pod.containers.includes(container)) {
       return fail(status(400, 'BadRequest', `container ${container} is not valid for pod ${pod.name}`));
     }
     const previous = query.previous === 'true';
-    if (previous && !((pod.restarts?.[container] ?? 0) > 0)) return fail(status(400, 'BadRequest', `previous terminated container "${container}" in pod "${pod.name}" not found`));
+    if (previous && !((pod.restarts?.[container] ?? 0) > 0))
+      return fail(status(400, 'BadRequest', `previous terminated container "${container}" in pod "${pod.name}" not found`));
     if (pod.logDelayMs) {
       await new Promise<void>((r) => {
         const t = setTimeout(r, pod.logDelayMs);
@@ -348,7 +407,11 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
     }
     if (query.tailLines !== undefined) lines = Number(query.tailLines) === 0 ? [] : lines.slice(-Number(query.tailLines));
     const timestamps = query.timestamps === 'true';
-    let body = Buffer.concat(lines.map((l) => Buffer.concat([Buffer.from(timestamps ? `${rfc3339Nano(l.time)} ` : ''), Buffer.isBuffer(l.text) ? l.text : Buffer.from(l.text), Buffer.from('\n')])));
+    let body = Buffer.concat(
+      lines.map((l) =>
+        Buffer.concat([Buffer.from(timestamps ? `${rfc3339Nano(l.time)} ` : ''), Buffer.isBuffer(l.text) ? l.text : Buffer.from(l.text), Buffer.from('\n')]),
+      ),
+    );
     if (query.limitBytes !== undefined) body = body.subarray(0, Number(query.limitBytes));
     entry.status = 200;
     res.writeHead(200, { 'Content-Type': 'text/plain' });

@@ -72,7 +72,8 @@ export async function startFakeLoki(): Promise<FakeLoki> {
     if (!sel) return text(res, 400, `parse error at line 1, col 1: syntax error: unexpected IDENTIFIER\n`);
     const limit = Number(url.searchParams.get('limit') ?? '100');
     if (!Number.isInteger(limit) || limit <= 0) return text(res, 400, 'invalid limit\n');
-    if (limit > MAX_ENTRIES_LIMIT) return text(res, 400, `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${MAX_ENTRIES_LIMIT})\n`);
+    if (limit > MAX_ENTRIES_LIMIT)
+      return text(res, 400, `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${MAX_ENTRIES_LIMIT})\n`);
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const parseNs = (v: string | null, dflt: bigint) => {
       if (v === null) return dflt;
@@ -112,7 +113,12 @@ export async function startFakeLoki(): Promise<FakeLoki> {
       streams.get(key)!.values.push([e.ns.toString(), e.line]);
     }
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ status: 'success', data: { resultType: 'streams', result: [...streams.values()], stats: { summary: { totalEntriesReturned: picked.length } } } }));
+    res.end(
+      JSON.stringify({
+        status: 'success',
+        data: { resultType: 'streams', result: [...streams.values()], stats: { summary: { totalEntriesReturned: picked.length } } },
+      }),
+    );
   };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

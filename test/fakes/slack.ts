@@ -133,11 +133,14 @@ function textObj(o: unknown, max: number, where: string, errors: string[], plain
 function element(e: unknown, where: string, errors: string[]): void {
   const el = e as Record<string, unknown>;
   if (!el || typeof el.type !== 'string') return void errors.push(`${where}: missing type`);
-  if (el.action_id !== undefined && (typeof el.action_id !== 'string' || el.action_id.length > SLACK_LIMITS.actionId)) errors.push(`${where}.action_id: too long`);
+  if (el.action_id !== undefined && (typeof el.action_id !== 'string' || el.action_id.length > SLACK_LIMITS.actionId))
+    errors.push(`${where}.action_id: too long`);
   if (el.type === 'button') {
     textObj(el.text, SLACK_LIMITS.buttonText, `${where}.text`, errors, true);
-    if (el.value !== undefined && (typeof el.value !== 'string' || el.value.length > SLACK_LIMITS.buttonValue)) errors.push(`${where}.value: must be less than ${SLACK_LIMITS.buttonValue + 1} characters`);
-    if (el.url !== undefined && (typeof el.url !== 'string' || el.url.length > SLACK_LIMITS.buttonUrl)) errors.push(`${where}.url: must be less than ${SLACK_LIMITS.buttonUrl + 1} characters`);
+    if (el.value !== undefined && (typeof el.value !== 'string' || el.value.length > SLACK_LIMITS.buttonValue))
+      errors.push(`${where}.value: must be less than ${SLACK_LIMITS.buttonValue + 1} characters`);
+    if (el.url !== undefined && (typeof el.url !== 'string' || el.url.length > SLACK_LIMITS.buttonUrl))
+      errors.push(`${where}.url: must be less than ${SLACK_LIMITS.buttonUrl + 1} characters`);
   }
 }
 
@@ -161,7 +164,8 @@ export function validateBlocks(blocks: unknown): string[] {
         if (b.text === undefined && b.fields === undefined) errors.push(`${at}: section needs text or fields`);
         if (b.text !== undefined) textObj(b.text, SLACK_LIMITS.sectionText, `${at}.text`, errors);
         if (b.fields !== undefined) {
-          if (!Array.isArray(b.fields) || b.fields.length === 0 || b.fields.length > SLACK_LIMITS.fields) errors.push(`${at}.fields: must be 1..${SLACK_LIMITS.fields} items`);
+          if (!Array.isArray(b.fields) || b.fields.length === 0 || b.fields.length > SLACK_LIMITS.fields)
+            errors.push(`${at}.fields: must be 1..${SLACK_LIMITS.fields} items`);
           else b.fields.forEach((f, j) => textObj(f, SLACK_LIMITS.fieldText, `${at}.fields[${j}]`, errors));
         }
         if (b.accessory !== undefined) element(b.accessory, `${at}.accessory`, errors);
@@ -170,7 +174,8 @@ export function validateBlocks(blocks: unknown): string[] {
         textObj(b.text, SLACK_LIMITS.headerText, `${at}.text`, errors, true);
         break;
       case 'context':
-        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > SLACK_LIMITS.contextElements) errors.push(`${at}.elements: must be 1..${SLACK_LIMITS.contextElements} items`);
+        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > SLACK_LIMITS.contextElements)
+          errors.push(`${at}.elements: must be 1..${SLACK_LIMITS.contextElements} items`);
         else
           b.elements.forEach((e, j) => {
             const el = e as { type?: string };
@@ -179,7 +184,8 @@ export function validateBlocks(blocks: unknown): string[] {
           });
         break;
       case 'actions':
-        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > SLACK_LIMITS.actionElements) errors.push(`${at}.elements: must be 1..${SLACK_LIMITS.actionElements} items`);
+        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > SLACK_LIMITS.actionElements)
+          errors.push(`${at}.elements: must be 1..${SLACK_LIMITS.actionElements} items`);
         else b.elements.forEach((e, j) => element(e, `${at}.elements[${j}]`, errors));
         break;
       case 'divider':
@@ -205,7 +211,10 @@ export function validateBlocks(blocks: unknown): string[] {
  * What chat.postMessage / chat.update would answer for these arguments: an error code with
  * details, or undefined when Slack accepts them.
  */
-export function checkMessage(args: { text?: unknown; blocks?: unknown; attachments?: unknown }, requireContent = true): { error: string; errors?: string[] } | undefined {
+export function checkMessage(
+  args: { text?: unknown; blocks?: unknown; attachments?: unknown },
+  requireContent = true,
+): { error: string; errors?: string[] } | undefined {
   const text = typeof args.text === 'string' ? args.text : undefined;
   if (text !== undefined && text.length > SLACK_LIMITS.messageText) return { error: 'msg_too_long' };
   if (args.blocks !== undefined) {
@@ -249,7 +258,11 @@ export class FakeSlack {
     this.token = opts.token ?? 'xoxb-fake-test-token';
     this.botId = opts.botId ?? 'B0PAGEFIRST';
     this.userId = opts.userId ?? 'U0PAGEFIRST';
-    for (const c of opts.channels ?? [{ id: 'C0ALERTS', name: 'alerts' }, { id: 'C0INCIDENT', name: 'incidents' }]) this.addChannel(c.id, c);
+    for (const c of opts.channels ?? [
+      { id: 'C0ALERTS', name: 'alerts' },
+      { id: 'C0INCIDENT', name: 'incidents' },
+    ])
+      this.addChannel(c.id, c);
     this.installDefaultHandlers();
   }
 
@@ -261,7 +274,10 @@ export class FakeSlack {
     app.addContentTypeParser(['multipart/form-data', 'application/octet-stream', 'image/png'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     app.all('/api/:method', async (req, reply) => {
       const method = (req.params as { method: string }).method;
-      const raw = { ...((req.query as Record<string, unknown>) ?? {}), ...((req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) ? req.body : {}) as Record<string, unknown>) };
+      const raw = {
+        ...((req.query as Record<string, unknown>) ?? {}),
+        ...((req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) ? req.body : {}) as Record<string, unknown>),
+      };
       const args = fake.parseArgs(raw);
       const { status, body, headers } = await fake.dispatch(method, args, req.headers);
       for (const [k, v] of Object.entries(headers)) reply.header(k, v);
@@ -351,10 +367,15 @@ export class FakeSlack {
    * Seeds the page Alertmanager's Slack receiver posts: a bot message whose attachment title is
    * `[FIRING:1] <group label values> (<other common label values>)` and whose text lists the labels.
    */
-  seedAlertmanagerPage(channel: string, page: { groupLabels: Record<string, string>; labels: Record<string, string>; status?: 'firing' | 'resolved'; summary?: string; at?: number }): FakeMessage {
+  seedAlertmanagerPage(
+    channel: string,
+    page: { groupLabels: Record<string, string>; labels: Record<string, string>; status?: 'firing' | 'resolved'; summary?: string; at?: number },
+  ): FakeMessage {
     const status = page.status ?? 'firing';
     const groupValues = Object.values(page.groupLabels).join(' ');
-    const others = Object.entries(page.labels).filter(([k]) => !(k in page.groupLabels)).map(([, v]) => v);
+    const others = Object.entries(page.labels)
+      .filter(([k]) => !(k in page.groupLabels))
+      .map(([, v]) => v);
     const title = `[${status === 'firing' ? 'FIRING:1' : 'RESOLVED'}] ${groupValues}${others.length ? ` (${others.join(' ')})` : ''}`;
     const text = [
       `*Alert:* ${page.summary ?? page.labels.alertname ?? ''}`,
@@ -367,7 +388,17 @@ export class FakeSlack {
       bot_id: 'B0ALERTMANAGER',
       username: 'Alertmanager',
       text: '',
-      attachments: [{ id: 1, color: status === 'firing' ? 'danger' : 'good', title, title_link: 'http://alertmanager.example/#/alerts', text, fallback: `${title} | http://alertmanager.example/#/alerts`, mrkdwn_in: ['text'] }],
+      attachments: [
+        {
+          id: 1,
+          color: status === 'firing' ? 'danger' : 'good',
+          title,
+          title_link: 'http://alertmanager.example/#/alerts',
+          text,
+          fallback: `${title} | http://alertmanager.example/#/alerts`,
+          mrkdwn_in: ['text'],
+        },
+      ],
     });
   }
 
@@ -415,7 +446,11 @@ export class FakeSlack {
     return undefined;
   }
 
-  private async dispatch(method: string, args: Record<string, unknown>, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
+  private async dispatch(
+    method: string,
+    args: Record<string, unknown>,
+    headers: Record<string, string | string[] | undefined>,
+  ): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
     const time = Date.now();
     const recorded = { ...args };
     delete recorded.token;
@@ -423,7 +458,8 @@ export class FakeSlack {
     const failure = this.takeFailure(method);
     if (failure) {
       record(failure.status, false, failure.error ?? (failure.status === 429 ? 'ratelimited' : `http_${failure.status}`));
-      if (failure.status === 429) return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(failure.retryAfter ?? 1) } };
+      if (failure.status === 429)
+        return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(failure.retryAfter ?? 1) } };
       if (failure.status === 200) return { status: 200, body: { ok: false, error: failure.error ?? 'internal_error' }, headers: {} };
       return { status: failure.status, body: 'upstream error', headers: { 'content-type': 'text/plain' } };
     }
@@ -495,7 +531,14 @@ export class FakeSlack {
       const bad = checkMessage(args);
       if (bad) throw new SlackFakeError(bad.error, bad.errors ? { errors: bad.errors } : {});
       const message_ts = this.nextTs();
-      this.ephemeral.push({ channel: ch.id, user, message_ts, ...(str(args.text) !== undefined ? { text: str(args.text) } : {}), ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}), ...(str(args.thread_ts) ? { thread_ts: str(args.thread_ts) } : {}) });
+      this.ephemeral.push({
+        channel: ch.id,
+        user,
+        message_ts,
+        ...(str(args.text) !== undefined ? { text: str(args.text) } : {}),
+        ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
+        ...(str(args.thread_ts) ? { thread_ts: str(args.thread_ts) } : {}),
+      });
       return { message_ts };
     });
 
@@ -581,7 +624,8 @@ export class FakeSlack {
           bot_id: this.botId,
         });
       }
-      for (const { up, title } of ups) Object.assign(up, { completed: true, ...(channel ? { channel } : {}), ...(threadTs ? { threadTs } : {}), ...(title ? { title } : {}) });
+      for (const { up, title } of ups)
+        Object.assign(up, { completed: true, ...(channel ? { channel } : {}), ...(threadTs ? { threadTs } : {}), ...(title ? { title } : {}) });
       return { files: ups.map(({ up }) => ({ id: up.id, name: up.filename, title: up.title ?? up.filename })) };
     });
   }

@@ -36,7 +36,20 @@ beforeAll(async () => {
   t = await testApp(
     {
       pipeline: { budgetMs: BUDGET_MS, enricherTimeoutMs: BUDGET_MS - 500 },
-      sources: { postgres: [{ name: 'orders', url: '${PG_URL}', timeoutMs: SOURCE_TIMEOUT_MS, statementTimeoutMs: 1_000, applicationName: APP, breakerThreshold: 100, breakerCooldownMs: 0, idleCloseMs: 60_000 }] },
+      sources: {
+        postgres: [
+          {
+            name: 'orders',
+            url: '${PG_URL}',
+            timeoutMs: SOURCE_TIMEOUT_MS,
+            statementTimeoutMs: 1_000,
+            applicationName: APP,
+            breakerThreshold: 100,
+            breakerCooldownMs: 0,
+            idleCloseMs: 60_000,
+          },
+        ],
+      },
       routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['postgres'], notifiers: ['console'] }],
     },
     { PG_URL: monitorUrl },
@@ -62,7 +75,12 @@ afterAll(async () => {
 
 async function run(): Promise<{ d: Diagnostic; wallMs: number; db: PostgresEvidence['databases'][number] }> {
   const started = Date.now();
-  const res = await t.app.inject({ method: 'POST', url: '/enrich?wait=true', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', database: 'orders', n: String(started) } } }) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/enrich?wait=true',
+    headers: { ...auth, 'content-type': 'application/json' },
+    payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', database: 'orders', n: String(started) } } }),
+  });
   expect(res.statusCode).toBe(200);
   const d = res.json() as Diagnostic;
   const e = d.enrichments[0]!;

@@ -32,7 +32,12 @@ afterAll(async () => {
 });
 
 const webhook = (url: string) =>
-  fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(firingPayload()), signal: AbortSignal.timeout(5_000) });
+  fetch(`${url}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(firingPayload()),
+    signal: AbortSignal.timeout(5_000),
+  });
 
 test('SIGKILL while the Slack post is in flight: after restart the run completes once, no second post', async () => {
   const { state, config } = receiverConfig('kill-notify', TOKEN, [
@@ -50,7 +55,13 @@ test('SIGKILL while the Slack post is in flight: after restart the run completes
     if (bad) throw new SlackFakeError(bad.error);
     const threadTs = typeof args.thread_ts === 'string' ? args.thread_ts : undefined;
     if (threadTs && !fake.find(ch.id, threadTs)) throw new SlackFakeError('thread_not_found');
-    const m = fake.seedMessage(ch.id, { text: String(args.text ?? ''), blocks: args.blocks as unknown[], ...(threadTs ? { thread_ts: threadTs } : {}), user: fake.userId, bot_id: fake.botId });
+    const m = fake.seedMessage(ch.id, {
+      text: String(args.text ?? ''),
+      blocks: args.blocks as unknown[],
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      user: fake.userId,
+      bot_id: fake.botId,
+    });
     if (hold) await held;
     return { channel: ch.id, ts: m.ts, message: m };
   });
@@ -72,10 +83,14 @@ test('SIGKILL while the Slack post is in flight: after restart the run completes
   const postsBefore = fake.callsOf('chat.postMessage').length;
   const second = await startServer(['--config', config], {});
   children.push(second);
-  const d = await until('the diagnostic after the restart', async () => {
-    const r = await fetch(`${second.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    return r.status === 200 ? ((await r.json()) as { notifications: Array<{ notifier: string; status: string }> }) : undefined;
-  }, 15_000);
+  const d = await until(
+    'the diagnostic after the restart',
+    async () => {
+      const r = await fetch(`${second.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return r.status === 200 ? ((await r.json()) as { notifications: Array<{ notifier: string; status: string }> }) : undefined;
+    },
+    15_000,
+  );
   expect(d.notifications).toEqual([expect.objectContaining({ notifier: 'slack', status: 'sent' })]);
   expect(second.output()).toContain('resuming unfinished runs');
   expect(second.output()).toContain('an earlier attempt already posted this message; not posting it again');
@@ -104,7 +119,12 @@ test('SIGTERM drains: the run in flight finishes and is notified before exit 0',
   s.child.kill('SIGTERM');
   await until('the shutdown starting', () => s.output().includes('"msg":"shutting down"'), 5_000);
   // no new work is taken while draining
-  const during = await fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: '{}', signal: AbortSignal.timeout(2_000) }).then(
+  const during = await fetch(`${s.url}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: '{}',
+    signal: AbortSignal.timeout(2_000),
+  }).then(
     (r) => r.status,
     () => 'refused',
   );

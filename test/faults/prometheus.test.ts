@@ -24,7 +24,12 @@ async function runAgainst(url: string) {
   });
   try {
     const started = Date.now();
-    const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(firingPayload()) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(firingPayload()),
+    });
     expect(res.statusCode).toBe(202);
     const d: Diagnostic = await t.pipeline.wait(res.json().id);
     return { d, wallMs: Date.now() - started, console: t.console.text() };
@@ -92,7 +97,12 @@ test('Prometheus slow with a source timeout longer than the run budget: the budg
   });
   try {
     const started = Date.now();
-    const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(firingPayload()) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(firingPayload()),
+    });
     const d: Diagnostic = await t.pipeline.wait(res.json().id);
     expect(Date.now() - started).toBeLessThan(1_500 + 1_000);
     for (const e of d.enrichments) {
@@ -109,22 +119,35 @@ test('Prometheus slow with a source timeout longer than the run budget: the budg
 test.each<[string, (res: import('node:http').ServerResponse) => void]>([
   ['HTML from a proxy with 200', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Sign in</body></html>')],
   ['truncated JSON', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","data":{"resultType":"vec')],
-  ['JSON of the wrong shape', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","data":{"resultType":"vector","result":[{"metric":null,"value":"x"}]}}')],
+  [
+    'JSON of the wrong shape',
+    (res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"status":"success","data":{"resultType":"vector","result":[{"metric":null,"value":"x"}]}}'),
+  ],
   ['a 502 from a proxy', (res) => res.writeHead(502, { 'content-type': 'text/plain' }).end('Bad Gateway')],
-  ['an endless body', (res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    const chunk = Buffer.alloc(64 * 1024, 'x');
-    const pump = () => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once('drain', pump);
-    };
-    pump();
-  }],
+  [
+    'an endless body',
+    (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    },
+  ],
 ])('Prometheus answers garbage (%s): pool and traffic error, the diagnostic goes out', async (_name, handler) => {
   const canned = await startCannedServer((_req, res) => handler(res));
   stubs.push(canned);
   const r = await runAgainst(canned.url);
   expect(canned.requests.length).toBeGreaterThan(0);
   // an endless body is cut by the response size limit (error) or by the source timeout, whichever comes first for each
-  expectReportedMissing(r, _name === 'an endless body' ? 'error or timeout' : 'error', /bad_response|unexpected result shape|not a Prometheus API response|JSON|HTTP 502|did not answer|size|large/i);
+  expectReportedMissing(
+    r,
+    _name === 'an endless body' ? 'error or timeout' : 'error',
+    /bad_response|unexpected result shape|not a Prometheus API response|JSON|HTTP 502|did not answer|size|large/i,
+  );
 });

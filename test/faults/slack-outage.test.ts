@@ -16,19 +16,38 @@ const FAIL_429_MS = 18_000;
 test('a 30 s Slack outage (500, then 429 + Retry-After): exactly one diagnostic, after it, recorded as sent', async () => {
   const fake = await FakeSlack.start();
   const t = await testApp({
-    slack: { token: fake.token, apiUrl: fake.url, alertsChannel: 'C0ALERTS', incidentChannel: 'C0INCIDENT', threadSearchWaitMs: 0, channelIntervalMs: 0, chart: false, timeoutMs: 2_000, retries: 1 },
+    slack: {
+      token: fake.token,
+      apiUrl: fake.url,
+      alertsChannel: 'C0ALERTS',
+      incidentChannel: 'C0INCIDENT',
+      threadSearchWaitMs: 0,
+      channelIntervalMs: 0,
+      chart: false,
+      timeoutMs: 2_000,
+      retries: 1,
+    },
     // The retry stage must outlast the outage: a 60 s budget, backoff up to 3 s.
     pipeline: { notify: { budgetMs: 60_000, maxAttempts: 100, initialBackoffMs: 300, maxBackoffMs: 3_000 } },
     routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }],
   });
   try {
-    const page = fake.seedAlertmanagerPage('C0ALERTS', { groupLabels: { alertname: 'db_pool_exhausted' }, labels: firingPayload().commonLabels, summary: 'DB connection pool nearly exhausted' });
+    const page = fake.seedAlertmanagerPage('C0ALERTS', {
+      groupLabels: { alertname: 'db_pool_exhausted' },
+      labels: firingPayload().commonLabels,
+      summary: 'DB connection pool nearly exhausted',
+    });
     const start = Date.now();
     fake.failFor('*', FAIL_500_MS, { status: 500 });
     fake.failFor('*', FAIL_500_MS + FAIL_429_MS, { status: 429, retryAfter: 2 });
     const outageEnds = start + FAIL_500_MS + FAIL_429_MS;
 
-    const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(firingPayload()) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(firingPayload()),
+    });
     expect(res.statusCode).toBe(202);
     const d: Diagnostic = await t.pipeline.wait(res.json().id);
 

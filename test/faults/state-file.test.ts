@@ -27,7 +27,16 @@ const sha = (p: string) => createHash('sha256').update(fs.readFileSync(p)).diges
 function realStore(file: string): string {
   const store = new Store(file);
   const [r] = store.admitBatch([
-    { runId: 'old-run-1', idempotencyKey: 'k1', keyExpiresAt: Date.now() + 60_000, group: toAlertGroup(webhookPayloadSchema(10).parse(firingPayload())), alertname: 'db_pool_exhausted', trigger: 'webhook', notify: true, now: Date.now() },
+    {
+      runId: 'old-run-1',
+      idempotencyKey: 'k1',
+      keyExpiresAt: Date.now() + 60_000,
+      group: toAlertGroup(webhookPayloadSchema(10).parse(firingPayload())),
+      alertname: 'db_pool_exhausted',
+      trigger: 'webhook',
+      notify: true,
+      now: Date.now(),
+    },
   ]);
   expect(r!.id).toBe('old-run-1');
   store.close();
@@ -88,7 +97,10 @@ test('a database written by a newer version: exit 1 saying so, not one byte chan
 test('a state file the server user cannot read: exit 1 naming it, not one byte changed', async () => {
   const nobody = (() => {
     try {
-      return { uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })) };
+      return {
+        uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })),
+        gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })),
+      };
     } catch {
       return undefined;
     }

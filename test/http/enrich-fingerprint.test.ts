@@ -19,13 +19,28 @@ describe('POST /enrich {"fingerprint"} against the real Alertmanager', () => {
     try {
       let res;
       for (let i = 0; i < 50; i++) {
-        res = await t.app.inject({ method: 'POST', url: '/enrich?wait=true', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ fingerprint: fp }) });
+        res = await t.app.inject({
+          method: 'POST',
+          url: '/enrich?wait=true',
+          headers: { ...auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ fingerprint: fp }),
+        });
         if (res.statusCode !== 404) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(res!.statusCode).toBe(200);
-      expect(res!.json()).toMatchObject({ fingerprints: [fp], alertname: 'db_pool_exhausted', trigger: 'manual', alert: { labels, annotations: { summary: 'pool nearly exhausted' } } });
-      const unknown = await t.app.inject({ method: 'POST', url: '/enrich', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ fingerprint: '0123456789abcdef' }) });
+      expect(res!.json()).toMatchObject({
+        fingerprints: [fp],
+        alertname: 'db_pool_exhausted',
+        trigger: 'manual',
+        alert: { labels, annotations: { summary: 'pool nearly exhausted' } },
+      });
+      const unknown = await t.app.inject({
+        method: 'POST',
+        url: '/enrich',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ fingerprint: '0123456789abcdef' }),
+      });
       expect(unknown.statusCode).toBe(404);
       expect(unknown.json().message).toContain('0123456789abcdef');
     } finally {
@@ -35,7 +50,12 @@ describe('POST /enrich {"fingerprint"} against the real Alertmanager', () => {
 
   test('Alertmanager down is a 502 that says so', async () => {
     const t = await testApp({ sources: { alertmanager: { url: 'http://127.0.0.1:9', timeoutMs: 1000 } }, routes: [{ enrichers: [] }] });
-    const res = await t.app.inject({ method: 'POST', url: '/enrich', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ fingerprint: 'abcdef' }) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/enrich',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ fingerprint: 'abcdef' }),
+    });
     expect(res.statusCode).toBe(502);
     expect(res.json().error).toBe('alertmanager_unavailable');
     await t.app.close();

@@ -22,7 +22,12 @@ describe('POST /enrich', () => {
   });
 
   test('{"alert": ...} joins the group Alertmanager sent the alert in', async () => {
-    const wh = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(firingPayload()) });
+    const wh = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(firingPayload()),
+    });
     await t.pipeline.wait(wh.json().id);
     const res = await enrich({ alert: { labels: { alertname: 'db_pool_exhausted', severity: 'critical', team: 'backend' } } }, '?wait=true');
     expect(res.statusCode).toBe(200);
@@ -30,7 +35,10 @@ describe('POST /enrich', () => {
   });
 
   test('{"alert": ...} for an alert never seen gets a group of its own', async () => {
-    const res = await enrich({ alert: { labels: { alertname: 'db_pool_exhausted', pod: 'api-7' }, annotations: { summary: 's' }, startsAt: '2026-11-27T06:00:00Z' } }, '?wait=true');
+    const res = await enrich(
+      { alert: { labels: { alertname: 'db_pool_exhausted', pod: 'api-7' }, annotations: { summary: 's' }, startsAt: '2026-11-27T06:00:00Z' } },
+      '?wait=true',
+    );
     expect(res.statusCode).toBe(200);
     expect(res.json().groupKey).toBe('manual:{alertname="db_pool_exhausted",pod="api-7"}');
     expect(res.json().alert.startsAt).toBe('2026-11-27T06:00:00Z');

@@ -33,7 +33,12 @@ describe('POST /webhook', () => {
   test('answers before enrichment finishes', async () => {
     const slow = await testApp({ routes: [{ enrichers: ['pool'] }] });
     // the run is queued when the answer comes back: nothing has been enriched yet
-    const res = await slow.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(firingPayload()) });
+    const res = await slow.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(firingPayload()),
+    });
     expect(res.statusCode).toBe(202);
     expect(slow.store.getRun(res.json().id)!.state).toBe('queued');
     await slow.pipeline.wait(res.json().id);
@@ -55,7 +60,10 @@ describe('POST /webhook', () => {
   });
 
   test('Basic auth with the token as password is accepted', async () => {
-    const res = await post(firingPayload(), { authorization: `Basic ${Buffer.from(`alertmanager:${TOKEN}`).toString('base64')}`, 'content-type': 'application/json' });
+    const res = await post(firingPayload(), {
+      authorization: `Basic ${Buffer.from(`alertmanager:${TOKEN}`).toString('base64')}`,
+      'content-type': 'application/json',
+    });
     expect(res.statusCode).toBe(202);
   });
 
@@ -90,7 +98,12 @@ describe('POST /webhook', () => {
     expect(big.statusCode).toBe(413);
     expect(big.json().error).toBe('payload_too_large');
     const roomy = await testApp({ server: { auth: { token: TOKEN }, bodyLimitBytes: 20 * 1024 * 1024 } });
-    const res = await roomy.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ ...p, alerts: many }) });
+    const res = await roomy.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...p, alerts: many }),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().issues[0].message).toContain('max_alerts');
     await roomy.app.close();

@@ -45,8 +45,18 @@ describe('console notifier', () => {
     expect(Number(grafana.searchParams.get('from'))).toBe(Date.parse(d.alert!.startsAt) - 30 * 60_000);
     expect(Number(grafana.searchParams.get('to'))).toBe(Date.parse(d.finishedAt) + 10 * 60_000);
     const before = snapshotOf(m, d);
-    const d2 = sampleDiagnostic({ id: 'run-2', causes: [{ ...d.causes[0]!, confidence: 0.6 }, { id: 'traffic_spike', title: 'Traffic spike', confidence: 0.4, evidence: [], actions: [] }] });
+    const d2 = sampleDiagnostic({
+      id: 'run-2',
+      causes: [
+        { ...d.causes[0]!, confidence: 0.6 },
+        { id: 'traffic_spike', title: 'Traffic spike', confidence: 0.4, evidence: [], actions: [] },
+      ],
+    });
     const after = snapshotOf(buildMessageModel(d2), d2);
-    expect(describeChanges(before, after)).toEqual(['Connection leak: 82% → 60%', 'New cause: Traffic spike (40%)', 'No longer suspected: Slow queries (was 31%)']);
+    expect(describeChanges(before, after)).toEqual([
+      'Connection leak: 82% → 60%',
+      'New cause: Traffic spike (40%)',
+      'No longer suspected: Slow queries (was 31%)',
+    ]);
   });
 });

@@ -18,16 +18,36 @@ describe('runEnrichers', () => {
     let sawAbort = false;
     const enrichers: Enricher[] = [
       ok('fast', 20),
-      { name: 'thrower', async enrich() { throw new Error('boom: source said no'); } },
+      {
+        name: 'thrower',
+        async enrich() {
+          throw new Error('boom: source said no');
+        },
+      },
       {
         name: 'hangs-but-listens',
         timeoutMs: 100,
         enrich: ({ signal }) =>
-          new Promise((_, reject) => signal.addEventListener('abort', () => { sawAbort = true; reject(signal.reason); })),
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              sawAbort = true;
+              reject(signal.reason);
+            }),
+          ),
       },
       { name: 'ignores-signal', timeoutMs: 150, enrich: () => new Promise(() => {}) },
-      { name: 'skipper', async enrich() { throw new SkipEnrichment('sources.prometheus is not configured'); } },
-      { name: 'sync-thrower', enrich() { throw new TypeError('not even async'); } },
+      {
+        name: 'skipper',
+        async enrich() {
+          throw new SkipEnrichment('sources.prometheus is not configured');
+        },
+      },
+      {
+        name: 'sync-thrower',
+        enrich() {
+          throw new TypeError('not even async');
+        },
+      },
     ];
     const out = await runEnrichers(enrichers, ctx(), { budgetMs: 5_000, defaultTimeoutMs: 1_000 });
     expect(out.map((e) => [e.enricher, e.status])).toEqual([
@@ -67,14 +87,30 @@ describe('runEnrichers', () => {
   });
 
   test('the overall budget caps every enricher and says so', async () => {
-    const out = await runEnrichers([{ name: 'slow', timeoutMs: 10_000, enrich: () => new Promise(() => {}) }, ok('quick')], ctx(), { budgetMs: 80, defaultTimeoutMs: 10_000 });
+    const out = await runEnrichers([{ name: 'slow', timeoutMs: 10_000, enrich: () => new Promise(() => {}) }, ok('quick')], ctx(), {
+      budgetMs: 80,
+      defaultTimeoutMs: 10_000,
+    });
     expect(out[0]).toMatchObject({ status: 'timeout', error: 'timeout after 80 ms (run budget)' });
     expect(out[1]!.status).toBe('ok');
   });
 
   test('the signal given to an enricher is aborted at its deadline', async () => {
     let signal: AbortSignal | undefined;
-    await runEnrichers([{ name: 'x', timeoutMs: 30, enrich: (c) => { signal = c.signal; return new Promise(() => {}); } }], ctx(), { budgetMs: 1000, defaultTimeoutMs: 1000 });
+    await runEnrichers(
+      [
+        {
+          name: 'x',
+          timeoutMs: 30,
+          enrich: (c) => {
+            signal = c.signal;
+            return new Promise(() => {});
+          },
+        },
+      ],
+      ctx(),
+      { budgetMs: 1000, defaultTimeoutMs: 1000 },
+    );
     expect(signal!.aborted).toBe(true);
     expect((signal!.reason as Error).message).toBe('timeout after 30 ms');
   });
@@ -82,13 +118,29 @@ describe('runEnrichers', () => {
   test('a parent abort (shutdown) stops enrichers as errors, not timeouts', async () => {
     const parent = new AbortController();
     setTimeout(() => parent.abort(new Error('shutting down')), 20);
-    const out = await runEnrichers([{ name: 'x', enrich: () => new Promise(() => {}) }], ctx(), { budgetMs: 5000, defaultTimeoutMs: 5000, signal: parent.signal });
+    const out = await runEnrichers([{ name: 'x', enrich: () => new Promise(() => {}) }], ctx(), {
+      budgetMs: 5000,
+      defaultTimeoutMs: 5000,
+      signal: parent.signal,
+    });
     expect(out[0]).toMatchObject({ status: 'error', error: 'shutting down' });
   });
 
   test('reports each outcome', async () => {
     const seen: string[] = [];
-    await runEnrichers([ok('a'), { name: 'b', async enrich() { throw new Error('x'); } }], ctx(), { budgetMs: 1000, defaultTimeoutMs: 1000, onOutcome: (n, s) => seen.push(`${n}:${s}`) });
+    await runEnrichers(
+      [
+        ok('a'),
+        {
+          name: 'b',
+          async enrich() {
+            throw new Error('x');
+          },
+        },
+      ],
+      ctx(),
+      { budgetMs: 1000, defaultTimeoutMs: 1000, onOutcome: (n, s) => seen.push(`${n}:${s}`) },
+    );
     expect(seen.sort()).toEqual(['a:ok', 'b:error']);
   });
 });

@@ -31,7 +31,13 @@ describe('notificationKey', () => {
 
   test.each<[string, (p: any) => void]>([
     ['another group', (p) => (p.groupKey = '{}:{alertname="other"}')],
-    ['a resolve', (p) => { p.status = 'resolved'; p.alerts[0].status = 'resolved'; }],
+    [
+      'a resolve',
+      (p) => {
+        p.status = 'resolved';
+        p.alerts[0].status = 'resolved';
+      },
+    ],
     ['a restarted alert (new startsAt)', (p) => (p.alerts[0].startsAt = '2026-11-27T07:00:00Z')],
     ['an alert added to the group', (p) => p.alerts.push({ ...p.alerts[0], fingerprint: 'bbbb' })],
   ])('%s changes the key', (_n, mutate) => {

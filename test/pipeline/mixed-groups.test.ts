@@ -54,7 +54,12 @@ describe('a firing group with a resolved alert and alerts Alertmanager left out'
   test('through /webhook: the Diagnostic’s alert takes its labels and start from a firing alert, not the resolved one', async () => {
     const t = await testApp({ routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }] });
     try {
-      const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(truncated) });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/webhook',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: JSON.stringify(truncated),
+      });
       expect(res.statusCode).toBe(202);
       const d = await t.pipeline.wait(res.json().id);
       expect(d.alert!.startsAt).toBe('2024-03-05T10:15:30.123456789+01:00');

@@ -7,7 +7,12 @@ import { Store } from '../../src/store/store';
 import { fixtureGroup, recordingNotifier, testPipeline } from '../support/pipeline';
 import { until } from '../support/wait';
 
-const fast: Enricher = { name: 'fast', async enrich() { return { summary: 'ok', sections: [], evidence: { x: 1 } }; } };
+const fast: Enricher = {
+  name: 'fast',
+  async enrich() {
+    return { summary: 'ok', sections: [], evidence: { x: 1 } };
+  },
+};
 const fastRetry = { notify: { budgetMs: 5_000, maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 20 } };
 
 describe('Pipeline', () => {
@@ -18,7 +23,15 @@ describe('Pipeline', () => {
     expect(duplicate).toBe(false);
     expect(store.getRun(id)!.state).toBe('queued');
     const d = await pipeline.wait(id);
-    expect(d).toMatchObject({ id, alertname: 'db_pool_exhausted', status: 'firing', trigger: 'webhook', fingerprints: ['e214ec06c8c5d0da'], groupKey: '{}/{}:{alertname="db_pool_exhausted"}', causes: [] });
+    expect(d).toMatchObject({
+      id,
+      alertname: 'db_pool_exhausted',
+      status: 'firing',
+      trigger: 'webhook',
+      fingerprints: ['e214ec06c8c5d0da'],
+      groupKey: '{}/{}:{alertname="db_pool_exhausted"}',
+      causes: [],
+    });
     expect(d.enrichments).toEqual([expect.objectContaining({ enricher: 'fast', status: 'ok', evidence: { x: 1 } })]);
     expect(d.notifications).toEqual([{ notifier: 'recorder', status: 'sent', detail: `delivered ${id}` }]);
     expect(Date.parse(d.finishedAt)).toBeGreaterThanOrEqual(Date.parse(d.startedAt));
@@ -31,7 +44,10 @@ describe('Pipeline', () => {
     const { pipeline, metrics } = testPipeline({ enrichers: [fast], notifiers: [rec.notifier] });
     const a = await pipeline.admit(fixtureGroup(), 'webhook');
     await pipeline.wait(a.id);
-    const b = await pipeline.admit(fixtureGroup((p) => (p.receiver = 'ha-peer')), 'webhook');
+    const b = await pipeline.admit(
+      fixtureGroup((p) => (p.receiver = 'ha-peer')),
+      'webhook',
+    );
     expect(b).toEqual({ id: a.id, duplicate: true, coalesced: false });
     await new Promise((r) => setTimeout(r, 20));
     expect(rec.calls).toHaveLength(1);
@@ -68,7 +84,13 @@ describe('Pipeline', () => {
     // a retry of that notification is a duplicate by its key
     expect(await pipeline.admit(withAlert('aa02'), 'webhook')).toEqual({ id: first.id, duplicate: true, coalesced: false });
     // a resolve is a new run
-    const resolved = await pipeline.admit(fixtureGroup((p) => { p.status = 'resolved'; p.alerts[0].status = 'resolved'; }), 'webhook');
+    const resolved = await pipeline.admit(
+      fixtureGroup((p) => {
+        p.status = 'resolved';
+        p.alerts[0].status = 'resolved';
+      }),
+      'webhook',
+    );
     expect(resolved.duplicate).toBe(false);
     await pipeline.wait(resolved.id);
     expect(rec.calls.map((c) => c.id)).toEqual([first.id, resolved.id]);
@@ -125,7 +147,9 @@ describe('Pipeline', () => {
   });
 
   test('a notifier that keeps failing gives up after maxAttempts and the run still finishes', async () => {
-    const down = recordingNotifier('down', () => { throw new Error('ECONNREFUSED'); });
+    const down = recordingNotifier('down', () => {
+      throw new Error('ECONNREFUSED');
+    });
     const { pipeline } = testPipeline({ enrichers: [fast], notifiers: [down.notifier], config: fastRetry });
     const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     const d = await pipeline.wait(id);
@@ -135,7 +159,12 @@ describe('Pipeline', () => {
 
   test('a failing enricher never stops the others or the notification', async () => {
     const rec = recordingNotifier();
-    const bad: Enricher = { name: 'bad', async enrich() { throw new Error('kaput'); } };
+    const bad: Enricher = {
+      name: 'bad',
+      async enrich() {
+        throw new Error('kaput');
+      },
+    };
     const { pipeline } = testPipeline({ enrichers: [bad, fast], notifiers: [rec.notifier] });
     const d = await pipeline.wait((await pipeline.admit(fixtureGroup(), 'webhook')).id);
     expect(d.enrichments.map((e) => e.status)).toEqual(['error', 'ok']);
@@ -152,7 +181,12 @@ describe('Pipeline', () => {
   });
 
   test('secrets are redacted from the stored diagnostic', async () => {
-    const leaky: Enricher = { name: 'leaky', async enrich() { throw new Error('connect failed for postgres://mon:hunter2-secret@db/app'); } };
+    const leaky: Enricher = {
+      name: 'leaky',
+      async enrich() {
+        throw new Error('connect failed for postgres://mon:hunter2-secret@db/app');
+      },
+    };
     const { pipeline, store } = testPipeline({ enrichers: [leaky], secrets: ['hunter2-secret'] });
     const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     await pipeline.wait(id);
@@ -167,11 +201,42 @@ describe('Pipeline', () => {
     // a first process admitted two runs and died: one before running, one after notifying "a"
     const s1 = new Store(path);
     const t1 = testPipeline({ store: s1 });
-    const queued = t1.store.admit({ runId: 'r-queued', idempotencyKey: 'k1', keyExpiresAt: Date.now() + 60_000, group: fixtureGroup(), alertname: 'db_pool_exhausted', trigger: 'webhook', notify: true, now: Date.now() });
+    const queued = t1.store.admit({
+      runId: 'r-queued',
+      idempotencyKey: 'k1',
+      keyExpiresAt: Date.now() + 60_000,
+      group: fixtureGroup(),
+      alertname: 'db_pool_exhausted',
+      trigger: 'webhook',
+      notify: true,
+      now: Date.now(),
+    });
     const other = fixtureGroup((p) => (p.groupKey = 'other-group'));
-    t1.store.admit({ runId: 'r-half', idempotencyKey: 'k2', keyExpiresAt: Date.now() + 60_000, group: other, alertname: 'db_pool_exhausted', trigger: 'webhook', notify: true, now: Date.now() });
+    t1.store.admit({
+      runId: 'r-half',
+      idempotencyKey: 'k2',
+      keyExpiresAt: Date.now() + 60_000,
+      group: other,
+      alertname: 'db_pool_exhausted',
+      trigger: 'webhook',
+      notify: true,
+      now: Date.now(),
+    });
     t1.store.claim('r-half');
-    t1.store.setState('r-half', 'notifying', { id: 'r-half', alertname: 'db_pool_exhausted', status: 'firing', groupKey: 'other-group', fingerprints: [], trigger: 'webhook', startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), durationMs: 1, enrichments: [], causes: [], notifications: [] });
+    t1.store.setState('r-half', 'notifying', {
+      id: 'r-half',
+      alertname: 'db_pool_exhausted',
+      status: 'firing',
+      groupKey: 'other-group',
+      fingerprints: [],
+      trigger: 'webhook',
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationMs: 1,
+      enrichments: [],
+      causes: [],
+      notifications: [],
+    });
     t1.store.recordNotification('r-half', 'a', 'sent', 'sent earlier');
     s1.close();
 
@@ -193,20 +258,32 @@ describe('Pipeline', () => {
   test('drain lets a run in flight finish within the grace period, and refuses new ones', async () => {
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
-    const slow: Enricher = { name: 'slow', enrich: () => (started(), new Promise((r) => setTimeout(() => r({ summary: '', sections: [], evidence: {} }), 50))) };
+    const slow: Enricher = {
+      name: 'slow',
+      enrich: () => (started(), new Promise((r) => setTimeout(() => r({ summary: '', sections: [], evidence: {} }), 50))),
+    };
     const { pipeline, store } = testPipeline({ enrichers: [slow] });
     const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     await running;
     const r = await pipeline.drain(2_000);
     expect(r).toEqual({ finished: 1, interrupted: 0 });
     expect(store.getRun(id)!.state).toBe('done');
-    await expect(pipeline.admit(fixtureGroup((p) => (p.groupKey = 'x')), 'webhook')).rejects.toThrow(/shutting down/);
+    await expect(
+      pipeline.admit(
+        fixtureGroup((p) => (p.groupKey = 'x')),
+        'webhook',
+      ),
+    ).rejects.toThrow(/shutting down/);
   });
 
   test('drain past the grace period interrupts the run and leaves it for the next start', async () => {
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
-    const hang: Enricher = { name: 'hang', timeoutMs: 60_000, enrich: ({ signal }) => (started(), new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason)))) };
+    const hang: Enricher = {
+      name: 'hang',
+      timeoutMs: 60_000,
+      enrich: ({ signal }) => (started(), new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason)))),
+    };
     const { pipeline, store } = testPipeline({ enrichers: [hang], config: { budgetMs: 60_000 } });
     const { id } = await pipeline.admit(fixtureGroup(), 'webhook');
     await running;

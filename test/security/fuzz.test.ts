@@ -23,9 +23,30 @@ import { sampleDiagnostic } from '../notifiers/sample';
  */
 
 const HOSTILE = [
-  '<!channel>', '<!here>', '<!everyone>', '<@U0123ABC>', '<!subteam^S123|team>', '<#C123>', '<http://evil.example|click>',
-  '__proto__', 'constructor', 'prototype', 'toString', '${HOME}', '$${X}', '{{ .Alerts }}', "'; DROP TABLE x; --", '"}) or vector(1) #',
-  '\u0000', '\u202Eevil\u202C', '\ud800', '🔥', '&lt;!channel&gt;', '```', '\n\r\t', 'a'.repeat(5000),
+  '<!channel>',
+  '<!here>',
+  '<!everyone>',
+  '<@U0123ABC>',
+  '<!subteam^S123|team>',
+  '<#C123>',
+  '<http://evil.example|click>',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  '${HOME}',
+  '$${X}',
+  '{{ .Alerts }}',
+  "'; DROP TABLE x; --",
+  '"}) or vector(1) #',
+  '\u0000',
+  '\u202Eevil\u202C',
+  '\ud800',
+  '🔥',
+  '&lt;!channel&gt;',
+  '```',
+  '\n\r\t',
+  'a'.repeat(5000),
 ];
 const hostileString = fc.oneof(fc.constantFrom(...HOSTILE), fc.string({ maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 30 }));
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -41,7 +62,10 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 let t: Awaited<ReturnType<typeof testApp>>;
 beforeAll(async () => {
   // No route matches: accepted payloads run with no enrichers and go to the console sink.
-  t = await testApp({ server: { auth: { token: 'test-token-0123456789abcdef' }, maxAlerts: 20, rateLimitPerMinute: 100_000 }, routes: [{ match: { alertname: 'never-matches' }, enrichers: [] }] });
+  t = await testApp({
+    server: { auth: { token: 'test-token-0123456789abcdef' }, maxAlerts: 20, rateLimitPerMinute: 100_000 },
+    routes: [{ match: { alertname: 'never-matches' }, enrichers: [] }],
+  });
 });
 afterAll(() => t.app.close());
 
@@ -84,8 +108,27 @@ describe('POST /webhook under fuzzing', () => {
   });
 
   test('the real payload with any one field replaced by a hostile value: 202 or 400 naming that path', async () => {
-    const fields = ['version', 'groupKey', 'status', 'receiver', 'groupLabels', 'commonLabels', 'commonAnnotations', 'externalURL', 'truncatedAlerts', 'alerts',
-      'alerts.0.status', 'alerts.0.labels', 'alerts.0.annotations', 'alerts.0.startsAt', 'alerts.0.endsAt', 'alerts.0.fingerprint', 'alerts.0.generatorURL', 'alerts.0.labels.alertname', 'notification_reason'];
+    const fields = [
+      'version',
+      'groupKey',
+      'status',
+      'receiver',
+      'groupLabels',
+      'commonLabels',
+      'commonAnnotations',
+      'externalURL',
+      'truncatedAlerts',
+      'alerts',
+      'alerts.0.status',
+      'alerts.0.labels',
+      'alerts.0.annotations',
+      'alerts.0.startsAt',
+      'alerts.0.endsAt',
+      'alerts.0.fingerprint',
+      'alerts.0.generatorURL',
+      'alerts.0.labels.alertname',
+      'notification_reason',
+    ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...fields), hostileValue, async (field, value) => {
         const p = firingPayload();
@@ -95,7 +138,8 @@ describe('POST /webhook under fuzzing', () => {
         o[keys.at(-1)!] = value;
         const r = await post(JSON.stringify(p));
         expectContractAnswer(r);
-        if (r.status === 400) expect(r.json.issues.some((i: { path: string }) => i.path === '' || field.startsWith(i.path) || i.path.startsWith(keys[0]!))).toBe(true);
+        if (r.status === 400)
+          expect(r.json.issues.some((i: { path: string }) => i.path === '' || field.startsWith(i.path) || i.path.startsWith(keys[0]!))).toBe(true);
       }),
       { numRuns: 300 },
     );
@@ -128,7 +172,13 @@ describe('POST /webhook under fuzzing', () => {
       }),
       { numRuns: 200 },
     );
-    for (const body of ['', '   ', '[' .repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000), Buffer.from([0xff, 0xfe, 0x7b, 0x7d])]) {
+    for (const body of [
+      '',
+      '   ',
+      '['.repeat(100_000) + ']'.repeat(100_000),
+      '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000),
+      Buffer.from([0xff, 0xfe, 0x7b, 0x7d]),
+    ]) {
       const r = await post(body as string | Buffer);
       expect(r.status).toBe(400);
       expect(r.json.issues.length).toBeGreaterThan(0);
@@ -139,14 +189,27 @@ describe('POST /webhook under fuzzing', () => {
 describe('POST /enrich under fuzzing', () => {
   const body = fc.oneof(
     fc.jsonValue({ maxDepth: 3 }),
-    fc.record({ alert: fc.oneof(hostileValue, fc.record({ labels: fc.oneof(hostileValue, fc.dictionary(hostileString, hostileString, { maxKeys: 4 })), annotations: hostileValue, startsAt: hostileValue }, { requiredKeys: [] })) }),
+    fc.record({
+      alert: fc.oneof(
+        hostileValue,
+        fc.record(
+          { labels: fc.oneof(hostileValue, fc.dictionary(hostileString, hostileString, { maxKeys: 4 })), annotations: hostileValue, startsAt: hostileValue },
+          { requiredKeys: [] },
+        ),
+      ),
+    }),
     fc.record({ fingerprint: hostileValue }),
     fc.record({ alert: hostileValue, fingerprint: hostileValue, alerts: hostileValue }, { requiredKeys: [] }),
   );
   test('random and hostile bodies: 202 or 400 with issues, never 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(body, fc.constantFrom('', '?notify=false', '?wait=false&notify=0'), async (b, q) => {
-        const res = await t.app.inject({ method: 'POST', url: `/enrich${q}`, headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(b) });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/enrich${q}`,
+          headers: { ...auth, 'content-type': 'application/json' },
+          payload: JSON.stringify(b),
+        });
         expect(res.statusCode).toBeLessThan(500);
         expect([202, 400]).toContain(res.statusCode);
         const j = res.json();
@@ -161,7 +224,16 @@ describe('whole runs under fuzzing (real pipeline, fake Slack)', () => {
   test('hostile labels and annotations: every run is delivered to Slack, and Slack accepted every message', async () => {
     const fake = await FakeSlack.start();
     const app = await testApp({
-      slack: { token: fake.token, apiUrl: fake.url, alertsChannel: 'C0ALERTS', incidentChannel: 'C0INCIDENT', threadSearchWaitMs: 0, channelIntervalMs: 0, chart: false, timeoutMs: 2_000 },
+      slack: {
+        token: fake.token,
+        apiUrl: fake.url,
+        alertsChannel: 'C0ALERTS',
+        incidentChannel: 'C0INCIDENT',
+        threadSearchWaitMs: 0,
+        channelIntervalMs: 0,
+        chart: false,
+        timeoutMs: 2_000,
+      },
       pipeline: { notify: { budgetMs: 5_000, maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 10 } },
       routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }],
     });
@@ -170,18 +242,27 @@ describe('whole runs under fuzzing (real pipeline, fake Slack)', () => {
     try {
       let n = 0;
       await fc.assert(
-        fc.asyncProperty(fc.dictionary(name, hostileString, { maxKeys: 5 }), fc.dictionary(fc.constantFrom('summary', 'description', 'runbook_url', 'dashboard_url'), hostileString, { maxKeys: 4 }), async (labels, annotations) => {
-          const p = firingPayload();
-          p.groupKey = `fuzz-run-${n++}`;
-          p.alerts[0].labels = { ...labels, alertname: 'db_pool_exhausted' };
-          p.alerts[0].annotations = annotations;
-          p.commonLabels = p.alerts[0].labels;
-          p.commonAnnotations = annotations;
-          const res = await app.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(p) });
-          expect(res.statusCode).toBe(202);
-          const d = await app.pipeline.wait(res.json().id);
-          expect(d.notifications).toEqual([expect.objectContaining({ notifier: 'slack', status: 'sent' })]);
-        }),
+        fc.asyncProperty(
+          fc.dictionary(name, hostileString, { maxKeys: 5 }),
+          fc.dictionary(fc.constantFrom('summary', 'description', 'runbook_url', 'dashboard_url'), hostileString, { maxKeys: 4 }),
+          async (labels, annotations) => {
+            const p = firingPayload();
+            p.groupKey = `fuzz-run-${n++}`;
+            p.alerts[0].labels = { ...labels, alertname: 'db_pool_exhausted' };
+            p.alerts[0].annotations = annotations;
+            p.commonLabels = p.alerts[0].labels;
+            p.commonAnnotations = annotations;
+            const res = await app.app.inject({
+              method: 'POST',
+              url: '/webhook',
+              headers: { ...auth, 'content-type': 'application/json' },
+              payload: JSON.stringify(p),
+            });
+            expect(res.statusCode).toBe(202);
+            const d = await app.pipeline.wait(res.json().id);
+            expect(d.notifications).toEqual([expect.objectContaining({ notifier: 'slack', status: 'sent' })]);
+          },
+        ),
         { numRuns: 150 },
       );
       expect(fake.calls.filter((c) => !c.ok)).toEqual([]);
@@ -195,7 +276,12 @@ describe('whole runs under fuzzing (real pipeline, fake Slack)', () => {
 describe('the config loader under fuzzing', () => {
   const section = fc.constantFrom('server', 'state', 'pipeline', 'sources', 'slack', 'links', 'routes', 'enrichers', 'log', 'unknown');
   const yamlish: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-    node: fc.oneof({ depthSize: 'small' }, hostileValue, fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(fc.oneof(hostileString, section), tie('node'), { maxKeys: 4 })),
+    node: fc.oneof(
+      { depthSize: 'small' },
+      hostileValue,
+      fc.array(tie('node'), { maxLength: 3 }),
+      fc.dictionary(fc.oneof(hostileString, section), tie('node'), { maxKeys: 4 }),
+    ),
   })).node;
   const env = { PORT: '8080', X: '1', TOKEN: 'abcdefghijklmnopqrstuvwxyz' };
 
@@ -211,9 +297,13 @@ describe('the config loader under fuzzing', () => {
 
   test('random objects under the real top-level keys: a Config or a ConfigError, nothing else', () => {
     fc.assert(
-      fc.property(fc.dictionary(section, yamlish, { maxKeys: 5 }), fc.dictionary(fc.constantFrom('PORT', 'HOST', 'X'), hostileString, { maxKeys: 3 }), (raw, e) => {
-        onlyConfigError(() => parseConfig(raw, { ...env, ...e }));
-      }),
+      fc.property(
+        fc.dictionary(section, yamlish, { maxKeys: 5 }),
+        fc.dictionary(fc.constantFrom('PORT', 'HOST', 'X'), hostileString, { maxKeys: 3 }),
+        (raw, e) => {
+          onlyConfigError(() => parseConfig(raw, { ...env, ...e }));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -244,17 +334,27 @@ describe('the config loader under fuzzing', () => {
   });
 
   /** "Billion laughs": nine levels of nine aliases (yaml's maxAliasCount refuses it). */
-  const LAUGHS = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n');
+  const LAUGHS = [
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+  ].join('\n');
 
   test('random YAML text in a file: only ConfigError', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-fuzz-config-'));
     const file = path.join(dir, 'c.yml');
     try {
       fc.assert(
-        fc.property(fc.oneof(fc.string({ maxLength: 200 }), yamlish.map((v) => stringify(v)), fc.constantFrom(LAUGHS, 'a: *missing', 'a: &x [*x]', '!!js/function "x"', 'a: !!binary x', '- - - -', '{', 'a: b: c', '? [a]\n: b')), (text) => {
-          fs.writeFileSync(file, text);
-          onlyConfigError(() => loadConfig(file, env));
-        }),
+        fc.property(
+          fc.oneof(
+            fc.string({ maxLength: 200 }),
+            yamlish.map((v) => stringify(v)),
+            fc.constantFrom(LAUGHS, 'a: *missing', 'a: &x [*x]', '!!js/function "x"', 'a: !!binary x', '- - - -', '{', 'a: b: c', '? [a]\n: b'),
+          ),
+          (text) => {
+            fs.writeFileSync(file, text);
+            onlyConfigError(() => loadConfig(file, env));
+          },
+        ),
         { numRuns: 300 },
       );
     } finally {
@@ -289,9 +389,16 @@ describe('the Slack renderer under fuzzing', () => {
           d.causes[0] = { ...d.causes[0]!, title: texts.join(' '), evidence: texts, actions: texts };
           d.enrichments[0] = { ...d.enrichments[0]!, summary: texts.join('\n'), queries: texts.map((q) => ({ source: 'prometheus' as const, query: q })) };
           d.enrichments[3] = { ...d.enrichments[3]!, error: texts.join(' ') };
-          d.enrichments[2] = { ...d.enrichments[2]!, sections: [{ type: 'code', code: texts.join('\n') }, { type: 'fields', fields: texts.map((x) => ({ label: x, value: x })) }, { type: 'table', columns: texts, rows: [texts] }] };
+          d.enrichments[2] = {
+            ...d.enrichments[2]!,
+            sections: [
+              { type: 'code', code: texts.join('\n') },
+              { type: 'fields', fields: texts.map((x) => ({ label: x, value: x })) },
+              { type: 'table', columns: texts, rows: [texts] },
+            ],
+          };
           const m = buildMessageModel(d, { prometheus: 'http://prom.example:9090', grafana: 'http://grafana.example', grafanaDashboard: texts[0]! });
-          for (const msg of [renderDiagnostic(m), renderParent(m), renderIncidentSummary(m, "https://slack.example/archives/C1/p1")]) {
+          for (const msg of [renderDiagnostic(m), renderParent(m), renderIncidentSummary(m, 'https://slack.example/archives/C1/p1')]) {
             expect(checkMessage(msg)).toBeUndefined();
             for (const text of mrkdwnTexts(msg)) expect(text).not.toMatch(LIVE);
           }

@@ -38,7 +38,12 @@ describe('authentication', () => {
 
   test.each(wrong)('%s: 401 on /webhook, /enrich and /diagnostics, nothing stored', async (_name, headers) => {
     for (const e of endpoints) {
-      const res = await t.app.inject({ method: e.method, url: e.url, headers: { ...json, ...headers }, ...(e.body ? { payload: JSON.stringify(e.body) } : {}) });
+      const res = await t.app.inject({
+        method: e.method,
+        url: e.url,
+        headers: { ...json, ...headers },
+        ...(e.body ? { payload: JSON.stringify(e.body) } : {}),
+      });
       expect(res.statusCode).toBe(401);
       expect(res.json()).toEqual({ error: 'unauthorized' });
       expect(res.headers['www-authenticate']).toBe('Bearer');
@@ -50,7 +55,11 @@ describe('authentication', () => {
   test('the right token as Bearer and as the Basic password is accepted (the check can pass)', async () => {
     const a = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...json, ...auth }, payload: JSON.stringify(firingPayload()) });
     expect(a.statusCode).toBe(202);
-    const b = await t.app.inject({ method: 'GET', url: `/diagnostics/${a.json().id}`, headers: { authorization: `Basic ${Buffer.from(`am:${TOKEN}`).toString('base64')}` } });
+    const b = await t.app.inject({
+      method: 'GET',
+      url: `/diagnostics/${a.json().id}`,
+      headers: { authorization: `Basic ${Buffer.from(`am:${TOKEN}`).toString('base64')}` },
+    });
     expect([200, 202]).toContain(b.statusCode);
     await t.pipeline.wait(a.json().id);
   });
@@ -148,7 +157,12 @@ describe('a real listening server under slow and oversized requests', () => {
     const p = firingPayload();
     p.groupKey = 'during-the-attack';
     const started = Date.now();
-    const res = await fetch(`http://127.0.0.1:${port}/webhook`, { method: 'POST', headers: { ...json, ...auth }, body: JSON.stringify(p), signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`http://127.0.0.1:${port}/webhook`, {
+      method: 'POST',
+      headers: { ...json, ...auth },
+      body: JSON.stringify(p),
+      signal: AbortSignal.timeout(5_000),
+    });
     expect(res.status).toBe(202);
     expect(Date.now() - started).toBeLessThan(3_000); // the attackers trickle for 10 s: served long before they are cut
     const results = await Promise.all(attackers);
@@ -171,7 +185,13 @@ describe('a real listening server under slow and oversized requests', () => {
         c.close();
       },
     });
-    const chunked = await fetch(url, { method: 'POST', headers: { ...json, ...auth }, body: stream, duplex: 'half', signal: AbortSignal.timeout(5_000) } as RequestInit);
+    const chunked = await fetch(url, {
+      method: 'POST',
+      headers: { ...json, ...auth },
+      body: stream,
+      duplex: 'half',
+      signal: AbortSignal.timeout(5_000),
+    } as RequestInit);
     expect(chunked.status).toBe(413);
     expect(t.store.unfinishedRunIds()).toEqual([]);
     // just under the limit is accepted (the limit is the configured one, not smaller)
@@ -203,7 +223,8 @@ describe('rate limit on the Slack entry points', () => {
     const t = await testApp(RATE_LIMITED_SLACK);
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await t.app.inject({ method: 'POST', url, headers: { 'content-type': type, ...sign(body) }, payload: body })).statusCode);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await t.app.inject({ method: 'POST', url, headers: { 'content-type': type, ...sign(body) }, payload: body })).statusCode);
       // the signed requests were served (not refused for their signature)
       expect(statuses.every((s) => s !== 401 && s !== 429)).toBe(true);
       // then the limit holds for signed and unsigned requests alike
@@ -234,11 +255,19 @@ describe('rate limit on the Slack entry points', () => {
 
 describe('rate limit on /enrich', () => {
   test('429 after server.rateLimitPerMinute requests, the runs beyond it never admitted; /webhook is not limited', async () => {
-    const t = await testApp({ server: { auth: { token: TOKEN }, rateLimitPerMinute: 5 }, routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }] });
+    const t = await testApp({
+      server: { auth: { token: TOKEN }, rateLimitPerMinute: 5 },
+      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }],
+    });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
-        const res = await t.app.inject({ method: 'POST', url: '/enrich?notify=false', headers: { ...json, ...auth }, payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', n: String(i) } } }) });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/enrich?notify=false',
+          headers: { ...json, ...auth },
+          payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', n: String(i) } } }),
+        });
         statuses.push(res.statusCode);
         if (res.statusCode === 429) {
           expect(res.json().error).toBe('rate_limited');

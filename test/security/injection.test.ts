@@ -27,7 +27,12 @@ import { startPrometheus, type PrometheusServer } from '../support/prometheus';
 
 const json = { 'content-type': 'application/json' };
 const enrich = async (t: Awaited<ReturnType<typeof testApp>>, labels: Record<string, string>, startsAt?: string) => {
-  const res = await t.app.inject({ method: 'POST', url: '/enrich?wait=true&notify=false', headers: { ...json, ...auth }, payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', ...labels }, ...(startsAt ? { startsAt } : {}) } }) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/enrich?wait=true&notify=false',
+    headers: { ...json, ...auth },
+    payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', ...labels }, ...(startsAt ? { startsAt } : {}) } }),
+  });
   expect(res.statusCode).toBe(200);
   return res.json() as Diagnostic;
 };
@@ -107,7 +112,10 @@ describe('SQL through the database label (real PostgreSQL)', () => {
     if (pg.statStatements) await admin.query('SELECT pg_stat_statements_reset()');
     await admin.end();
     t = await testApp(
-      { sources: { postgres: [{ name: 'orders', url: '${PG_URL}' }] }, routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['postgres'], notifiers: ['console'] }] },
+      {
+        sources: { postgres: [{ name: 'orders', url: '${PG_URL}' }] },
+        routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['postgres'], notifiers: ['console'] }],
+      },
       { PG_URL: monitorUrl },
     );
   }, 60_000);
@@ -116,39 +124,57 @@ describe('SQL through the database label (real PostgreSQL)', () => {
     await pg?.stop();
   });
 
-  test.each(["'; DROP TABLE x; --", "orders'; DROP TABLE x; --", 'orders" OR 1=1 --', '$1; DROP TABLE x'])('database=%j names no configured database: no SQL error, table intact', async (database) => {
-    const d = await enrich(t, { database });
-    const e = d.enrichments[0]!;
-    expect(e.status).toBe('ok');
-    const ev = e.evidence as unknown as PostgresEvidence;
-    // not a lookup key: the configured database (and only it) was queried, without any failure
-    expect(ev.databases.map((db) => db.name)).toEqual(['orders']);
-    expect(ev.databases[0]!.failure).toBeNull();
-    expect(ev.databases[0]!.maxConnections).toBeGreaterThan(0);
-    expect(JSON.stringify(e.sections)).toContain('names no configured database');
-    const admin = await pg.connect();
-    try {
-      expect((await admin.query('SELECT count(*)::int AS n FROM x')).rows[0].n).toBe(2);
-      if (pg.statStatements) {
-        const seen = await admin.query(`SELECT query FROM pg_stat_statements WHERE query ILIKE '%DROP TABLE x%' OR query ILIKE '%1=1%'`);
-        expect(seen.rows).toEqual([]);
+  test.each(["'; DROP TABLE x; --", "orders'; DROP TABLE x; --", 'orders" OR 1=1 --', '$1; DROP TABLE x'])(
+    'database=%j names no configured database: no SQL error, table intact',
+    async (database) => {
+      const d = await enrich(t, { database });
+      const e = d.enrichments[0]!;
+      expect(e.status).toBe('ok');
+      const ev = e.evidence as unknown as PostgresEvidence;
+      // not a lookup key: the configured database (and only it) was queried, without any failure
+      expect(ev.databases.map((db) => db.name)).toEqual(['orders']);
+      expect(ev.databases[0]!.failure).toBeNull();
+      expect(ev.databases[0]!.maxConnections).toBeGreaterThan(0);
+      expect(JSON.stringify(e.sections)).toContain('names no configured database');
+      const admin = await pg.connect();
+      try {
+        expect((await admin.query('SELECT count(*)::int AS n FROM x')).rows[0].n).toBe(2);
+        if (pg.statStatements) {
+          const seen = await admin.query(`SELECT query FROM pg_stat_statements WHERE query ILIKE '%DROP TABLE x%' OR query ILIKE '%1=1%'`);
+          expect(seen.rows).toEqual([]);
+        }
+      } finally {
+        await admin.end();
       }
-    } finally {
-      await admin.end();
-    }
-  });
+    },
+  );
 });
 
 describe('Slack mentions in labels and annotations (fake Slack)', () => {
   test('arrive escaped in every message the fake Slack recorded', async () => {
     const fake = await FakeSlack.start();
     const t = await testApp({
-      slack: { token: fake.token, apiUrl: fake.url, alertsChannel: 'C0ALERTS', incidentChannel: 'C0INCIDENT', threadSearchWaitMs: 0, channelIntervalMs: 0, chart: false, timeoutMs: 2_000 },
+      slack: {
+        token: fake.token,
+        apiUrl: fake.url,
+        alertsChannel: 'C0ALERTS',
+        incidentChannel: 'C0INCIDENT',
+        threadSearchWaitMs: 0,
+        channelIntervalMs: 0,
+        chart: false,
+        timeoutMs: 2_000,
+      },
       routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [] }],
     });
     try {
       const p = firingPayload();
-      const hostile = { team: '<!channel>', instance: '<@U0BOSS> <!here|here>', pod: '<!subteam^S0ONCALL>', ns: '<#C0GENERAL>', link: '<http://evil.example|click me>' };
+      const hostile = {
+        team: '<!channel>',
+        instance: '<@U0BOSS> <!here|here>',
+        pod: '<!subteam^S0ONCALL>',
+        ns: '<#C0GENERAL>',
+        link: '<http://evil.example|click me>',
+      };
       Object.assign(p.alerts[0].labels, hostile);
       Object.assign(p.commonLabels, hostile);
       p.commonAnnotations.summary = 'pool <!everyone> nearly exhausted';
@@ -177,13 +203,24 @@ describe('log sources chosen by a label', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
   beforeAll(async () => {
     docker = await startFakeDockerEngine();
-    docker.containers.set('api-1', { tty: false, entries: [{ stream: 2, time: new Date().toISOString(), text: 'ERROR pool timeout exceeded when trying to connect' }] });
-    docker.containers.set('secret-db', { tty: false, entries: [{ stream: 1, time: new Date().toISOString(), text: 'database password=hunter2 connection SECRET-CONTAINER-LINE' }] });
+    docker.containers.set('api-1', {
+      tty: false,
+      entries: [{ stream: 2, time: new Date().toISOString(), text: 'ERROR pool timeout exceeded when trying to connect' }],
+    });
+    docker.containers.set('secret-db', {
+      tty: false,
+      entries: [{ stream: 1, time: new Date().toISOString(), text: 'database password=hunter2 connection SECRET-CONTAINER-LINE' }],
+    });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-inject-logs-'));
     fs.writeFileSync(path.join(dir, 'api.log'), '2026-11-27T06:40:00.000Z ERROR connection refused by database\n');
     fs.writeFileSync(path.join(dir, 'private.log'), 'database connection PRIVATE-FILE-LINE\n');
     t = await testApp({
-      sources: { logs: [{ name: 'api', docker: { socket: docker.socketPath, container: 'api-1' } }, { name: 'apifile', file: { path: path.join(dir, 'api.log') } }] },
+      sources: {
+        logs: [
+          { name: 'api', docker: { socket: docker.socketPath, container: 'api-1' } },
+          { name: 'apifile', file: { path: path.join(dir, 'api.log') } },
+        ],
+      },
       routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['logs'], notifiers: ['console'] }],
     });
   });
@@ -193,20 +230,23 @@ describe('log sources chosen by a label', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test.each(['../../etc/passwd', '/etc/passwd', path.join('..', 'private.log'), 'secret-db', 'api/../secret-db', 'api-1/../../secret-db'])('service=%j reads only configured sources', async (service) => {
-    docker.requests.length = 0;
-    const d = await enrich(t, { service, container: 'secret-db', path: '/etc/passwd', file: path.join(dir, 'private.log') });
-    const e = d.enrichments[0]!;
-    expect(e.status).toBe('ok');
-    const ev = e.evidence as unknown as LogsEvidence;
-    expect(ev.sources.map((s) => s.name).sort()).toEqual(['api', 'apifile']);
-    expect(ev.sources.every((s) => s.error === null)).toBe(true);
-    expect(docker.requests.length).toBeGreaterThan(0);
-    for (const r of docker.requests) expect(r).toMatch(/\/containers\/api-1\//);
-    const all = JSON.stringify(d);
-    for (const leak of ['root:x:0:0', 'SECRET-CONTAINER-LINE', 'PRIVATE-FILE-LINE', 'hunter2']) expect(all).not.toContain(leak);
-    expect(all).toContain('pool timeout exceeded'); // what the configured sources hold is read
-  });
+  test.each(['../../etc/passwd', '/etc/passwd', path.join('..', 'private.log'), 'secret-db', 'api/../secret-db', 'api-1/../../secret-db'])(
+    'service=%j reads only configured sources',
+    async (service) => {
+      docker.requests.length = 0;
+      const d = await enrich(t, { service, container: 'secret-db', path: '/etc/passwd', file: path.join(dir, 'private.log') });
+      const e = d.enrichments[0]!;
+      expect(e.status).toBe('ok');
+      const ev = e.evidence as unknown as LogsEvidence;
+      expect(ev.sources.map((s) => s.name).sort()).toEqual(['api', 'apifile']);
+      expect(ev.sources.every((s) => s.error === null)).toBe(true);
+      expect(docker.requests.length).toBeGreaterThan(0);
+      for (const r of docker.requests) expect(r).toMatch(/\/containers\/api-1\//);
+      const all = JSON.stringify(d);
+      for (const leak of ['root:x:0:0', 'SECRET-CONTAINER-LINE', 'PRIVATE-FILE-LINE', 'hunter2']) expect(all).not.toContain(leak);
+      expect(all).toContain('pool timeout exceeded'); // what the configured sources hold is read
+    },
+  );
 
   test('a label naming a configured source picks just that one', async () => {
     docker.requests.length = 0;
@@ -226,7 +266,9 @@ describe('Alertmanager filter matchers from labels (real Alertmanager)', () => {
     await am.postAlerts(VALUES.map((team, i) => ({ labels: { alertname: other, team, instance: `i${i}` } })));
     t = await testApp({
       sources: { alertmanager: { url: am.url } },
-      routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: [{ name: 'related_alerts', options: { matchLabels: ['team'] } }], notifiers: ['console'] }],
+      routes: [
+        { match: { alertname: 'db_pool_exhausted' }, enrichers: [{ name: 'related_alerts', options: { matchLabels: ['team'] } }], notifiers: ['console'] },
+      ],
     });
   }, 30_000);
   afterAll(async () => {

@@ -66,13 +66,25 @@ async function fullRun(slackToken: string, name: string): Promise<{ diagnostic: 
         prometheus: { url: `http://prom:\${PROM_PASSWORD}@${downHost}/`, timeoutMs: 1_000 },
         alertmanager: { url: `http://am:\${AM_PASSWORD}@${downHost}/`, timeoutMs: 1_000 },
       },
-      slack: { token: '${SLACK_TOKEN}', signingSecret: '${SIGNING}', apiUrl: fake.url, alertsChannel: 'C0ALERTS', threadSearchWaitMs: 0, channelIntervalMs: 0, chart: false, timeoutMs: 2_000, retries: 0 },
+      slack: {
+        token: '${SLACK_TOKEN}',
+        signingSecret: '${SIGNING}',
+        apiUrl: fake.url,
+        alertsChannel: 'C0ALERTS',
+        threadSearchWaitMs: 0,
+        channelIntervalMs: 0,
+        chart: false,
+        timeoutMs: 2_000,
+        retries: 0,
+      },
       routes: [{ match: { alertname: 'db_pool_exhausted' }, enrichers: ['postgres', 'pool', 'traffic', 'related_alerts'] }],
     },
     env,
   );
   // The secrets as the running process knows them (after ${VAR} substitution): the redactor's input.
-  expect(secretsOf(config)).toEqual(expect.arrayContaining([SECRETS.BEARER, SECRETS.PG_PASSWORD, SECRETS.PG_WRONG, SECRETS.PROM_PASSWORD, SECRETS.AM_PASSWORD, SECRETS.SIGNING, slackToken]));
+  expect(secretsOf(config)).toEqual(
+    expect.arrayContaining([SECRETS.BEARER, SECRETS.PG_PASSWORD, SECRETS.PG_WRONG, SECRETS.PROM_PASSWORD, SECRETS.AM_PASSWORD, SECRETS.SIGNING, slackToken]),
+  );
   const log = capturingLogger(secretsOf(config), 'trace');
   const out = textSink();
   const service: Service = await buildApp(config, { logger: log.logger, redact: log.redact, out: out.out });
@@ -92,15 +104,24 @@ async function fullRun(slackToken: string, name: string): Promise<{ diagnostic: 
     const id = (JSON.parse(accepted.text) as { id: string }).id;
     diagnostic = await service.pipeline.wait(id);
     await call(`/diagnostics/${id}`, { headers });
-    await call('/enrich?wait=true&notify=false', { method: 'POST', headers, body: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', database: 'orders' } } }) });
-    await call('/enrich', { method: 'POST', headers: { ...headers, authorization: `Basic ${Buffer.from(`x:${SECRETS.BEARER}`).toString('base64')}` }, body: '{not json' });
+    await call('/enrich?wait=true&notify=false', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', database: 'orders' } } }),
+    });
+    await call('/enrich', {
+      method: 'POST',
+      headers: { ...headers, authorization: `Basic ${Buffer.from(`x:${SECRETS.BEARER}`).toString('base64')}` },
+      body: '{not json',
+    });
     await call('/webhook', { method: 'POST', headers: { ...headers, authorization: `Bearer ${SECRETS.BEARER}x` }, body: '{}' });
     await call('/metrics', {});
     await call('/readyz', {});
   } finally {
     await service.app.close();
   }
-  const stored = fs.readFileSync(statePath).toString('latin1') + (fs.existsSync(`${statePath}-wal`) ? fs.readFileSync(`${statePath}-wal`).toString('latin1') : '');
+  const stored =
+    fs.readFileSync(statePath).toString('latin1') + (fs.existsSync(`${statePath}-wal`) ? fs.readFileSync(`${statePath}-wal`).toString('latin1') : '');
   return {
     diagnostic,
     surfaces: {
@@ -120,7 +141,8 @@ function expectNoSecret(surfaces: Record<string, string>, secrets: string[]): vo
     if (where !== 'console') expect(text.length).toBeGreaterThan(0);
     for (const s of secrets) {
       for (const form of new Set([s, encodeURIComponent(s), Buffer.from(s).toString('base64')])) {
-        if (text.includes(form)) throw new Error(`secret found in ${where}: …${text.slice(Math.max(0, text.indexOf(form) - 120), text.indexOf(form) + form.length + 40)}…`);
+        if (text.includes(form))
+          throw new Error(`secret found in ${where}: …${text.slice(Math.max(0, text.indexOf(form) - 120), text.indexOf(form) + form.length + 40)}…`);
       }
     }
   }

@@ -25,12 +25,20 @@ describe('a run killed mid-enrichment', () => {
       'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [logs] } ]',
     ]);
     const now = BigInt(Date.now()) * 1_000_000n;
-    loki.entries.push({ labels: { container: 'api' }, ns: now, line: 'ERROR: sorry, too many clients already (pool: db, timeout exceeded when trying to connect)' });
+    loki.entries.push({
+      labels: { container: 'api' },
+      ns: now,
+      line: 'ERROR: sorry, too many clients already (pool: db, timeout exceeded when trying to connect)',
+    });
     loki.delayMs = 120_000; // the source hangs: the run is stuck in enrichment
 
     const first = await startServer(['--config', config], {});
     children.push(first);
-    const res = await fetch(`${first.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(firingPayload()) });
+    const res = await fetch(`${first.url}/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(firingPayload()),
+    });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     await until('the enrichment starting', () => loki.requests.length > 0, 10_000);
@@ -45,10 +53,14 @@ describe('a run killed mid-enrichment', () => {
     loki.delayMs = 0;
     const second = await startServer(['--config', config], {});
     children.push(second);
-    const diagnostic = await until('the diagnostic after the restart', async () => {
-      const r = await fetch(`${second.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      return r.status === 200 ? ((await r.json()) as any) : undefined;
-    }, 15_000);
+    const diagnostic = await until(
+      'the diagnostic after the restart',
+      async () => {
+        const r = await fetch(`${second.url}/diagnostics/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        return r.status === 200 ? ((await r.json()) as any) : undefined;
+      },
+      15_000,
+    );
     expect(diagnostic.id).toBe(id);
     expect(diagnostic.enrichments).toEqual([expect.objectContaining({ enricher: 'logs', status: 'ok' })]);
     expect(diagnostic.notifications).toEqual([{ notifier: 'console', status: 'sent', detail: 'written to stdout' }]);
@@ -56,7 +68,11 @@ describe('a run killed mid-enrichment', () => {
     expect(second.output().match(/FIRING db_pool_exhausted/g)).toHaveLength(1);
 
     // the same notification after the restart is still a duplicate
-    const again = await fetch(`${second.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(firingPayload()) });
+    const again = await fetch(`${second.url}/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(firingPayload()),
+    });
     expect(await again.json()).toEqual({ id, duplicate: true });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

@@ -45,7 +45,12 @@ describe('the server process', () => {
   test('the README walkthrough: examples/receiver.yml, the fixture with the token, the diagnostic on stdout and by id, then a duplicate', async () => {
     const token = 'readme-token-0123456789abcdef';
     const s = await startServer(['--config', join(ROOT, 'examples/receiver.yml')], { PAGEFIRST_TOKEN: token, HOST: '127.0.0.1' }, 15_000, dir);
-    const post = () => fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(firingPayload()) });
+    const post = () =>
+      fetch(`${s.url}/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(firingPayload()),
+      });
     const first = await post();
     expect(first.status).toBe(202);
     const { id, duplicate } = (await first.json()) as { id: string; duplicate: boolean };
@@ -69,7 +74,11 @@ describe('the server process', () => {
     const f = join(dir, 'tok.yml');
     writeFileSync(f, `state:\n  path: ${join(dir, 'tok.sqlite')}\nserver:\n  auth:\n    token: \${TOKEN}\n`);
     const s = await startServer(['--config', f], { TOKEN: token, HOST: '127.0.0.1' });
-    await fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(firingPayload()) });
+    await fetch(`${s.url}/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(firingPayload()),
+    });
     await fetch(`${s.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}-wrong` }, body: '{}' });
     s.child.kill('SIGTERM');
     await s.exited;

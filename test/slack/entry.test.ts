@@ -66,7 +66,16 @@ async function app(over: { slack?: Record<string, unknown>; server?: Record<stri
 }
 
 beforeAll(async () => {
-  [fake, am] = await Promise.all([FakeSlack.start({ channels: [{ id: ALERTS, name: 'alerts' }, { id: INCIDENT, name: 'incidents' }, { id: 'C0RANDOM', name: 'random' }] }), startAlertmanager()]);
+  [fake, am] = await Promise.all([
+    FakeSlack.start({
+      channels: [
+        { id: ALERTS, name: 'alerts' },
+        { id: INCIDENT, name: 'incidents' },
+        { id: 'C0RANDOM', name: 'random' },
+      ],
+    }),
+    startAlertmanager(),
+  ]);
   const startsAt = new Date(Date.now() - 120_000).toISOString();
   await am.postAlerts([PAGE_A, PAGE_B, PAGE_C].map((labels) => ({ labels, annotations: { summary: `pool of ${labels.service} nearly exhausted` }, startsAt })));
   // Alertmanager lists posted alerts after a moment.
@@ -84,7 +93,11 @@ async function finished(runId: string) {
 }
 
 function postsAndEphemerals() {
-  return { posts: fake.callsOf('chat.postMessage').length + fake.callsOf('chat.update').length, ephemeral: fake.ephemeral.length, responses: fake.responses.length };
+  return {
+    posts: fake.callsOf('chat.postMessage').length + fake.callsOf('chat.update').length,
+    ephemeral: fake.ephemeral.length,
+    responses: fake.responses.length,
+  };
 }
 
 describe('verification', () => {
@@ -137,8 +150,19 @@ describe('verification', () => {
   });
 
   test('a charset parameter on the content type is fine; another content type is 415; an oversized body 413', async () => {
-    const body = form({ type: 'block_actions', trigger_id: 'ct-1', user: { id: 'U0ONCALL' }, channel: { id: ALERTS }, actions: [{ action_id: 'something_else' }] });
-    const ok = await t.app.inject({ method: 'POST', url: '/slack/interactions', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', ...signed(body) }, payload: body });
+    const body = form({
+      type: 'block_actions',
+      trigger_id: 'ct-1',
+      user: { id: 'U0ONCALL' },
+      channel: { id: ALERTS },
+      actions: [{ action_id: 'something_else' }],
+    });
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/slack/interactions',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', ...signed(body) },
+      payload: body,
+    });
     expect(ok.statusCode).toBe(200);
     const text = await t.app.inject({ method: 'POST', url: '/slack/interactions', headers: { 'content-type': 'text/plain', ...signed(body) }, payload: body });
     expect(text.statusCode).toBe(415);
@@ -182,7 +206,10 @@ describe('retries', () => {
 
 describe('acknowledging', () => {
   test('the answer comes before the work (Slack is slow here); a failure after it is logged and told to the user, never unhandled', async () => {
-    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: { alertname: 'db_pool_exhausted', service: 'slow' } });
+    const page = fake.seedAlertmanagerPage(ALERTS, {
+      groupLabels: { alertname: 'db_pool_exhausted' },
+      labels: { alertname: 'db_pool_exhausted', service: 'slow' },
+    });
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     fake.handle('conversations.replies', async (args) => {
@@ -224,7 +251,11 @@ describe('acknowledging', () => {
 describe('the three ways in', () => {
   test('the re-run button re-runs that group and updates its diagnostic in place, with one "what changed" reply', async () => {
     const fixture = firingPayload();
-    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: fixture.groupLabels, labels: fixture.commonLabels, summary: 'DB connection pool nearly exhausted' });
+    const page = fake.seedAlertmanagerPage(ALERTS, {
+      groupLabels: fixture.groupLabels,
+      labels: fixture.commonLabels,
+      summary: 'DB connection pool nearly exhausted',
+    });
     const hook = await t.app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, ...JSON_CT }, payload: JSON.stringify(fixture) });
     expect(hook.statusCode).toBe(202);
     const first = await t.pipeline.wait(hook.json().id, AbortSignal.timeout(15_000));
@@ -273,10 +304,17 @@ describe('the three ways in', () => {
     const runs = slackRuns(t).slice(runsBefore);
     expect(runs).toHaveLength(1);
     await finished(runs[0]!);
-    const outcomes = handled(t).slice(handledBefore).map((r) => String(r.outcome).replace(/ run .*/, ''));
+    const outcomes = handled(t)
+      .slice(handledBefore)
+      .map((r) => String(r.outcome).replace(/ run .*/, ''));
     expect(outcomes.sort()).toEqual(['admitted', ...Array(9).fill('duplicate of')].sort());
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
-    expect(fake.callsOf('chat.update').slice(updatesBefore).filter((c) => c.args.ts === diag!.ts)).toHaveLength(1);
+    expect(
+      fake
+        .callsOf('chat.update')
+        .slice(updatesBefore)
+        .filter((c) => c.args.ts === diag!.ts),
+    ).toHaveLength(1);
     expect(fake.replies(ALERTS, page.ts).filter((m) => JSON.stringify(m.blocks ?? []).includes('"pf_change'))).toHaveLength(1);
   });
 
@@ -284,14 +322,23 @@ describe('the three ways in', () => {
     const other = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_A });
     // An earlier page of the same alert (a repeat): the diagnostic must still go where it was asked for.
     const earlier = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_C, at: Date.now() - 60_000 });
-    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_C, summary: 'pool of search nearly exhausted' });
+    const page = fake.seedAlertmanagerPage(ALERTS, {
+      groupLabels: { alertname: 'db_pool_exhausted' },
+      labels: PAGE_C,
+      summary: 'pool of search nearly exhausted',
+    });
     const topBefore = fake.topLevel(ALERTS).length;
     const handledBefore = handled(t).length;
     const res = await interact(t, shortcut(fake, page));
     expect(res.statusCode).toBe(200);
     await settled(t, handledBefore + 1);
     const d = await finished(slackRuns(t).at(-1)!);
-    expect(d).toMatchObject({ trigger: 'slack', alertname: 'db_pool_exhausted', fingerprints: [fingerprintOf(PAGE_C)], alert: { labels: PAGE_C, annotations: { summary: 'pool of search nearly exhausted' } } });
+    expect(d).toMatchObject({
+      trigger: 'slack',
+      alertname: 'db_pool_exhausted',
+      fingerprints: [fingerprintOf(PAGE_C)],
+      alert: { labels: PAGE_C, annotations: { summary: 'pool of search nearly exhausted' } },
+    });
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
     expect(diagnostics(fake, ALERTS, other.ts)).toHaveLength(0);
     expect(diagnostics(fake, ALERTS, earlier.ts)).toHaveLength(0);
@@ -301,7 +348,11 @@ describe('the three ways in', () => {
 
   test('a mention in an alert’s thread puts one diagnostic into that thread', async () => {
     const inventory = { alertname: 'db_pool_exhausted', service: 'inventory', severity: 'critical' };
-    const earlier = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted', service: 'inventory' }, labels: inventory, at: Date.now() - 60_000 });
+    const earlier = fake.seedAlertmanagerPage(ALERTS, {
+      groupLabels: { alertname: 'db_pool_exhausted', service: 'inventory' },
+      labels: inventory,
+      at: Date.now() - 60_000,
+    });
     const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted', service: 'inventory' }, labels: inventory });
     fake.seedMessage(ALERTS, { thread_ts: page.ts, user: 'U0HUMAN', text: 'looking' });
     const handledBefore = handled(t).length;
@@ -310,7 +361,10 @@ describe('the three ways in', () => {
     await settled(t, handledBefore + 1);
     const d = await finished(slackRuns(t).at(-1)!);
     // Not in Alertmanager: the labels read from the page are used, and the user is told.
-    expect(d).toMatchObject({ trigger: 'slack', fingerprints: [fingerprintOf({ alertname: 'db_pool_exhausted', service: 'inventory', severity: 'critical' })] });
+    expect(d).toMatchObject({
+      trigger: 'slack',
+      fingerprints: [fingerprintOf({ alertname: 'db_pool_exhausted', service: 'inventory', severity: 'critical' })],
+    });
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
     expect(diagnostics(fake, ALERTS, earlier.ts)).toHaveLength(0);
     const told = fake.ephemeral.at(-1)!;
@@ -321,7 +375,9 @@ describe('the three ways in', () => {
   test('a mention in a thread that has our diagnostic re-runs that diagnostic’s group', async () => {
     const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: PAGE_B });
     // The thread of the retry test above (PAGE_B) holds a diagnostic; find that page.
-    const withDiag = fake.topLevel(ALERTS).find((m) => m.ts !== page.ts && diagnostics(fake, ALERTS, m.ts).length === 1 && JSON.stringify(m.attachments).includes('billing'))!;
+    const withDiag = fake
+      .topLevel(ALERTS)
+      .find((m) => m.ts !== page.ts && diagnostics(fake, ALERTS, m.ts).length === 1 && JSON.stringify(m.attachments).includes('billing'))!;
     const before = diagnostics(fake, ALERTS, withDiag.ts)[0]!;
     const handledBefore = handled(t).length;
     await sendEvent(t, mention(ALERTS, withDiag.ts));
@@ -349,7 +405,11 @@ describe('what cannot be done', () => {
     // A mention outside any thread.
     await sendEvent(t, mention(ALERTS, undefined));
     await settled(t, handledBefore + 3);
-    expect(handled(t).slice(handledBefore).map((r) => r.outcome)).toEqual(['unrecognised', 'unrecognised', 'unrecognised']);
+    expect(
+      handled(t)
+        .slice(handledBefore)
+        .map((r) => r.outcome),
+    ).toEqual(['unrecognised', 'unrecognised', 'unrecognised']);
     expect(slackRuns(t).length).toBe(runsBefore);
     const after = postsAndEphemerals();
     expect(after.posts).toBe(before.posts);
@@ -372,7 +432,11 @@ describe('what cannot be done', () => {
     await interact(t, shortcut(fake, elsewhere));
     await sendEvent(t, mention('C0RANDOM', elsewhere.ts));
     await settled(t, handledBefore + 2);
-    expect(handled(t).slice(handledBefore).map((r) => r.outcome)).toEqual(['refused', 'refused']);
+    expect(
+      handled(t)
+        .slice(handledBefore)
+        .map((r) => r.outcome),
+    ).toEqual(['refused', 'refused']);
     expect(slackRuns(t).length).toBe(runsBefore);
     expect(postsAndEphemerals().posts).toBe(before.posts);
     expect((fake.responses.at(-1)!.body as any).text).toContain('slack.allowedChannels');
@@ -383,13 +447,22 @@ describe('what cannot be done', () => {
   test('slack.allowedUsers: others are refused; slack.allowedChannels replaces the default', async () => {
     const u = await app({ slack: { allowedUsers: ['U0LEAD'], allowedChannels: ['C0RANDOM'] }, alertmanager: false });
     try {
-      const page = fake.seedAlertmanagerPage('C0RANDOM', { groupLabels: { alertname: 'db_pool_exhausted' }, labels: { alertname: 'db_pool_exhausted', service: 'users-only' } });
-      const inAlerts = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: { alertname: 'db_pool_exhausted', service: 'users-only-2' } });
+      const page = fake.seedAlertmanagerPage('C0RANDOM', {
+        groupLabels: { alertname: 'db_pool_exhausted' },
+        labels: { alertname: 'db_pool_exhausted', service: 'users-only' },
+      });
+      const inAlerts = fake.seedAlertmanagerPage(ALERTS, {
+        groupLabels: { alertname: 'db_pool_exhausted' },
+        labels: { alertname: 'db_pool_exhausted', service: 'users-only-2' },
+      });
       await interact(u, shortcut(fake, page, { user: 'U0SOMEONE' }));
       await interact(u, shortcut(fake, inAlerts, { user: 'U0LEAD' }));
       await settled(u, 2);
       expect(handled(u).map((r) => r.outcome)).toEqual(['refused', 'refused']);
-      expect(fake.responses.slice(-2).map((r) => (r.body as any).text)).toEqual([expect.stringContaining('slack.allowedUsers'), expect.stringContaining('slack.allowedChannels')]);
+      expect(fake.responses.slice(-2).map((r) => (r.body as any).text)).toEqual([
+        expect.stringContaining('slack.allowedUsers'),
+        expect.stringContaining('slack.allowedChannels'),
+      ]);
       await interact(u, shortcut(fake, page, { user: 'U0LEAD' }));
       await settled(u, 3);
       expect(handled(u).at(-1)!.outcome).toMatch(/^admitted run /);
@@ -431,7 +504,12 @@ describe('what cannot be done', () => {
       expect(await ok.json()).toEqual({ challenge: 'caf\u00e9 \u2713' });
       const reencoded = JSON.stringify(JSON.parse(body));
       expect(reencoded).not.toBe(body);
-      const bad = await fetch(`${address}/slack/events`, { method: 'POST', headers: { ...JSON_CT, ...signed(body) }, body: reencoded, signal: AbortSignal.timeout(5_000) });
+      const bad = await fetch(`${address}/slack/events`, {
+        method: 'POST',
+        headers: { ...JSON_CT, ...signed(body) },
+        body: reencoded,
+        signal: AbortSignal.timeout(5_000),
+      });
       expect(bad.status).toBe(401);
     } finally {
       await s.app.close();

@@ -23,7 +23,14 @@ const amPage = {
 };
 
 function amAlert(labels: Record<string, string>): AmAlert {
-  return { labels, annotations: { summary: 's' }, startsAt: '2026-11-27T06:00:00Z', endsAt: '2026-11-27T07:00:00Z', fingerprint: fingerprintOf(labels), status: { state: 'active', silencedBy: [], inhibitedBy: [] } };
+  return {
+    labels,
+    annotations: { summary: 's' },
+    startsAt: '2026-11-27T06:00:00Z',
+    endsAt: '2026-11-27T07:00:00Z',
+    fingerprint: fingerprintOf(labels),
+    status: { state: 'active', silencedBy: [], inhibitedBy: [] },
+  };
 }
 
 function fakeAm(alerts: AmAlert[], fail?: Error): AlertmanagerClient & { filters: string[][] } {
@@ -33,7 +40,12 @@ function fakeAm(alerts: AmAlert[], fail?: Error): AlertmanagerClient & { filters
     async alerts(f) {
       filters.push(f);
       if (fail) throw fail;
-      return alerts.filter((a) => f.every((m) => { const [k, v] = m.split('='); return a.labels[k!] === JSON.parse(v!); }));
+      return alerts.filter((a) =>
+        f.every((m) => {
+          const [k, v] = m.split('=');
+          return a.labels[k!] === JSON.parse(v!);
+        }),
+      );
     },
     async alertByFingerprint(fp) {
       if (fail) throw fail;
@@ -47,20 +59,56 @@ function fakeAm(alerts: AmAlert[], fail?: Error): AlertmanagerClient & { filters
 
 describe('recogniseAlert', () => {
   test("Alertmanager's page: alertname and every label from the details, the title's values", () => {
-    expect(recogniseAlert(amPage)).toEqual({ alertname: 'db_pool_exhausted', alertnameFrom: 'labels', labels: LABELS, titleValues: ['db_pool_exhausted', 'api', 'critical', 'db-1:5432'] });
+    expect(recogniseAlert(amPage)).toEqual({
+      alertname: 'db_pool_exhausted',
+      alertnameFrom: 'labels',
+      labels: LABELS,
+      titleValues: ['db_pool_exhausted', 'api', 'critical', 'db-1:5432'],
+    });
   });
 
   test("Alertmanager's default template (title only): the alertname is the title's first word, a guess", () => {
-    expect(recogniseAlert({ ts: '1', attachments: [{ title: '[FIRING:3] db_pool_exhausted', text: '' }] })).toEqual({ alertname: 'db_pool_exhausted', alertnameFrom: 'title', labels: {}, titleValues: ['db_pool_exhausted'] });
+    expect(recogniseAlert({ ts: '1', attachments: [{ title: '[FIRING:3] db_pool_exhausted', text: '' }] })).toEqual({
+      alertname: 'db_pool_exhausted',
+      alertnameFrom: 'title',
+      labels: {},
+      titleValues: ['db_pool_exhausted'],
+    });
   });
 
   test('other forms: a Prometheus label set, backticked pairs, attachment fields, an alertname line, a fingerprint, escaped entities', () => {
-    expect(recogniseAlert({ ts: '1', text: 'is this db_pool_exhausted{service="api", instance="db-1:5432", alertname="db_pool_exhausted"} bad?' })?.labels).toEqual({ service: 'api', instance: 'db-1:5432', alertname: 'db_pool_exhausted' });
-    expect(recogniseAlert({ ts: '1', text: 'db_pool_exhausted{service="api"} again' })).toEqual({ alertname: 'db_pool_exhausted', alertnameFrom: 'labels', labels: { service: 'api', alertname: 'db_pool_exhausted' }, titleValues: [] });
+    expect(
+      recogniseAlert({ ts: '1', text: 'is this db_pool_exhausted{service="api", instance="db-1:5432", alertname="db_pool_exhausted"} bad?' })?.labels,
+    ).toEqual({ service: 'api', instance: 'db-1:5432', alertname: 'db_pool_exhausted' });
+    expect(recogniseAlert({ ts: '1', text: 'db_pool_exhausted{service="api"} again' })).toEqual({
+      alertname: 'db_pool_exhausted',
+      alertnameFrom: 'labels',
+      labels: { service: 'api', alertname: 'db_pool_exhausted' },
+      titleValues: [],
+    });
     expect(recogniseAlert({ ts: '1', text: 'x{}' })).toBeUndefined();
-    expect(recogniseAlert({ ts: '1', blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: '`alertname=db_pool_exhausted` `service=api`' }] }] })?.labels).toEqual({ alertname: 'db_pool_exhausted', service: 'api' });
-    expect(recogniseAlert({ ts: '1', attachments: [{ title: 'Pool', fields: [{ title: 'alertname', value: 'db_pool_exhausted' }, { title: 'service', value: '`api`' }, { title: 'Runbook', value: 'x' }] }] })?.labels).toEqual({ alertname: 'db_pool_exhausted', service: 'api' });
-    expect(recogniseAlert({ ts: '1', text: 'paged: alertname: db_pool_exhausted on api' })).toMatchObject({ alertname: 'db_pool_exhausted', alertnameFrom: 'labels' });
+    expect(
+      recogniseAlert({ ts: '1', blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: '`alertname=db_pool_exhausted` `service=api`' }] }] })?.labels,
+    ).toEqual({ alertname: 'db_pool_exhausted', service: 'api' });
+    expect(
+      recogniseAlert({
+        ts: '1',
+        attachments: [
+          {
+            title: 'Pool',
+            fields: [
+              { title: 'alertname', value: 'db_pool_exhausted' },
+              { title: 'service', value: '`api`' },
+              { title: 'Runbook', value: 'x' },
+            ],
+          },
+        ],
+      })?.labels,
+    ).toEqual({ alertname: 'db_pool_exhausted', service: 'api' });
+    expect(recogniseAlert({ ts: '1', text: 'paged: alertname: db_pool_exhausted on api' })).toMatchObject({
+      alertname: 'db_pool_exhausted',
+      alertnameFrom: 'labels',
+    });
     expect(recogniseAlert({ ts: '1', text: 'see fingerprint `0123456789ABCDEF`' })).toEqual({ labels: {}, titleValues: [], fingerprint: '0123456789abcdef' });
     expect(recogniseAlert({ ts: '1', text: ' • *team:* `a&amp;b &lt;x&gt;`\n • *alertname:* `x`' })?.labels).toEqual({ team: 'a&b <x>', alertname: 'x' });
   });
@@ -78,7 +126,13 @@ describe('re-run buttons', () => {
     expect(parseRerunValue('{"runId":"r1","groupKey":"g"}')).toEqual({ runId: 'r1', groupKey: 'g' });
     expect(parseRerunValue('{"runId":"r1"}')).toEqual({ runId: 'r1' });
     for (const bad of [undefined, '', 'r1', '{"runId":""}', '{"groupKey":"g"}', '[1]', 'null']) expect(parseRerunValue(bad)).toBeUndefined();
-    const ours = { ts: '1', blocks: [{ type: 'header' }, { type: 'actions', block_id: 'pf_actions', elements: [{ type: 'button', action_id: 'rerun_diagnosis', value: '{"runId":"r9"}' }] }] };
+    const ours = {
+      ts: '1',
+      blocks: [
+        { type: 'header' },
+        { type: 'actions', block_id: 'pf_actions', elements: [{ type: 'button', action_id: 'rerun_diagnosis', value: '{"runId":"r9"}' }] },
+      ],
+    };
     expect(rerunOf(ours)).toEqual({ runId: 'r9' });
     expect(rerunOf({ ts: '1', blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: 'other', value: '{"runId":"r9"}' }] }] })).toBeUndefined();
   });
@@ -95,7 +149,9 @@ describe('groupOfRecognised', () => {
     const otherService = amAlert({ ...LABELS, service: 'web' });
     const r = await groupOfRecognised(rec, { store, alertmanager: fakeAm([otherService, mine]) }, signal);
     expect(r).toMatchObject({ ok: true, group: { alerts: [{ fingerprint: mine.fingerprint, labels: LABELS, annotations: { summary: 's' } }] } });
-    expect(matchingAlerts([mine, otherService, amAlert({ alertname: 'other' })], { labels: {}, titleValues: ['db_pool_exhausted'], alertname: 'db_pool_exhausted' })).toHaveLength(2);
+    expect(
+      matchingAlerts([mine, otherService, amAlert({ alertname: 'other' })], { labels: {}, titleValues: ['db_pool_exhausted'], alertname: 'db_pool_exhausted' }),
+    ).toHaveLength(2);
   });
 
   test('several alerts of one page make one group of their shared labels', async () => {
@@ -120,9 +176,16 @@ describe('groupOfRecognised', () => {
   test('without a match, Alertmanager down or not configured: the labels read from the message, with a note; a title guess alone is not enough for Alertmanager', async () => {
     for (const am of [fakeAm([]), fakeAm([], new Error('alertmanager unreachable: ECONNREFUSED')), undefined]) {
       const r = await groupOfRecognised(rec, { store, ...(am ? { alertmanager: am } : {}) }, signal);
-      expect(r).toMatchObject({ ok: true, group: { alerts: [{ fingerprint: fingerprintOf(LABELS), labels: LABELS }] }, note: expect.stringContaining('diagnosing with the labels in the message') });
+      expect(r).toMatchObject({
+        ok: true,
+        group: { alerts: [{ fingerprint: fingerprintOf(LABELS), labels: LABELS }] },
+        note: expect.stringContaining('diagnosing with the labels in the message'),
+      });
     }
     const guess = recogniseAlert({ ts: '1', attachments: [{ title: '[FIRING:1] api critical' }] })!;
-    expect(await groupOfRecognised(guess, { store, alertmanager: fakeAm([amAlert(LABELS)]) }, signal)).toEqual({ ok: false, reason: 'Alertmanager has no firing alert named api that matches this message' });
+    expect(await groupOfRecognised(guess, { store, alertmanager: fakeAm([amAlert(LABELS)]) }, signal)).toEqual({
+      ok: false,
+      reason: 'Alertmanager has no firing alert named api that matches this message',
+    });
   });
 });

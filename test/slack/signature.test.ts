@@ -12,8 +12,16 @@ const headers = { 'x-slack-request-timestamp': EXAMPLE.timestamp, 'x-slack-signa
 
 describe('verifySlackSignature', () => {
   test("accepts Slack's documented example, within five minutes either way", () => {
-    for (const skew of [0, 299_000, -299_000]) expect(verifySlackSignature(EXAMPLE.secret, headers, Buffer.from(EXAMPLE.body), at + skew)).toEqual({ ok: true });
-    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-signature': EXAMPLE.signature.toUpperCase().replace('V0=', 'v0=') }, Buffer.from(EXAMPLE.body), at)).toEqual({ ok: true });
+    for (const skew of [0, 299_000, -299_000])
+      expect(verifySlackSignature(EXAMPLE.secret, headers, Buffer.from(EXAMPLE.body), at + skew)).toEqual({ ok: true });
+    expect(
+      verifySlackSignature(
+        EXAMPLE.secret,
+        { ...headers, 'x-slack-signature': EXAMPLE.signature.toUpperCase().replace('V0=', 'v0=') },
+        Buffer.from(EXAMPLE.body),
+        at,
+      ),
+    ).toEqual({ ok: true });
   });
 
   test('refuses every change: body (each byte position tried), secret, timestamp, signature', () => {
@@ -25,8 +33,14 @@ describe('verifySlackSignature', () => {
     }
     expect(verifySlackSignature(EXAMPLE.secret, headers, Buffer.concat([body, Buffer.from(' ')]), at)).toEqual({ ok: false, reason: 'mismatch' });
     expect(verifySlackSignature(`${EXAMPLE.secret}x`, headers, body, at)).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-request-timestamp': '1531420619' }, body, at)).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-signature': `${EXAMPLE.signature.slice(0, -1)}0` }, body, at)).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-request-timestamp': '1531420619' }, body, at)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-signature': `${EXAMPLE.signature.slice(0, -1)}0` }, body, at)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
   });
 
   test('old or future timestamps are replays; missing or malformed headers are refused', () => {
@@ -38,6 +52,9 @@ describe('verifySlackSignature', () => {
     for (const sig of ['v1=' + EXAMPLE.signature.slice(3), EXAMPLE.signature.slice(3), 'v0=zz', `${EXAMPLE.signature}00`]) {
       expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-signature': sig }, body, at)).toEqual({ ok: false, reason: 'malformed' });
     }
-    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-request-timestamp': '1531420618.5' }, body, at)).toEqual({ ok: false, reason: 'malformed' });
+    expect(verifySlackSignature(EXAMPLE.secret, { ...headers, 'x-slack-request-timestamp': '1531420618.5' }, body, at)).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
   });
 });

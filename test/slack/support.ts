@@ -13,7 +13,10 @@ export type T = Awaited<ReturnType<typeof testApp>>;
 /** Slack's signature headers for `body` at `ts` (unix seconds). */
 export function signed(body: string | Buffer, opts: { ts?: number; secret?: string } = {}): Record<string, string> {
   const ts = opts.ts ?? Math.floor(Date.now() / 1000);
-  const sig = createHmac('sha256', opts.secret ?? SECRET).update(`v0:${ts}:`).update(body).digest('hex');
+  const sig = createHmac('sha256', opts.secret ?? SECRET)
+    .update(`v0:${ts}:`)
+    .update(body)
+    .digest('hex');
   return { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': `v0=${sig}` };
 }
 
@@ -90,7 +93,15 @@ export function mention(channel: string, threadTs: string | undefined, opts: { u
     type: 'event_callback',
     event_id: opts.eventId ?? `Ev${Date.now()}${++seq}`,
     event_time: Math.floor(Date.now() / 1000),
-    event: { type: 'app_mention', user: opts.user ?? 'U0ONCALL', text: '<@U0PAGEFIRST> diagnose please', ts: `${Date.now() / 1000}`, channel, ...(threadTs ? { thread_ts: threadTs } : {}), event_ts: `${Date.now() / 1000}` },
+    event: {
+      type: 'app_mention',
+      user: opts.user ?? 'U0ONCALL',
+      text: '<@U0PAGEFIRST> diagnose please',
+      ts: `${Date.now() / 1000}`,
+      channel,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      event_ts: `${Date.now() / 1000}`,
+    },
   };
 }
 
@@ -103,7 +114,10 @@ export function handled(t: T): Array<Record<string, any>> {
 
 /** Runs the pipeline admitted from Slack (new runs, not duplicates). */
 export function slackRuns(t: T): string[] {
-  return t.log.records().filter((r) => r.msg === 'notification admitted' && r.trigger === 'slack' && r.duplicate === false).map((r) => r.runId as string);
+  return t.log
+    .records()
+    .filter((r) => r.msg === 'notification admitted' && r.trigger === 'slack' && r.duplicate === false)
+    .map((r) => r.runId as string);
 }
 
 /** Waits until `n` Slack requests have finished their background work. */

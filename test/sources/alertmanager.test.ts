@@ -56,7 +56,9 @@ describe('Alertmanager client', () => {
     }
     expect(amMatcher('alertname', 'x')).toBe('alertname="x"');
     expect(amMatcher('a:b', 'x')).toBe('a:b="x"');
-    const e = await caught(createAlertmanagerClient({ url: am.url, timeoutMs: 2_000 }).alerts([amMatcher('service.name', 'x')], { signal: AbortSignal.timeout(5_000) }));
+    const e = await caught(
+      createAlertmanagerClient({ url: am.url, timeoutMs: 2_000 }).alerts([amMatcher('service.name', 'x')], { signal: AbortSignal.timeout(5_000) }),
+    );
     expect(e).toBeInstanceOf(AlertmanagerError);
     expect(e.status).toBe(400);
   });
@@ -84,7 +86,9 @@ describe('Alertmanager client', () => {
   test('credentials in the URL go as basic auth and never into errors', async () => {
     const s = await startCannedServer((_q, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('[]'));
     try {
-      await createAlertmanagerClient({ url: s.url.replace('http://', 'http://bob:hunter2-secret@'), timeoutMs: 2_000 }).alerts([], { signal: AbortSignal.timeout(5_000) });
+      await createAlertmanagerClient({ url: s.url.replace('http://', 'http://bob:hunter2-secret@'), timeoutMs: 2_000 }).alerts([], {
+        signal: AbortSignal.timeout(5_000),
+      });
       expect(s.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('bob:hunter2-secret').toString('base64')}`);
     } finally {
       await s.close();

@@ -41,7 +41,9 @@ async function client(url: string, applicationName = 'pf-test-other'): Promise<C
 /** The settings our run sees, the transaction's read-only flag and the endpoint the guard reports. */
 const probe = (g: PostgresGuard) =>
   g.run(async (db) => {
-    const [row] = await db.query<Record<string, string | number>>(`SELECT current_setting('transaction_read_only') AS ro, current_setting('statement_timeout') AS st,
+    const [row] = await db.query<
+      Record<string, string | number>
+    >(`SELECT current_setting('transaction_read_only') AS ro, current_setting('statement_timeout') AS st,
       current_setting('lock_timeout') AS lt, current_setting('idle_in_transaction_session_timeout') AS iit, current_setting('application_name') AS app, pg_backend_pid() AS pid`);
     return { row: row!, endpoint: db.endpoint };
   }, never());
@@ -97,7 +99,8 @@ test('the startup packet holds user, database, application_name and client_encod
   const rec = await startupRecorder();
   const url = new URL(pg.url({ user: MONITOR, password: MONITOR_PW, database: 'postgres' }));
   url.port = String(rec.port);
-  for (const [k, v] of Object.entries({ options: '-c work_mem=64kB', statement_timeout: '99', application_name: 'from-url', replication: 'database' })) url.searchParams.set(k, v);
+  for (const [k, v] of Object.entries({ options: '-c work_mem=64kB', statement_timeout: '99', application_name: 'from-url', replication: 'database' }))
+    url.searchParams.set(k, v);
   const before = process.env.PGOPTIONS;
   process.env.PGOPTIONS = '-c search_path=nowhere';
   try {
@@ -148,12 +151,18 @@ describe.each(['transaction', 'session'] as const)('through PgBouncer in %s pool
     old.on('error', () => {});
     const e = await caught(old.connect());
     // what the field saw is what this PgBouncer answers
-    expect({ code: e.code, severity: e.severity, message: e.message }).toEqual({ code: field08.connect_error.code, severity: field08.connect_error.severity, message: field08.connect_error.message });
+    expect({ code: e.code, severity: e.severity, message: e.message }).toEqual({
+      code: field08.connect_error.code,
+      severity: field08.connect_error.severity,
+      message: field08.connect_error.message,
+    });
     await until('the PgBouncer log line', () => /WARNING .*unsupported startup parameter: statement_timeout=2000/.test(bouncer.logs()));
     for (const err of [e, field08.connect_error]) {
       const c = classifyPgError(err);
       expect(c).toMatchObject({ kind: 'auth', refusal: 'startup_parameter', sqlstate: '08P01', pooler: { kind: 'pgbouncer' } });
-      expect(c.message).toMatch(/^monitoring configuration \(startup parameter\): unsupported startup parameter: statement_timeout; .*ignore_startup_parameters/);
+      expect(c.message).toMatch(
+        /^monitoring configuration \(startup parameter\): unsupported startup parameter: statement_timeout; .*ignore_startup_parameters/,
+      );
     }
   });
 
@@ -175,7 +184,11 @@ describe.each(['transaction', 'session'] as const)('through PgBouncer in %s pool
     const { endpoint } = await probe(g);
     if (poolMode === 'session') await g.close(); // a session-pooled server returns to the pool when its client leaves
     const other = await client(poolOneUrl);
-    const row = (await other.query(`SELECT pg_backend_pid() AS pid, current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('idle_in_transaction_session_timeout') AS iit, current_setting('transaction_read_only') AS ro`)).rows[0];
+    const row = (
+      await other.query(
+        `SELECT pg_backend_pid() AS pid, current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('idle_in_transaction_session_timeout') AS iit, current_setting('transaction_read_only') AS ro`,
+      )
+    ).rows[0];
     expect(row).toEqual({ pid: endpoint.backendPid, st: '0', lt: '0', iit: '0', ro: 'off' });
   });
 
@@ -199,13 +212,26 @@ describe.each(['transaction', 'session'] as const)('through PgBouncer in %s pool
     const g = guard(url, { statementTimeoutMs: 20_000, timeoutMs: 20_000 }, app);
     const ac = new AbortController();
     const running = g.run((db) => db.query('SELECT pg_sleep(10)'), ac.signal);
-    const pid = await until('the sleep to run', async () => (await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep(10)%'`, [app])).rows[0]?.pid as number | undefined);
+    const pid = await until(
+      'the sleep to run',
+      async () =>
+        (await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep(10)%'`, [app])).rows[0]
+          ?.pid as number | undefined,
+    );
     ac.abort(new Error('caller gave up'));
     await expect(running).rejects.toThrow('caller gave up');
-    await until('the query to be cancelled', async () => (await admin.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.state !== 'active', 3_000);
+    await until(
+      'the query to be cancelled',
+      async () => (await admin.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.state !== 'active',
+      3_000,
+    );
     expect(g.state().consecutiveFailures).toBe(0);
     // PgBouncer 1.18 dies when a cancel's client leaves before the request is forwarded (pgbouncer#801): ours waits for its close
-    await until("the cancel client's end in PgBouncer's log", () => /\(nouser\)@[^ ]+ closing because: successfully sent cancel request/.test(bouncer.logs()), 3_000);
+    await until(
+      "the cancel client's end in PgBouncer's log",
+      () => /\(nouser\)@[^ ]+ closing because: successfully sent cancel request/.test(bouncer.logs()),
+      3_000,
+    );
     expect(bouncer.logs()).not.toMatch(/FATAL/);
     await expect(bouncer.admin('SHOW VERSION')).resolves.toEqual([{ version: expect.stringMatching(/^PgBouncer/) }]);
   });
@@ -215,7 +241,9 @@ describe.each(['transaction', 'session'] as const)('through PgBouncer in %s pool
     expect(wrong).toMatchObject({ kind: 'auth', refusal: 'auth', sqlstate: '08P01', pooler: { kind: 'pgbouncer' } });
     expect(wrong.message).toMatch(/SASL authentication failed/);
     expect(wrong.message).not.toContain('not-it-42');
-    const nodb = await caught(guard(bouncer.url({ user: MONITOR, password: MONITOR_PW, database: 'pf_no_such_db' })).run((db) => db.query('SELECT 1'), never()));
+    const nodb = await caught(
+      guard(bouncer.url({ user: MONITOR, password: MONITOR_PW, database: 'pf_no_such_db' })).run((db) => db.query('SELECT 1'), never()),
+    );
     expect(nodb).toMatchObject({ kind: 'auth', refusal: 'database', sqlstate: '08P01' });
     expect(nodb.message).toMatch(/database "pf_no_such_db" does not exist/);
   });
@@ -238,10 +266,12 @@ describe('a full PgBouncer pool', () => {
     holder = await client(url, 'pf-holder');
     await holder.query('BEGIN');
     await holder.query('SELECT 1');
-    await until('the pool to be full', async () => (await bouncer.admin<{ database: string; sv_active: number }>('SHOW POOLS')).some((p) => p.database === 'postgres' && Number(p.sv_active) === 1));
+    await until('the pool to be full', async () =>
+      (await bouncer.admin<{ database: string; sv_active: number }>('SHOW POOLS')).some((p) => p.database === 'postgres' && Number(p.sv_active) === 1),
+    );
   }
 
-  test('our run that waits in its queue times out as the pooler\'s saturation, not as a silent database', async () => {
+  test("our run that waits in its queue times out as the pooler's saturation, not as a silent database", async () => {
     const url = bouncer.url({ user: MONITOR, password: MONITOR_PW, database: 'postgres' });
     const g = guard(url, { timeoutMs: 800 });
     await probe(g); // the pooler is recognised from a good run
@@ -304,4 +334,3 @@ describe("refusals of our own connection by PostgreSQL are the monitoring role's
     }
   });
 });
-

@@ -18,7 +18,10 @@ const servers: net.Server[] = [];
 /** Connections our test servers accepted: closing a server leaves them open, so they are destroyed at the end. */
 const accepted = new Set<net.Socket>();
 
-function guard(over: Record<string, unknown> = {}, opts: { applicationName?: string; idleCloseMs?: number; logger?: import('pino').Logger } = {}): PostgresGuard {
+function guard(
+  over: Record<string, unknown> = {},
+  opts: { applicationName?: string; idleCloseMs?: number; logger?: import('pino').Logger } = {},
+): PostgresGuard {
   const g = createPostgresGuard(postgresSourceSchema.parse({ name: 'main', url: monitorUrl, ...over }), opts);
   guards.push(g);
   return g;
@@ -46,7 +49,12 @@ function tooManyClientsServer() {
   return listen((s) => {
     s.once('data', () => {
       const fields = Buffer.concat([
-        ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', '53300'], ['M', 'sorry, too many clients already']].map(([k, v]) => Buffer.from(`${k}${v}\0`)),
+        ...[
+          ['S', 'FATAL'],
+          ['V', 'FATAL'],
+          ['C', '53300'],
+          ['M', 'sorry, too many clients already'],
+        ].map(([k, v]) => Buffer.from(`${k}${v}\0`)),
         Buffer.from([0]),
       ]);
       const head = Buffer.alloc(5);
@@ -82,8 +90,14 @@ afterAll(async () => {
 
 test('queries run in a READ ONLY transaction with application_name, statement_timeout and lock_timeout set', async () => {
   const g = guard({ statementTimeoutMs: 2_000, lockTimeoutMs: 500 });
-  const row = await g.run(async (db) => (await db.query<Record<string, string>>(`SELECT current_setting('transaction_read_only') AS ro, current_setting('statement_timeout') AS st,
-      current_setting('lock_timeout') AS lt, current_setting('application_name') AS app, current_setting('idle_in_transaction_session_timeout') AS iit`))[0], never());
+  const row = await g.run(
+    async (db) =>
+      (
+        await db.query<Record<string, string>>(`SELECT current_setting('transaction_read_only') AS ro, current_setting('statement_timeout') AS st,
+      current_setting('lock_timeout') AS lt, current_setting('application_name') AS app, current_setting('idle_in_transaction_session_timeout') AS iit`)
+      )[0],
+    never(),
+  );
   expect(row).toEqual({ ro: 'on', st: '2s', lt: '500ms', app: 'pagefirst', iit: '5s' });
 
   const err = await g.run((db) => db.query('CREATE TABLE pf_write_probe (a int)'), never()).catch((e) => e);
@@ -117,7 +131,16 @@ test('concurrent runs share ONE connection: never two sessions of ours at once',
   })();
   const runs = await Promise.all(
     Array.from({ length: 8 }, () =>
-      g.run(async (db) => (await db.query<{ pid: number; n: number }>(`SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_stat_activity WHERE application_name = $1) AS n, pg_sleep(0.03)`, [app]))[0]!, never()),
+      g.run(
+        async (db) =>
+          (
+            await db.query<{ pid: number; n: number }>(
+              `SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_stat_activity WHERE application_name = $1) AS n, pg_sleep(0.03)`,
+              [app],
+            )
+          )[0]!,
+        never(),
+      ),
     ),
   );
   sampling = false;
@@ -237,7 +260,12 @@ test('classifyPgError: SQLSTATEs, wordings and socket codes', () => {
 });
 
 test('createSourceClients: one shared guard per configured database, configured from sources.postgres, closed by close()', async () => {
-  const config = sourcesConfigSchema.parse({ postgres: [{ name: 'orders', url: monitorUrl, applicationName: 'pf-clients' }, { name: 'users', url: monitorUrl, applicationName: 'pf-clients-2' }] });
+  const config = sourcesConfigSchema.parse({
+    postgres: [
+      { name: 'orders', url: monitorUrl, applicationName: 'pf-clients' },
+      { name: 'users', url: monitorUrl, applicationName: 'pf-clients-2' },
+    ],
+  });
   const clients = createSourceClients(config);
   try {
     expect([...clients.postgres.keys()]).toEqual(['orders', 'users']);
@@ -325,7 +353,9 @@ test('a backend that ignores its cancel and its statement_timeout (frozen) is en
     const next = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
     expect(next).not.toBe(frozenPid);
     // our next session asked the server to end the frozen one
-    expect(log.records().some((r) => r.msg === 'ended our own abandoned postgres sessions' && JSON.stringify(r.pids) === JSON.stringify([frozenPid]))).toBe(true);
+    expect(log.records().some((r) => r.msg === 'ended our own abandoned postgres sessions' && JSON.stringify(r.pids) === JSON.stringify([frozenPid]))).toBe(
+      true,
+    );
   } finally {
     process.kill(frozenPid, 'SIGCONT');
   }

@@ -111,7 +111,14 @@ describe('Prometheus client against broken peers', () => {
     expect(e.message).not.toContain('\n');
     expect(e.message.length).toBeLessThan(450);
     const s2 = await canned(401, 'Unauthorized', 'text/plain');
-    const e2 = await caught(createPrometheusClient({ url: s2.url, timeoutMs: 2_000 }).queryRange('up', { start: new Date(Date.now() - 60_000), end: new Date(), stepSeconds: 15, signal: signal() }));
+    const e2 = await caught(
+      createPrometheusClient({ url: s2.url, timeoutMs: 2_000 }).queryRange('up', {
+        start: new Date(Date.now() - 60_000),
+        end: new Date(),
+        stepSeconds: 15,
+        signal: signal(),
+      }),
+    );
     expect([e2.errorType, e2.status]).toEqual(['client_error', 401]);
   });
 
@@ -131,7 +138,12 @@ describe('Prometheus client against broken peers', () => {
     const s = await canned(200, JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] }, warnings: ['w1'] }));
     const start = new Date('2026-11-27T06:00:00.250Z');
     const end = new Date('2026-11-27T06:30:00Z');
-    const r = await createPrometheusClient({ url: `${s.url}/prom/`, timeoutMs: 2_000 }).queryRange('sum(x{a="b"})', { start, end, stepSeconds: 15, signal: signal() });
+    const r = await createPrometheusClient({ url: `${s.url}/prom/`, timeoutMs: 2_000 }).queryRange('sum(x{a="b"})', {
+      start,
+      end,
+      stepSeconds: 15,
+      signal: signal(),
+    });
     expect(r).toEqual({ series: [], warnings: ['w1'] });
     const req = s.requests[0]!;
     expect(req.method).toBe('POST');
@@ -144,7 +156,13 @@ describe('Prometheus client against broken peers', () => {
     const s = await canned(200, JSON.stringify({ status: 'success', data: ['zeta', 'alpha', 'mid'], warnings: ['w'] }));
     const start = new Date('2026-11-27T06:00:00.250Z');
     const end = new Date('2026-11-27T06:30:00Z');
-    const r = await createPrometheusClient({ url: `${s.url}/prom`, timeoutMs: 2_000 }).labelValues('__name__', { match: ['{__name__=~"a|b",service="x"}', 'up'], start, end, limit: 2, signal: signal() });
+    const r = await createPrometheusClient({ url: `${s.url}/prom`, timeoutMs: 2_000 }).labelValues('__name__', {
+      match: ['{__name__=~"a|b",service="x"}', 'up'],
+      start,
+      end,
+      limit: 2,
+      signal: signal(),
+    });
     expect(r).toEqual({ values: ['alpha', 'mid'], warnings: ['w'] });
     const req = s.requests[0]!;
     expect(req.method).toBe('GET');

@@ -1,6 +1,18 @@
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { createPrometheusClient, type PrometheusClient } from '../../src/sources/prometheus';
-import { METRIC_NAME_RE, anyOf, groupingText, isValidLabelName, labelNameSchema, labelNameText, matcherText, matchersFromAlerts, promString, regexEscape, selector } from '../../src/sources/promql';
+import {
+  METRIC_NAME_RE,
+  anyOf,
+  groupingText,
+  isValidLabelName,
+  labelNameSchema,
+  labelNameText,
+  matcherText,
+  matchersFromAlerts,
+  promString,
+  regexEscape,
+  selector,
+} from '../../src/sources/promql';
 import { goUnquote } from '../support/go-quote';
 import { caught } from '../support/wait';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target';
@@ -66,7 +78,22 @@ describe('promString / regexEscape (unit)', () => {
 });
 
 /** UTF-8 label and metric names (Alertmanager 0.27+, Prometheus 3, OpenTelemetry's dotted names) and nastier ones. */
-const UTF8_NAMES = ['service.name', 'k8s.pod.name', 'db.client.connection.state', 'has space', 'a"b', 'back\\slash', '}', 'x,y=z', 'ünïcødé', '日本', 'tab\there', 'line\nbreak', '0starts_with_digit', 'a:b'];
+const UTF8_NAMES = [
+  'service.name',
+  'k8s.pod.name',
+  'db.client.connection.state',
+  'has space',
+  'a"b',
+  'back\\slash',
+  '}',
+  'x,y=z',
+  'ünïcødé',
+  '日本',
+  'tab\there',
+  'line\nbreak',
+  '0starts_with_digit',
+  'a:b',
+];
 
 describe('UTF-8 names against Prometheus’ own PromQL grammar (@prometheus-io/lezer-promql, the grammar of Prometheus’ UI)', () => {
   // Prometheus 2.42 here predates UTF-8 names, so the quoting is checked against the grammar Prometheus 3
@@ -93,20 +120,28 @@ describe('UTF-8 names against Prometheus’ own PromQL grammar (@prometheus-io/l
     expect(labelNameText('a:b')).toBe('"a:b"');
     expect(labelNameText('0x')).toBe('"0x"');
     expect(matcherText({ name: 'service.name', op: '=', value: 'checkout' })).toBe('"service.name"="checkout"');
-    expect(selector('db.client.connection.count', [{ name: 'db.client.connection.state', op: '=', value: 'used' }])).toBe('{"db.client.connection.count","db.client.connection.state"="used"}');
+    expect(selector('db.client.connection.count', [{ name: 'db.client.connection.state', op: '=', value: 'used' }])).toBe(
+      '{"db.client.connection.count","db.client.connection.state"="used"}',
+    );
     expect(selector('db_connection_pool_size', [{ name: 'service', op: '=', value: 'x' }])).toBe('db_connection_pool_size{service="x"}');
     expect(groupingText(['pool', 'service.name'])).toBe('pool, "service.name"');
   });
 
-  test.each(UTF8_NAMES.map((n) => [JSON.stringify(n), n]))('label name %s: a matcher, a grouping and a metric name parse and read back as the name', (_, name) => {
-    const expr = `sum by (${groupingText(['pool', name])}) (${selector(name, [{ name, op: '=~', value: 'v.*' }, { name: 'job', op: '!=', value: '' }])})`;
-    // a colon is classic in a metric name (only there), so `a:b` stays bare as the metric
-    expect(literalsUnder(expr, 'QuotedLabelName').map(goUnquote)).toEqual(METRIC_NAME_RE.test(name) ? [name, name] : [name, name, name]);
-    // the matcher pairs the quoted name with its own value
-    expect(literalsUnder(expr, 'QuotedLabelMatcher').map(goUnquote)).toEqual(['v.*']);
-    // and the classic spelling of the same query still parses with nothing quoted
-    expect(literalsUnder(`sum by (${groupingText(['pool'])}) (${selector('m', [{ name: 'job', op: '=', value: 'a' }])})`, 'QuotedLabelName')).toEqual([]);
-  });
+  test.each(UTF8_NAMES.map((n) => [JSON.stringify(n), n]))(
+    'label name %s: a matcher, a grouping and a metric name parse and read back as the name',
+    (_, name) => {
+      const expr = `sum by (${groupingText(['pool', name])}) (${selector(name, [
+        { name, op: '=~', value: 'v.*' },
+        { name: 'job', op: '!=', value: '' },
+      ])})`;
+      // a colon is classic in a metric name (only there), so `a:b` stays bare as the metric
+      expect(literalsUnder(expr, 'QuotedLabelName').map(goUnquote)).toEqual(METRIC_NAME_RE.test(name) ? [name, name] : [name, name, name]);
+      // the matcher pairs the quoted name with its own value
+      expect(literalsUnder(expr, 'QuotedLabelMatcher').map(goUnquote)).toEqual(['v.*']);
+      // and the classic spelling of the same query still parses with nothing quoted
+      expect(literalsUnder(`sum by (${groupingText(['pool'])}) (${selector('m', [{ name: 'job', op: '=', value: 'a' }])})`, 'QuotedLabelName')).toEqual([]);
+    },
+  );
 
   test('the grammar really rejects an unquoted UTF-8 name (the check can fail)', () => {
     expect(() => strict.parse('m{service.name="checkout"}')).toThrow();
@@ -187,6 +222,8 @@ describe('hostile label values against the real Prometheus', () => {
     expect(r.samples[0]!.value).toBe(HOSTILE.indexOf('"} or vector(1) or hostile{v="') + 1);
     // Control: the naive, unescaped form really would break out (Prometheus rejects or misreads it).
     const naive = `sum(hostile_test{v="${'"} or vector(1) or hostile_secret{v="x'}"})`;
-    await expect(client.query(naive, { signal: signal() })).resolves.toEqual(expect.objectContaining({ samples: [expect.objectContaining({ value: 999 + 1 + 42 })] }));
+    await expect(client.query(naive, { signal: signal() })).resolves.toEqual(
+      expect.objectContaining({ samples: [expect.objectContaining({ value: 999 + 1 + 42 })] }),
+    );
   });
 });

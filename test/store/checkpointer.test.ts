@@ -127,7 +127,18 @@ describe('Store with its checkpointer', () => {
     const s = new Store(path);
     const now = Date.now();
     for (let i = 0; i < 300; i++) {
-      s.admitBatch([{ runId: `r${i}`, idempotencyKey: `k${i}`, keyExpiresAt: now + 60_000, group: fixtureGroup((p) => (p.groupKey = `g${i}`)), alertname: 'db_pool_exhausted', trigger: 'webhook', notify: true, now }]);
+      s.admitBatch([
+        {
+          runId: `r${i}`,
+          idempotencyKey: `k${i}`,
+          keyExpiresAt: now + 60_000,
+          group: fixtureGroup((p) => (p.groupKey = `g${i}`)),
+          alertname: 'db_pool_exhausted',
+          trigger: 'webhook',
+          notify: true,
+          now,
+        },
+      ]);
     }
     await until('the runs in the database file', () => rowsInMainFile(path, 'store', 'runs') === 300, 5_000);
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);

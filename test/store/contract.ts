@@ -35,7 +35,21 @@ const groupNamed = (key: string, status: 'firing' | 'resolved' = 'firing') =>
   });
 
 const diagnosticOf = (id: string, groupKey: string, extra: Partial<Diagnostic> = {}): Diagnostic =>
-  ({ id, groupKey, alertname: 'db_pool_exhausted', status: 'firing', fingerprints: [], trigger: 'webhook', startedAt: '', finishedAt: '', durationMs: 0, enrichments: [], causes: [], notifications: [], ...extra }) as Diagnostic;
+  ({
+    id,
+    groupKey,
+    alertname: 'db_pool_exhausted',
+    status: 'firing',
+    fingerprints: [],
+    trigger: 'webhook',
+    startedAt: '',
+    finishedAt: '',
+    durationMs: 0,
+    enrichments: [],
+    causes: [],
+    notifications: [],
+    ...extra,
+  }) as Diagnostic;
 
 export function storeContract(target: ContractTarget): void {
   const opened: StateStore[] = [];
@@ -86,7 +100,13 @@ export function storeContract(target: ContractTarget): void {
     test('within a group cool-down a newer notification joins the last run: coalesced while queued, absorbed once started', async () => {
       const s = await open();
       const cool = (id: string, key: string, now: number, summary: string) =>
-        admitReq(id, key, now, fixtureGroup((p) => ((p.groupKey = 'g1'), (p.commonAnnotations = { summary }))), { groupCooldownUntil: now + 10_000, keyExpiresAt: now + 10_000 });
+        admitReq(
+          id,
+          key,
+          now,
+          fixtureGroup((p) => ((p.groupKey = 'g1'), (p.commonAnnotations = { summary }))),
+          { groupCooldownUntil: now + 10_000, keyExpiresAt: now + 10_000 },
+        );
       expect(await s.admit(cool('r1', 'k1', 1000, 'a'))).toEqual({ id: 'r1', duplicate: false, coalesced: false });
       expect(await s.admit(cool('r2', 'k2', 2000, 'b'))).toEqual({ id: 'r1', duplicate: true, coalesced: true });
       expect((await s.getRun('r1'))!.group.commonAnnotations).toEqual({ summary: 'b' });
@@ -113,7 +133,9 @@ export function storeContract(target: ContractTarget): void {
       const a = await open();
       const b = await peer(a);
       const now = Date.now();
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).admit(admitReq(`run-${i}`, 'same-key', now, undefined, { keyExpiresAt: now + 60_000 }))));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).admit(admitReq(`run-${i}`, 'same-key', now, undefined, { keyExpiresAt: now + 60_000 }))),
+      );
       const created = results.filter((r) => !r.duplicate);
       expect(created).toHaveLength(1);
       expect(new Set(results.map((r) => r.id))).toEqual(new Set([created[0]!.id]));
@@ -124,7 +146,9 @@ export function storeContract(target: ContractTarget): void {
       const a = await open();
       const b = await peer(a);
       const now = Date.now();
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).admit(admitReq(`run-${i}`, `key-${i}`, now, undefined, { keyExpiresAt: now + 60_000 }))));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).admit(admitReq(`run-${i}`, `key-${i}`, now, undefined, { keyExpiresAt: now + 60_000 }))),
+      );
       expect(new Set(results.map((r) => r.id)).size).toBe(1);
       expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
       expect((await a.unfinishedRuns()).length).toBe(1);
@@ -134,7 +158,15 @@ export function storeContract(target: ContractTarget): void {
       const s = await open();
       await s.admit(admitReq('r1', 'k1', Date.now()));
       expect(await s.groupKeyOf('e214ec06c8c5d0da')).toBe(GROUP);
-      await s.admit(admitReq('r2', 'k2', Date.now(), fixtureGroup((p) => ((p.groupKey = 'manual:x'), (p.alerts[0].fingerprint = 'ffff'))), { trigger: 'manual' }));
+      await s.admit(
+        admitReq(
+          'r2',
+          'k2',
+          Date.now(),
+          fixtureGroup((p) => ((p.groupKey = 'manual:x'), (p.alerts[0].fingerprint = 'ffff'))),
+          { trigger: 'manual' },
+        ),
+      );
       expect(await s.groupKeyOf('ffff')).toBeUndefined();
       expect(await s.groupKeyOf('0000')).toBeUndefined();
     });
@@ -218,11 +250,12 @@ export function storeContract(target: ContractTarget): void {
       const b = await peer(a);
       const groups = ['g1', 'g2', 'g3', 'g4'];
       let n = 0;
-      for (const g of groups) for (const status of ['firing', 'resolved'] as const) await a.admit(admitReq(`${g}-${status}`, `k${n}`, 1000 + n++, groupNamed(g, status)));
+      for (const g of groups)
+        for (const status of ['firing', 'resolved'] as const) await a.admit(admitReq(`${g}-${status}`, `k${n}`, 1000 + n++, groupNamed(g, status)));
       const running = new Set<string>();
       const done: string[] = [];
       const worker = async (s: StateStore) => {
-        for (let idle = 0; idle < 3; ) {
+        for (let idle = 0; idle < 3;) {
           const c = await s.claimNext(60_000);
           if (!c) {
             idle++;

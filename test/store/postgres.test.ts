@@ -96,17 +96,25 @@ describe('connections and failures', () => {
     const url = await dbs.create();
     const s = track(await dbs.open(url, { poolSize: 2 }));
     const now = Date.now();
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => s.admit(admitReq(`r${i}`, `k${i}`, now, undefined, { keyExpiresAt: now + 60_000 }))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => s.admit(admitReq(`r${i}`, `k${i}`, now, undefined, { keyExpiresAt: now + 60_000 }))),
+    );
     expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
     const db = new URL(url).pathname.slice(1);
-    const sessions = await sql<{ n: number }>(pg.adminUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pagefirst-state'`, [db]);
+    const sessions = await sql<{ n: number }>(
+      pg.adminUrl,
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pagefirst-state'`,
+      [db],
+    );
     expect(sessions[0]!.n).toBeGreaterThan(0);
     expect(sessions[0]!.n).toBeLessThanOrEqual(2);
   });
 
   test('nothing listening: opening fails at once with StoreUnavailableError naming the database, without its password', async () => {
     const port = await freeTcpPort();
-    const e = await caught(PostgresStore.open({ url: `postgres://state:s3cret-pw@127.0.0.1:${port}/pagefirst`, poolSize: 2, connectTimeoutMs: 1_000, statementTimeoutMs: 1_000 }));
+    const e = await caught(
+      PostgresStore.open({ url: `postgres://state:s3cret-pw@127.0.0.1:${port}/pagefirst`, poolSize: 2, connectTimeoutMs: 1_000, statementTimeoutMs: 1_000 }),
+    );
     expect(e).toBeInstanceOf(StoreUnavailableError);
     expect(e.message).toContain(`the state database postgres://state@127.0.0.1:${port}/pagefirst is unavailable`);
     expect(e.message).not.toContain('s3cret-pw');

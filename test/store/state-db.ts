@@ -9,7 +9,14 @@ import type { TestPostgres } from '../support/postgres';
 export function stateDatabases(pg: () => TestPostgres, defaults: Partial<PostgresStoreOptions> = {}) {
   let n = 0;
   const urls = new WeakMap<StateStore, string>();
-  const options = (url: string, over: Partial<PostgresStoreOptions>): PostgresStoreOptions => ({ url, poolSize: 4, connectTimeoutMs: 2_000, statementTimeoutMs: 5_000, ...defaults, ...over });
+  const options = (url: string, over: Partial<PostgresStoreOptions>): PostgresStoreOptions => ({
+    url,
+    poolSize: 4,
+    connectTimeoutMs: 2_000,
+    statementTimeoutMs: 5_000,
+    ...defaults,
+    ...over,
+  });
   return {
     /** Creates an empty database and returns its URL. */
     async create(): Promise<string> {

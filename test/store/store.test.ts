@@ -5,12 +5,21 @@ import { Store, StoreError } from '../../src/store/store';
 import { fixtureGroup } from '../support/pipeline';
 
 const dir = mkdtempSync(join(tmpdir(), 'store-'));
-const admitReq = (id: string, key: string, now: number, group = fixtureGroup()) => ({ runId: id, idempotencyKey: key, keyExpiresAt: now + 1000, group, alertname: 'db_pool_exhausted', trigger: 'webhook' as const, notify: true, now });
+const admitReq = (id: string, key: string, now: number, group = fixtureGroup()) => ({
+  runId: id,
+  idempotencyKey: key,
+  keyExpiresAt: now + 1000,
+  group,
+  alertname: 'db_pool_exhausted',
+  trigger: 'webhook' as const,
+  notify: true,
+  now,
+});
 
 describe('Store', () => {
   test('a file that is not SQLite is refused with a clear error and left untouched', () => {
     const f = join(dir, 'corrupt.sqlite');
-    writeFileSync(f, 'this is not a database, but it is somebody\'s data'.repeat(200));
+    writeFileSync(f, "this is not a database, but it is somebody's data".repeat(200));
     const before = readFileSync(f);
     expect(() => new Store(f)).toThrow(StoreError);
     expect(() => new Store(f)).toThrow(/cannot open the state store .*corrupt\.sqlite.*move the file aside/);
@@ -48,8 +57,22 @@ describe('Store', () => {
     const day = 86_400_000;
     s.admit(admitReq('old-done', 'k1', 0));
     s.setState('old-done', 'done', undefined, 0);
-    s.admit(admitReq('old-queued', 'k2', 0, fixtureGroup((p) => (p.groupKey = 'g2'))));
-    s.admit(admitReq('new', 'k3', 10 * day, fixtureGroup((p) => (p.groupKey = 'g3'))));
+    s.admit(
+      admitReq(
+        'old-queued',
+        'k2',
+        0,
+        fixtureGroup((p) => (p.groupKey = 'g2')),
+      ),
+    );
+    s.admit(
+      admitReq(
+        'new',
+        'k3',
+        10 * day,
+        fixtureGroup((p) => (p.groupKey = 'g3')),
+      ),
+    );
     const n = s.purge(7 * day, 10 * day);
     expect(n.runs).toBe(1);
     expect(s.getRun('old-done')).toBeUndefined();
@@ -66,7 +89,14 @@ describe('Store', () => {
   test('history lists runs of an alertname in a window', () => {
     const s = new Store(':memory:');
     s.admit(admitReq('a', 'k1', 1000));
-    s.admit(admitReq('b', 'k2', 5000, fixtureGroup((p) => (p.groupKey = 'g2'))));
+    s.admit(
+      admitReq(
+        'b',
+        'k2',
+        5000,
+        fixtureGroup((p) => (p.groupKey = 'g2')),
+      ),
+    );
     expect(s.runsOf('db_pool_exhausted', new Date(0), new Date(4000)).map((r) => r.id)).toEqual(['a']);
     expect(s.runsOf('db_pool_exhausted', new Date(0), new Date(6000)).map((r) => r.id)).toEqual(['b', 'a']);
     expect(s.runsOf('other', new Date(0), new Date(6000))).toEqual([]);

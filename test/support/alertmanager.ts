@@ -24,7 +24,10 @@ receivers:
  * A config that sends every group to one webhook (our receiver's `POST /webhook`), fast timers,
  * optionally with `Authorization: Bearer <token>`.
  */
-export function webhookAlertmanagerConfig(url: string, opts: { bearerToken?: string; groupBy?: string[]; groupWait?: string; groupInterval?: string; repeatInterval?: string; sendResolved?: boolean } = {}): string {
+export function webhookAlertmanagerConfig(
+  url: string,
+  opts: { bearerToken?: string; groupBy?: string[]; groupWait?: string; groupInterval?: string; repeatInterval?: string; sendResolved?: boolean } = {},
+): string {
   const auth = opts.bearerToken ? `\n        http_config:\n          authorization:\n            credentials: ${JSON.stringify(opts.bearerToken)}` : '';
   return `route:
   receiver: pagefirst
@@ -91,7 +94,12 @@ export async function startAlertmanager(opts: { config?: string } = {}): Promise
       '--log.level=warn',
     ],
   });
-  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
+  const json = (body: unknown): RequestInit => ({
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
+  });
   return {
     ...proc,
     async postAlerts(alerts) {

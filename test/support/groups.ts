@@ -1,7 +1,10 @@
 import type { Alert, AlertGroup } from '../../src/core/alert';
 
 /** An AlertGroup of firing alerts with these labels (fingerprints derived from the index), for enricher tests. */
-export function alertGroup(alerts: Array<{ labels: Record<string, string>; startsAt?: string; fingerprint?: string }>, extra: Partial<AlertGroup> = {}): AlertGroup {
+export function alertGroup(
+  alerts: Array<{ labels: Record<string, string>; startsAt?: string; fingerprint?: string }>,
+  extra: Partial<AlertGroup> = {},
+): AlertGroup {
   const list: Alert[] = alerts.map((a, i) => ({
     status: 'firing',
     labels: a.labels,

@@ -95,7 +95,13 @@ export interface TestPgBouncer {
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const c of running) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of running)
+    if (c.pid && c.exitCode === null)
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 /** `"name" "value"` with doubled quotes (auth_file format, config.md). */
@@ -119,7 +125,12 @@ export async function startPgBouncer(pg: Pick<TestPostgres, 'host' | 'port'>, op
     const users = { ...opts.users, [PGBOUNCER_ADMIN_USER]: ADMIN_PASSWORD };
     const dbs = opts.databases ?? { '*': {} };
     const dbLines = Object.entries(dbs).map(([name, d]) => {
-      const parts = [`host=${pg.host}`, `port=${pg.port}`, ...(d.dbname ? [`dbname=${d.dbname}`] : []), ...Object.entries(d.extra ?? {}).map(([k, v]) => `${k}=${v}`)];
+      const parts = [
+        `host=${pg.host}`,
+        `port=${pg.port}`,
+        ...(d.dbname ? [`dbname=${d.dbname}`] : []),
+        ...Object.entries(d.extra ?? {}).map(([k, v]) => `${k}=${v}`),
+      ];
       return `${name} = ${parts.join(' ')}`;
     });
     const settings: Record<string, string | number> = {
@@ -146,7 +157,13 @@ export async function startPgBouncer(pg: Pick<TestPostgres, 'host' | 'port'>, op
     const ini = ['[databases]', ...dbLines, '', '[pgbouncer]', ...Object.entries(settings).map(([k, v]) => `${k} = ${iniValue(v)}`), ''].join('\n');
     const iniPath = path.join(dir, 'pgbouncer.ini');
     fs.writeFileSync(iniPath, ini);
-    fs.writeFileSync(settings.auth_file as string, Object.entries(users).map(([u, p]) => authLine(u, p)).join('\n') + '\n', { mode: 0o600 });
+    fs.writeFileSync(
+      settings.auth_file as string,
+      Object.entries(users)
+        .map(([u, p]) => authLine(u, p))
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    );
     if (owner) for (const f of fs.readdirSync(dir)) fs.chownSync(path.join(dir, f), owner.uid, owner.gid);
 
     const child = spawn(PGBOUNCER_BIN, [iniPath], { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...(owner ?? {}) });
@@ -170,7 +187,10 @@ export async function startPgBouncer(pg: Pick<TestPostgres, 'host' | 'port'>, op
       return u.toString();
     };
     const admin = async <R>(command: string): Promise<R[]> => {
-      const c = new Client({ connectionString: url({ user: PGBOUNCER_ADMIN_USER, password: ADMIN_PASSWORD, database: 'pgbouncer' }), connectionTimeoutMillis: 2_000 });
+      const c = new Client({
+        connectionString: url({ user: PGBOUNCER_ADMIN_USER, password: ADMIN_PASSWORD, database: 'pgbouncer' }),
+        connectionTimeoutMillis: 2_000,
+      });
       c.on('error', () => {});
       await c.connect();
       try {
@@ -183,8 +203,18 @@ export async function startPgBouncer(pg: Pick<TestPostgres, 'host' | 'port'>, op
     const stop = () =>
       (stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null && child.pid) {
-          try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-          const t = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, STOP_GRACE_MS);
+          try {
+            process.kill(child.pid, 'SIGTERM');
+          } catch {
+            /* gone */
+          }
+          const t = setTimeout(() => {
+            try {
+              process.kill(child.pid!, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
+          }, STOP_GRACE_MS);
           await exited;
           clearTimeout(t);
         }

@@ -11,7 +11,9 @@ import { capturingLogger } from './capture';
 import { firingPayload } from './fixtures';
 
 /** A pipeline over an in-memory (or given) store with the given enrichers and notifiers on one catch-all route. */
-export function testPipeline(opts: { enrichers?: Enricher[]; notifiers?: Notifier[]; config?: Partial<PipelineConfig>; store?: Store; secrets?: string[] } = {}) {
+export function testPipeline(
+  opts: { enrichers?: Enricher[]; notifiers?: Notifier[]; config?: Partial<PipelineConfig>; store?: Store; secrets?: string[] } = {},
+) {
   const store = opts.store ?? new Store(':memory:');
   const log = capturingLogger(opts.secrets ?? []);
   const notifiers = opts.notifiers ?? [];

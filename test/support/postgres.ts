@@ -88,7 +88,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   }
 }
 
-async function attach(adminUrl: string, kind: TestPostgres['kind'], stopServer: (() => Promise<void>) | undefined, opts: StartPostgresOptions): Promise<TestPostgres> {
+async function attach(
+  adminUrl: string,
+  kind: TestPostgres['kind'],
+  stopServer: (() => Promise<void>) | undefined,
+  opts: StartPostgresOptions,
+): Promise<TestPostgres> {
   const u = new URL(adminUrl);
   const host = u.hostname;
   const port = Number(u.port || 5432);

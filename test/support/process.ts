@@ -31,7 +31,11 @@ export interface ServerProcess {
  * "listening" log line. Rejects with its output if it exits first or does not listen in time.
  */
 export async function startServer(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd = ROOT): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), ...args], { cwd, env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
@@ -56,7 +60,11 @@ export async function startServer(args: string[], env: Record<string, string>, t
 
 /** Runs `node dist/server.js` expecting it to exit; returns its code and output. */
 export async function runServerToExit(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const c of running) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of running)
+    if (c.pid && c.exitCode === null)
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 /** A TCP port free on 127.0.0.1 right now (bind to 0, read it, release it). */
@@ -78,8 +84,18 @@ export async function startServerProcess(opts: {
       if (!stopped) {
         stopped = true;
         if (child.exitCode === null && child.signalCode === null && child.pid) {
-          try { process.kill(child.pid, 'SIGTERM'); } catch { /* already gone */ }
-          const t = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+          try {
+            process.kill(child.pid, 'SIGTERM');
+          } catch {
+            /* already gone */
+          }
+          const t = setTimeout(() => {
+            try {
+              process.kill(child.pid!, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
+          }, graceMs);
           await exited;
           clearTimeout(t);
         }
@@ -95,13 +111,19 @@ export async function startServerProcess(opts: {
           ready = true;
           break;
         }
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     if (ready) return { pid: child.pid!, url, dir: opts.dir, logs, stop };
     const tail = logs().split('\n').slice(-15).join('\n');
     if (child.exitCode === null && child.pid) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       await exited;
     }
     lastError = new Error(`${opts.name} did not become ready on port ${port}:\n${tail}`);

@@ -2,7 +2,12 @@
  * Polls `probe` every `intervalMs` until it returns something other than undefined or false, and
  * resolves with that; rejects naming `what` after `timeoutMs`.
  */
-export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 3_000, intervalMs = 25): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 3_000,
+  intervalMs = 25,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

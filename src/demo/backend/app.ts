@@ -8,9 +8,11 @@ import { ScenarioController } from './scenarios';
 /** Orders of one customer; the pg_sleep in FROM runs once and stands for the query's real cost. */
 export const ORDERS_BY_CUSTOMER = 'SELECT o.id, o.status, o.total FROM orders o, pg_sleep($2::float8) WHERE o.customer_id = $1 ORDER BY o.id DESC LIMIT 20';
 export const ORDER_BY_ID = 'SELECT o.id, o.customer_id, o.status, o.total, o.created_at FROM orders o, pg_sleep($2::float8) WHERE o.id = $1';
-export const CUSTOMER_SUMMARY = 'SELECT count(*)::int AS orders, coalesce(sum(total), 0)::float8 AS spent FROM orders, pg_sleep($2::float8) WHERE customer_id = $1';
+export const CUSTOMER_SUMMARY =
+  'SELECT count(*)::int AS orders, coalesce(sum(total), 0)::float8 AS spent FROM orders, pg_sleep($2::float8) WHERE customer_id = $1';
 export const INSERT_ORDER = 'INSERT INTO orders (customer_id, total) VALUES ($1, $2) RETURNING id';
-export const STATUS_REPORT = 'SELECT status, count(*)::int AS orders, sum(total)::float8 AS total FROM orders, pg_sleep($1::float8) GROUP BY status ORDER BY status';
+export const STATUS_REPORT =
+  'SELECT status, count(*)::int AS orders, sum(total)::float8 AS total FROM orders, pg_sleep($1::float8) GROUP BY status ORDER BY status';
 
 /** Most requests per second the background generator makes (it is a baseline, not a load test). */
 const BACKGROUND_TIMEOUT_MS = 5_000;
@@ -104,7 +106,8 @@ export function createBackend(config: BackendConfig, deps: { logger: Logger }): 
   app.post('/api/orders', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const total = Number(body.total);
-    if (!Number.isFinite(total) || total < 0 || total > 1e6) return reply.code(400).send({ error: 'bad_request', message: 'total must be a number from 0 to 1000000' });
+    if (!Number.isFinite(total) || total < 0 || total > 1e6)
+      return reply.code(400).send({ error: 'bad_request', message: 'total must be a number from 0 to 1000000' });
     const r = await db.withClient((c) => c.query(INSERT_ORDER, [int(body.customer, 1), total]), { endpoint: '/api/orders' });
     return reply.code(201).send({ id: r.rows[0].id });
   });

@@ -122,12 +122,15 @@ export const SCHEMA_SQL = [
 
 /** Creates the schema; pg_stat_statements too where the server preloads it (failure there is fine). Throws on connection errors. */
 export async function ensureSchema(db: Database, logger: Logger): Promise<void> {
-  await db.withClient(async (c) => {
-    for (const sql of SCHEMA_SQL) await c.query(sql);
-    try {
-      await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    } catch (e) {
-      logger.info({ error: errorFields(e) }, 'pg_stat_statements not available');
-    }
-  }, { where: 'schema' });
+  await db.withClient(
+    async (c) => {
+      for (const sql of SCHEMA_SQL) await c.query(sql);
+      try {
+        await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      } catch (e) {
+        logger.info({ error: errorFields(e) }, 'pg_stat_statements not available');
+      }
+    },
+    { where: 'schema' },
+  );
 }

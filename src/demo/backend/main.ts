@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     backend.close().then(
       () => process.exit(0),
       (e) => {
-        logger.error({ error: (e as Error).message }, "stop failed");
+        logger.error({ error: (e as Error).message }, 'stop failed');
         process.exit(1);
       },
     );

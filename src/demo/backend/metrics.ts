@@ -50,11 +50,37 @@ export function createBackendMetrics(pool: Pick<Pool, 'totalCount' | 'idleCount'
   });
   return {
     registry,
-    requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests to the API by endpoint (route pattern), method and status', labelNames: ['endpoint', 'method', 'status'], registers: [registry] }),
-    requestDuration: new Histogram({ name: 'http_request_duration_seconds', help: 'API request duration', labelNames: ['endpoint'], buckets: REQUEST_BUCKETS, registers: [registry] }),
-    hold: new Histogram({ name: 'db_connection_hold_seconds', help: 'How long a connection was checked out, from checkout to release', buckets: HOLD_BUCKETS, registers: [registry] }),
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests to the API by endpoint (route pattern), method and status',
+      labelNames: ['endpoint', 'method', 'status'],
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'API request duration',
+      labelNames: ['endpoint'],
+      buckets: REQUEST_BUCKETS,
+      registers: [registry],
+    }),
+    hold: new Histogram({
+      name: 'db_connection_hold_seconds',
+      help: 'How long a connection was checked out, from checkout to release',
+      buckets: HOLD_BUCKETS,
+      registers: [registry],
+    }),
     acquireTimeouts: new Counter({ name: 'db_pool_acquire_timeouts_total', help: 'Checkouts that gave up waiting for a connection', registers: [registry] }),
-    connectionErrors: new Counter({ name: 'db_connection_errors_total', help: 'Database errors by SQLSTATE (or "network")', labelNames: ['code'], registers: [registry] }),
-    scenario: new Gauge({ name: 'demo_scenario_active', help: '1 for the scenario the demo backend induces now', labelNames: ['scenario'], registers: [registry] }),
+    connectionErrors: new Counter({
+      name: 'db_connection_errors_total',
+      help: 'Database errors by SQLSTATE (or "network")',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    scenario: new Gauge({
+      name: 'demo_scenario_active',
+      help: '1 for the scenario the demo backend induces now',
+      labelNames: ['scenario'],
+      registers: [registry],
+    }),
   };
 }

@@ -31,7 +31,13 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    await Promise.race([
+      p.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -297,7 +303,11 @@ export class ScenarioController {
   /** Cancels the queries of `pids` from a side connection (the pool may be full). */
   private async cancel(pids: number[]): Promise<void> {
     if (pids.length === 0) return;
-    const c = new Client({ connectionString: this.deps.config.databaseUrl, connectionTimeoutMillis: CANCEL_CONNECT_TIMEOUT_MS, application_name: `${this.deps.config.applicationName}-reset` });
+    const c = new Client({
+      connectionString: this.deps.config.databaseUrl,
+      connectionTimeoutMillis: CANCEL_CONNECT_TIMEOUT_MS,
+      application_name: `${this.deps.config.applicationName}-reset`,
+    });
     c.on('error', () => undefined);
     try {
       await c.connect();

@@ -25,7 +25,10 @@ export const LEAK_WEIGHTS = {
 /** The database's working sessions must be below this share of the pool's checked-out ones to call them "held idle". */
 export const HELD_IDLE_MAX_SHARE = 0.5;
 
-interface Leaked { db: string; s: PgSession }
+interface Leaked {
+  db: string;
+  s: PgSession;
+}
 
 const ageOf = (s: PgSession) => s.stateAgeMs ?? s.xactAgeMs;
 
@@ -51,7 +54,9 @@ function heldIdle(facts: Facts): { db: PgDatabaseEvidence; working: number; idle
   if (checkedOut === null || checkedOut < 2 || facts.poolSaturated !== true) return undefined;
   for (const db of facts.reachable) {
     if (Object.keys(db.byState).length === 0) continue;
-    const working = Object.entries(db.byState).filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
+    const working = Object.entries(db.byState)
+      .filter(([k]) => k !== 'idle')
+      .reduce((a, [, v]) => a + v, 0);
     const idle = db.idleSettled ?? db.byState.idle ?? 0;
     if (working < checkedOut * HELD_IDLE_MAX_SHARE && idle >= checkedOut * HELD_IDLE_MAX_SHARE) return { db, working, idle, checkedOut };
   }
@@ -91,7 +96,9 @@ export const connectionLeak: Rule = (enrichments) => {
     c = LEAK_WEIGHTS.idleInTxBase + LEAK_WEIGHTS.idleInTxShare * clamp01(share);
     const dbs = [...new Set(leaked.map((l) => l.db))];
     // The enricher lists the longest-idle few; its counts by state have them all.
-    const counted = facts.reachable.filter((d) => dbs.includes(d.name)).reduce((n, d) => n + (d.byState['idle in transaction'] ?? 0) + (d.byState['idle in transaction (aborted)'] ?? 0), 0);
+    const counted = facts.reachable
+      .filter((d) => dbs.includes(d.name))
+      .reduce((n, d) => n + (d.byState['idle in transaction'] ?? 0) + (d.byState['idle in transaction (aborted)'] ?? 0), 0);
     const inAll = counted > leaked.length ? ` (${counted} idle in transaction in all)` : '';
     evidence.push(
       `${plural(leaked.length, 'session')} idle in transaction for at least ${fmtMs(LEAK_IDLE_IN_TX_MIN_MS)} on ${dbs.map((d) => `"${d}"`).join(', ')}${inAll}: ` +
@@ -112,7 +119,9 @@ export const connectionLeak: Rule = (enrichments) => {
         `The other ${leaked.length - TERMINATE_MAX_LINES}: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' AND state_change < now() - interval '${Math.round(LEAK_IDLE_IN_TX_MIN_MS / 1000)} seconds'${appFilter};`,
       );
     }
-    actions.push(`Find the code path that runs "${shortQuery(leaked[0]!.s.query)}" and make sure every BEGIN ends in COMMIT or ROLLBACK and every checked-out client is released (in a finally block).`);
+    actions.push(
+      `Find the code path that runs "${shortQuery(leaked[0]!.s.query)}" and make sure every BEGIN ends in COMMIT or ROLLBACK and every checked-out client is released (in a finally block).`,
+    );
     const user = leaked.find((l) => l.s.user)?.s.user;
     actions.push(
       `As a safety net, end forgotten transactions automatically: ALTER ROLE ${user ? `"${user.replace(/"/g, '""')}"` : '<app role>'} SET idle_in_transaction_session_timeout = '60s';`,
@@ -122,19 +131,25 @@ export const connectionLeak: Rule = (enrichments) => {
     evidence.push(
       `the pool has ${held.checkedOut} connections checked out, but "${held.db.name}" sees only ${held.working} working (active or in a transaction) and ${held.idle} idle sessions${held.db.idleSettled !== null ? ` (idle for ${fmtMs(IDLE_SETTLED_MS)} or more)` : ''}: connections are held by the application without doing any work`,
     );
-    actions.push('Find the code path that checks out a client and returns without releasing it (release in a finally block; prefer pool.query for one-off queries).');
+    actions.push(
+      'Find the code path that checks out a client and returns without releasing it (release in a finally block; prefer pool.query for one-off queries).',
+    );
   } else {
     c = LEAK_WEIGHTS.climbingBase;
   }
 
   if (pool) {
     if (pool.active !== null && pool.total !== null) {
-      evidence.push(`pool: ${pool.active} of ${pool.total} connections checked out (${pool.available ?? pool.total - pool.active} available)${pool.saturatedSince ? `, exhausted since ${pool.saturatedSince}` : ''}`);
+      evidence.push(
+        `pool: ${pool.active} of ${pool.total} connections checked out (${pool.available ?? pool.total - pool.active} available)${pool.saturatedSince ? `, exhausted since ${pool.saturatedSince}` : ''}`,
+      );
     }
     if (facts.poolSaturated === true) c += LEAK_WEIGHTS.saturated;
     if (pool.activeTrend === 'climbing') {
       if (basis !== 'climbing') c += LEAK_WEIGHTS.climbing;
-      evidence.push(`active connections climbing${pool.activeSlopePerMinute !== null ? ` at +${pool.activeSlopePerMinute.toFixed(2)}/min` : ''} over the last ${pool.windowMinutes} min`);
+      evidence.push(
+        `active connections climbing${pool.activeSlopePerMinute !== null ? ` at +${pool.activeSlopePerMinute.toFixed(2)}/min` : ''} over the last ${pool.windowMinutes} min`,
+      );
     } else if (pool.activeTrend === 'flat' && leaked.length === 0) {
       against.push('active connections are not climbing');
     }
@@ -148,13 +163,18 @@ export const connectionLeak: Rule = (enrichments) => {
     c -= LEAK_WEIGHTS.trafficGrowingPenalty;
     against.push(phrase ?? 'traffic is spiking: a spike fills the pool too');
   }
-  if (facts.blockerPids.size > 0) against.push(`${plural(facts.blockerPids.size, 'session')} (pid ${listItems([...facts.blockerPids])}) ${facts.blockerPids.size === 1 ? 'blocks' : 'block'} others: lock contention also holds connections`);
+  if (facts.blockerPids.size > 0)
+    against.push(
+      `${plural(facts.blockerPids.size, 'session')} (pid ${listItems([...facts.blockerPids])}) ${facts.blockerPids.size === 1 ? 'blocks' : 'block'} others: lock contention also holds connections`,
+    );
   if (!facts.postgres) against.push('no PostgreSQL evidence to show which sessions hold the connections');
   else if (leaked.length === 0 && facts.reachable.length > 0) against.push('no session has been idle in transaction for long');
 
   if (leaked.length === 0 && pool && pool.perInstance.length > 1) {
     const worst = [...pool.perInstance].sort((a, b) => (b.active ?? 0) - (a.active ?? 0))[0]!;
-    actions.push(`Restart instance ${worst.instance} (${worst.active ?? '?'} of ${worst.total ?? '?'} connections checked out) to free its connections now; then find the missing release.`);
+    actions.push(
+      `Restart instance ${worst.instance} (${worst.active ?? '?'} of ${worst.total ?? '?'} connections checked out) to free its connections now; then find the missing release.`,
+    );
   } else if (leaked.length === 0) {
     actions.push('Restarting the backend frees the leaked connections now; then find the missing release.');
   }

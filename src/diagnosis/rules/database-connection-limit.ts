@@ -33,7 +33,10 @@ export const databaseConnectionLimit: Rule = (enrichments) => {
   const scores: number[] = [];
 
   const refused = dbs.filter((d) => d.failure?.kind === 'too_many_clients');
-  for (const d of refused) evidence.push(`"${d.name}" refused a connection: ${d.failure!.message || 'too many clients'}${d.failure!.sqlstate ? ` (SQLSTATE ${d.failure!.sqlstate})` : ''}`);
+  for (const d of refused)
+    evidence.push(
+      `"${d.name}" refused a connection: ${d.failure!.message || 'too many clients'}${d.failure!.sqlstate ? ` (SQLSTATE ${d.failure!.sqlstate})` : ''}`,
+    );
   if (refused.length > 0) scores.push(LIMIT_WEIGHTS.refused);
 
   let near: { name: string; usable: number; connections: number; byApplication: Record<string, number>; max: number; reserved: number } | undefined;
@@ -45,7 +48,9 @@ export const databaseConnectionLimit: Rule = (enrichments) => {
     const share = d.connections / usable;
     if (share >= DB_CONNECTIONS_NEAR_LIMIT) {
       scores.push(LIMIT_WEIGHTS.nearBase + LIMIT_WEIGHTS.near * clamp01((share - DB_CONNECTIONS_NEAR_LIMIT) / (1 - DB_CONNECTIONS_NEAR_LIMIT)));
-      evidence.push(`"${d.name}": ${d.connections} of ${usable} usable connections in use (${Math.round(share * 100)}%; max_connections ${d.maxConnections}, ${reserved} reserved)`);
+      evidence.push(
+        `"${d.name}": ${d.connections} of ${usable} usable connections in use (${Math.round(share * 100)}%; max_connections ${d.maxConnections}, ${reserved} reserved)`,
+      );
       near ??= { name: d.name, usable, connections: d.connections, byApplication: d.byApplication, max: d.maxConnections, reserved };
     } else if (refused.length > 0 || (facts.logs?.signals.too_many_clients ?? 0) > 0) {
       against.push(`"${d.name}" now has ${d.connections} of ${usable} usable connections in use (${Math.round(share * 100)}%)`);
@@ -56,7 +61,9 @@ export const databaseConnectionLimit: Rule = (enrichments) => {
   if (logLines > 0) {
     scores.push(logLines >= LOG_SIGNAL_MIN_LINES ? LIMIT_WEIGHTS.logs : LIMIT_WEIGHTS.fewLogs);
     const g = facts.logs!.groups.filter((x) => x.signal === 'too_many_clients').sort((a, b) => b.count - a.count)[0];
-    evidence.push(`backend logs: ${plural(logLines, 'line')} of "too many clients"${g ? `, e.g. ${g.shape.slice(0, 160)} (${g.count}×${g.lastSeen ? `, last ${g.lastSeen}` : ''})` : ''}`);
+    evidence.push(
+      `backend logs: ${plural(logLines, 'line')} of "too many clients"${g ? `, e.g. ${g.shape.slice(0, 160)} (${g.count}×${g.lastSeen ? `, last ${g.lastSeen}` : ''})` : ''}`,
+    );
   }
   if (scores.length === 0) return undefined;
   const c = Math.max(...scores) + LIMIT_WEIGHTS.corroborated * (scores.length - 1);
@@ -73,13 +80,24 @@ export const databaseConnectionLimit: Rule = (enrichments) => {
     const pool = facts.pool;
     if (pool && facts.poolTotal !== null) {
       const per = Math.round(facts.poolTotal / facts.instances);
-      actions.push(`Keep instances × pool max within the ${near.usable} usable connections: now ${facts.instances} × ${per} = ${facts.instances * per} for this backend, plus every other client.`);
+      actions.push(
+        `Keep instances × pool max within the ${near.usable} usable connections: now ${facts.instances} × ${per} = ${facts.instances * per} for this backend, plus every other client.`,
+      );
     }
   }
   actions.push('See who holds the connections: SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 ORDER BY 4 DESC;');
-  actions.push('Put PgBouncer (transaction pooling) in front so many client connections share few server connections; raise max_connections (needs a restart, costs memory per connection) only if the server has room.');
+  actions.push(
+    'Put PgBouncer (transaction pooling) in front so many client connections share few server connections; raise max_connections (needs a restart, costs memory per connection) only if the server has room.',
+  );
   if (facts.pool?.active !== null && facts.pool?.active !== undefined && near && facts.pool.active < near.connections / 2) {
     evidence.push(`this backend's pool holds only ${facts.pool.active} of the ${near.connections} connections: other clients use most of them`);
   }
-  return { id: 'database_connection_limit', title: 'Database connection limit reached', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
+  return {
+    id: 'database_connection_limit',
+    title: 'Database connection limit reached',
+    confidence: capConfidence(c, MAX_CONFIDENCE),
+    evidence,
+    actions,
+    against,
+  };
 };

@@ -53,14 +53,19 @@ export const databaseUnavailable: Rule = (enrichments) => {
   if (down.length > 0) {
     c = Math.max(...down.map((d) => UNAVAILABLE_BY_KIND[d.failure!.kind]!));
     if (down.length === dbs.length) c += UNAVAILABLE_WEIGHTS.allDown;
-    for (const d of down) evidence.push(`"${d.name}" cannot be reached (${d.failure!.kind}): ${d.failure!.message || 'no message'}${d.failure!.sqlstate ? ` (SQLSTATE ${d.failure!.sqlstate})` : ''}`);
+    for (const d of down)
+      evidence.push(
+        `"${d.name}" cannot be reached (${d.failure!.kind}): ${d.failure!.message || 'no message'}${d.failure!.sqlstate ? ` (SQLSTATE ${d.failure!.sqlstate})` : ''}`,
+      );
     if (logLines >= LOG_SIGNAL_MIN_LINES) c += UNAVAILABLE_WEIGHTS.logs;
   } else {
     c = UNAVAILABLE_WEIGHTS.logsOnly;
   }
   if (logLines > 0 && logs) {
     const groups = logs.groups.filter((g) => g.signal === 'connection_refused' || g.signal === 'connection_error').sort((a, b) => b.count - a.count);
-    evidence.push(`backend logs: ${plural(logLines, 'connection error')}${groups[0] ? `, e.g. ${groups[0].shape.slice(0, 160)} (${groups[0].count}×${groups[0].lastSeen ? `, last ${groups[0].lastSeen}` : ''})` : ''}`);
+    evidence.push(
+      `backend logs: ${plural(logLines, 'connection error')}${groups[0] ? `, e.g. ${groups[0].shape.slice(0, 160)} (${groups[0].count}×${groups[0].lastSeen ? `, last ${groups[0].lastSeen}` : ''})` : ''}`,
+    );
   }
   if (facts.relatedFiring.has(RELATED_ERROR_RATE_ALERT)) {
     c += UNAVAILABLE_WEIGHTS.errorRateAlert;
@@ -69,18 +74,26 @@ export const databaseUnavailable: Rule = (enrichments) => {
   const up = dbs.filter((d) => d.reachable);
   if (up.length > 0) {
     if (down.length === 0) c -= UNAVAILABLE_WEIGHTS.reachablePenalty;
-    against.push(`${up.map((d) => `"${d.name}"`).join(', ')} ${up.length === 1 ? 'answers' : 'answer'} our queries${down.length === 0 ? ': the backend may use another address or credentials' : ''}`);
+    against.push(
+      `${up.map((d) => `"${d.name}"`).join(', ')} ${up.length === 1 ? 'answers' : 'answer'} our queries${down.length === 0 ? ': the backend may use another address or credentials' : ''}`,
+    );
   }
   const auth = dbs.filter((d) => !d.reachable && d.failure?.kind === 'auth');
-  if (auth.length > 0) against.push(`${auth.map((d) => `"${d.name}"`).join(', ')} refused our login: that is the monitoring role's problem, not a sign the database is down`);
-  if (facts.pool?.idle !== null && facts.pool?.idle !== undefined && facts.pool.idle > 0) against.push(`the pool still has ${facts.pool.idle} idle connections`);
+  if (auth.length > 0)
+    against.push(`${auth.map((d) => `"${d.name}"`).join(', ')} refused our login: that is the monitoring role's problem, not a sign the database is down`);
+  if (facts.pool?.idle !== null && facts.pool?.idle !== undefined && facts.pool.idle > 0)
+    against.push(`the pool still has ${facts.pool.idle} idle connections`);
 
   const names = (down.length > 0 ? down : dbs).map((d) => `"${d.name}"`).join(', ') || 'the database';
   const actions = [
     `Check that PostgreSQL ${names} runs and accepts connections: pg_isready -h <host> -p <port> from the backend's host, and systemctl status / docker ps on the server.`,
     'Read the server\'s own log for a crash, a restart, a full disk or an out-of-memory kill (PANIC, FATAL, "database system is shut down").',
   ];
-  if (down.some((d) => d.failure!.kind === 'timeout')) actions.push('It did not answer in time: check whether the server is hung or overloaded (CPU, IO, a stuck postmaster) or the network path drops packets.');
-  else actions.push('Check the network path and DNS between the backend and the database, and after a failover whether the backend still points at the old primary.');
+  if (down.some((d) => d.failure!.kind === 'timeout'))
+    actions.push('It did not answer in time: check whether the server is hung or overloaded (CPU, IO, a stuck postmaster) or the network path drops packets.');
+  else
+    actions.push(
+      'Check the network path and DNS between the backend and the database, and after a failover whether the backend still points at the old primary.',
+    );
   return { id: 'database_unavailable', title: 'Database unavailable', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
 };

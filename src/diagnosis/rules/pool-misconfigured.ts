@@ -65,10 +65,14 @@ export const poolMisconfigured: Rule = (enrichments) => {
   }
   if (sizing.holdSeconds * 1000 >= SLOW_QUERY_MIN_MS) {
     c -= POOL_WEIGHTS.longHoldPenalty;
-    against.push(`connections are held ${fmtNum(Math.round(sizing.holdSeconds * 100) / 100)} s on average: shorten the hold (slow queries, long transactions) before growing the pool`);
+    against.push(
+      `connections are held ${fmtNum(Math.round(sizing.holdSeconds * 100) / 100)} s on average: shorten the hold (slow queries, long transactions) before growing the pool`,
+    );
   }
 
   const actions = [raisePoolAction(sizing, facts)];
-  actions.push(`Or shorten the time each request holds a connection (now ${fmtNum(Math.round(sizing.holdSeconds * 1000))} ms): release it before slow non-database work, and use pool.query for one-off queries.`);
+  actions.push(
+    `Or shorten the time each request holds a connection (now ${fmtNum(Math.round(sizing.holdSeconds * 1000))} ms): release it before slow non-database work, and use pool.query for one-off queries.`,
+  );
   return { id: 'pool_misconfigured', title: 'Pool too small for the load', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
 };

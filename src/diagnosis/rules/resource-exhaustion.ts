@@ -55,12 +55,18 @@ export const resourceExhaustion: Rule = (enrichments) => {
   }
   if (facts.waiterPids.size > 0) against.push(`${facts.waiterPids.size} sessions wait on locks as well: see lock contention`);
 
-  const actions = ['Check the database host: CPU, disk IO and memory (iostat -x 1, vmstat 1, or node_exporter), and whether a checkpoint, vacuum or backup runs now (pg_stat_progress_vacuum, pg_stat_bgwriter).'];
+  const actions = [
+    'Check the database host: CPU, disk IO and memory (iostat -x 1, vmstat 1, or node_exporter), and whether a checkpoint, vacuum or backup runs now (pg_stat_progress_vacuum, pg_stat_bgwriter).',
+  ];
   if (kinds.has('IO/DataFileRead') || [...kinds.keys()].some((k) => k.startsWith('IO/'))) {
-    actions.push(`IO waits: these queries read from disk; look for large scans (EXPLAIN of "${shortQuery(waiting.find((w) => w.s.waitEventType === 'IO')?.s.query ?? waiting[0]!.s.query)}") and whether shared_buffers and the disk keep up.`);
+    actions.push(
+      `IO waits: these queries read from disk; look for large scans (EXPLAIN of "${shortQuery(waiting.find((w) => w.s.waitEventType === 'IO')?.s.query ?? waiting[0]!.s.query)}") and whether shared_buffers and the disk keep up.`,
+    );
   }
   if ([...kinds.keys()].some((k) => k.startsWith('LWLock/'))) {
-    actions.push('LWLock waits: contention inside the server (buffer mapping, WAL writes, the lock manager); fewer concurrent active connections (a smaller pool or PgBouncer) often helps more than more of them.');
+    actions.push(
+      'LWLock waits: contention inside the server (buffer mapping, WAL writes, the lock manager); fewer concurrent active connections (a smaller pool or PgBouncer) often helps more than more of them.',
+    );
   }
   return { id: 'resource_exhaustion', title: 'Database resource exhaustion', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
 };

@@ -18,7 +18,10 @@ export const SLOW_WEIGHTS = {
   trafficGrowingPenalty: 0.2,
 } as const;
 
-interface Slow { db: string; s: PgSession }
+interface Slow {
+  db: string;
+  s: PgSession;
+}
 
 /**
  * `slow_queries`: long-running active queries that hold connections and wait on no lock.
@@ -47,14 +50,21 @@ export const slowQueries: Rule = (enrichments) => {
 
   evidence.push(
     `${plural(slow.length, 'active query', 'active queries')} running longer than ${fmtMs(SLOW_QUERY_MIN_MS)}, not waiting on locks: ` +
-      listItems(slow.map((x) => `pid ${x.s.pid} (${fmtMs(x.s.queryAgeMs)}${x.s.waitEventType ? `, waiting on ${x.s.waitEventType}/${x.s.waitEvent ?? '?'}` : ''})`)),
+      listItems(
+        slow.map((x) => `pid ${x.s.pid} (${fmtMs(x.s.queryAgeMs)}${x.s.waitEventType ? `, waiting on ${x.s.waitEventType}/${x.s.waitEvent ?? '?'}` : ''})`),
+      ),
   );
   const byQuery = new Map<string, Slow[]>();
   for (const x of slow) byQuery.set(shortQuery(x.s.query), [...(byQuery.get(shortQuery(x.s.query)) ?? []), x]);
   for (const [q, xs] of [...byQuery].sort((a, b) => b[1].length - a[1].length).slice(0, 3)) {
-    evidence.push(`on "${xs[0]!.db}", ${plural(xs.length, 'session')} (pid ${listItems(xs.map((x) => x.s.pid))}) running for up to ${fmtMs(xs[0]!.s.queryAgeMs)}: ${q}`);
+    evidence.push(
+      `on "${xs[0]!.db}", ${plural(xs.length, 'session')} (pid ${listItems(xs.map((x) => x.s.pid))}) running for up to ${fmtMs(xs[0]!.s.queryAgeMs)}: ${q}`,
+    );
   }
-  const statements = facts.reachable.flatMap((d) => d.topStatements ?? []).filter((st) => st.meanMs >= SLOW_QUERY_MIN_MS).sort((a, b) => b.totalMs - a.totalMs);
+  const statements = facts.reachable
+    .flatMap((d) => d.topStatements ?? [])
+    .filter((st) => st.meanMs >= SLOW_QUERY_MIN_MS)
+    .sort((a, b) => b.totalMs - a.totalMs);
   if (statements.length > 0) {
     c += SLOW_WEIGHTS.statements;
     for (const st of statements.slice(0, 2)) evidence.push(`pg_stat_statements: ${shortQuery(st.query)} averages ${fmtMs(st.meanMs)} over ${st.calls} calls`);
@@ -72,7 +82,10 @@ export const slowQueries: Rule = (enrichments) => {
     evidence.push(`${RELATED_LATENCY_ALERT} is firing too`);
   }
 
-  if (lockBound.length > 0) against.push(`${plural(lockBound.length, 'other long-running query', 'other long-running queries')} (pid ${listItems(lockBound)}) only wait on locks or hold them: counted under lock contention`);
+  if (lockBound.length > 0)
+    against.push(
+      `${plural(lockBound.length, 'other long-running query', 'other long-running queries')} (pid ${listItems(lockBound)}) only wait on locks or hold them: counted under lock contention`,
+    );
   const phrase = trafficPhrase(facts);
   if (facts.trafficGrowing === true) {
     c -= SLOW_WEIGHTS.trafficGrowingPenalty;
@@ -83,12 +96,16 @@ export const slowQueries: Rule = (enrichments) => {
   if (pool && pool.perInstance.length > 0 && facts.poolSaturated === false) against.push('the pool is not saturated now');
 
   for (const x of slow.slice(0, TERMINATE_MAX_LINES)) {
-    actions.push(`SELECT pg_cancel_backend(${x.s.pid});  -- on "${x.db}": running ${fmtMs(x.s.queryAgeMs)}: ${shortQuery(x.s.query)} (pg_terminate_backend(${x.s.pid}) if the cancel does not end it)`);
+    actions.push(
+      `SELECT pg_cancel_backend(${x.s.pid});  -- on "${x.db}": running ${fmtMs(x.s.queryAgeMs)}: ${shortQuery(x.s.query)} (pg_terminate_backend(${x.s.pid}) if the cancel does not end it)`,
+    );
   }
   const worst = [...byQuery][0]!;
   actions.push(`Look at the plan of "${worst[0]}": EXPLAIN (without ANALYZE, which would run it again) for a sequential scan, a missing index or a bad join.`);
   const user = slow.find((x) => x.s.user)?.s.user;
-  actions.push(`Bound how long one request can hold a connection: ALTER ROLE ${user ? `"${user.replace(/"/g, '""')}"` : '<app role>'} SET statement_timeout = '5s';`);
+  actions.push(
+    `Bound how long one request can hold a connection: ALTER ROLE ${user ? `"${user.replace(/"/g, '""')}"` : '<app role>'} SET statement_timeout = '5s';`,
+  );
 
   return { id: 'slow_queries', title: 'Slow queries', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
 };

@@ -29,7 +29,7 @@ export const SPIKE_FULL_RATIO = TRAFFIC_SPIKE_RATIO * 2;
 
 function movers(facts: Facts): Array<{ endpoint: string; now: number; before: number | null; ratio: number | null }> {
   const t = facts.traffic!;
-  const before = (e: (typeof t.endpoints)[number]) => (t.baseline === 'day' ? e.dayAgo : e.hourAgo ?? e.dayAgo);
+  const before = (e: (typeof t.endpoints)[number]) => (t.baseline === 'day' ? e.dayAgo : (e.hourAgo ?? e.dayAgo));
   const named = t.topMovers.map((m) => t.endpoints.find((e) => e.endpoint === m)).filter((e): e is (typeof t.endpoints)[number] => !!e);
   const list = named.length > 0 ? named : [...t.endpoints].sort((a, b) => b.now - (before(b) ?? 0) - (a.now - (before(a) ?? 0)));
   return list
@@ -53,12 +53,17 @@ export const trafficSpike: Rule = (enrichments) => {
   const evidence: string[] = [];
   const against: string[] = [];
   const actions: string[] = [];
-  let c = ratio !== null ? SPIKE_WEIGHTS.base + SPIKE_WEIGHTS.ratio * clamp01((ratio - TRAFFIC_SPIKE_RATIO) / (SPIKE_FULL_RATIO - TRAFFIC_SPIKE_RATIO)) : SPIKE_WEIGHTS.verdictOnly;
+  let c =
+    ratio !== null
+      ? SPIKE_WEIGHTS.base + SPIKE_WEIGHTS.ratio * clamp01((ratio - TRAFFIC_SPIKE_RATIO) / (SPIKE_FULL_RATIO - TRAFFIC_SPIKE_RATIO))
+      : SPIKE_WEIGHTS.verdictOnly;
 
   const baseName = t.baseline === 'day' ? 'a day ago' : 'an hour ago';
-  const baseValue = t.baseline === 'day' ? t.totalDayAgo : t.totalHourAgo ?? t.totalDayAgo;
+  const baseValue = t.baseline === 'day' ? t.totalDayAgo : (t.totalHourAgo ?? t.totalDayAgo);
   if (ratio !== null && t.totalNow !== null && baseValue !== null) {
-    evidence.push(`request rate ${fmtRate(t.totalNow)} against ${fmtRate(baseValue)} ${baseName} (${fmtRatio(ratio)}; a spike is ${fmtRatio(TRAFFIC_SPIKE_RATIO)} or more)`);
+    evidence.push(
+      `request rate ${fmtRate(t.totalNow)} against ${fmtRate(baseValue)} ${baseName} (${fmtRatio(ratio)}; a spike is ${fmtRatio(TRAFFIC_SPIKE_RATIO)} or more)`,
+    );
   } else if (ratio !== null) {
     evidence.push(`request rate at ${fmtRatio(ratio)} its baseline (a spike is ${fmtRatio(TRAFFIC_SPIKE_RATIO)} or more)`);
   } else {
@@ -66,7 +71,9 @@ export const trafficSpike: Rule = (enrichments) => {
   }
   const top = movers(facts);
   for (const m of top) {
-    evidence.push(`${m.endpoint}: ${fmtRate(m.now)}${m.before !== null ? ` (was ${fmtRate(m.before)}${m.ratio !== null ? `, ${fmtRatio(m.ratio)}` : ''})` : ''}`);
+    evidence.push(
+      `${m.endpoint}: ${fmtRate(m.now)}${m.before !== null ? ` (was ${fmtRate(m.before)}${m.ratio !== null ? `, ${fmtRatio(m.ratio)}` : ''})` : ''}`,
+    );
   }
 
   const pool = facts.pool;
@@ -95,8 +102,13 @@ export const trafficSpike: Rule = (enrichments) => {
     c -= SPIKE_WEIGHTS.otherRootPenalty;
     against.push(`lock chains: pid ${listItems([...facts.blockerPids])} block ${plural(facts.waiterPids.size, 'session')}`);
   }
-  const slow = facts.reachable.flatMap((d) => d.longRunning).filter((s) => s.state === 'active' && (s.queryAgeMs ?? 0) >= SLOW_QUERY_MIN_MS * 10 && !facts.waiterPids.has(s.pid));
-  if (slow.length > 0) against.push(`${plural(slow.length, 'query', 'queries')} run longer than ${SLOW_QUERY_MIN_MS * 10 / 1000} s (pid ${listItems(slow.map((s) => s.pid))}): slow queries, not volume, may hold the pool`);
+  const slow = facts.reachable
+    .flatMap((d) => d.longRunning)
+    .filter((s) => s.state === 'active' && (s.queryAgeMs ?? 0) >= SLOW_QUERY_MIN_MS * 10 && !facts.waiterPids.has(s.pid));
+  if (slow.length > 0)
+    against.push(
+      `${plural(slow.length, 'query', 'queries')} run longer than ${(SLOW_QUERY_MIN_MS * 10) / 1000} s (pid ${listItems(slow.map((s) => s.pid))}): slow queries, not volume, may hold the pool`,
+    );
   if (t.verdict === 'normal' && ratio !== null) against.push(`the traffic enricher's own verdict is "normal" (${trafficPhrase(facts) ?? ''})`);
 
   const hot = top[0]?.endpoint;
@@ -105,10 +117,12 @@ export const trafficSpike: Rule = (enrichments) => {
       ? `Find who sends the extra traffic to ${hot} (a client, a retry storm, a batch job, a deploy): break its requests down by client or user agent.`
       : 'Find where the extra traffic comes from (a client, a retry storm, a batch job, a deploy): break requests down by endpoint and client.',
   );
-  actions.push(`${hot ? `Rate-limit or shed ${hot}` : 'Rate-limit the busiest endpoint'} until the pool recovers${facts.relatedFiring.has('error_rate_high') ? ' (errors are already up)' : ''}.`);
+  actions.push(
+    `${hot ? `Rate-limit or shed ${hot}` : 'Rate-limit the busiest endpoint'} until the pool recovers${facts.relatedFiring.has('error_rate_high') ? ' (errors are already up)' : ''}.`,
+  );
   const sizing = sizePool(t.totalNow, pool?.meanHoldSeconds ?? null, facts.instances, facts.poolTotal);
   if (sizing) actions.push(`If the load is legitimate: ${raisePoolAction(sizing, facts)}`);
-  else actions.push('If the load is legitimate, scale out the backend or raise the pool size (expose db_connection_hold_seconds to size it by Little\'s law).');
+  else actions.push("If the load is legitimate, scale out the backend or raise the pool size (expose db_connection_hold_seconds to size it by Little's law).");
 
   return { id: 'traffic_spike', title: 'Traffic spike', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
 };

@@ -37,7 +37,10 @@ export function namesInAlertExpressions(group: AlertGroup, candidates: readonly 
     let expr = '';
     try {
       const url = new URL(a.generatorURL);
-      expr = [...url.searchParams.entries()].filter(([k]) => /^g\d+\.expr$/.test(k)).map(([, v]) => v).join('\n');
+      expr = [...url.searchParams.entries()]
+        .filter(([k]) => /^g\d+\.expr$/.test(k))
+        .map(([, v]) => v)
+        .join('\n');
     } catch {
       continue;
     }
@@ -62,11 +65,15 @@ export async function discoverLayout(
 ): Promise<Discovery> {
   const lookedFor = [...new Set(candidates.flatMap((l) => l.names))];
   const selector = `{${[{ name: '__name__', op: '=~' as const, value: lookedFor.map(regexEscape).join('|') }, ...opts.matchers].map(matcherText).join(',')}}`;
-  const { values } = await prometheus.labelValues('__name__', { match: [selector], start: opts.start, end: opts.end, limit: lookedFor.length, signal: opts.signal });
+  const { values } = await prometheus.labelValues('__name__', {
+    match: [selector],
+    start: opts.start,
+    end: opts.end,
+    limit: lookedFor.length,
+    signal: opts.signal,
+  });
   const exists = new Set(values);
-  const present = candidates
-    .filter((l) => exists.has(l.names[0]!))
-    .map((layout) => ({ layout, found: layout.names.filter((n) => exists.has(n)) }));
+  const present = candidates.filter((l) => exists.has(l.names[0]!)).map((layout) => ({ layout, found: layout.names.filter((n) => exists.has(n)) }));
   if (present.length <= 1) return { chosen: present[0] ?? null, present, reason: '', lookedFor, selector };
 
   const named = namesInAlertExpressions(opts.group, lookedFor);
@@ -74,7 +81,10 @@ export async function discoverLayout(
   const chosen = byAlert[0] ?? present[0]!;
   const reason =
     byAlert.length > 0
-      ? `the alert's own expression reads ${[...named].filter((n) => chosen.layout.names.includes(n)).map((n) => `\`${n}\``).join(', ')}`
+      ? `the alert's own expression reads ${[...named]
+          .filter((n) => chosen.layout.names.includes(n))
+          .map((n) => `\`${n}\``)
+          .join(', ')}`
       : `it comes first in the preferred order (${candidates.map((l) => l.id).join(', ')}): the application's own pool before a pooler's`;
   return { chosen, present, reason, lookedFor, selector };
 }

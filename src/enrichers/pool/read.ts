@@ -143,7 +143,11 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
   };
   const [instants, ranges] = await Promise.all([
     Promise.all(present.map((q) => run(q, 'instant', instantExpr(q), () => prometheus.query(instantExpr(q), { time: o.at, signal: o.signal })))),
-    Promise.all(rangeQuantities.map((q) => run(q, 'range', rangeExpr(q), () => prometheus.queryRange(rangeExpr(q), { start: o.start, end: o.end, stepSeconds: o.stepSeconds, signal: o.signal })))),
+    Promise.all(
+      rangeQuantities.map((q) =>
+        run(q, 'range', rangeExpr(q), () => prometheus.queryRange(rangeExpr(q), { start: o.start, end: o.end, stepSeconds: o.stepSeconds, signal: o.signal })),
+      ),
+    ),
   ]);
   const refused = queries.filter((x) => x.kind === 'instant' && x.error !== null);
   if (present.length > 0 && refused.length === present.length) {
@@ -224,7 +228,10 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
     const slope = slopePerMinute(inUsePts.filter(([t]) => t >= trendFrom));
     instances.push({
       labels: e.labels,
-      pool: o.poolLabels.map((l) => e.labels[l]).filter((v): v is string => !!v).join('/'),
+      pool: o.poolLabels
+        .map((l) => e.labels[l])
+        .filter((v): v is string => !!v)
+        .join('/'),
       instance: o.instanceLabels.map((l) => e.labels[l]).find((v): v is string => !!v) ?? '',
       inUse,
       idle,
@@ -246,6 +253,8 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
   }
   // Saturated first, then the fullest, then by name.
   const rank = (p: PoolInstanceReading) => (p.saturated === true ? 0 : p.saturated === false ? 2 : 1);
-  instances.sort((a, b) => rank(a) - rank(b) || (b.utilization ?? -1) - (a.utilization ?? -1) || a.pool.localeCompare(b.pool) || a.instance.localeCompare(b.instance));
+  instances.sort(
+    (a, b) => rank(a) - rank(b) || (b.utilization ?? -1) - (a.utilization ?? -1) || a.pool.localeCompare(b.pool) || a.instance.localeCompare(b.instance),
+  );
   return { instances, queries, warnings: [...new Set(warnings)] };
 }

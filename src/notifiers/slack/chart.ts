@@ -45,12 +45,21 @@ export function poolChartSpec(section: SeriesSection, opts: { title: string; ale
     encoding: {
       x: { field: 't', type: 'temporal', scale: { type: 'utc' }, title: 'time (UTC)', axis: { format: '%H:%M' } },
       y: { field: 'v', type: 'quantitative', title: section.unit ?? 'connections' },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: names.map((n, i) => SERIES_COLOURS[n.toLowerCase()] ?? PALETTE[i % PALETTE.length]) } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: names, range: names.map((n, i) => SERIES_COLOURS[n.toLowerCase()] ?? PALETTE[i % PALETTE.length]) },
+      },
     },
   };
   const layers: unknown[] = [line];
   if (opts.alertStart !== undefined && Number.isFinite(opts.alertStart)) {
-    layers.push({ data: { values: [{ t: opts.alertStart }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#444444' }, encoding: { x: { field: 't', type: 'temporal' } } });
+    layers.push({
+      data: { values: [{ t: opts.alertStart }] },
+      mark: { type: 'rule', strokeDash: [4, 4], color: '#444444' },
+      encoding: { x: { field: 't', type: 'temporal' } },
+    });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -98,10 +107,17 @@ function paths() {
  * points, rendering fails, the timeout passes or `signal` aborts; the caller sends its message
  * without the chart.
  */
-export async function renderPoolChart(section: SeriesSection, opts: { title: string; alertStart?: number; timeoutMs: number; signal?: AbortSignal }): Promise<Buffer> {
+export async function renderPoolChart(
+  section: SeriesSection,
+  opts: { title: string; alertStart?: number; timeoutMs: number; signal?: AbortSignal },
+): Promise<Buffer> {
   if (!section.series.some((s) => s.points.length > 0)) throw new Error('no points to chart');
   const spec = poolChartSpec(section, opts);
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { spec, paths: paths(), width: CHART_WIDTH_PX }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { spec, paths: paths(), width: CHART_WIDTH_PX },
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+  });
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -110,7 +126,9 @@ export async function renderPoolChart(section: SeriesSection, opts: { title: str
       onAbort = () => reject(new Error('chart rendering aborted'));
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      worker.once('message', (m: { png?: Uint8Array; error?: string }) => (m.png ? resolve(Buffer.from(m.png)) : reject(new Error(`chart rendering failed: ${m.error ?? 'no output'}`))));
+      worker.once('message', (m: { png?: Uint8Array; error?: string }) =>
+        m.png ? resolve(Buffer.from(m.png)) : reject(new Error(`chart rendering failed: ${m.error ?? 'no output'}`)),
+      );
       worker.once('error', (e) => reject(new Error(`chart rendering failed: ${e.message}`)));
       worker.once('exit', (code) => reject(new Error(`chart worker exited with code ${code}`)));
     });

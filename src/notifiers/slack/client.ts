@@ -50,7 +50,13 @@ export class SlackNotifyError extends NotifyError {
  */
 export function classifySlackError(e: unknown, method: string): SlackNotifyError {
   if (e instanceof SlackNotifyError) return e;
-  const err = e as { code?: string; retryAfter?: number; data?: { error?: string; needed?: string; response_metadata?: { retryAfter?: number } }; statusCode?: number; original?: Error };
+  const err = e as {
+    code?: string;
+    retryAfter?: number;
+    data?: { error?: string; needed?: string; response_metadata?: { retryAfter?: number } };
+    statusCode?: number;
+    original?: Error;
+  };
   switch (err?.code) {
     case ErrorCode.RateLimitedError: {
       const ms = Math.max(0, (err.retryAfter ?? 1) * 1000);
@@ -61,7 +67,10 @@ export function classifySlackError(e: unknown, method: string): SlackNotifyError
       const fix = FINAL_ERRORS[code];
       if (code === 'ratelimited' || code === 'rate_limited') {
         const after = err.data?.response_metadata?.retryAfter;
-        return new SlackNotifyError(`slack ${method}: ${code}`, method, code, { retryable: true, ...(after !== undefined ? { retryAfterMs: after * 1000 } : {}) });
+        return new SlackNotifyError(`slack ${method}: ${code}`, method, code, {
+          retryable: true,
+          ...(after !== undefined ? { retryAfterMs: after * 1000 } : {}),
+        });
       }
       const needed = code === 'missing_scope' && err.data?.needed ? ` (needed: ${err.data.needed})` : '';
       return new SlackNotifyError(`slack ${method}: ${code}${needed}${fix ? `: ${fix}` : ''}`, method, code, { retryable: !fix }, fix);
@@ -113,7 +122,10 @@ export interface SlackHistoryMessage {
 
 /** The calls the Slack notifier makes. Every method throws SlackNotifyError. */
 export interface SlackApi {
-  postMessage(args: { channel: string; text: string; blocks?: SlackBlock[]; thread_ts?: string }, signal: AbortSignal): Promise<{ channel: string; ts: string }>;
+  postMessage(
+    args: { channel: string; text: string; blocks?: SlackBlock[]; thread_ts?: string },
+    signal: AbortSignal,
+  ): Promise<{ channel: string; ts: string }>;
   update(args: { channel: string; ts: string; text: string; blocks?: SlackBlock[] }, signal: AbortSignal): Promise<void>;
   deleteMessage(args: { channel: string; ts: string }, signal: AbortSignal): Promise<void>;
   /** A message only `user` sees, in `channel` (or its thread), never stored in the channel's history. */
@@ -122,13 +134,24 @@ export interface SlackApi {
   /** A thread: its parent and up to `limit` replies, oldest first. */
   replies(args: { channel: string; ts: string; limit: number }, signal: AbortSignal): Promise<SlackHistoryMessage[]>;
   /** One page of a channel's top-level messages, newest first. */
-  history(args: { channel: string; oldest?: string; latest?: string; limit: number; cursor?: string }, signal: AbortSignal): Promise<{ messages: SlackHistoryMessage[]; nextCursor?: string }>;
-  uploadFile(args: { channel_id: string; thread_ts?: string; filename: string; title: string; alt_text: string; file: Buffer }, signal: AbortSignal): Promise<{ fileId?: string }>;
+  history(
+    args: { channel: string; oldest?: string; latest?: string; limit: number; cursor?: string },
+    signal: AbortSignal,
+  ): Promise<{ messages: SlackHistoryMessage[]; nextCursor?: string }>;
+  uploadFile(
+    args: { channel_id: string; thread_ts?: string; filename: string; title: string; alt_text: string; file: Buffer },
+    signal: AbortSignal,
+  ): Promise<{ fileId?: string }>;
 }
 
 /** A logger for WebClient that forwards its warnings to pino, drops its debug output (request bodies) and scrubs the token. */
 export function slackLogger(token: string | undefined, logger?: Logger): SlackLogger {
-  const scrub = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : JSON.stringify(m) ?? '')).join(' ').split(token && token.length > 0 ? token : '\u0000').join('[REDACTED]');
+  const scrub = (msg: unknown[]) =>
+    msg
+      .map((m) => (typeof m === 'string' ? m : (JSON.stringify(m) ?? '')))
+      .join(' ')
+      .split(token && token.length > 0 ? token : '\u0000')
+      .join('[REDACTED]');
   let level = LogLevel.WARN;
   return {
     debug: () => {},
@@ -196,16 +219,27 @@ export function createSlackApi(
     async postMessage(args, signal) {
       await pacer.wait(args.channel, signal);
       const r = await call('chat.postMessage', signal, () =>
-        poster.chat.postMessage({ channel: args.channel, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}), ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}), unfurl_links: false, unfurl_media: false }),
+        poster.chat.postMessage({
+          channel: args.channel,
+          text: args.text,
+          ...(args.blocks ? { blocks: args.blocks as never } : {}),
+          ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
       );
       return { channel: r.channel ?? args.channel, ts: r.ts! };
     },
     async update(args, signal) {
       await pacer.wait(args.channel, signal);
-      await call('chat.update', signal, () => client.chat.update({ channel: args.channel, ts: args.ts, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}) }));
+      await call('chat.update', signal, () =>
+        client.chat.update({ channel: args.channel, ts: args.ts, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}) }),
+      );
     },
     async postEphemeral(args, signal) {
-      await call('chat.postEphemeral', signal, () => poster.chat.postEphemeral({ channel: args.channel, user: args.user, text: args.text, ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}) }));
+      await call('chat.postEphemeral', signal, () =>
+        poster.chat.postEphemeral({ channel: args.channel, user: args.user, text: args.text, ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}) }),
+      );
     },
     async deleteMessage(args, signal) {
       await call('chat.delete', signal, () => client.chat.delete({ channel: args.channel, ts: args.ts }));
@@ -220,7 +254,13 @@ export function createSlackApi(
     },
     async history(args, signal) {
       const r = await call('conversations.history', signal, () =>
-        client.conversations.history({ channel: args.channel, limit: args.limit, ...(args.oldest ? { oldest: args.oldest } : {}), ...(args.latest ? { latest: args.latest } : {}), ...(args.cursor ? { cursor: args.cursor } : {}) }),
+        client.conversations.history({
+          channel: args.channel,
+          limit: args.limit,
+          ...(args.oldest ? { oldest: args.oldest } : {}),
+          ...(args.latest ? { latest: args.latest } : {}),
+          ...(args.cursor ? { cursor: args.cursor } : {}),
+        }),
       );
       const next = r.response_metadata?.next_cursor;
       return { messages: (r.messages ?? []) as SlackHistoryMessage[], ...(next ? { nextCursor: next } : {}) };

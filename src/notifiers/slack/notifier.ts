@@ -57,7 +57,12 @@ export interface ThreadState {
  * Records `where` (a message someone asked about from Slack) as the thread of `groupKey`, unless
  * the group already has a thread: the existing one wins. Returns the group's thread.
  */
-export function rememberThread(store: Pick<Store, 'initNotifierState'>, groupKey: string, where: { channel: string; ts: string }, now = Date.now()): ThreadState {
+export function rememberThread(
+  store: Pick<Store, 'initNotifierState'>,
+  groupKey: string,
+  where: { channel: string; ts: string },
+  now = Date.now(),
+): ThreadState {
   return store.initNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`, { channel: where.channel, ts: where.ts, own: false }, now);
 }
 
@@ -132,7 +137,10 @@ function isOwn(m: SlackHistoryMessage): boolean {
  * naming the alertname (as a word) and every group label value; firing pages first, then the
  * one matching most of the alert's labels, then the earliest. Pure.
  */
-export function pickPage(messages: readonly SlackHistoryMessage[], alert: { alertname: string; groupLabels: Record<string, string>; labels: Record<string, string> }): SlackHistoryMessage | undefined {
+export function pickPage(
+  messages: readonly SlackHistoryMessage[],
+  alert: { alertname: string; groupLabels: Record<string, string>; labels: Record<string, string> },
+): SlackHistoryMessage | undefined {
   const word = new RegExp(`(^|[^A-Za-z0-9_:])${alert.alertname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9_:])`);
   let best: { m: SlackHistoryMessage; firing: boolean; score: number } | undefined;
   for (const m of messages) {
@@ -223,21 +231,36 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
 
   /** The ts of our message marked `blockId` in a thread or (from `oldest`) a channel, if an earlier attempt posted it. */
   async function findPosted(channel: string, blockId: string, where: { threadTs?: string; oldest?: string }, signal: AbortSignal): Promise<string | undefined> {
-    const messages = where.threadTs ? await api.replies({ channel, ts: where.threadTs, limit: HISTORY_PAGE }, signal) : (await api.history({ channel, limit: HISTORY_PAGE, ...(where.oldest ? { oldest: where.oldest } : {}) }, signal)).messages;
+    const messages = where.threadTs
+      ? await api.replies({ channel, ts: where.threadTs, limit: HISTORY_PAGE }, signal)
+      : (await api.history({ channel, limit: HISTORY_PAGE, ...(where.oldest ? { oldest: where.oldest } : {}) }, signal)).messages;
     return messages.find((m) => m.ts !== where.threadTs && (m.blocks ?? []).some((b) => b.block_id === blockId))?.ts;
   }
 
   /** Posts `msg` unless, when recovering, an earlier attempt already did (found by its marker block id). */
-  async function postOnce(args: { channel: string; threadTs?: string; oldest?: string; msg: SlackMessage }, recovering: boolean, signal: AbortSignal, logger: Logger): Promise<{ channel: string; ts: string }> {
+  async function postOnce(
+    args: { channel: string; threadTs?: string; oldest?: string; msg: SlackMessage },
+    recovering: boolean,
+    signal: AbortSignal,
+    logger: Logger,
+  ): Promise<{ channel: string; ts: string }> {
     const marker = args.msg.blocks[0]?.block_id;
     if (recovering && marker) {
-      const ts = await findPosted(args.channel, marker, { ...(args.threadTs ? { threadTs: args.threadTs } : {}), ...(args.oldest ? { oldest: args.oldest } : {}) }, signal);
+      const ts = await findPosted(
+        args.channel,
+        marker,
+        { ...(args.threadTs ? { threadTs: args.threadTs } : {}), ...(args.oldest ? { oldest: args.oldest } : {}) },
+        signal,
+      );
       if (ts) {
         logger.info({ channel: args.channel, ts, marker }, 'an earlier attempt already posted this message; not posting it again');
         return { channel: args.channel, ts };
       }
     }
-    return api.postMessage({ channel: args.channel, text: args.msg.text, blocks: args.msg.blocks, ...(args.threadTs ? { thread_ts: args.threadTs } : {}) }, signal);
+    return api.postMessage(
+      { channel: args.channel, text: args.msg.text, blocks: args.msg.blocks, ...(args.threadTs ? { thread_ts: args.threadTs } : {}) },
+      signal,
+    );
   }
 
   /** The group's thread: stored, else the page found in the alerts channel, else our own parent. */
@@ -250,7 +273,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       if (page) candidate = { channel: config.alertsChannel, ts: page.ts, own: false };
     }
     if (!candidate) {
-      if (config.alertsChannel) ctx.logger.info({ channel: home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
+      if (config.alertsChannel)
+        ctx.logger.info({ channel: home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
       const msg = renderParent(model, { tag: tagOf(d.groupKey) });
       const r = await postOnce({ channel: home!, oldest: oldestOf(d), msg }, recovering, ctx.signal, ctx.logger);
       candidate = { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
@@ -259,7 +283,9 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     const stored = store.initNotifierState<ThreadState>(NOTIFIER, threadKey(d.groupKey), candidate, now());
     if (candidate.own && stored.ts !== candidate.ts) {
       ctx.logger.warn({ kept: stored.ts, removed: candidate.ts }, 'another run created the thread first; removing our duplicate parent');
-      await api.deleteMessage({ channel: candidate.channel, ts: candidate.ts }, ctx.signal).catch((e) => ctx.logger.warn({ err: (e as Error).message }, 'could not remove the duplicate parent'));
+      await api
+        .deleteMessage({ channel: candidate.channel, ts: candidate.ts }, ctx.signal)
+        .catch((e) => ctx.logger.warn({ err: (e as Error).message }, 'could not remove the duplicate parent'));
     }
     return stored;
   }
@@ -271,7 +297,14 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
   }
 
   async function deliver(d: Diagnostic, ctx: NotifyContext): Promise<string> {
-    if (!home) throw new SlackNotifyError('slack: no channel configured', 'config', 'no_channel', { retryable: false }, 'set slack.alertsChannel (where Alertmanager posts pages) and/or slack.incidentChannel');
+    if (!home)
+      throw new SlackNotifyError(
+        'slack: no channel configured',
+        'config',
+        'no_channel',
+        { retryable: false },
+        'set slack.alertsChannel (where Alertmanager posts pages) and/or slack.incidentChannel',
+      );
     const { signal } = ctx;
     const logger = ctx.logger;
     const model = buildMessageModel(d, deps.links);
@@ -377,18 +410,32 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
       /** The chart's id when an earlier attempt (or an earlier run of this one) already shared it. */
       const uploaded = async () =>
-        (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal)).flatMap((m) => m.files ?? []).find((f) => f.name === filename);
+        (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal))
+          .flatMap((m) => m.files ?? [])
+          .find((f) => f.name === filename);
       try {
         const earlier = recovering ? await uploaded() : undefined;
         if (earlier) {
           done({ chart: earlier.id ?? 'uploaded' });
           return detailOf(thread);
         }
-        const png = await renderChart(series, { title: `${d.alertname}: pool connections`, alertStart: Date.parse(d.alert?.startsAt ?? ''), timeoutMs: config.chartTimeoutMs, signal });
+        const png = await renderChart(series, {
+          title: `${d.alertname}: pool connections`,
+          alertStart: Date.parse(d.alert?.startsAt ?? ''),
+          timeoutMs: config.chartTimeoutMs,
+          signal,
+        });
         for (let attempt = 1; ; attempt++) {
           try {
             const up = await api.uploadFile(
-              { channel_id: thread.channel, thread_ts: thread.ts, file: png, filename, title: `${d.alertname}: pool connections`, alt_text: 'Active, idle and total pool connections over the alert window' },
+              {
+                channel_id: thread.channel,
+                thread_ts: thread.ts,
+                file: png,
+                filename,
+                title: `${d.alertname}: pool connections`,
+                alt_text: 'Active, idle and total pool connections over the alert window',
+              },
               signal,
             );
             done({ chart: up.fileId ?? 'uploaded' });
@@ -431,7 +478,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       try {
         return await lock(d.groupKey, () => deliver(d, ctx));
       } catch (e) {
-        if (e instanceof SlackNotifyError && !e.retryable) ctx.logger.error({ slackError: e.code, method: e.method, fix: e.fix }, 'slack refused the call; it will not be retried');
+        if (e instanceof SlackNotifyError && !e.retryable)
+          ctx.logger.error({ slackError: e.code, method: e.method, fix: e.fix }, 'slack refused the call; it will not be retried');
         throw e;
       }
     },

@@ -322,7 +322,10 @@ function partBlocks(p: ModelPart, b: Budget, maxText: number): SlackBlock[] {
         if (fields.length === 0 && title) out.push({ type: 'section', text: mrkdwn(title.trim()) });
         if (fields.length > MAX_FIELDS * MAX_FIELD_BLOCKS) {
           b.cut(`${p.enricher}: ${fields.length - MAX_FIELDS * MAX_FIELD_BLOCKS} fields`);
-          out.push({ type: 'context', elements: [mrkdwn(`${TRUNCATED}: ${fields.length - MAX_FIELDS * MAX_FIELD_BLOCKS} more values in the stored diagnostic`)] });
+          out.push({
+            type: 'context',
+            elements: [mrkdwn(`${TRUNCATED}: ${fields.length - MAX_FIELDS * MAX_FIELD_BLOCKS} more values in the stored diagnostic`)],
+          });
         }
         break;
       }
@@ -412,18 +415,33 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
   const header = headerBlock(m, markerBlockId('header', opts.tag));
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
   const first = m.actions[0] ? `\n*Do first:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 400))}` : '';
-  const headline: SlackBlock = { type: 'section', block_id: 'pf_headline', text: mrkdwn(cutText(`*${escapeMrkdwn(m.headline)}*${first}${desc}`, MAX_HEADLINE_TEXT).text) };
+  const headline: SlackBlock = {
+    type: 'section',
+    block_id: 'pf_headline',
+    text: mrkdwn(cutText(`*${escapeMrkdwn(m.headline)}*${first}${desc}`, MAX_HEADLINE_TEXT).text),
+  };
   const causes = m.causes.slice(0, TOP_CAUSES).map((_, i) => textSection(b, causeText(m, i), MAX_CAUSE_TEXT, `cause ${i + 1}`));
   const othersText = otherCausesText(m);
   const others: SlackBlock | undefined = othersText ? { type: 'context', elements: [mrkdwn(cutText(othersText, MAX_OTHER_CAUSES_TEXT).text)] } : undefined;
   const actions =
-    m.actions.length > 0 ? textSection(b, `*Suggested actions* (not executed)\n${m.actions.map((a) => `• ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), 400))}`).join('\n')}`, MAX_ACTIONS_TEXT, 'actions') : undefined;
+    m.actions.length > 0
+      ? textSection(
+          b,
+          `*Suggested actions* (not executed)\n${m.actions.map((a) => `• ${escapeMrkdwn(clip(a.replace(/\n/g, ' '), 400))}`).join('\n')}`,
+          MAX_ACTIONS_TEXT,
+          'actions',
+        )
+      : undefined;
   const linksBody = linksText(m, b, MAX_LINKS_TEXT);
   const links: SlackBlock | undefined = linksBody ? { type: 'section', block_id: 'pf_links', text: mrkdwn(linksBody) } : undefined;
   const run: SlackBlock = {
     type: 'context',
     block_id: 'pf_run',
-    elements: [mrkdwn(`Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`)],
+    elements: [
+      mrkdwn(
+        `Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`,
+      ),
+    ],
   };
   const rerun = rerunBlock(m);
   if (!rerun) b.cut('re-run button (run id too long)');
@@ -481,7 +499,10 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
   }
   if (omitted > 0) {
     b.cut(`${omitted} enricher parts left out`);
-    const note: SlackBlock = { type: 'context', elements: [mrkdwn(`${TRUNCATED}: ${omitted} more finding(s) in the stored diagnostic (run \`${escapeMrkdwn(clip(m.runId, 80))}\`)`)] };
+    const note: SlackBlock = {
+      type: 'context',
+      elements: [mrkdwn(`${TRUNCATED}: ${omitted} more finding(s) in the stored diagnostic (run \`${escapeMrkdwn(clip(m.runId, 80))}\`)`)],
+    };
     if (b.add(note)) evidence.push(note);
   }
   const order: Array<SlackBlock | undefined> = [header, headline, ...causes, others, actions, divider, ...evidence, links, run, rerun];
@@ -515,18 +536,31 @@ export function renderParent(m: MessageModel, opts: RenderOptions & { endedAfter
   const blocks: SlackBlock[] = [
     headerBlock(m, markerBlockId('parent', opts.tag)),
     { type: 'section', text: mrkdwn(cutText(`*${status}* · ${escapeMrkdwn(m.headline)}${desc}`, MAX_SECTION_TEXT).text) },
-    { type: 'context', elements: [mrkdwn(labelsLine(m.labels, 1_500) || '(no labels)'), mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`)] },
+    {
+      type: 'context',
+      elements: [
+        mrkdwn(labelsLine(m.labels, 1_500) || '(no labels)'),
+        mrkdwn(`Diagnosis in the thread${m.startsAt ? ` · started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`),
+      ],
+    },
   ];
   return { text: fallbackText(m, m.status === 'resolved' ? `${m.title} (${status})` : m.title), blocks, cuts: [] };
 }
 
 /** The top-level summary in the incident channel: status, top causes and a link to the thread. */
-export function renderIncidentSummary(m: MessageModel, threadPermalink: string | undefined, opts: RenderOptions & { endedAfterMs?: number } = {}): SlackMessage {
+export function renderIncidentSummary(
+  m: MessageModel,
+  threadPermalink: string | undefined,
+  opts: RenderOptions & { endedAfterMs?: number } = {},
+): SlackMessage {
   const causes = m.causes
     .slice(0, TOP_CAUSES)
     .map((c, i) => `${i + 1}. *${escapeMrkdwn(clip(c.title, MAX_TITLE))}* · ${c.confidenceText}`)
     .join('\n');
-  const status = m.status === 'resolved' ? `:white_check_mark: Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}` : ':rotating_light: Firing';
+  const status =
+    m.status === 'resolved'
+      ? `:white_check_mark: Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}`
+      : ':rotating_light: Firing';
   const blocks: SlackBlock[] = [
     headerBlock(m, markerBlockId('incident', opts.tag)),
     { type: 'section', text: mrkdwn(cutText(`${status} · ${escapeMrkdwn(m.headline)}${causes ? `\n${causes}` : ''}`, MAX_SECTION_TEXT).text) },
@@ -534,7 +568,13 @@ export function renderIncidentSummary(m: MessageModel, threadPermalink: string |
   if (m.actions[0]) blocks.push({ type: 'section', text: mrkdwn(`*First step:* ${escapeMrkdwn(clip(m.actions[0].replace(/\n/g, ' '), 500))}`) });
   blocks.push({
     type: 'context',
-    elements: [mrkdwn(threadPermalink && threadPermalink.length <= MAX_BUTTON_URL ? slackLink(threadPermalink, 'Diagnosis and evidence in the alert thread') : 'Diagnosis and evidence in the alert thread')],
+    elements: [
+      mrkdwn(
+        threadPermalink && threadPermalink.length <= MAX_BUTTON_URL
+          ? slackLink(threadPermalink, 'Diagnosis and evidence in the alert thread')
+          : 'Diagnosis and evidence in the alert thread',
+      ),
+    ],
   });
   return { text: fallbackText(m), blocks, cuts: [] };
 }
@@ -542,7 +582,10 @@ export function renderIncidentSummary(m: MessageModel, threadPermalink: string |
 /** The short reply of a re-run or repeat: what changed since the diagnostic the thread showed before. */
 export function renderChangeReply(m: MessageModel, changes: string[], opts: RenderOptions = {}): SlackMessage {
   const lead = `:arrows_counterclockwise: *Diagnosis re-run* (${m.trigger}); the diagnostic above is updated.`;
-  const body = changes.length === 0 ? 'Nothing changed since the last run.' : `*What changed:*\n${changes.map((c) => `• ${escapeMrkdwn(c.replace(/\n/g, ' '))}`).join('\n')}`;
+  const body =
+    changes.length === 0
+      ? 'Nothing changed since the last run.'
+      : `*What changed:*\n${changes.map((c) => `• ${escapeMrkdwn(c.replace(/\n/g, ' '))}`).join('\n')}`;
   const c = cutText(`${lead}\n${body}`, MAX_SECTION_TEXT);
   return {
     text: clip(escapeMrkdwn(`Diagnosis re-run: ${changes.length === 0 ? 'nothing changed' : changes.slice(0, 3).join('; ')}`), MAX_FALLBACK_TEXT),

@@ -36,7 +36,8 @@ export class FrameDemuxer {
       if (this.remaining === 0) {
         if (this.buf.length < 8) return;
         const type = this.buf[0]!;
-        if (type > 2 || this.buf[1] !== 0 || this.buf[2] !== 0 || this.buf[3] !== 0) throw new LogSourceError('docker log stream is not multiplexed as expected (bad frame header)');
+        if (type > 2 || this.buf[1] !== 0 || this.buf[2] !== 0 || this.buf[3] !== 0)
+          throw new LogSourceError('docker log stream is not multiplexed as expected (bad frame header)');
         this.stream = type === 2 ? 2 : 1; // 0 (stdin) is written on stdout
         this.remaining = this.buf.readUInt32BE(4);
         this.buf = this.buf.subarray(8);

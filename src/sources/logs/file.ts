@@ -19,7 +19,11 @@ export const TAIL_BLOCK_BYTES = 64 * 1024;
  * `maxBytes` (then the oldest, partial line is dropped). Returns the lines oldest first and the
  * bytes read. Throws the fs error (ENOENT, EACCES, EISDIR...).
  */
-export async function readLastLines(path: string, n: number, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<{ lines: string[]; bytesRead: number }> {
+export async function readLastLines(
+  path: string,
+  n: number,
+  opts: { signal?: AbortSignal; maxBytes?: number } = {},
+): Promise<{ lines: string[]; bytesRead: number }> {
   const maxBytes = opts.maxBytes ?? MAX_READ_BYTES;
   const fh = await fs.open(path, 'r');
   try {

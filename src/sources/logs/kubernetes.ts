@@ -75,7 +75,11 @@ function parseStatus(code: number, text: string): ApiStatus {
   try {
     const o = JSON.parse(text) as { kind?: unknown; reason?: unknown; message?: unknown; code?: unknown };
     if (o && o.kind === 'Status') {
-      return { code: typeof o.code === 'number' ? o.code : code, reason: typeof o.reason === 'string' ? o.reason : null, message: typeof o.message === 'string' ? o.message.slice(0, 500) : null };
+      return {
+        code: typeof o.code === 'number' ? o.code : code,
+        reason: typeof o.reason === 'string' ? o.reason : null,
+        message: typeof o.message === 'string' ? o.message.slice(0, 500) : null,
+      };
     }
   } catch {
     // not JSON: a proxy's page, say
@@ -240,7 +244,11 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
         kc.loadFromFile(cfg.kubeconfig);
       } catch (e) {
         const code = (e as { code?: string }).code;
-        throw new LogSourceError(code === 'ENOENT' ? `kubeconfig ${cfg.kubeconfig} not found` : `kubeconfig ${cfg.kubeconfig} cannot be read: ${code ?? (e as Error).message.split('\n')[0]}`);
+        throw new LogSourceError(
+          code === 'ENOENT'
+            ? `kubeconfig ${cfg.kubeconfig} not found`
+            : `kubeconfig ${cfg.kubeconfig} cannot be read: ${code ?? (e as Error).message.split('\n')[0]}`,
+        );
       }
       if (!kc.getCurrentCluster()) throw new LogSourceError(`kubeconfig ${cfg.kubeconfig} has no current context with a cluster`);
     } else {
@@ -260,7 +268,8 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
     if (runSignal.aborted) throw runSignal.reason;
     const code = ex.error?.code ?? (e as { code?: unknown }).code;
     const st = ex.error;
-    if (code === 401) return `${what}: the API server rejected the token (401 Unauthorized): the service account token or kubeconfig credentials have expired or were revoked`;
+    if (code === 401)
+      return `${what}: the API server rejected the token (401 Unauthorized): the service account token or kubeconfig credentials have expired or were revoked`;
     if (code === 403) return `${what}: forbidden (403 ${st?.reason ?? 'Forbidden'}): ${st?.message ?? 'no message'}`;
     if (code === 404) return `${what}: gone (404 ${st?.reason ?? 'NotFound'}: ${st?.message ?? 'not found'})`;
     if (typeof code === 'number' && code >= 400) return `${what}: HTTP ${code}${st?.reason ? ` ${st.reason}` : ''}: ${st?.message ?? 'no message'}`;
@@ -284,7 +293,8 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
       const labels = opts.labels ?? {};
       const problems: string[] = [];
       const alertNs = labels[KUBERNETES_ALERT_LABELS.namespace];
-      if (alertNs !== undefined && alertNs !== namespace) problems.push(`the alert's namespace "${alertNs}" is not the configured one; read namespace "${namespace}"`);
+      if (alertNs !== undefined && alertNs !== namespace)
+        problems.push(`the alert's namespace "${alertNs}" is not the configured one; read namespace "${namespace}"`);
 
       // 1. the pods
       const list = withTimeout(opts.signal, source.timeoutMs);
@@ -295,12 +305,18 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
           { namespace, labelSelector: cfg.labelSelector },
           { middleware: [exchangeMiddleware(client, list.signal, listEx, null)], middlewareMergeStrategy: 'append' },
         );
-        if (listEx.tooLarge) throw new LogSourceError(`the pod list for "${cfg.labelSelector}" in namespace ${namespace} is larger than ${KUBERNETES_MAX_LIST_BYTES / 1024 / 1024} MiB: narrow labelSelector`);
+        if (listEx.tooLarge)
+          throw new LogSourceError(
+            `the pod list for "${cfg.labelSelector}" in namespace ${namespace} is larger than ${KUBERNETES_MAX_LIST_BYTES / 1024 / 1024} MiB: narrow labelSelector`,
+          );
         pods = res.items ?? [];
       } catch (e) {
         if (e instanceof LogSourceError) throw e;
         const line = describe(e, listEx, list.timedOut, opts.signal, `listing pods in namespace ${namespace}`);
-        throw new LogSourceError(listEx.error?.code === 400 ? `the API server rejected the label selector "${cfg.labelSelector}": ${listEx.error.message ?? 'bad request'}` : line, list.timedOut());
+        throw new LogSourceError(
+          listEx.error?.code === 400 ? `the API server rejected the label selector "${cfg.labelSelector}": ${listEx.error.message ?? 'bad request'}` : line,
+          list.timedOut(),
+        );
       }
       if (pods.length === 0) {
         return { lines: [], scanned: 0, bytesRead: listEx.bytes, problems: [...problems, `no pod in namespace ${namespace} matches "${cfg.labelSelector}"`] };
@@ -311,7 +327,10 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
       if (alertPod !== undefined) {
         const hit = pods.filter((p) => p.metadata?.name === alertPod);
         if (hit.length) pods = hit;
-        else problems.push(`the alert's pod "${alertPod}" is not among the ${pods.length} pod(s) "${cfg.labelSelector}" selects (gone, or outside the selection); read those instead`);
+        else
+          problems.push(
+            `the alert's pod "${alertPod}" is not among the ${pods.length} pod(s) "${cfg.labelSelector}" selects (gone, or outside the selection); read those instead`,
+          );
       }
       const alertContainer = labels[KUBERNETES_ALERT_LABELS.container];
       if (alertContainer !== undefined && cfg.container && alertContainer !== cfg.container) {
@@ -345,7 +364,15 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
             const origin = `${t.pod}/${t.container}${previous ? ' (previous)' : ''}`;
             try {
               await core.readNamespacedPodLog(
-                { name: t.pod, namespace, container: t.container, tailLines: source.tail, sinceSeconds: previous ? undefined : sinceSeconds, timestamps: true, previous },
+                {
+                  name: t.pod,
+                  namespace,
+                  container: t.container,
+                  tailLines: source.tail,
+                  sinceSeconds: previous ? undefined : sinceSeconds,
+                  timestamps: true,
+                  previous,
+                },
                 { middleware: [exchangeMiddleware(client, deadline.signal, ex, budget)], middlewareMergeStrategy: 'append' },
               );
             } catch (e) {

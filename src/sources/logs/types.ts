@@ -53,7 +53,10 @@ export interface LogReader {
 
 /** A failed read; `timeout` true when the source did not answer in time. The message names no secret. */
 export class LogSourceError extends Error {
-  constructor(message: string, readonly timeout = false) {
+  constructor(
+    message: string,
+    readonly timeout = false,
+  ) {
     super(message);
     this.name = timeout ? 'TimeoutError' : 'LogSourceError';
   }

@@ -112,7 +112,17 @@ describe('pool readings from bad or ambiguous input', () => {
     const r = await layout(HIKARICP_PROMETHEUS);
     expect(r.queries.filter((q) => q.error !== null)).toEqual([]);
     expect(
-      r.instances.map((x) => ({ pool: x.pool, inUse: x.inUse, idle: x.idle, limit: x.limit, waiting: x.waiting, timeouts: x.timeouts && Math.round(x.timeouts * 1000) / 1000, hold: x.holdSeconds && Math.round(x.holdSeconds * 1000) / 1000, saturated: x.saturated, signals: x.signals })),
+      r.instances.map((x) => ({
+        pool: x.pool,
+        inUse: x.inUse,
+        idle: x.idle,
+        limit: x.limit,
+        waiting: x.waiting,
+        timeouts: x.timeouts && Math.round(x.timeouts * 1000) / 1000,
+        hold: x.holdSeconds && Math.round(x.holdSeconds * 1000) / 1000,
+        saturated: x.saturated,
+        signals: x.signals,
+      })),
     ).toEqual([
       { pool: 'orders', inUse: 10, idle: 0, limit: 10, waiting: 5, timeouts: 0.1, hold: 1.2, saturated: true, signals: ['available', 'waiting', 'timeouts'] },
       { pool: 'reports', inUse: 0, idle: 2, limit: 5, waiting: 0, timeouts: 0, hold: null, saturated: false, signals: [] },

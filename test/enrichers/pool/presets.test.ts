@@ -98,8 +98,32 @@ describe('presets against the real Prometheus scraping each library’s expositi
     const r = await read(HIKARICP_MICROMETER, [{ name: 'application', op: '=', value: 'checkout' }]);
     expect(r.queries.every((q) => q.error === null)).toBe(true);
     expect(r.instances.map(numbers)).toEqual([
-      { pool: 'HikariPool-1', inUse: 20, idle: 0, limit: 20, limitStatus: 'set', available: 0, waiting: 37, timeouts: 0.2, holdSeconds: 0.4, saturated: true, signals: ['available', 'waiting', 'timeouts'] },
-      { pool: 'HikariPool-2-readonly', inUse: 1, idle: null, limit: 10, limitStatus: 'set', available: 9, waiting: null, timeouts: null, holdSeconds: null, saturated: false, signals: [] },
+      {
+        pool: 'HikariPool-1',
+        inUse: 20,
+        idle: 0,
+        limit: 20,
+        limitStatus: 'set',
+        available: 0,
+        waiting: 37,
+        timeouts: 0.2,
+        holdSeconds: 0.4,
+        saturated: true,
+        signals: ['available', 'waiting', 'timeouts'],
+      },
+      {
+        pool: 'HikariPool-2-readonly',
+        inUse: 1,
+        idle: null,
+        limit: 10,
+        limitStatus: 'set',
+        available: 9,
+        waiting: null,
+        timeouts: null,
+        holdSeconds: null,
+        saturated: false,
+        signals: [],
+      },
     ]);
     const [saturated, healthy] = r.instances;
     expect(saturated!.instance).toBe(target.address);
@@ -117,7 +141,19 @@ describe('presets against the real Prometheus scraping each library’s expositi
   test('otel, current conventions (Node.js pg.Pool): no limit series is "absent", never invented; waiting requests alone say saturated', async () => {
     const r = await read(OTEL_SEMCONV);
     expect(r.instances.map(numbers)).toEqual([
-      { pool: 'db.internal.example:5432/app', inUse: 10, idle: 0, limit: null, limitStatus: 'absent', available: null, waiting: 23, timeouts: null, holdSeconds: null, saturated: true, signals: ['waiting'] },
+      {
+        pool: 'db.internal.example:5432/app',
+        inUse: 10,
+        idle: 0,
+        limit: null,
+        limitStatus: 'absent',
+        available: null,
+        waiting: 23,
+        timeouts: null,
+        holdSeconds: null,
+        saturated: true,
+        signals: ['waiting'],
+      },
     ]);
     expect(r.instances[0]!.instance).toBe('4b6f0c1e-7d2a-4a51-9b3e-0f6c2a9d1e77');
     expect(r.instances[0]!.labels.job).toBe('shop/checkout');
@@ -126,7 +162,19 @@ describe('presets against the real Prometheus scraping each library’s expositi
   test('otel, older conventions (Java agent HikariCP): usage by state, max, pending, timeouts', async () => {
     const r = await read(OTEL_LEGACY);
     expect(r.instances.map(numbers)).toEqual([
-      { pool: 'HikariPool-1', inUse: 20, idle: 0, limit: 20, limitStatus: 'set', available: 0, waiting: 41, timeouts: 0.5, holdSeconds: null, saturated: true, signals: ['available', 'waiting', 'timeouts'] },
+      {
+        pool: 'HikariPool-1',
+        inUse: 20,
+        idle: 0,
+        limit: 20,
+        limitStatus: 'set',
+        available: 0,
+        waiting: 41,
+        timeouts: 0.5,
+        holdSeconds: null,
+        saturated: true,
+        signals: ['available', 'waiting', 'timeouts'],
+      },
     ]);
     expect(r.instances[0]!.labels.job).toBe('shop/payments');
   });
@@ -134,8 +182,32 @@ describe('presets against the real Prometheus scraping each library’s expositi
   test('go-sql: max_open 0 is no limit (not "−143 available"), the other pool is saturated with goroutines waiting', async () => {
     const r = await read(GO_SQL);
     expect(r.instances.map(numbers)).toEqual([
-      { pool: 'orders', inUse: 25, idle: 0, limit: 25, limitStatus: 'set', available: 0, waiting: 3, timeouts: null, holdSeconds: null, saturated: true, signals: ['available', 'waiting'] },
-      { pool: 'sessions', inUse: 143, idle: 2, limit: null, limitStatus: 'unlimited', available: null, waiting: 0, timeouts: null, holdSeconds: null, saturated: false, signals: [] },
+      {
+        pool: 'orders',
+        inUse: 25,
+        idle: 0,
+        limit: 25,
+        limitStatus: 'set',
+        available: 0,
+        waiting: 3,
+        timeouts: null,
+        holdSeconds: null,
+        saturated: true,
+        signals: ['available', 'waiting'],
+      },
+      {
+        pool: 'sessions',
+        inUse: 143,
+        idle: 2,
+        limit: null,
+        limitStatus: 'unlimited',
+        available: null,
+        waiting: 0,
+        timeouts: null,
+        holdSeconds: null,
+        saturated: false,
+        signals: [],
+      },
     ]);
     expect(r.instances[1]!.utilization).toBeNull();
   });
@@ -143,7 +215,19 @@ describe('presets against the real Prometheus scraping each library’s expositi
   test('pgbouncer: server connections against the database’s pool_size, clients waiting; the admin console is no pool', async () => {
     const r = await read(PGBOUNCER);
     expect(r.instances.map(numbers)).toEqual([
-      { pool: 'app/app', inUse: 20, idle: 0, limit: 20, limitStatus: 'set', available: 0, waiting: 143, timeouts: null, holdSeconds: null, saturated: true, signals: ['available', 'waiting'] },
+      {
+        pool: 'app/app',
+        inUse: 20,
+        idle: 0,
+        limit: 20,
+        limitStatus: 'set',
+        available: 0,
+        waiting: 143,
+        timeouts: null,
+        holdSeconds: null,
+        saturated: true,
+        signals: ['available', 'waiting'],
+      },
     ]);
     expect(r.queries.map((q) => q.error)).toEqual(r.queries.map(() => null));
   });
@@ -168,7 +252,12 @@ describe('discovery: one lookup of the candidates’ names', () => {
     expect(d.present.map((p) => p.layout.id)).toEqual(['hikaricp-micrometer', 'otel', 'otel-legacy', 'go-sql', 'pgbouncer']);
     expect(d.chosen!.layout.id).toBe('hikaricp-micrometer');
     expect(d.reason).toMatch(/first in the preferred order/);
-    expect(d.present.find((p) => p.layout.id === 'go-sql')!.found.sort()).toEqual(['go_sql_idle_connections', 'go_sql_in_use_connections', 'go_sql_max_open_connections', 'go_sql_wait_duration_seconds_total']);
+    expect(d.present.find((p) => p.layout.id === 'go-sql')!.found.sort()).toEqual([
+      'go_sql_idle_connections',
+      'go_sql_in_use_connections',
+      'go_sql_max_open_connections',
+      'go_sql_wait_duration_seconds_total',
+    ]);
     // The OTel Node.js service exports no limit and no timeouts: only what exists is listed.
     expect(d.present.find((p) => p.layout.id === 'otel')!.found.sort()).toEqual(['db_client_connection_count', 'db_client_connection_pending_requests']);
   });
@@ -177,7 +266,9 @@ describe('discovery: one lookup of the candidates’ names', () => {
     const url = `http://prometheus:9090/graph?g0.expr=${encodeURIComponent('go_sql_max_open_connections - go_sql_in_use_connections < 2')}&g0.tab=1`;
     const d = await discoverWith(allLayouts(RUNBOOK), [], url);
     expect(d.chosen!.layout.id).toBe('go-sql');
-    expect(d.reason).toMatch(/the alert's own expression reads `go_sql_in_use_connections`, `go_sql_max_open_connections`|the alert's own expression reads `go_sql_max_open_connections`, `go_sql_in_use_connections`/);
+    expect(d.reason).toMatch(
+      /the alert's own expression reads `go_sql_in_use_connections`, `go_sql_max_open_connections`|the alert's own expression reads `go_sql_max_open_connections`, `go_sql_in_use_connections`/,
+    );
   });
 
   test('the alert’s matchers narrow the lookup to its own service: one layout, no choice to explain', async () => {

@@ -11,9 +11,17 @@ describe('fake Slack Web API', () => {
   });
 
   const form = (method: string, args: Record<string, string>, token: string | null = fake.token) =>
-    fetch(`${fake.url}${method}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(token ? { token, ...args } : args) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+    fetch(`${fake.url}${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(token ? { token, ...args } : args),
+    }).then((r) => r.json() as Promise<Record<string, unknown>>);
   const json = (method: string, args: unknown, token = fake.token) =>
-    fetch(`${fake.url}${method}`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` }, body: JSON.stringify(args) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+    fetch(`${fake.url}${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` },
+      body: JSON.stringify(args),
+    }).then((r) => r.json() as Promise<Record<string, unknown>>);
 
   it('checks the token and the channel, in form and JSON bodies', async () => {
     expect(await form('auth.test', {}, null)).toEqual({ ok: false, error: 'not_authed' });
@@ -33,11 +41,22 @@ describe('fake Slack Web API', () => {
     expect(await post([section(3001)])).toMatchObject({ ok: false, error: 'invalid_blocks' });
     expect(await post([{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }])).toMatchObject({ ok: false, error: 'invalid_blocks' });
     expect(await post([{ type: 'header', text: { type: 'mrkdwn', text: 'h' } }])).toMatchObject({ ok: false, error: 'invalid_blocks' });
-    expect(await post([{ type: 'section', fields: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'f' })) }])).toMatchObject({ ok: false, error: 'invalid_blocks' });
-    expect(await post([{ type: 'context', elements: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'c' })) }])).toMatchObject({ ok: false, error: 'invalid_blocks' });
+    expect(await post([{ type: 'section', fields: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'f' })) }])).toMatchObject({
+      ok: false,
+      error: 'invalid_blocks',
+    });
+    expect(await post([{ type: 'context', elements: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'c' })) }])).toMatchObject({
+      ok: false,
+      error: 'invalid_blocks',
+    });
     expect(await post(Array.from({ length: 51 }, () => ({ type: 'divider' })))).toMatchObject({ ok: false, error: 'invalid_blocks' });
     expect(await post([{ type: 'section' }])).toMatchObject({ ok: false, error: 'invalid_blocks' });
-    expect(await post([{ type: 'divider', block_id: 'x' }, { type: 'divider', block_id: 'x' }])).toMatchObject({ ok: false, error: 'invalid_blocks' });
+    expect(
+      await post([
+        { type: 'divider', block_id: 'x' },
+        { type: 'divider', block_id: 'x' },
+      ]),
+    ).toMatchObject({ ok: false, error: 'invalid_blocks' });
     expect(await post(Array.from({ length: 5 }, () => section(2900)))).toMatchObject({ ok: false, error: 'msg_blocks_too_long' });
     expect(await json('chat.postMessage', { channel: 'C0ALERTS', text: 'x'.repeat(40_001) })).toMatchObject({ ok: false, error: 'msg_too_long' });
   });

@@ -67,7 +67,16 @@ function rerun(id: string, trigger: Diagnostic['trigger']): Diagnostic {
     { id: 'connection_leak', title: 'Connection leak', confidence: 0.55, evidence: [], actions: [] },
   ];
   const pool = d.enrichments[0]!;
-  pool.sections[0] = { type: 'fields', title: 'Pool now', fields: [{ label: 'active', value: '20' }, { label: 'idle', value: '0' }, { label: 'total', value: '20' }, { label: 'utilization', value: '100%' }] };
+  pool.sections[0] = {
+    type: 'fields',
+    title: 'Pool now',
+    fields: [
+      { label: 'active', value: '20' },
+      { label: 'idle', value: '0' },
+      { label: 'total', value: '20' },
+      { label: 'utilization', value: '100%' },
+    ],
+  };
   return d;
 }
 
@@ -145,7 +154,14 @@ describe('Slack notifier against the fake Slack', () => {
     expect(replies.filter((m) => blocksText(m).includes('pf_header'))).toHaveLength(1);
     expect(fake.callsOf('chat.postMessage').every((c) => c.ok)).toBe(true);
     const thread = store.getNotifierState<ThreadState>('slack', `thread:${first.groupKey}`)!;
-    expect(thread).toMatchObject({ channel: ALERTS, ts: parent.ts, own: true, diagnosticTs: diag.ts, resolved: true, incident: { channel: INCIDENT, ts: incident[0]!.ts } });
+    expect(thread).toMatchObject({
+      channel: ALERTS,
+      ts: parent.ts,
+      own: true,
+      diagnosticTs: diag.ts,
+      resolved: true,
+      incident: { channel: INCIDENT, ts: incident[0]!.ts },
+    });
   });
 
   it('two concurrent runs for one group create one parent (one process, and two notifiers on one store)', async () => {
@@ -169,9 +185,17 @@ describe('Slack notifier against the fake Slack', () => {
 
   it('replies in the thread of the page Alertmanager posted, found by alertname and labels', async () => {
     const start = Date.parse('2026-11-27T06:25:16.301Z');
-    fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted_replica' }, labels: { alertname: 'db_pool_exhausted_replica' }, at: start + 20_000 });
+    fake.seedAlertmanagerPage(ALERTS, {
+      groupLabels: { alertname: 'db_pool_exhausted_replica' },
+      labels: { alertname: 'db_pool_exhausted_replica' },
+      at: start + 20_000,
+    });
     fake.seedMessage(ALERTS, { text: 'someone talking about db_pool_exhausted', ts: fake.nextTs(start + 25_000) }).thread_ts = '1.000001';
-    const page = fake.seedAlertmanagerPage(ALERTS, { groupLabels: { alertname: 'db_pool_exhausted' }, labels: { alertname: 'db_pool_exhausted', severity: 'critical', team: 'backend' }, at: start + 31_000 });
+    const page = fake.seedAlertmanagerPage(ALERTS, {
+      groupLabels: { alertname: 'db_pool_exhausted' },
+      labels: { alertname: 'db_pool_exhausted', severity: 'critical', team: 'backend' },
+      at: start + 31_000,
+    });
     const store = openStore();
     const notifier = createSlackNotifier(config({ chart: false }), { store });
     const d = sampleDiagnostic();
@@ -238,7 +262,11 @@ describe('Slack notifier against the fake Slack', () => {
     const other = sampleDiagnostic({ id: 'run-o', alertname: 'other_alert', groupKey: 'other' });
     other.alert!.labels = { alertname: 'other_alert' };
     fake.failAfter('chat.postMessage', 2, { status: 500 });
-    const second = await withRetry((attempt, signal) => notifier.notify(other, { ...ctx(other), group: { ...ctx(other).group, groupLabels: { alertname: 'other_alert' } }, signal, attempt }), POLICY);
+    const second = await withRetry(
+      (attempt, signal) =>
+        notifier.notify(other, { ...ctx(other), group: { ...ctx(other).group, groupLabels: { alertname: 'other_alert' } }, signal, attempt }),
+      POLICY,
+    );
     expect(second).toMatchObject({ ok: true, attempts: 3 });
     expect(fake.replies(ALERTS, page.ts)).toHaveLength(1);
     expect(fake.topLevel(INCIDENT)).toHaveLength(2);
@@ -298,7 +326,9 @@ describe('Slack notifier against the fake Slack', () => {
     await expect(api.postMessage({ channel: ALERTS, text: 'x' }, signal)).rejects.toMatchObject({ retryable: true, code: 'http_503' });
     fake.failNext('chat.postMessage', 1, { status: 200, error: 'internal_error' });
     await expect(api.postMessage({ channel: ALERTS, text: 'x' }, signal)).rejects.toMatchObject({ retryable: true, code: 'internal_error' });
-    await expect(api.postMessage({ channel: ALERTS, text: 'x', blocks: Array.from({ length: 51 }, () => ({ type: 'divider' as const })) }, signal)).rejects.toMatchObject({ retryable: false, code: 'invalid_blocks' });
+    await expect(
+      api.postMessage({ channel: ALERTS, text: 'x', blocks: Array.from({ length: 51 }, () => ({ type: 'divider' as const })) }, signal),
+    ).rejects.toMatchObject({ retryable: false, code: 'invalid_blocks' });
     await expect(api.postMessage({ channel: ALERTS, text: 'x'.repeat(40_001) }, signal)).rejects.toMatchObject({ retryable: false, code: 'msg_too_long' });
     const closed = await FakeSlack.start();
     const url = closed.url;
@@ -381,7 +411,11 @@ describe('notifier registry', () => {
 });
 
 describe('page matching and the client logger', () => {
-  const alert = { alertname: 'db_pool_exhausted', groupLabels: { alertname: 'db_pool_exhausted', cluster: 'eu-1' }, labels: { alertname: 'db_pool_exhausted', cluster: 'eu-1', instance: 'api-2' } };
+  const alert = {
+    alertname: 'db_pool_exhausted',
+    groupLabels: { alertname: 'db_pool_exhausted', cluster: 'eu-1' },
+    labels: { alertname: 'db_pool_exhausted', cluster: 'eu-1', instance: 'api-2' },
+  };
   const att = (ts: string, title: string, text = '') => ({ ts, attachments: [{ title, text }] });
 
   it('prefers the firing page of this group, with the most labels, then the earliest', () => {

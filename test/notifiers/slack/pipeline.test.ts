@@ -16,14 +16,38 @@ function stubPool(): Enricher {
       const end = Date.parse(ctx.group.alerts[0]!.startsAt);
       const pts = (f: (i: number) => number): Array<[number, number]> => Array.from({ length: 31 }, (_, i) => [end - (30 - i) * 60_000, f(i)]);
       const evidence: PoolEvidence = {
-        active: 19, idle: 1, total: 20, available: 1, utilization: 0.95, perInstance: [], windowMinutes: 30,
-        saturatedSince: new Date(end - 5 * 60_000).toISOString(), activeSlopePerMinute: 0.6, activeTrend: 'climbing', meanHoldSeconds: null, waitingClients: null,
+        active: 19,
+        idle: 1,
+        total: 20,
+        available: 1,
+        utilization: 0.95,
+        perInstance: [],
+        windowMinutes: 30,
+        saturatedSince: new Date(end - 5 * 60_000).toISOString(),
+        activeSlopePerMinute: 0.6,
+        activeTrend: 'climbing',
+        meanHoldSeconds: null,
+        waitingClients: null,
       };
       return {
         summary: '19 of 20 connections active, climbing 0.6/min',
         sections: [
-          { type: 'fields', fields: [{ label: 'active', value: '19' }, { label: 'total', value: '20' }] },
-          { type: 'series', title: 'Connections', series: [{ name: 'active', points: pts((i) => Math.round(i * 0.6)) }, { name: 'idle', points: pts((i) => 20 - Math.round(i * 0.6)) }, { name: 'total', points: pts(() => 20) }] },
+          {
+            type: 'fields',
+            fields: [
+              { label: 'active', value: '19' },
+              { label: 'total', value: '20' },
+            ],
+          },
+          {
+            type: 'series',
+            title: 'Connections',
+            series: [
+              { name: 'active', points: pts((i) => Math.round(i * 0.6)) },
+              { name: 'idle', points: pts((i) => 20 - Math.round(i * 0.6)) },
+              { name: 'total', points: pts(() => 20) },
+            ],
+          },
         ],
         evidence: evidence as unknown as Record<string, unknown>,
         queries: [{ source: 'prometheus', query: 'sum(db_connection_pool_size{state="active"})' }],
@@ -36,15 +60,30 @@ it('the fixture alert: one threaded diagnostic, one incident summary with a perm
   const fake = await FakeSlack.start();
   const store = new Store(':memory:');
   try {
-    const config = slackConfigSchema.parse({ token: fake.token, apiUrl: fake.url, alertsChannel: 'C0ALERTS', incidentChannel: 'C0INCIDENT', threadSearchWaitMs: 1_000, threadSearchPollMs: 200, channelIntervalMs: 100, timeoutMs: 2_000 });
+    const config = slackConfigSchema.parse({
+      token: fake.token,
+      apiUrl: fake.url,
+      alertsChannel: 'C0ALERTS',
+      incidentChannel: 'C0INCIDENT',
+      threadSearchWaitMs: 1_000,
+      threadSearchPollMs: 200,
+      channelIntervalMs: 100,
+      timeoutMs: 2_000,
+    });
     const slack = createSlackNotifier(config, { store, links: { grafana: 'http://grafana:3000', grafanaDashboard: 'd/db/database-health' } });
     const { pipeline } = testPipeline({ store, enrichers: [stubPool()], notifiers: [slack], secrets: [fake.token] });
     // Alertmanager's Slack receiver posted the page a moment after the alert started.
-    const page = fake.seedAlertmanagerPage('C0ALERTS', { groupLabels: { alertname: 'db_pool_exhausted' }, labels: firingPayload().commonLabels, summary: 'DB connection pool nearly exhausted' });
+    const page = fake.seedAlertmanagerPage('C0ALERTS', {
+      groupLabels: { alertname: 'db_pool_exhausted' },
+      labels: firingPayload().commonLabels,
+      summary: 'DB connection pool nearly exhausted',
+    });
 
     const parse = (p: unknown) => toAlertGroup(webhookPayloadSchema(100).parse(p));
     const firing = await pipeline.wait((await pipeline.admit(parse(firingPayload()), 'webhook')).id);
-    expect(firing.notifications).toEqual([{ notifier: 'slack', status: 'sent', detail: `thread ${fake.origin}/archives/C0ALERTS/p${page.ts.replace('.', '')}` }]);
+    expect(firing.notifications).toEqual([
+      { notifier: 'slack', status: 'sent', detail: `thread ${fake.origin}/archives/C0ALERTS/p${page.ts.replace('.', '')}` },
+    ]);
     const resolved = await pipeline.wait((await pipeline.admit(parse(resolvedPayload()), 'webhook')).id);
     expect(resolved.notifications[0]!.status).toBe('sent');
 

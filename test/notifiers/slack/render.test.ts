@@ -21,7 +21,24 @@ import {
 import { checkMessage, mrkdwnTexts } from '../../fakes/slack';
 import { sampleDiagnostic } from '../sample';
 
-const HOSTILE = ['<!channel>', '<@U123>', '<!here|here>', '<!subteam^S123>', '<#C123>', '&amp;', '&lt;!channel&gt;', '```', '*bold* _it_ ~s~', '🔥💥🧯', 'مرحبا بالعالم', 'שלום עולם', '\u202Eevil\u202C', 'a|b>c<d', '\n\n', ''];
+const HOSTILE = [
+  '<!channel>',
+  '<@U123>',
+  '<!here|here>',
+  '<!subteam^S123>',
+  '<#C123>',
+  '&amp;',
+  '&lt;!channel&gt;',
+  '```',
+  '*bold* _it_ ~s~',
+  '🔥💥🧯',
+  'مرحبا بالعالم',
+  'שלום עולם',
+  '\u202Eevil\u202C',
+  'a|b>c<d',
+  '\n\n',
+  '',
+];
 
 const hostile = fc.oneof(
   fc.constantFrom(...HOSTILE),
@@ -31,15 +48,26 @@ const hostile = fc.oneof(
 );
 const bigText = fc.oneof(
   { weight: 4, arbitrary: hostile },
-  { weight: 1, arbitrary: fc.tuple(hostile, fc.integer({ min: 1, max: 500 })).map(([s, n]) => Array.from({ length: n }, (_, i) => `${i} ERROR pool timeout ${s}`).join('\n')) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(hostile, fc.integer({ min: 1, max: 500 }))
+      .map(([s, n]) => Array.from({ length: n }, (_, i) => `${i} ERROR pool timeout ${s}`).join('\n')),
+  },
   { weight: 1, arbitrary: fc.tuple(hostile, fc.integer({ min: 100, max: 20_000 })).map(([s, n]) => `SELECT ${'x, '.repeat(n)}${s} FROM t`) },
 );
-const labels = fc.dictionary(fc.oneof(fc.constantFrom('alertname', 'severity', 'instance', 'team'), fc.string({ minLength: 1, maxLength: 12 })), hostile, { maxKeys: 8 });
+const labels = fc.dictionary(fc.oneof(fc.constantFrom('alertname', 'severity', 'instance', 'team'), fc.string({ minLength: 1, maxLength: 12 })), hostile, {
+  maxKeys: 8,
+});
 
 const section: fc.Arbitrary<Section> = fc.oneof(
   fc.record({ type: fc.constant('text' as const), title: fc.option(hostile, { nil: undefined }), text: bigText }),
   fc.record({ type: fc.constant('code' as const), title: fc.option(hostile, { nil: undefined }), code: bigText }),
-  fc.record({ type: fc.constant('fields' as const), title: fc.option(hostile, { nil: undefined }), fields: fc.array(fc.record({ label: hostile, value: bigText }), { maxLength: 30 }) }),
+  fc.record({
+    type: fc.constant('fields' as const),
+    title: fc.option(hostile, { nil: undefined }),
+    fields: fc.array(fc.record({ label: hostile, value: bigText }), { maxLength: 30 }),
+  }),
   fc.record({
     type: fc.constant('table' as const),
     title: fc.option(hostile, { nil: undefined }),
@@ -49,7 +77,13 @@ const section: fc.Arbitrary<Section> = fc.oneof(
   fc.record({
     type: fc.constant('series' as const),
     title: fc.option(hostile, { nil: undefined }),
-    series: fc.array(fc.record({ name: hostile, points: fc.array(fc.tuple(fc.integer({ min: 0, max: 2e12 }), fc.double({ noNaN: true, min: -1e6, max: 1e6 })), { maxLength: 20 }) }), { maxLength: 3 }),
+    series: fc.array(
+      fc.record({
+        name: hostile,
+        points: fc.array(fc.tuple(fc.integer({ min: 0, max: 2e12 }), fc.double({ noNaN: true, min: -1e6, max: 1e6 })), { maxLength: 20 }),
+      }),
+      { maxLength: 3 },
+    ),
   }),
 );
 
@@ -92,10 +126,16 @@ const diagnostic: fc.Arbitrary<Diagnostic> = fc
       groupKey,
       enrichments,
       causes: [...causes].sort((a, b) => b.confidence - a.confidence),
-      alert: { labels: { ...labels, alertname }, annotations, startsAt, endsAt: startsAt, externalURL: 'http://am.example:9093', generatorURL: 'http://prom.example:9090/graph?g0.expr=up' },
+      alert: {
+        labels: { ...labels, alertname },
+        annotations,
+        startsAt,
+        endsAt: startsAt,
+        externalURL: 'http://am.example:9093',
+        generatorURL: 'http://prom.example:9090/graph?g0.expr=up',
+      },
     }),
   );
-
 
 /** Our own links `<http(s)://…|label>` are the only `<…>` allowed; every `&` starts an entity. */
 function assertEscaped(msg: SlackMessage): void {
@@ -119,7 +159,14 @@ describe('Slack rendering (property-based)', () => {
     fc.assert(
       fc.property(diagnostic, fc.array(hostile, { maxLength: 30 }), (d, changes) => {
         const m = buildMessageModel(d, { grafana: 'http://grafana.example', grafanaDashboard: 'd/db/database-health', prometheus: 'http://prom.example:9090' });
-        const all = [renderDiagnostic(m), renderParent(m), renderParent(m, { endedAfterMs: 65_000 }), renderIncidentSummary(m, 'http://slack.example/archives/C1/p1'), renderChangeReply(m, changes), renderResolveReply(m, 90_000)];
+        const all = [
+          renderDiagnostic(m),
+          renderParent(m),
+          renderParent(m, { endedAfterMs: 65_000 }),
+          renderIncidentSummary(m, 'http://slack.example/archives/C1/p1'),
+          renderChangeReply(m, changes),
+          renderResolveReply(m, 90_000),
+        ];
         for (const msg of all) {
           assertWithinLimits(msg);
           assertEscaped(msg);
@@ -158,7 +205,9 @@ describe('Slack rendering (property-based)', () => {
 
 describe('Slack rendering (examples)', () => {
   it('renders the sample: header, headline, causes, actions, every enricher, links and the re-run button', () => {
-    const msg = renderDiagnostic(buildMessageModel(sampleDiagnostic(), { grafana: 'http://grafana:3000', grafanaDashboard: 'd/db/database-health', prometheus: 'http://prom:9090' }));
+    const msg = renderDiagnostic(
+      buildMessageModel(sampleDiagnostic(), { grafana: 'http://grafana:3000', grafanaDashboard: 'd/db/database-health', prometheus: 'http://prom:9090' }),
+    );
     assertWithinLimits(msg);
     expect(msg.cuts).toEqual([]);
     const text = mrkdwnTexts(msg).join('\n');
@@ -173,7 +222,9 @@ describe('Slack rendering (examples)', () => {
     expect(text).toContain('<https://runbooks.example.com/db-pool|Runbook>');
     expect(text).toMatch(/<http:\/\/grafana:3000\/d\/db\/database-health\?from=\d+&amp;to=\d+\|Grafana dashboard>/);
     expect(text).toMatch(/<http:\/\/prom:9090\/graph\?g0\.expr=sum%28db_connection_pool_size%7Bstate%3D%22active%22%7D%29/);
-    expect(text).toContain('<http://vm:19093/#/silences/new?filter=%7Balertname%3D%22db_pool_exhausted%22%2Cseverity%3D%22critical%22%2Cteam%3D%22backend%22%7D|Silence in Alertmanager>');
+    expect(text).toContain(
+      '<http://vm:19093/#/silences/new?filter=%7Balertname%3D%22db_pool_exhausted%22%2Cseverity%3D%22critical%22%2Cteam%3D%22backend%22%7D|Silence in Alertmanager>',
+    );
     expect(msg.text).toBe('FIRING db_pool_exhausted (critical) · Most likely: Connection leak (82% confidence) · First step: Restart the leaking instance');
   });
 
@@ -199,7 +250,10 @@ describe('Slack rendering (examples)', () => {
 
   it('one oversized part (500 log lines, a 50k query) is cut and the others still show', () => {
     const d = sampleDiagnostic();
-    d.enrichments[2] = { ...d.enrichments[2]!, sections: [{ type: 'code', code: Array.from({ length: 500 }, (_, i) => `2026-11-27T06:25:${i} ERROR pool timeout id=${i}`).join('\n') }] };
+    d.enrichments[2] = {
+      ...d.enrichments[2]!,
+      sections: [{ type: 'code', code: Array.from({ length: 500 }, (_, i) => `2026-11-27T06:25:${i} ERROR pool timeout id=${i}`).join('\n') }],
+    };
     d.enrichments[1] = { ...d.enrichments[1]!, sections: [{ type: 'code', code: `SELECT ${'a, '.repeat(17_000)}1` }] };
     const msg = renderDiagnostic(buildMessageModel(d));
     assertWithinLimits(msg);

@@ -9,7 +9,10 @@ import { startFakeDockerEngine, type FakeDockerEngine } from '../../fakes/docker
 
 const opts = () => ({ signal: new AbortController().signal, now: new Date(), filter: { pattern: 'x', caseInsensitive: true } });
 const source = (socket: string, container: string, extra: Record<string, unknown> = {}) =>
-  logSourceSchema.parse({ name: 'api', docker: { socket, container, ...extra }, tail: 50 }) as Extract<ReturnType<typeof logSourceSchema.parse>, { docker: unknown }>;
+  logSourceSchema.parse({ name: 'api', docker: { socket, container, ...extra }, tail: 50 }) as Extract<
+    ReturnType<typeof logSourceSchema.parse>,
+    { docker: unknown }
+  >;
 
 function frame(stream: number, s: string | Buffer): Buffer {
   const p = Buffer.isBuffer(s) ? s : Buffer.from(s);
@@ -71,7 +74,11 @@ describe('docker reader against a fake Engine on a unix socket', () => {
       tty: false,
       entries: [
         { stream: 1, time: '2026-11-27T06:50:00.000000001Z', text: 'too old, beyond the tail' },
-        ...Array.from({ length: 48 }, (_, i) => ({ stream: (i % 2 ? 2 : 1) as 1 | 2, time: `2026-11-27T06:51:${String(i).padStart(2, '0')}.123456789Z`, text: `line ${i} pool — connection ✓` })),
+        ...Array.from({ length: 48 }, (_, i) => ({
+          stream: (i % 2 ? 2 : 1) as 1 | 2,
+          time: `2026-11-27T06:51:${String(i).padStart(2, '0')}.123456789Z`,
+          text: `line ${i} pool — connection ✓`,
+        })),
         { stream: 2, time: '2026-11-27T06:52:00.999999999Z', text: 'Error: timeout exceeded when trying to connect' },
         { stream: 1, time: '2026-11-27T06:52:01.5Z', text: 'last' },
       ],
@@ -106,15 +113,21 @@ describe('docker reader against a fake Engine on a unix socket', () => {
   });
 
   test('404 is "container not found"; an unsupported API version is Docker\'s message', async () => {
-    const e = await createDockerLogReader(source(fake.socketPath, 'nope')).read(opts()).catch((x) => x);
+    const e = await createDockerLogReader(source(fake.socketPath, 'nope'))
+      .read(opts())
+      .catch((x) => x);
     expect(e).toBeInstanceOf(LogSourceError);
     expect(e.message).toBe('container not found: nope');
-    const v = await createDockerLogReader(source(fake.socketPath, 'api', { apiVersion: 'v9.99' })).read(opts()).catch((x) => x);
+    const v = await createDockerLogReader(source(fake.socketPath, 'api', { apiVersion: 'v9.99' }))
+      .read(opts())
+      .catch((x) => x);
     expect(v.message).toMatch(/HTTP 400: client version 9.99 is too new/);
   });
 
   test('a missing socket, and a daemon that never answers (timeout)', async () => {
-    const missing = await createDockerLogReader(source('/nonexistent/docker.sock', 'api')).read(opts()).catch((x) => x);
+    const missing = await createDockerLogReader(source('/nonexistent/docker.sock', 'api'))
+      .read(opts())
+      .catch((x) => x);
     expect(missing.message).toBe('docker socket /nonexistent/docker.sock not available (ENOENT)');
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-silent-'));
@@ -123,9 +136,13 @@ describe('docker reader against a fake Engine on a unix socket', () => {
     const silent = net.createServer((s) => held.push(s));
     await new Promise<void>((r) => silent.listen(sock, r));
     try {
-      const src = logSourceSchema.parse({ name: 'api', timeoutMs: 200, docker: { socket: sock, container: 'api' } }) as Parameters<typeof createDockerLogReader>[0];
+      const src = logSourceSchema.parse({ name: 'api', timeoutMs: 200, docker: { socket: sock, container: 'api' } }) as Parameters<
+        typeof createDockerLogReader
+      >[0];
       const t0 = Date.now();
-      const e = await createDockerLogReader(src).read(opts()).catch((x) => x);
+      const e = await createDockerLogReader(src)
+        .read(opts())
+        .catch((x) => x);
       expect(e).toMatchObject({ name: 'TimeoutError', timeout: true });
       expect(Date.now() - t0).toBeLessThan(1_000);
     } finally {

@@ -58,16 +58,21 @@ test('a huge file is never read whole: bytes read stay near what the tail needs'
 });
 
 test('the reader parses leading ISO timestamps and JSON time fields; a missing file is "file not found"', async () => {
-  const p = write('app.log', [
-    '2026-11-27T06:50:01.123456Z INFO pool ok',
-    JSON.stringify({ level: 50, time: Date.parse('2026-11-27T06:50:02.000Z'), msg: 'database error' }),
-    'no time here',
-  ].join('\n'));
+  const p = write(
+    'app.log',
+    [
+      '2026-11-27T06:50:01.123456Z INFO pool ok',
+      JSON.stringify({ level: 50, time: Date.parse('2026-11-27T06:50:02.000Z'), msg: 'database error' }),
+      'no time here',
+    ].join('\n'),
+  );
   const r = await createFileLogReader(fileSource(p, 10)).read(opts());
   expect(r.lines.map((l) => l.time)).toEqual(['2026-11-27T06:50:01.123Z', '2026-11-27T06:50:02.000Z', null]);
   expect(r.lines[0]!.text).toBe('INFO pool ok');
   expect(r.scanned).toBe(3);
-  const e = await createFileLogReader(fileSource(path.join(dir, 'missing.log'), 10)).read(opts()).catch((x) => x);
+  const e = await createFileLogReader(fileSource(path.join(dir, 'missing.log'), 10))
+    .read(opts())
+    .catch((x) => x);
   expect(e.message).toBe(`file not found: ${path.join(dir, 'missing.log')}`);
   expect(lineTime('2026-11-27 06:50:01,250 +0100 WARN x').time).toBe('2026-11-27T05:50:01.250Z');
 });

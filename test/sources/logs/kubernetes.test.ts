@@ -45,7 +45,13 @@ function writeKubeconfig(file: string, token: string, namespace = 'shop'): strin
 }
 
 const source = (k: Record<string, unknown> = {}, common: Record<string, unknown> = {}) =>
-  logSourceSchema.parse({ name: 'checkout', tail: 100, timeoutMs: 2_000, ...common, kubernetes: { labelSelector: 'app=checkout', kubeconfig, ...k } }) as KubernetesSource;
+  logSourceSchema.parse({
+    name: 'checkout',
+    tail: 100,
+    timeoutMs: 2_000,
+    ...common,
+    kubernetes: { labelSelector: 'app=checkout', kubeconfig, ...k },
+  }) as KubernetesSource;
 const read = (src: KubernetesSource, labels: Record<string, string> = {}, signal = new AbortController().signal) =>
   createKubernetesLogReader(src).read({ signal, now: new Date(), filter, labels });
 
@@ -66,11 +72,26 @@ const shop: FakePod[] = [
     annotations: { 'kubectl.kubernetes.io/default-container': 'app' },
     containers: ['istio-proxy', 'app'],
     restarts: { app: 2 },
-    logs: { app: lines([50, 'started after restart'], [20, 'HikariPool-1 - Connection is not available, request timed out after 30000ms']), 'istio-proxy': lines([30, 'upstream connect error: connection refused']) },
+    logs: {
+      app: lines([50, 'started after restart'], [20, 'HikariPool-1 - Connection is not available, request timed out after 30000ms']),
+      'istio-proxy': lines([30, 'upstream connect error: connection refused']),
+    },
     previousLogs: { app: lines([400, 'java.lang.OutOfMemoryError: Java heap space while waiting for a database connection'], [390, 'shutting down']) },
   },
-  { namespace: 'shop', name: 'checkout-b', labels: { app: 'checkout', tier: 'web' }, containers: ['app'], logs: { app: lines([40, 'pool timeout on checkout-b'], [10, 'GET /health 200']) } },
-  { namespace: 'shop', name: 'checkout-c', labels: { app: 'checkout', tier: 'batch' }, containers: ['app'], logs: { app: lines([35, 'database connection reset on checkout-c']) } },
+  {
+    namespace: 'shop',
+    name: 'checkout-b',
+    labels: { app: 'checkout', tier: 'web' },
+    containers: ['app'],
+    logs: { app: lines([40, 'pool timeout on checkout-b'], [10, 'GET /health 200']) },
+  },
+  {
+    namespace: 'shop',
+    name: 'checkout-c',
+    labels: { app: 'checkout', tier: 'batch' },
+    containers: ['app'],
+    logs: { app: lines([35, 'database connection reset on checkout-c']) },
+  },
   { namespace: 'shop', name: 'worker-a', labels: { app: 'worker' }, containers: ['worker'], logs: { worker: lines([5, 'worker: connection pool exhausted']) } },
 ];
 
@@ -111,7 +132,15 @@ describe('the fake API server rejects what the real one rejects', () => {
   test('no token: 401 Status; a selector the parser refuses: 400; several containers and none named: 400 with the choices', async () => {
     const r401 = await get('/api/v1/namespaces/shop/pods', null);
     expect(r401.status).toBe(401);
-    expect(await r401.json()).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    expect(await r401.json()).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
     for (const bad of ['app in (a,', '=x', 'app==a b', 'a/b/c=1', `app=${'x'.repeat(64)}`, 'app=bad value!', 'app,']) {
       const r = await get(`/api/v1/namespaces/shop/pods?labelSelector=${encodeURIComponent(bad)}`);
       expect(`${bad} ${r.status}`).toBe(`${bad} 400`);
@@ -125,11 +154,24 @@ describe('the fake API server rejects what the real one rejects', () => {
     const gone = await get('/api/v1/namespaces/shop/pods/nope/log?container=app');
     expect(await gone.json()).toMatchObject({ code: 404, reason: 'NotFound', message: 'pods "nope" not found', details: { name: 'nope', kind: 'pods' } });
     const log = await get('/api/v1/namespaces/audit/pods/x/log');
-    expect(await log.json()).toMatchObject({ code: 403, reason: 'Forbidden', message: `pods "x" is forbidden: User "${SA}" cannot get resource "pods/log" in API group "" in the namespace "audit"` });
+    expect(await log.json()).toMatchObject({
+      code: 403,
+      reason: 'Forbidden',
+      message: `pods "x" is forbidden: User "${SA}" cannot get resource "pods/log" in API group "" in the namespace "audit"`,
+    });
   });
 
   test('the selector parser accepts what the API accepts and selects like it', () => {
-    for (const ok of ['app=checkout', 'app==checkout,tier!=batch', 'tier in (web, batch)', 'tier notin (batch)', 'app', '!canary', 'app.kubernetes.io/name=checkout', 'x=']) {
+    for (const ok of [
+      'app=checkout',
+      'app==checkout,tier!=batch',
+      'tier in (web, batch)',
+      'tier notin (batch)',
+      'app',
+      '!canary',
+      'app.kubernetes.io/name=checkout',
+      'x=',
+    ]) {
       expect(() => parseLabelSelector(ok)).not.toThrow();
     }
     expect(parseLabelSelector('app=checkout,tier notin (batch),!canary')).toEqual([
@@ -147,7 +189,10 @@ describe('kubernetes log source', () => {
     expect(logReads(from)).toEqual(['checkout-a/app', 'checkout-a/app previous', 'checkout-b/app', 'checkout-c/app']);
     expect(origins(r)).toEqual(['checkout-a/app', 'checkout-a/app (previous)', 'checkout-b/app', 'checkout-c/app']);
     // oldest first across pods: the crash's lines come before everything current
-    expect(r.lines[0]).toMatchObject({ text: 'java.lang.OutOfMemoryError: Java heap space while waiting for a database connection', origin: 'checkout-a/app (previous)' });
+    expect(r.lines[0]).toMatchObject({
+      text: 'java.lang.OutOfMemoryError: Java heap space while waiting for a database connection',
+      origin: 'checkout-a/app (previous)',
+    });
     expect(r.lines[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(r.lines.map((l) => l.text)).not.toContain('worker: connection pool exhausted');
     expect(r.scanned).toBe(r.lines.length);
@@ -213,18 +258,24 @@ describe('kubernetes log source', () => {
     const expired = writeKubeconfig(path.join(tmp, 'expired'), 'expired-token-abcdef');
     const e = await caught(read(source({ kubeconfig: expired })));
     expect(e).toBeInstanceOf(LogSourceError);
-    expect(e.message).toBe('listing pods in namespace shop: the API server rejected the token (401 Unauthorized): the service account token or kubeconfig credentials have expired or were revoked');
+    expect(e.message).toBe(
+      'listing pods in namespace shop: the API server rejected the token (401 Unauthorized): the service account token or kubeconfig credentials have expired or were revoked',
+    );
     expect(e.message).not.toContain('expired-token-abcdef');
     expect(e.timeout).toBe(false);
   });
 
-  test('a namespace it may not read: 403 with the API server\'s reason and message', async () => {
+  test("a namespace it may not read: 403 with the API server's reason and message", async () => {
     const e = await caught(read(source({ namespace: 'payments' })));
-    expect(e.message).toBe(`listing pods in namespace payments: forbidden (403 Forbidden): pods is forbidden: User "${SA}" cannot list resource "pods" in API group "" in the namespace "payments"`);
+    expect(e.message).toBe(
+      `listing pods in namespace payments: forbidden (403 Forbidden): pods is forbidden: User "${SA}" cannot list resource "pods" in API group "" in the namespace "payments"`,
+    );
     // may list but not read logs: every pod is a 403 line, so the source fails with them
     kube.pods.push({ namespace: 'audit', name: 'audit-1', labels: { app: 'checkout' }, containers: ['app'], logs: { app: lines([1, 'x']) } });
     const logs = await caught(read(source({ namespace: 'audit' })));
-    expect(logs.message).toBe(`pod audit-1/app: forbidden (403 Forbidden): pods "audit-1" is forbidden: User "${SA}" cannot get resource "pods/log" in API group "" in the namespace "audit"`);
+    expect(logs.message).toBe(
+      `pod audit-1/app: forbidden (403 Forbidden): pods "audit-1" is forbidden: User "${SA}" cannot get resource "pods/log" in API group "" in the namespace "audit"`,
+    );
   });
 
   test('a label selector the API rejects is named with its message', async () => {
@@ -244,7 +295,7 @@ describe('kubernetes log source', () => {
     expect(e.timeout).toBe(true);
   });
 
-  test('the run\'s own abort stops the reads and is rethrown as itself', async () => {
+  test("the run's own abort stops the reads and is rethrown as itself", async () => {
     for (const p of kube.pods) p.logDelayMs = 30_000;
     const ac = new AbortController();
     const p = read(source({}, { timeoutMs: 20_000 }), {}, ac.signal);
@@ -261,7 +312,15 @@ describe('kubernetes log source', () => {
         name: 'noisy',
         labels: { app: 'checkout' },
         containers: ['app'],
-        logs: { app: lines([30, 'before'], [25, 'x'.repeat(10 * 1024 * 1024)], [20, garbage], [15, Buffer.from([0xc3, 0x28, 0x20, 0x66, 0x6f, 0x6f])], [10, 'connection pool timeout after the noise']) },
+        logs: {
+          app: lines(
+            [30, 'before'],
+            [25, 'x'.repeat(10 * 1024 * 1024)],
+            [20, garbage],
+            [15, Buffer.from([0xc3, 0x28, 0x20, 0x66, 0x6f, 0x6f])],
+            [10, 'connection pool timeout after the noise'],
+          ),
+        },
       },
     ];
     // a deadline far above what 10 MB over loopback TLS takes, so a loaded machine cannot fail it
@@ -295,8 +354,11 @@ describe('kubernetes log source', () => {
 });
 
 describe('a receiver configured with the Kubernetes source', () => {
-  test('an alert for one pod: the logs section shows that pod\'s lines, from before its restart too, on the console', async () => {
-    const t = await testApp({ sources: { logs: [{ name: 'checkout', kubernetes: { labelSelector: 'app=checkout', kubeconfig } }] }, routes: [{ enrichers: ['logs'] }] });
+  test("an alert for one pod: the logs section shows that pod's lines, from before its restart too, on the console", async () => {
+    const t = await testApp({
+      sources: { logs: [{ name: 'checkout', kubernetes: { labelSelector: 'app=checkout', kubeconfig } }] },
+      routes: [{ enrichers: ['logs'] }],
+    });
     try {
       const from = kube.requests.length;
       const res = await t.app.inject({

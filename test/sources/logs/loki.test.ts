@@ -17,7 +17,11 @@ beforeAll(async () => {
   loki = await startFakeLoki();
   loki.entries.push(
     { labels: { container: 'api' }, ns: ns('2026-11-27T06:40:00.000Z', 123_456n), line: 'Connection pool exhausted' },
-    { labels: { container: 'api', stream: 'stderr' }, ns: ns('2026-11-27T06:50:00.987Z', 654_321n), line: 'timeout exceeded when trying to connect to the database' },
+    {
+      labels: { container: 'api', stream: 'stderr' },
+      ns: ns('2026-11-27T06:50:00.987Z', 654_321n),
+      line: 'timeout exceeded when trying to connect to the database',
+    },
     { labels: { container: 'api' }, ns: ns('2026-11-27T06:51:00.000Z'), line: 'GET /health 200' },
     { labels: { container: 'worker' }, ns: ns('2026-11-27T06:51:30.000Z'), line: 'database down' },
     { labels: { container: 'api' }, ns: ns('2026-11-27T06:00:00.000Z'), line: 'DATABASE connection from long ago' },
@@ -49,7 +53,11 @@ test('a large tail is capped at the limit Loki accepts; above it the fake answer
   loki.requests.length = 0;
   await read(source({}, 100_000));
   expect(loki.requests[0]!.params.get('limit')).toBe(String(LOKI_MAX_ENTRIES));
-  const raw = await axios.get(`${loki.url}/loki/api/v1/query_range`, { params: { query: '{container="api"}', limit: MAX_ENTRIES_LIMIT + 1 }, validateStatus: () => true, responseType: 'text' });
+  const raw = await axios.get(`${loki.url}/loki/api/v1/query_range`, {
+    params: { query: '{container="api"}', limit: MAX_ENTRIES_LIMIT + 1 },
+    validateStatus: () => true,
+    responseType: 'text',
+  });
   expect(raw.status).toBe(400);
   expect(raw.data).toMatch(/max entries limit per query exceeded/);
 });
@@ -70,7 +78,9 @@ test('a slow Loki is a timeout within timeoutMs; a URL password never shows in e
   loki.delayMs = 1_000;
   try {
     const t0 = Date.now();
-    const e = await read(logSourceSchema.parse({ name: 'l', timeoutMs: 200, loki: { url: loki.url.replace('http://', 'http://u:pa55word@'), query: '{a="b"}' } }) as LokiSource).catch((x) => x);
+    const e = await read(
+      logSourceSchema.parse({ name: 'l', timeoutMs: 200, loki: { url: loki.url.replace('http://', 'http://u:pa55word@'), query: '{a="b"}' } }) as LokiSource,
+    ).catch((x) => x);
     expect(e).toMatchObject({ name: 'TimeoutError', timeout: true });
     expect(e.message).not.toContain('pa55word');
     expect(Date.now() - t0).toBeLessThan(1_000);
