@@ -36,6 +36,8 @@ export interface StructuredLine {
   level: string | null;
   message: string | null;
   error: StructuredError | null;
+  /** The thread that logged it: logback `threadName`, logstash `thread_name`, ECS `process.thread.name`. */
+  thread: string | null;
   /** The line did not parse whole (cut at the source's line cap): only string values were read. */
   truncated: boolean;
 }
@@ -199,6 +201,7 @@ function salvage(text: string): StructuredLine | null {
     level,
     message,
     error: errMessage ? { ...fromStackText(errMessage), causes: [], frames: [] } : null,
+    thread: null,
     truncated: true,
   };
 }
@@ -227,7 +230,8 @@ export function parseStructured(text: string): StructuredLine | null {
   else if (format === 'structlog') message = str(o.event);
   else message = first(o, ['msg', 'message', 'event']);
   const level = levelName(format === 'ecs' ? at(o, 'log.level') : o.level);
-  return { format, level, message, error: errorOf(o, format), truncated: false };
+  const thread = str(o.threadName) ?? str(o.thread_name) ?? str(at(o, 'process.thread.name'));
+  return { format, level, message, error: errorOf(o, format), thread, truncated: false };
 }
 
 /** The error as one line: `Type: message`. */
