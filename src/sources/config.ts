@@ -62,14 +62,18 @@ export const postgresSourceSchema = z.strictObject({
 export type PostgresSource = z.infer<typeof postgresSourceSchema>;
 
 /** A JavaScript regular expression, compiled once here so a bad one is refused at load. */
-const jsRegex = z.string().min(1).max(1_000).refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
+const jsRegex = z
+  .string()
+  .min(1)
+  .max(1_000)
+  .refine((p) => {
+    try {
+      new RegExp(p);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a valid regular expression');
 
 const logsCommon = {
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),

@@ -189,7 +189,11 @@ export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOption
       let g = groups.get(shape);
       if (!g) {
         if (groups.size >= MAX_TRACKED_SHAPES) untrackedShapes++;
-        else groups.set(shape, (g = { shape, count: 0, firstSeen: null, lastSeen: null, class: classification?.class ?? null, signature: classification?.signature ?? null }));
+        else
+          groups.set(
+            shape,
+            (g = { shape, count: 0, firstSeen: null, lastSeen: null, class: classification?.class ?? null, signature: classification?.signature ?? null }),
+          );
       }
       if (g) {
         g.count++;
@@ -205,7 +209,17 @@ export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOption
         const lkey = `${leak.signature}|${where ?? ''}`;
         let l = leaks.get(lkey);
         if (!l && leaks.size < MAX_LEAK_LOCATIONS) {
-          l = { library: leak.library, signature: leak.signature, count: 0, firstSeen: null, lastSeen: null, threads: [], location: leak.location, where, noLocation: leak.noLocation };
+          l = {
+            library: leak.library,
+            signature: leak.signature,
+            count: 0,
+            firstSeen: null,
+            lastSeen: null,
+            threads: [],
+            location: leak.location,
+            where,
+            noLocation: leak.noLocation,
+          };
           leaks.set(lkey, l);
         }
         if (l) {

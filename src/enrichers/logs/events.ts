@@ -76,7 +76,8 @@ const CAPTION = /^\s*(?:Caused by|Suppressed|Wrapped by):\s|^\s*\[cause\]:\s/;
 const JAVA_HEADER = /^(?:[a-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?::\s?.*)?$/;
 const PY_TRACEBACK = /^Traceback \(most recent call last\):\s*$/;
 const PY_FILE = /^\s+File "[^"]*", line \d+/;
-const PY_CHAIN = /^(?:During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)\s*$/;
+const PY_CHAIN =
+  /^(?:During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)\s*$/;
 const PY_EXCEPTION = /^[A-Za-z_][\w.]*(?::\s.*|:)?\s*$/;
 const GO_START = /^(?:panic: |fatal error: |SIGQUIT: quit|SIGABRT: abort)/;
 const GO_GOROUTINE = /^goroutine \d+ \[[^\]]*\]:\s*$/;

@@ -13,6 +13,7 @@ export const BINARY_REPLACEMENT_SHARE = 0.3;
 export type LineQuality = 'text' | 'invalid_utf8' | 'binary';
 
 /** ECMA-48 control sequences (CSI ... final byte): colours and cursor moves of a terminal logger. */
+// eslint-disable-next-line no-control-regex -- ESC is what starts the sequence to remove
 const CSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
 
 /** `text` without terminal colour and cursor codes. */

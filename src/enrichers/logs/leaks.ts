@@ -40,7 +40,8 @@ export function leakWarning(event: LogEvent, classification: Classification | nu
   const location = applicationFrame(frames);
   let noLocation: string | null = null;
   if (!location) {
-    if (classification.signature === 'sqlalchemy-gc-connection') noLocation = 'SQLAlchemy writes this when the garbage collector finds the connection, without the stack that checked it out';
+    if (classification.signature === 'sqlalchemy-gc-connection')
+      noLocation = 'SQLAlchemy writes this when the garbage collector finds the connection, without the stack that checked it out';
     else if (frames.length === 0) noLocation = 'the warning came without its stack trace';
     else noLocation = `none of its ${frames.length} frames is the application's own (all are runtime, pool or framework frames)`;
   }

@@ -51,7 +51,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`Connection leak detection triggered for .{1,300}?, stack trace follows`,
     class: 'leak_warning',
     library: 'HikariCP',
-    source: 'brettwooldridge/HikariCP src/main/java/com/zaxxer/hikari/pool/ProxyLeakTask.java run() (mirror 604d7d58; "on thread {}" since 2.7.2, commit 7cf6673f)',
+    source:
+      'brettwooldridge/HikariCP src/main/java/com/zaxxer/hikari/pool/ProxyLeakTask.java run() (mirror 604d7d58; "on thread {}" since 2.7.2, commit 7cf6673f)',
   },
   {
     id: 'tomcat-jdbc-abandoned',
@@ -111,7 +112,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`server login has been failing, .{0,300}\(server_login_retry\)`,
     class: 'pooler_limit',
     library: 'PgBouncer',
-    source: 'pgbouncer/pgbouncer src/objects.c: "...cached error: %s (server_login_retry)" (mirror 13a344f2), "...try again later (server_login_retry)" (tag pgbouncer_1_18_0)',
+    source:
+      'pgbouncer/pgbouncer src/objects.c: "...cached error: %s (server_login_retry)" (mirror 13a344f2), "...try again later (server_login_retry)" (tag pgbouncer_1_18_0)',
   },
   {
     id: 'pgbouncer-client-login-timeout',
@@ -141,7 +143,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`remaining connection slots are reserved for roles with (?:the \w+ attribute|privileges of the "[^"]{1,64}" role)`,
     class: 'too_many_clients',
     library: 'PostgreSQL >= 16',
-    source: 'postgres/postgres src/backend/utils/init/postinit.c InitPostgres: "...roles with the %s attribute" (SUPERUSER), "...roles with privileges of the \\"%s\\" role" (pg_use_reserved_connections) (index)',
+    source:
+      'postgres/postgres src/backend/utils/init/postinit.c InitPostgres: "...roles with the %s attribute" (SUPERUSER), "...roles with privileges of the \\"%s\\" role" (pg_use_reserved_connections) (index)',
   },
   {
     id: 'postgres-too-many-connections-for',
@@ -194,7 +197,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`\bConnection refused\b`,
     class: 'connection_refused',
     library: 'libpq, JDK, Go (strerror(ECONNREFUSED))',
-    source: 'postgres/postgres src/interfaces/libpq/fe-connect.c: "connection to server at \\"%s\\" (%s), port %s failed: " + strerror(errno) (strings of libpq.so.5.15 here); java.net.ConnectException and Go dial errors carry the same strerror text',
+    source:
+      'postgres/postgres src/interfaces/libpq/fe-connect.c: "connection to server at \\"%s\\" (%s), port %s failed: " + strerror(errno) (strings of libpq.so.5.15 here); java.net.ConnectException and Go dial errors carry the same strerror text',
   },
   {
     id: 'postgres-not-accepting',
@@ -210,7 +214,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`Connection is not available, request timed out after \d+ ?ms`,
     class: 'pool_timeout',
     library: 'HikariCP',
-    source: 'brettwooldridge/HikariCP src/main/java/com/zaxxer/hikari/pool/HikariPool.java createTimeoutException() (tag HikariCP-4.0.3: "...after Nms."; mirror 604d7d58: "...after Nms (total=, active=, idle=, waiting=)")',
+    source:
+      'brettwooldridge/HikariCP src/main/java/com/zaxxer/hikari/pool/HikariPool.java createTimeoutException() (tag HikariCP-4.0.3: "...after Nms."; mirror 604d7d58: "...after Nms (total=, active=, idle=, waiting=)")',
   },
   {
     id: 'sqlalchemy-queuepool-timeout',
@@ -224,7 +229,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`couldn't get a connection after [\d.]+ ?sec`,
     class: 'pool_timeout',
     library: 'psycopg_pool (Django >= 5.1 OPTIONS["pool"])',
-    source: 'psycopg/psycopg psycopg_pool/psycopg_pool/pool.py WaitingClient.wait() PoolTimeout (index); django/django django/db/backends/postgresql/base.py takes connections with self.pool.getconn()',
+    source:
+      'psycopg/psycopg psycopg_pool/psycopg_pool/pool.py WaitingClient.wait() PoolTimeout (index); django/django django/db/backends/postgresql/base.py takes connections with self.pool.getconn()',
   },
   {
     id: 'psycopg-pool-too-many-requests',
@@ -238,7 +244,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`could not obtain a (?:database |pooled )?connection (?:from the pool )?within`,
     class: 'pool_timeout',
     library: 'Rails ActiveRecord',
-    source: 'rails/rails activerecord/lib/active_record/connection_adapters/abstract/connection_pool/queue.rb wait_poll (7.1+: "...from the pool within %0.3f seconds (waited ...); all pooled connections were in use"); guides/source/configuring.md and 3.2-7.0 connection_pool.rb: "could not obtain a database connection within ..."',
+    source:
+      'rails/rails activerecord/lib/active_record/connection_adapters/abstract/connection_pool/queue.rb wait_poll (7.1+: "...from the pool within %0.3f seconds (waited ...); all pooled connections were in use"); guides/source/configuring.md and 3.2-7.0 connection_pool.rb: "could not obtain a database connection within ..."',
   },
   {
     id: 'rails-connection-timeout-class',
@@ -252,14 +259,16 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`Timed out fetching a (?:new )?connection from the (?:connection )?pool`,
     class: 'pool_timeout',
     library: 'Prisma',
-    source: 'prisma/prisma-engines libs/user-facing-errors/src/query_engine/mod.rs P2024 (index 066eebee), query_engine.rs (index 01fab2fd), before PR prisma-engines#1916: "Timed out fetching a new connection from the pool. Please consider ..."; PR #2403: "Timed out fetching a connection from the pool (connection limit: ...)"',
+    source:
+      'prisma/prisma-engines libs/user-facing-errors/src/query_engine/mod.rs P2024 (index 066eebee), query_engine.rs (index 01fab2fd), before PR prisma-engines#1916: "Timed out fetching a new connection from the pool. Please consider ..."; PR #2403: "Timed out fetching a connection from the pool (connection limit: ...)"',
   },
   {
     id: 'prisma-mobc-timeout',
     literal: 'Operation timed out (mobc timeout)',
     class: 'pool_timeout',
     library: 'Prisma (quaint + mobc)',
-    source: 'prisma/prisma-engines quaint/src/error.rs: mobc::Error::Timeout -> ErrorKind::Timeout("mobc timeout"), displayed "Operation timed out ({0})" (index)',
+    source:
+      'prisma/prisma-engines quaint/src/error.rs: mobc::Error::Timeout -> ErrorKind::Timeout("mobc timeout"), displayed "Operation timed out ({0})" (index)',
   },
   {
     id: 'sequelize-acquire-timeout',
@@ -273,7 +282,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     literal: 'Knex: Timeout acquiring a connection',
     class: 'pool_timeout',
     library: 'knex (tarn)',
-    source: "knex/knex lib/client.js acquireConnection(): tarn's TimeoutError becomes KnexTimeoutError (index dd911fcb); tarn's own text is not specific enough to match alone",
+    source:
+      "knex/knex lib/client.js acquireConnection(): tarn's TimeoutError becomes KnexTimeoutError (index dd911fcb); tarn's own text is not specific enough to match alone",
   },
   {
     id: 'generic-pool-timeout',
@@ -301,7 +311,8 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`\b(?:acquir\w*|getting (?:a )?conn\w*|get (?:a )?conn\w*)\b.{0,80}?context deadline exceeded`,
     class: 'pool_timeout',
     library: 'pgx pgxpool, Go database/sql',
-    source: 'jackc/pgx pgxpool/pool.go Acquire() returns the wait\'s ctx.Err() unchanged (index 000e9471); golang/go src/database/sql/sql.go (*DB).conn() likewise; only the wrapping text says it was the acquire',
+    source:
+      "jackc/pgx pgxpool/pool.go Acquire() returns the wait's ctx.Err() unchanged (index 000e9471); golang/go src/database/sql/sql.go (*DB).conn() likewise; only the wrapping text says it was the acquire",
   },
 
   // --- an established connection was lost --------------------------------------------------------------------
@@ -403,14 +414,16 @@ export const SIGNATURES: readonly SignatureRow[] = [
     regex: String.raw`connection to server (?:at|on socket) .{0,200}? failed`,
     class: 'connection_error',
     library: 'libpq',
-    source: 'postgres/postgres src/interfaces/libpq/fe-connect.c: "connection to server at \\"%s\\" (%s), port %s failed: ", "connection to server on socket \\"%s\\" failed: "; in libpq.so.5.15 here',
+    source:
+      'postgres/postgres src/interfaces/libpq/fe-connect.c: "connection to server at \\"%s\\" (%s), port %s failed: ", "connection to server on socket \\"%s\\" failed: "; in libpq.so.5.15 here',
   },
   {
     id: 'node-connect-errno',
     regex: String.raw`\b(?:ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b`,
     class: 'connection_error',
     library: 'Node.js',
-    source: 'nodejs/node doc/api/errors.md "Common system errors" lists ETIMEDOUT and ENOTFOUND; EHOSTUNREACH, ENETUNREACH, EAI_AGAIN are libuv/getaddrinfo names not re-checked here',
+    source:
+      'nodejs/node doc/api/errors.md "Common system errors" lists ETIMEDOUT and ENOTFOUND; EHOSTUNREACH, ENETUNREACH, EAI_AGAIN are libuv/getaddrinfo names not re-checked here',
   },
 
   // --- a deadline passed, not said where -----------------------------------------------------------------------
@@ -419,6 +432,7 @@ export const SIGNATURES: readonly SignatureRow[] = [
     literal: 'context deadline exceeded',
     class: 'timeout',
     library: 'Go (context)',
-    source: 'golang/go src/database/sql/sql.go (*DB).conn() and jackc/pgx pgxpool Acquire() return ctx.Err() while waiting for a connection, but a query past its deadline says the same: alone it names no waiter',
+    source:
+      'golang/go src/database/sql/sql.go (*DB).conn() and jackc/pgx pgxpool Acquire() return ctx.Err() while waiting for a connection, but a query past its deadline says the same: alone it names no waiter',
   },
 ];

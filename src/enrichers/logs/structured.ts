@@ -126,7 +126,9 @@ function fromObject(e: Obj, typeKeys: string[]): StructuredError {
 
 /** logback JsonEncoder's `throwable`: className, message, stepArray, cause (nested). */
 function fromLogbackThrowable(t: Obj): StructuredError {
-  const frames = (Array.isArray(t.stepArray) ? t.stepArray : []).filter(isObj).map((s) => `at ${String(s.className)}.${String(s.methodName)}(${String(s.fileName ?? 'Unknown Source')}:${String(s.lineNumber ?? '')})`);
+  const frames = (Array.isArray(t.stepArray) ? t.stepArray : [])
+    .filter(isObj)
+    .map((s) => `at ${String(s.className)}.${String(s.methodName)}(${String(s.fileName ?? 'Unknown Source')}:${String(s.lineNumber ?? '')})`);
   const causes: string[] = [];
   let c = t.cause;
   for (let depth = 0; isObj(c) && depth < 20; depth++, c = c.cause) causes.push(`Caused by: ${String(c.className)}: ${String(c.message ?? '')}`);
@@ -144,7 +146,9 @@ function fromStructlogException(x: unknown): StructuredError | null {
     type: str(last.exc_type),
     message: str(last.exc_value),
     causes: stacks.slice(0, -1).map((s) => `${String(s.exc_type)}: ${String(s.exc_value ?? '')}`),
-    frames: (Array.isArray(last.frames) ? last.frames : []).filter(isObj).map((f) => `File "${String(f.filename)}", line ${String(f.lineno)}, in ${String(f.name)}`),
+    frames: (Array.isArray(last.frames) ? last.frames : [])
+      .filter(isObj)
+      .map((f) => `File "${String(f.filename)}", line ${String(f.lineno)}, in ${String(f.name)}`),
   };
 }
 
@@ -195,7 +199,10 @@ function salvage(text: string): StructuredLine | null {
   };
   const message = unescape(pick('msg|message|formattedMessage|event'));
   const level = levelName(unescape(pick('level|log\\.level')) ?? Number(/"level"\s*:\s*(\d+)/.exec(text)?.[1]));
-  const errMessage = unescape(/"(?:err|error|throwable|exception)"\s*:\s*\{[^{}]*?"(?:message|exc_value)"\s*:\s*"((?:[^"\\]|\\.){0,4000})"/.exec(text)?.[1] ?? pick('stack_trace|error\\.message'));
+  const errMessage = unescape(
+    /"(?:err|error|throwable|exception)"\s*:\s*\{[^{}]*?"(?:message|exc_value)"\s*:\s*"((?:[^"\\]|\\.){0,4000})"/.exec(text)?.[1] ??
+      pick('stack_trace|error\\.message'),
+  );
   return {
     format: 'json',
     level,

@@ -40,7 +40,13 @@ describe('field file 12 as the enricher reads it', () => {
 
   test('the leak warning is collected with its location and thread', () => {
     expect(a.leaks).toEqual([
-      expect.objectContaining({ library: 'HikariCP', count: 1, threads: ['http-nio-8080-exec-7'], where: 'com.example.shop.export.OrderExportService.streamOrders (OrderExportService.java:88)', firstSeen: '2024-05-14T11:12:03.512Z' }),
+      expect.objectContaining({
+        library: 'HikariCP',
+        count: 1,
+        threads: ['http-nio-8080-exec-7'],
+        where: 'com.example.shop.export.OrderExportService.streamOrders (OrderExportService.java:88)',
+        firstSeen: '2024-05-14T11:12:03.512Z',
+      }),
     ]);
     expect(a.classes.leak_warning).toBe(1);
   });
@@ -49,7 +55,9 @@ describe('field file 12 as the enricher reads it', () => {
     expect(a.newest).toHaveLength(6);
     expect(a.newest.every((e) => !/^\s*at /.test(e.display))).toBe(true);
     const servlet = a.newest.find((e) => e.display.includes('Servlet.service()'))!;
-    expect(servlet.display).toContain('⇒ java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.');
+    expect(servlet.display).toContain(
+      '⇒ java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.',
+    );
     expect(servlet.lineCount).toBe(29);
   });
 
@@ -99,11 +107,7 @@ describe('what is matched', () => {
       [
         {
           name: 'x',
-          lines: [
-            l('\u0000\u0001\u0002garbage\u0003\u0004'),
-            l('ERROR caf\uFFFD: sorry, too many clients already'),
-            l('\x1b[31mERROR\x1b[0m pool exhausted'),
-          ],
+          lines: [l('\u0000\u0001\u0002garbage\u0003\u0004'), l('ERROR caf\uFFFD: sorry, too many clients already'), l('\x1b[31mERROR\x1b[0m pool exhausted')],
         },
       ],
       opts(),
@@ -114,15 +118,25 @@ describe('what is matched', () => {
 
   test(`one error logged by two layers of one thread within DUPLICATE_WINDOW_MS (${DUPLICATE_WINDOW_MS} ms) is one occurrence; a retry, another thread or a later one is another`, () => {
     const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
-    const hikari = (ms: number, thread: string) => l(`ERROR 1 --- [${thread}] o.h.SqlExceptionHelper : HikariPool-1 - Connection is not available, request timed out after 30000ms.`, at(ms));
-    const servlet = (ms: number, thread: string) => l(`ERROR 1 --- [${thread}] o.a.c.c.C : Servlet.service() threw exception: HikariPool-1 - Connection is not available, request timed out after 30000ms.`, at(ms));
+    const hikari = (ms: number, thread: string) =>
+      l(`ERROR 1 --- [${thread}] o.h.SqlExceptionHelper : HikariPool-1 - Connection is not available, request timed out after 30000ms.`, at(ms));
+    const servlet = (ms: number, thread: string) =>
+      l(
+        `ERROR 1 --- [${thread}] o.a.c.c.C : Servlet.service() threw exception: HikariPool-1 - Connection is not available, request timed out after 30000ms.`,
+        at(ms),
+      );
     const count = (...lines: LogLine[]) => analyzeLogs([{ name: 's', lines }], opts()).classes.pool_timeout;
     expect(count(hikari(0, 'a'), servlet(7, 'a'))).toBe(1);
     expect(count(hikari(0, 'a'), hikari(5, 'a'))).toBe(2);
     expect(count(hikari(0, 'a'), servlet(7, 'b'))).toBe(2);
     expect(count(hikari(0, 'a'), servlet(DUPLICATE_WINDOW_MS + 1, 'a'))).toBe(2);
     // no thread known: each counts
-    expect(count(l('HikariPool-1 - Connection is not available, request timed out after 30000ms.'), l('x: HikariPool-1 - Connection is not available, request timed out after 30000ms.'))).toBe(2);
+    expect(
+      count(
+        l('HikariPool-1 - Connection is not available, request timed out after 30000ms.'),
+        l('x: HikariPool-1 - Connection is not available, request timed out after 30000ms.'),
+      ),
+    ).toBe(2);
   });
 
   test('secrets are masked before anything is kept; two sources merge by time', () => {

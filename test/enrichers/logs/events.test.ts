@@ -25,7 +25,10 @@ describe('Java and Kotlin', () => {
         'INFO 1 --- [main] c.e.App : next record',
       ),
     );
-    expect(heads(ev)).toEqual(['ERROR 1 --- [exec-3] o.a.c.c.C.[.[.[/].[dispatcherServlet] : Servlet.service() threw exception with root cause', 'INFO 1 --- [main] c.e.App : next record']);
+    expect(heads(ev)).toEqual([
+      'ERROR 1 --- [exec-3] o.a.c.c.C.[.[.[/].[dispatcherServlet] : Servlet.service() threw exception with root cause',
+      'INFO 1 --- [main] c.e.App : next record',
+    ]);
     const [e] = ev;
     expect(e!.kind).toBe('java');
     expect(e!.messages).toEqual([
@@ -100,8 +103,14 @@ describe('Python', () => {
     );
     expect(heads(ev)).toEqual(['ERROR:app.orders:export failed', 'INFO:app:next']);
     expect(ev[0]!.kind).toBe('python');
-    expect(ev[0]!.messages).toEqual(['queue.Empty', 'sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00']);
-    expect(ev[0]!.frames).toEqual(['File "/usr/lib/python3.12/site-packages/sqlalchemy/pool/impl.py", line 169, in _do_get', 'File "/app/orders/export.py", line 88, in stream_orders']);
+    expect(ev[0]!.messages).toEqual([
+      'queue.Empty',
+      'sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00',
+    ]);
+    expect(ev[0]!.frames).toEqual([
+      'File "/usr/lib/python3.12/site-packages/sqlalchemy/pool/impl.py", line 169, in _do_get',
+      'File "/app/orders/export.py", line 88, in stream_orders',
+    ]);
   });
 
   test("an uncaught traceback on stderr is its own event; libpq's appended message and detail join it", () => {
@@ -146,7 +155,11 @@ describe('Go', () => {
     );
     expect(heads(ev)).toEqual(['panic: runtime error: invalid memory address or nil pointer dereference', '2026/01/01 00:00:01 restarted']);
     expect(ev[0]!.kind).toBe('go');
-    expect(ev[0]!.frames.slice(0, 3)).toEqual(['[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1c2b]', 'main.(*Store).Orders(0x0, {0x7f3c, 0xc0000a2000})', '/app/store.go:42 +0x1b']);
+    expect(ev[0]!.frames.slice(0, 3)).toEqual([
+      '[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1c2b]',
+      'main.(*Store).Orders(0x0, {0x7f3c, 0xc0000a2000})',
+      '/app/store.go:42 +0x1b',
+    ]);
   });
 });
 
@@ -183,7 +196,12 @@ describe('what does not continue an event', () => {
       { time: '2026-01-01T00:00:00.002Z', text: 'DatabaseError: (psycopg2.DatabaseError) query_wait_timeout' },
       { time: '2026-01-01T00:00:03.000Z', text: 'server closed the connection unexpectedly' },
     ]);
-    expect(heads(ev)).toEqual(['INFO request served', 'server closed the connection unexpectedly', 'DatabaseError: (psycopg2.DatabaseError) query_wait_timeout', 'server closed the connection unexpectedly']);
+    expect(heads(ev)).toEqual([
+      'INFO request served',
+      'server closed the connection unexpectedly',
+      'DatabaseError: (psycopg2.DatabaseError) query_wait_timeout',
+      'server closed the connection unexpectedly',
+    ]);
   });
 
   test('JSON lines are records', () => {

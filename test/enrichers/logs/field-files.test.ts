@@ -18,7 +18,11 @@ const FIELD = path.join(__dirname, '../../fixtures/field');
 async function read(file: string, timezone?: string) {
   const source = logSourceSchema.parse({ name: 'app', file: { path: path.join(FIELD, file) }, tail: 1000, ...(timezone ? { timezone } : {}) });
   if (!('file' in source)) throw new Error('not a file source');
-  return createFileLogReader(source).read({ signal: new AbortController().signal, now: new Date('2025-03-04T10:10:00Z'), filter: { pattern: '.', caseInsensitive: true } });
+  return createFileLogReader(source).read({
+    signal: new AbortController().signal,
+    now: new Date('2025-03-04T10:10:00Z'),
+    filter: { pattern: '.', caseInsensitive: true },
+  });
 }
 
 function classify(e: LogEvent): Classification | null {
@@ -105,9 +109,18 @@ describe('field file 13: pool exhaustion and connection errors of other stacks',
   test('the JSON lines are read on their message and error, and shown as level, message and error', async () => {
     const events = foldEvents((await read('13-logs-pool-exhaustion-other-stacks.txt')).lines);
     const pino = parseStructured(events[7]!.head)!;
-    expect(pino).toMatchObject({ level: 'error', message: 'Error in tracker filter.', error: { type: 'SequelizeConnectionAcquireTimeoutError', message: 'Operation timeout' } });
+    expect(pino).toMatchObject({
+      level: 'error',
+      message: 'Error in tracker filter.',
+      error: { type: 'SequelizeConnectionAcquireTimeoutError', message: 'Operation timeout' },
+    });
     expect(pino.error!.frames).toEqual(['at pool.acquire.catch.error (/app/node_modules/sequelize/lib/dialects/abstract/connection-manager.js:282:52)']);
     const structlog = parseStructured(events[14]!.head)!;
-    expect(structlog).toMatchObject({ format: 'structlog', level: 'error', message: 'Internal Server Error: /-/health/ready/', error: { type: 'OperationalError', message: 'query_wait_timeout' } });
+    expect(structlog).toMatchObject({
+      format: 'structlog',
+      level: 'error',
+      message: 'Internal Server Error: /-/health/ready/',
+      error: { type: 'OperationalError', message: 'query_wait_timeout' },
+    });
   });
 });

@@ -5,7 +5,8 @@ import { parseStructured } from '../../../src/enrichers/logs/structured';
 
 describe('what is not a log line', () => {
   test("a coloured console line is text once the terminal's codes are gone", () => {
-    const coloured = '\x1b[2m2024-05-14 11:12:33.918\x1b[0;39m \x1b[31mERROR\x1b[0;39m \x1b[35m1\x1b[0;39m --- HikariPool-1 - Connection is not available, request timed out after 30000ms.';
+    const coloured =
+      '\x1b[2m2024-05-14 11:12:33.918\x1b[0;39m \x1b[31mERROR\x1b[0;39m \x1b[35m1\x1b[0;39m --- HikariPool-1 - Connection is not available, request timed out after 30000ms.';
     const plain = stripAnsi(coloured);
     expect(plain).toBe('2024-05-14 11:12:33.918 ERROR 1 --- HikariPool-1 - Connection is not available, request timed out after 30000ms.');
     expect(lineQuality(plain)).toBe('text');

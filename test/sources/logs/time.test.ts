@@ -35,11 +35,16 @@ describe('zone-less timestamps follow the configured zone', () => {
   });
 
   test('not timestamps: none read, nothing thrown', () => {
-    for (const t of ['INFO x', '2024-13-01 00:00:00 x', '2024-02-31 00:00:00 x', '2024-05-14 25:00:00 x', '', '\u0000\uFFFD']) expect(parseLeadingTimestamp(t, 'UTC')).toBeNull();
+    for (const t of ['INFO x', '2024-13-01 00:00:00 x', '2024-02-31 00:00:00 x', '2024-05-14 25:00:00 x', '', '\u0000\uFFFD'])
+      expect(parseLeadingTimestamp(t, 'UTC')).toBeNull();
   });
 
   test('splitLeadingTimestamp reports the zone-less ones and cuts the timestamp and one space', () => {
-    expect(splitLeadingTimestamp('2024-05-14 11:12:02.118  WARN 1 --- x', 'Europe/Berlin')).toEqual({ time: '2024-05-14T09:12:02.118Z', rest: ' WARN 1 --- x', zoneless: true });
+    expect(splitLeadingTimestamp('2024-05-14 11:12:02.118  WARN 1 --- x', 'Europe/Berlin')).toEqual({
+      time: '2024-05-14T09:12:02.118Z',
+      rest: ' WARN 1 --- x',
+      zoneless: true,
+    });
     expect(splitLeadingTimestamp('2026-11-27T06:50:01.123456789Z INFO x')).toEqual({ time: '2026-11-27T06:50:01.123Z', rest: 'INFO x', zoneless: false });
   });
 
@@ -69,7 +74,9 @@ describe('sources.logs[] keys at load', () => {
 
   test('multiline.start: compiled at load', () => {
     expect(issues({ multiline: { start: '^\\d{4}-' } })).toEqual([]);
-    expect(issues({ multiline: { start: '^(unclosed' } })).toEqual([expect.stringMatching(/^sources\.logs\.0\.multiline\.start: must be a valid regular expression/)]);
+    expect(issues({ multiline: { start: '^(unclosed' } })).toEqual([
+      expect.stringMatching(/^sources\.logs\.0\.multiline\.start: must be a valid regular expression/),
+    ]);
     expect(issues({ multiline: { begin: 'x' } })).toHaveLength(1);
   });
 });
