@@ -23,7 +23,9 @@ COPY --from=build --chown=node:node /app/dist ./dist
 # Writable places for the non-root user: the state store and the demo backend's log.
 RUN mkdir -p /var/lib/pagefirst /var/log/demo-backend /etc/pagefirst \
  && chown node:node /var/lib/pagefirst /var/log/demo-backend
-USER node
+# Numeric, so Kubernetes' runAsNonRoot can verify it (a user name cannot be checked without the
+# image's /etc/passwd): the node image's `node` user is uid/gid 1000 (nodejs/docker-node Dockerfile).
+USER 1000:1000
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

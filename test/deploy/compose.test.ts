@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../src/config';
+import { check } from '../support/monitoring-tools';
 import {
   ALERT_RULES,
   ALERTMANAGER_CONFIG,
@@ -25,24 +26,6 @@ const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as {
   secrets?: Record<string, any>;
 };
 const EXEC_TIMEOUT_MS = 20_000;
-
-/** The Prometheus/Alertmanager tools: CI installs them (.ci/run); a missing one fails the test, never skips it. */
-function tool(name: string): string {
-  const p = path.join('/usr/bin', name);
-  if (!fs.existsSync(p)) throw new Error(`${p} is missing: install prometheus and prometheus-alertmanager (Debian packages; .ci/run does)`);
-  return p;
-}
-
-/** Runs a tool; resolves to its stdout and stderr together (or stdout alone), throws with both on a non-zero exit. */
-async function check(cmd: string, args: string[], stdoutOnly = false): Promise<string> {
-  try {
-    const r = await run(tool(cmd), args, { timeout: EXEC_TIMEOUT_MS });
-    return stdoutOnly ? r.stdout : `${r.stdout}${r.stderr}`;
-  } catch (e) {
-    const x = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed:\n${x.stdout ?? ''}${x.stderr ?? ''}${x.message}`);
-  }
-}
 
 let tmp: string;
 beforeAll(() => {
@@ -142,7 +125,7 @@ describe('Dockerfile', () => {
     expect(text.match(/^FROM node:24-slim/gm)).toHaveLength(2);
     expect(text).toMatch(/^RUN npm ci\b/m);
     expect(text).toMatch(/npm run build/);
-    expect(text).toMatch(/^USER node$/m);
+    expect(text).toMatch(/^USER 1000:1000$/m); // the node image's `node` user, numeric for runAsNonRoot
     expect(text).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
     expect(fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')).toMatch(/^node_modules$/m);
   });
