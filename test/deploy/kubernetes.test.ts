@@ -53,10 +53,15 @@ function envFromSecret(): Record<string, string> {
 /** Validates objects against the Kubernetes / prometheus-operator schemas (test/deploy/kubernetes-validate.mjs, run by node: the packages are ESM-only). */
 function validate(objs: Obj[]): Promise<Array<string | null>> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [path.join(__dirname, 'kubernetes-validate.mjs')], { cwd: ROOT, timeout: VALIDATE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`validator failed: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout) as Array<string | null>);
-    });
+    const child = execFile(
+      process.execPath,
+      [path.join(__dirname, 'kubernetes-validate.mjs')],
+      { cwd: ROOT, timeout: VALIDATE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`validator failed: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout) as Array<string | null>);
+      },
+    );
     child.stdin!.end(JSON.stringify(objs));
   });
 }
@@ -83,7 +88,21 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     const results = await validate(all);
     expect(all.map((o, i) => `${o.kind}/${o.metadata.name}: ${results[i] ?? 'valid'}`)).toEqual(all.map((o) => `${o.kind}/${o.metadata.name}: valid`));
     expect(all.map((o) => o.kind).sort()).toEqual(
-      ['AlertmanagerConfig', 'ConfigMap', 'Deployment', 'Namespace', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PrometheusRule', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor'].sort(),
+      [
+        'AlertmanagerConfig',
+        'ConfigMap',
+        'Deployment',
+        'Namespace',
+        'PersistentVolumeClaim',
+        'PodDisruptionBudget',
+        'PrometheusRule',
+        'Role',
+        'RoleBinding',
+        'Secret',
+        'Service',
+        'ServiceAccount',
+        'ServiceMonitor',
+      ].sort(),
     );
     const broken = structuredClone([deployment, one('AlertmanagerConfig'), one('ServiceMonitor')]);
     broken[0]!.spec.replicas = 'two';
@@ -105,11 +124,15 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     // without the Secret's variables the start stops, naming them
     expect(() => loadConfig(file, {})).toThrow(/PAGEFIRST_TOKEN[\s\S]*PAGEFIRST_POSTGRES_URL|PAGEFIRST_POSTGRES_URL[\s\S]*PAGEFIRST_TOKEN/);
     // the Deployment reads this very file, from the ConfigMap's mount
-    const mount = container.volumeMounts.find((m: { name: string }) => pod.volumes.find((v: { name: string; configMap?: { name: string } }) => v.name === m.name)?.configMap?.name === generator.name);
+    const mount = container.volumeMounts.find(
+      (m: { name: string }) => pod.volumes.find((v: { name: string; configMap?: { name: string } }) => v.name === m.name)?.configMap?.name === generator.name,
+    );
     expect(container.args).toEqual(['node', 'dist/server.js', '--config', `${mount.mountPath}/pagefirst.yml`]);
     // the state file lives on the PersistentVolumeClaim (the root filesystem is read-only)
     const stateMount = container.volumeMounts.find((m: { mountPath: string }) => path.dirname(config.state.path) === m.mountPath);
-    expect(pod.volumes.find((v: { name: string }) => v.name === stateMount.name).persistentVolumeClaim.claimName).toBe(one('PersistentVolumeClaim').metadata.name);
+    expect(pod.volumes.find((v: { name: string }) => v.name === stateMount.name).persistentVolumeClaim.claimName).toBe(
+      one('PersistentVolumeClaim').metadata.name,
+    );
   });
 
   test("the probes' paths and the container port are the server's: the app built from this configuration answers them", async () => {
@@ -151,9 +174,11 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     expect(deployment.spec.strategy.type).toBe('Recreate');
   });
 
-  test('the RBAC grants exactly what the log source calls, to the Deployment\'s service account, in the log source\'s namespace', () => {
+  test("the RBAC grants exactly what the log source calls, to the Deployment's service account, in the log source's namespace", () => {
     const role = one('Role');
-    const granted = role.rules.flatMap((r: { apiGroups: string[]; resources: string[]; verbs: string[] }) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))));
+    const granted = role.rules.flatMap((r: { apiGroups: string[]; resources: string[]; verbs: string[] }) =>
+      r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))),
+    );
     expect(granted.sort()).toEqual(KUBERNETES_API_CALLS.map((c) => `${c.apiGroup}|${c.resource}|${c.verb}`).sort());
     const binding = one('RoleBinding');
     expect(binding.metadata.namespace).toBe(role.metadata.namespace);
@@ -162,7 +187,7 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     expect(objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
   });
 
-  test('non-root with a read-only root filesystem; the numeric user is the image\'s', () => {
+  test("non-root with a read-only root filesystem; the numeric user is the image's", () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     const user = /^USER (\d+):(\d+)$/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
@@ -173,7 +198,7 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     expect(writable.sort()).toEqual(['/tmp', '/var/lib/pagefirst']);
   });
 
-  test('resources: requests and limits, the memory limit above the benchmark\'s measured peak', () => {
+  test("resources: requests and limits, the memory limit above the benchmark's measured peak", () => {
     const bench = fs.readFileSync(path.join(ROOT, 'docs', 'BENCHMARKS.md'), 'utf8');
     const peak = /storm: receiver peak RSS \| (\d+) MB/.exec(bench);
     expect(peak).not.toBeNull();
@@ -194,7 +219,7 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     expect(await check('promtool', ['check', 'rules', file])).toContain(`SUCCESS: ${plain.groups[0].rules.length} rules found`);
   });
 
-  test('the AlertmanagerConfig routes db_pool_exhausted to the Service\'s /webhook with the token the receiver reads', () => {
+  test("the AlertmanagerConfig routes db_pool_exhausted to the Service's /webhook with the token the receiver reads", () => {
     const amc = one('AlertmanagerConfig');
     const svc = one('Service');
     expect(amc.spec.route.matchers).toEqual([{ name: 'alertname', value: 'db_pool_exhausted', matchType: '=' }]);
@@ -217,10 +242,17 @@ describe('deploy/kubernetes/alertmanager/', () => {
   test('the plain alertmanager.yml passes amtool check-config and routes db_pool_exhausted to pagefirst', async () => {
     const file = path.join(DIR, 'alertmanager', 'alertmanager.yml');
     expect(await check('amtool', ['check-config', file])).toContain('SUCCESS');
-    expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=db_pool_exhausted', 'namespace=app'], true)).trim()).toBe('pagefirst');
+    expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=db_pool_exhausted', 'namespace=app'], true)).trim()).toBe(
+      'pagefirst',
+    );
     expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=pagefirst_down'], true)).trim()).toBe('null');
     const hook = parse(fs.readFileSync(file, 'utf8')).receivers.find((r: { name: string }) => r.name === 'pagefirst').webhook_configs[0];
-    expect(hook).toEqual({ url: amcHook().url, send_resolved: true, max_alerts: 500, http_config: { authorization: { type: 'Bearer', credentials_file: '/etc/alertmanager/secrets/pagefirst/token' } } });
+    expect(hook).toEqual({
+      url: amcHook().url,
+      send_resolved: true,
+      max_alerts: 500,
+      http_config: { authorization: { type: 'Bearer', credentials_file: '/etc/alertmanager/secrets/pagefirst/token' } },
+    });
   });
 
   test("kube-prometheus-stack values: the chart's alertmanager.config passes amtool too, with the token file the mounted Secret provides", async () => {
@@ -230,7 +262,9 @@ describe('deploy/kubernetes/alertmanager/', () => {
     expect(await check('amtool', ['check-config', file])).toContain('SUCCESS');
     expect((await check('amtool', ['config', 'routes', 'test', `--config.file=${file}`, 'alertname=db_pool_exhausted'], true)).trim()).toBe('pagefirst');
     const hook = values.alertmanager.config.receivers.find((r: { name: string }) => r.name === 'pagefirst').webhook_configs[0];
-    const plain = parse(fs.readFileSync(path.join(DIR, 'alertmanager', 'alertmanager.yml'), 'utf8')).receivers.find((r: { name: string }) => r.name === 'pagefirst').webhook_configs[0];
+    const plain = parse(fs.readFileSync(path.join(DIR, 'alertmanager', 'alertmanager.yml'), 'utf8')).receivers.find(
+      (r: { name: string }) => r.name === 'pagefirst',
+    ).webhook_configs[0];
     expect(hook).toEqual(plain);
     // alertmanagerSpec.secrets mounts each Secret at /etc/alertmanager/secrets/<name>/
     expect(hook.http_config.authorization.credentials_file).toBe(`/etc/alertmanager/secrets/${values.alertmanager.alertmanagerSpec.secrets[0]}/token`);
