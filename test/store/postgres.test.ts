@@ -9,7 +9,7 @@ import { PG_SCHEMA_VERSION } from '../../src/store/pg-migrations';
 import { PostgresStore, describeUrl } from '../../src/store/postgres';
 import { StoreError, StoreUnavailableError } from '../../src/store/types';
 import { startPostgres, type TestPostgres } from '../support/postgres';
-import { caught } from '../support/wait';
+import { caught, until } from '../support/wait';
 import { admitReq } from './contract';
 import { stateDatabases } from './state-db';
 
@@ -79,8 +79,7 @@ describe('migrations', () => {
       // it is waiting on the lock, as pg_locks shows, and has not opened
       const waiting = async () =>
         (await holder.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0].n as number;
-      for (let i = 0; i < 200 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
-      expect(await waiting()).toBe(1);
+      expect(await until('the second replica to wait on the migration lock', async () => (await waiting()) || undefined, 15_000)).toBe(1);
       expect(done).toBe(false);
       await holder.query(`SELECT pg_advisory_unlock(hashtextextended('pagefirst:schema-migrations', 0))`);
       await opening;
