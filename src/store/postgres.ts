@@ -79,6 +79,21 @@ const GROUP_LOCK = `hashtextextended('pagefirst:group:' || k, 0)`;
  * Every statement runs under `statement_timeout` and `lock_timeout` (set at connect) and a client
  * read timeout; getting a connection under `connectTimeoutMs`. When the database is down or too
  * slow, calls reject with StoreUnavailableError at once or within those deadlines.
+ *
+ * Why the queue is our own lease rather than pg-boss (12.38.0, checked in its published dist/ and
+ * github.com/timgit/pg-boss src/plans.ts, src/types.ts): pg-boss has what a lease needs (heartbeats
+ * fenced to the claim, job.signal aborted when the claim is gone, the `singleton` policy's unique
+ * index for one active job per key), but here the run row already is the unit of work: its key,
+ * its coalescing (a queued run takes newer input until it is claimed, decided under one row lock)
+ * and its Slack step records hang off it, and a job would be a second record of where the run is,
+ * to keep in step with it across crashes. The SQLite default needs the same queue in one process,
+ * and pg-boss 12.38.0 runs on PostgreSQL only, so it would have meant two schedulers and queue
+ * cases the contract tests could not share. Its `groupConcurrency: 1` is a NOT EXISTS probe under
+ * READ COMMITTED (fetchNextJob), so two replicas fetching at once can both start one group; its
+ * heartbeats are >= 10 s and lapsed ones are failed by the supervisor (every 60 s by default),
+ * where a lease here lapses on the database clock and is taken at the next claim. From pg-boss we
+ * kept the shape: SKIP LOCKED, the database clock, and renewals fenced by a per-claim token
+ * (src/store/lease.ts aborts the run's work when its lease is gone).
  */
 export class PostgresStore implements StateStore {
   readonly kind = 'postgres' as const;
