@@ -1,34 +1,21 @@
 import { keepLease } from '../../src/store/lease';
 import { SqliteStore } from '../../src/store/sqlite';
 import type { StateStore } from '../../src/store/types';
-import { startPostgres, type TestPostgres } from '../support/postgres';
 import { until } from '../support/wait';
 import { admitReq } from './contract';
-import { stateDatabases } from './state-db';
+import { statePostgres } from './state-db';
 
 /** keepLease on both stores: a kept lease is never taken over; a lost one aborts its run's signal. */
-let pg: TestPostgres;
-const dbs = stateDatabases(() => pg);
-const opened: StateStore[] = [];
-beforeAll(async () => {
-  pg = await startPostgres({ statStatements: false });
-}, 60_000);
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
-});
-afterAll(() => pg?.stop());
+const { dbs, track } = statePostgres();
 
 const targets: Array<[string, () => Promise<[StateStore, StateStore]>]> = [
   ['SQLite', async () => {
-    const s = SqliteStore.open(':memory:');
-    opened.push(s);
+    const s = track(SqliteStore.open(':memory:'));
     return [s, s];
   }],
   ['PostgreSQL', async () => {
-    const a = await dbs.open(await dbs.create());
-    const b = await dbs.peer(a);
-    opened.push(a, b);
-    return [a, b];
+    const a = track(await dbs.open(await dbs.create()));
+    return [a, track(await dbs.peer(a))];
   }],
 ];
 

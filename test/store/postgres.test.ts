@@ -8,23 +8,11 @@ import { freeTcpPort, startPostgresServer, type PostgresServer } from '../../src
 import { PG_SCHEMA_VERSION } from '../../src/store/pg-migrations';
 import { PostgresStore, describeUrl } from '../../src/store/postgres';
 import { StoreError, StoreUnavailableError } from '../../src/store/types';
-import { startPostgres, type TestPostgres } from '../support/postgres';
 import { caught, until } from '../support/wait';
 import { admitReq } from './contract';
-import { stateDatabases } from './state-db';
+import { statePostgres } from './state-db';
 
-let pg: TestPostgres;
-const dbs = stateDatabases(() => pg);
-const opened: PostgresStore[] = [];
-const track = <T extends PostgresStore>(s: T) => (opened.push(s), s);
-
-beforeAll(async () => {
-  pg = await startPostgres({ statStatements: false });
-}, 60_000);
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
-});
-afterAll(() => pg?.stop());
+const { server: statePg, dbs, track } = statePostgres();
 
 async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
   const c = new Client({ connectionString: url });
@@ -101,7 +89,7 @@ describe('connections and failures', () => {
     expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
     const db = new URL(url).pathname.slice(1);
     const sessions = await sql<{ n: number }>(
-      pg.adminUrl,
+      statePg().adminUrl,
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pagefirst-state'`,
       [db],
     );

@@ -1,6 +1,6 @@
 import type { StateStore } from '../../src/store/types';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres';
-import type { TestPostgres } from '../support/postgres';
+import { startPostgres, type TestPostgres } from '../support/postgres';
 
 /**
  * Fresh state databases on a test PostgreSQL: a database of its own per store under test (the
@@ -40,6 +40,35 @@ export function stateDatabases(pg: () => TestPostgres, defaults: Partial<Postgre
       const url = urls.get(s);
       if (!url) throw new Error('not a store opened by stateDatabases');
       return this.open(url, over);
+    },
+  };
+}
+
+/**
+ * For a test file: a PostgreSQL started before its tests and stopped after them, fresh state
+ * databases on it, and stores tracked with `track` closed after each test.
+ */
+export function statePostgres(defaults: Partial<PostgresStoreOptions> = {}) {
+  let pg: TestPostgres | undefined;
+  const server = () => {
+    if (!pg) throw new Error('the state PostgreSQL is not started (beforeAll)');
+    return pg;
+  };
+  const opened: StateStore[] = [];
+  beforeAll(async () => {
+    pg = await startPostgres({ statStatements: false });
+  }, 60_000);
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
+  });
+  afterAll(() => pg?.stop());
+  return {
+    server,
+    dbs: stateDatabases(server, defaults),
+    /** Closes `s` after the test. */
+    track<T extends StateStore>(s: T): T {
+      opened.push(s);
+      return s;
     },
   };
 }
