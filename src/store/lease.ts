@@ -38,10 +38,13 @@ export function keepLease(store: Pick<StateStore, 'renewLease' | 'releaseLease'>
       if (now() - lastOk >= leaseMs) lost.abort(new Error(`the lease of run ${lease.runId} could not be renewed for ${leaseMs} ms: ${(e as Error).message}`));
     }
   };
-  const timer = setInterval(() => {
-    if (stopped || lost.signal.aborted) return;
-    pending = pending.then(renew);
-  }, Math.max(1, Math.floor(leaseMs / RENEWALS_PER_LEASE)));
+  const timer = setInterval(
+    () => {
+      if (stopped || lost.signal.aborted) return;
+      pending = pending.then(renew);
+    },
+    Math.max(1, Math.floor(leaseMs / RENEWALS_PER_LEASE)),
+  );
   timer.unref();
   return {
     signal: lost.signal,

@@ -9,14 +9,20 @@ import { statePostgres } from './state-db';
 const { dbs, track } = statePostgres();
 
 const targets: Array<[string, () => Promise<[StateStore, StateStore]>]> = [
-  ['SQLite', async () => {
-    const s = track(SqliteStore.open(':memory:'));
-    return [s, s];
-  }],
-  ['PostgreSQL', async () => {
-    const a = track(await dbs.open(await dbs.create()));
-    return [a, track(await dbs.peer(a))];
-  }],
+  [
+    'SQLite',
+    async () => {
+      const s = track(SqliteStore.open(':memory:'));
+      return [s, s];
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const a = track(await dbs.open(await dbs.create()));
+      return [a, track(await dbs.peer(a))];
+    },
+  ],
 ];
 
 describe.each(targets)('keepLease on %s', (_name, pair) => {
