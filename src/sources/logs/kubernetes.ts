@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { CoreV1Api, KubeConfig, ObservableMiddleware, ResponseContext, V1Pod } from '@kubernetes/client-node';
 import type { LogSource } from '../config';
@@ -50,6 +51,9 @@ export const KUBERNETES_ALERT_LABELS = { namespace: 'namespace', pod: 'pod', con
 
 /** kubectl's annotation naming a pod's default container (k8s.io/kubectl pkg/cmd/util/podcmd: DefaultContainerAnnotationName). */
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
+
+/** Where the kubelet mounts the pod's service account token (client-node src/config.ts SERVICEACCOUNT_TOKEN_PATH reads it there). */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** Largest pod list read: past it the selector is too wide to be the backend's pods. */
 export const KUBERNETES_MAX_LIST_BYTES = 32 * 1024 * 1024;
@@ -255,6 +259,11 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
       // loadFromCluster reads these (client-node src/config.ts); checked first so the error says why
       if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
         throw new LogSourceError('not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST/PORT unset) and no kubeconfig configured');
+      }
+      if (!fs.existsSync(SERVICE_ACCOUNT_TOKEN)) {
+        throw new LogSourceError(
+          `no service account token at ${SERVICE_ACCOUNT_TOKEN}: the pod runs with automountServiceAccountToken: false, or set kubeconfig`,
+        );
       }
       kc.loadFromCluster();
     }

@@ -343,6 +343,33 @@ describe('kubernetes log source', () => {
     expect(missing.message).toBe(`kubeconfig ${path.join(tmp, 'nope')} not found`);
   });
 
+  test('in a pod without a mounted service account token: says so instead of failing at the first request', async () => {
+    expect(fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')).toBe(false);
+    const port = new URL(kube.url).port;
+    Object.assign(process.env, { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port });
+    try {
+      const src = logSourceSchema.parse({ name: 'k', kubernetes: { labelSelector: 'app=x' } }) as KubernetesSource;
+      const e = await caught(createKubernetesLogReader(src).read({ signal: new AbortController().signal, now: new Date(), filter }));
+      expect(e.message).toBe(
+        'no service account token at /var/run/secrets/kubernetes.io/serviceaccount/token: the pod runs with automountServiceAccountToken: false, or set kubeconfig',
+      );
+    } finally {
+      delete process.env.KUBERNETES_SERVICE_HOST;
+      delete process.env.KUBERNETES_SERVICE_PORT;
+    }
+  });
+
+  test('an API server whose certificate the kubeconfig does not trust: a clear line, no request sent', async () => {
+    const untrusted = path.join(tmp, 'untrusted');
+    fs.writeFileSync(untrusted, fs.readFileSync(kubeconfig, 'utf8').replace(/, certificate-authority: "[^"]*"/, ''));
+    const from = kube.requests.length;
+    const e = await caught(read(source({ kubeconfig: untrusted })));
+    expect(e.message).toMatch(
+      /^listing pods in namespace shop: API server unreachable: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/,
+    );
+    expect(kube.requests.length).toBe(from);
+  });
+
   test('the config schema: names, defaults and refusals', () => {
     const s = source();
     expect(s.kubernetes).toEqual({ labelSelector: 'app=checkout', kubeconfig, maxPods: 5, sinceMinutes: 15 });
