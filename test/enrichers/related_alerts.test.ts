@@ -135,7 +135,8 @@ describe('related_alerts against the real Alertmanager', () => {
 
   test('matchLabels with alerts Alertmanager left out: a grouped-by label still restricts, another does not (it would narrow to the listed alerts)', async () => {
     const truncated = (groupLabels: Record<string, string>) => ({ ...group(), truncatedAlerts: 4, groupLabels });
-    const byGroup = (await enricher({ matchLabels: ['service'] }).enrich(ctx(truncated({ alertname: 'db_pool_exhausted', service: 'checkout' })))).evidence as unknown as RelatedAlertsEvidence;
+    const byGroup = (await enricher({ matchLabels: ['service'] }).enrich(ctx(truncated({ alertname: 'db_pool_exhausted', service: 'checkout' }))))
+      .evidence as unknown as RelatedAlertsEvidence;
     expect(byGroup.related.map((a) => a.alertname)).toEqual(['p99_latency_high', 'error_rate_high']);
     const r = await enricher({ matchLabels: ['service'] }).enrich(ctx(truncated({ alertname: 'db_pool_exhausted' })));
     expect((r.evidence as unknown as RelatedAlertsEvidence).related).toHaveLength(4);

@@ -54,7 +54,8 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const fromGroup = matchersFromGroup(s.copyLabels, ctx.group);
       const matchers = [...s.matchers, ...fromGroup.matchers];
       const notes: string[] = [];
-      if (fromGroup.missing.length) notes.push(`The alert has no ${fromGroup.missing.map((l) => `\`${l}\``).join(', ')} label, so the queries are not restricted by it.`);
+      if (fromGroup.missing.length)
+        notes.push(`The alert has no ${fromGroup.missing.map((l) => `\`${l}\``).join(', ')} label, so the queries are not restricted by it.`);
       if (fromGroup.unrestricted.length) {
         notes.push(
           `Alertmanager left ${ctx.group.truncatedAlerts} alert${ctx.group.truncatedAlerts === 1 ? '' : 's'} of this group out of the notification, so the queries are not restricted to the listed alerts' ${fromGroup.unrestricted.map((l) => `\`${l}\``).join(', ')} (that would leave the others out).`,
@@ -66,13 +67,23 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       let layout: PoolLayout | null;
       let discovery: Discovery | null = null;
       if (custom) {
-        layout = { id: 'mapping', preset: 'mapping', title: 'the configured mapping', source: 'enrichers.pool.mapping', names: [], poolLabels: s.poolLabels ?? [], mapping: overrideMapping(NO_MAPPING, overridesOf(s)) };
+        layout = {
+          id: 'mapping',
+          preset: 'mapping',
+          title: 'the configured mapping',
+          source: 'enrichers.pool.mapping',
+          names: [],
+          poolLabels: s.poolLabels ?? [],
+          mapping: overrideMapping(NO_MAPPING, overridesOf(s)),
+        };
       } else {
         discovery = await discoverLayout(prometheus, candidates, { matchers, start, end: now, group: ctx.group, signal: ctx.signal });
         q(discovery.selector);
         layout = discovery.chosen?.layout ?? (mappingIsSet(s.mapping) ? candidates[0]! : null);
         if (discovery.present.length > 1 && discovery.chosen) {
-          notes.unshift(`Several pool layouts exist (${discovery.present.map((p) => p.layout.id).join(', ')}); reading ${discovery.chosen.layout.id} because ${discovery.reason}. Set enrichers.pool.preset to read another.`);
+          notes.unshift(
+            `Several pool layouts exist (${discovery.present.map((p) => p.layout.id).join(', ')}); reading ${discovery.chosen.layout.id} because ${discovery.reason}. Set enrichers.pool.preset to read another.`,
+          );
         }
       }
       const base: Omit<PoolEvidenceV2, 'layout' | 'pools' | 'saturatedPools' | 'saturated'> = {
@@ -111,7 +122,11 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         });
       } catch (e) {
         if (e instanceof PrometheusError && e.message.startsWith('Prometheus refused every pool query')) {
-          throw new PrometheusError(`${e.message} (${layout.id === 'mapping' ? 'change enrichers.pool.mapping' : `reading ${layout.title}; set enrichers.pool.mapping or another enrichers.pool.preset`})`, e.errorType, e.status);
+          throw new PrometheusError(
+            `${e.message} (${layout.id === 'mapping' ? 'change enrichers.pool.mapping' : `reading ${layout.title}; set enrichers.pool.mapping or another enrichers.pool.preset`})`,
+            e.errorType,
+            e.status,
+          );
         }
         throw e;
       }

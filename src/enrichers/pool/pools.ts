@@ -16,7 +16,8 @@ const meanOf = (xs: Array<number | null>): number | null => {
   const v = xs.filter((x): x is number => x !== null);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 };
-const earliest = (xs: Array<string | null>): string | null => xs.filter((x): x is string => x !== null).sort((a, b) => Date.parse(a) - Date.parse(b))[0] ?? null;
+const earliest = (xs: Array<string | null>): string | null =>
+  xs.filter((x): x is string => x !== null).sort((a, b) => Date.parse(a) - Date.parse(b))[0] ?? null;
 
 /** Points of several series added up per timestamp (an instance without a point then counts nothing, as before it existed). */
 export function addPoints(series: ReadonlyArray<ReadonlyArray<[number, number]>>): Array<[number, number]> {
@@ -28,7 +29,13 @@ export function addPoints(series: ReadonlyArray<ReadonlyArray<[number, number]>>
 /** Totals of readings of one or more pool instances (limit and available only where every one has a limit). */
 function totals(rs: readonly PoolInstanceReading[]) {
   const allSet = rs.length > 0 && rs.every((r) => r.limitStatus === 'set');
-  const status = allSet ? 'set' : rs.some((r) => r.limitStatus === 'ambiguous') ? 'ambiguous' : rs.some((r) => r.limitStatus === 'unlimited') ? 'unlimited' : 'absent';
+  const status = allSet
+    ? 'set'
+    : rs.some((r) => r.limitStatus === 'ambiguous')
+      ? 'ambiguous'
+      : rs.some((r) => r.limitStatus === 'unlimited')
+        ? 'unlimited'
+        : 'absent';
   const inUse = sumOf(rs.map((r) => r.inUse));
   const limit = allSet ? sumOf(rs.map((r) => r.limit)) : null;
   const available = allSet ? sumOf(rs.map((r) => r.available)) : null;
@@ -80,7 +87,12 @@ export interface PoolGroup {
 }
 
 /** Readings grouped into pools: saturated pools first (as the readings come sorted). */
-export function groupPools(readings: readonly PoolInstanceReading[], instanceLabels: readonly string[], flatSlopePerMinute: number, trendFrom: number): PoolGroup[] {
+export function groupPools(
+  readings: readonly PoolInstanceReading[],
+  instanceLabels: readonly string[],
+  flatSlopePerMinute: number,
+  trendFrom: number,
+): PoolGroup[] {
   const groups = new Map<string, PoolInstanceReading[]>();
   for (const r of readings) {
     const identity = Object.entries(r.labels).filter(([k]) => !instanceLabels.includes(k));
@@ -113,7 +125,11 @@ export function focusPools(groups: readonly PoolGroup[]): PoolGroup[] {
 }
 
 /** The rules' numbers: totals of the focus pools, their instances, the trend of their connections in use. */
-export function focusNumbers(focus: readonly PoolGroup[], flatSlopePerMinute: number, trendFrom: number): Omit<PoolEvidenceV2, 'layout' | 'present' | 'windowMinutes' | 'at' | 'pools' | 'saturatedPools' | 'saturated'> {
+export function focusNumbers(
+  focus: readonly PoolGroup[],
+  flatSlopePerMinute: number,
+  trendFrom: number,
+): Omit<PoolEvidenceV2, 'layout' | 'present' | 'windowMinutes' | 'at' | 'pools' | 'saturatedPools' | 'saturated'> {
   const rs = focus.flatMap((g) => g.readings);
   const t = totals(rs);
   const several = focus.length > 1;

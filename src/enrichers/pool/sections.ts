@@ -51,9 +51,13 @@ export function limitNotes(groups: readonly PoolGroup[], mapping: PoolMapping, p
     for (const r of g.readings) {
       const at = where(r, g.entry.name);
       if (r.limitStatus === 'unlimited') {
-        out.push(`${at}: the limit series says ${fmt(r.limitValues[0] ?? 0)}, which means no limit: available connections do not apply; saturation is read from waiting requests${r.waiting === null ? ' (none exported here)' : ''} and the database side.`);
+        out.push(
+          `${at}: the limit series says ${fmt(r.limitValues[0] ?? 0)}, which means no limit: available connections do not apply; saturation is read from waiting requests${r.waiting === null ? ' (none exported here)' : ''} and the database side.`,
+        );
       } else if (r.limitStatus === 'absent' && r.inUse !== null) {
-        out.push(`${at}: ${mapping.limit === null ? 'this layout exports no limit' : 'the limit query found no series'}, so available connections are unknown (never assumed); saturation is read from waiting requests${r.waiting === null ? ' (none exported here)' : ''}.`);
+        out.push(
+          `${at}: ${mapping.limit === null ? 'this layout exports no limit' : 'the limit query found no series'}, so available connections are unknown (never assumed); saturation is read from waiting requests${r.waiting === null ? ' (none exported here)' : ''}.`,
+        );
       } else if (r.limitStatus === 'ambiguous') {
         out.push(
           `${at}: the limit query gives ${r.limitValues.length} different values (${r.limitValues.map((v) => fmt(v)).join(', ')}) for one pool; pools are told apart by ${poolLabels.length ? poolLabels.join(', ') : 'no label'}. Add the label that separates them to enrichers.pool.poolLabels; the limit is left unknown.`,
@@ -78,7 +82,11 @@ export function queryErrorNotes(queries: readonly QueryOutcome[]): string[] {
 
 /** The section where no layout's series exist: what was looked for and the keys that fix it. */
 export function nothingFoundText(d: Discovery, preset: string, windowMinutes: number): string {
-  const names = d.lookedFor.slice(0, MAX_NAMES_LISTED).map((n) => `\`${n}\``).join(', ') + (d.lookedFor.length > MAX_NAMES_LISTED ? ` and ${d.lookedFor.length - MAX_NAMES_LISTED} more` : '');
+  const names =
+    d.lookedFor
+      .slice(0, MAX_NAMES_LISTED)
+      .map((n) => `\`${n}\``)
+      .join(', ') + (d.lookedFor.length > MAX_NAMES_LISTED ? ` and ${d.lookedFor.length - MAX_NAMES_LISTED} more` : '');
   return (
     `No pool metrics found: looked for ${names} (preset ${preset}) with \`${d.selector}\` in the last ${windowMinutes} min. ` +
     'Set enrichers.pool.preset to the pool library the application uses (hikaricp, otel, go-sql, pgbouncer, runbook), or enrichers.pool.mapping to PromQL for its series.'
@@ -111,12 +119,20 @@ export function poolSections(i: PoolSectionsInput): { sections: Section[]; summa
   const sections: Section[] = [];
   const saturated = i.groups.filter((g) => g.entry.saturated === true);
   const satText = saturated.length
-    ? saturated.map((g) => `${g.entry.name}${g.entry.saturatedInstances.filter(Boolean).length ? ` on ${g.entry.saturatedInstances.filter(Boolean).join(', ')}` : ''} (${whyText(g.entry)})`).join('; ')
+    ? saturated
+        .map(
+          (g) =>
+            `${g.entry.name}${g.entry.saturatedInstances.filter(Boolean).length ? ` on ${g.entry.saturatedInstances.filter(Boolean).join(', ')}` : ''} (${whyText(g.entry)})`,
+        )
+        .join('; ')
     : ev.saturated === false
       ? `none of ${i.groups.length} pool${i.groups.length === 1 ? '' : 's'}`
       : 'unknown: no limit and no waits measured';
   const since = ev.saturatedSince ? `${ev.saturatedSince}` : `not saturated in the last ${i.windowMinutes} min`;
-  const trend = ev.activeSlopePerMinute === null ? 'unknown (too few points)' : `${ev.activeTrend} (${signed(ev.activeSlopePerMinute)}/min over the last ${i.trendMinutes} min)`;
+  const trend =
+    ev.activeSlopePerMinute === null
+      ? 'unknown (too few points)'
+      : `${ev.activeTrend} (${signed(ev.activeSlopePerMinute)}/min over the last ${i.trendMinutes} min)`;
   sections.push({
     type: 'fields',
     title: `Connection pool ${i.atText}`,
@@ -129,7 +145,9 @@ export function poolSections(i: PoolSectionsInput): { sections: Section[]; summa
       { label: 'Utilization', value: pct(ev.utilization) },
       { label: 'Waiting', value: fmt(ev.waiting) },
       ...(i.layout.mapping.timeouts !== null ? [{ label: 'Acquire timeouts', value: rate(ev.timeoutsPerSecond) }] : []),
-      ...(i.layout.mapping.holdSeconds !== null ? [{ label: 'Mean hold time', value: ev.meanHoldSeconds === null ? 'n/a' : `${ev.meanHoldSeconds.toFixed(3)} s` }] : []),
+      ...(i.layout.mapping.holdSeconds !== null
+        ? [{ label: 'Mean hold time', value: ev.meanHoldSeconds === null ? 'n/a' : `${ev.meanHoldSeconds.toFixed(3)} s` }]
+        : []),
       { label: 'Saturated since', value: since },
       { label: 'In use trend', value: trend },
     ],
@@ -137,20 +155,27 @@ export function poolSections(i: PoolSectionsInput): { sections: Section[]; summa
 
   const rows = i.groups.flatMap((g) => g.readings.map((r) => ({ g, r })));
   if (rows.length > 0) {
-    const shown = rows.slice(0, MAX_POOL_ROWS).map(({ g, r }) => [
-      g.entry.name,
-      r.instance,
-      fmt(r.inUse),
-      fmt(r.idle),
-      limitText(r),
-      fmt(r.available),
-      fmt(r.waiting),
-      fmt(r.timeouts, 3),
-      fmt(r.holdSeconds, 3),
-      r.saturated === true ? `yes${r.saturatedSince ? ` since ${r.saturatedSince}` : ''}` : r.saturated === false ? 'no' : 'unknown',
-    ]);
+    const shown = rows
+      .slice(0, MAX_POOL_ROWS)
+      .map(({ g, r }) => [
+        g.entry.name,
+        r.instance,
+        fmt(r.inUse),
+        fmt(r.idle),
+        limitText(r),
+        fmt(r.available),
+        fmt(r.waiting),
+        fmt(r.timeouts, 3),
+        fmt(r.holdSeconds, 3),
+        r.saturated === true ? `yes${r.saturatedSince ? ` since ${r.saturatedSince}` : ''}` : r.saturated === false ? 'no' : 'unknown',
+      ]);
     if (rows.length > MAX_POOL_ROWS) shown.push([`… ${rows.length - MAX_POOL_ROWS} more`, '', '', '', '', '', '', '', '', '']);
-    sections.push({ type: 'table', title: 'Pools', columns: ['pool', i.instanceLabel, 'in use', 'idle', 'limit', 'available', 'waiting', 'timeouts/s', 'hold s', 'saturated'], rows: shown });
+    sections.push({
+      type: 'table',
+      title: 'Pools',
+      columns: ['pool', i.instanceLabel, 'in use', 'idle', 'limit', 'available', 'waiting', 'timeouts/s', 'hold s', 'saturated'],
+      rows: shown,
+    });
   }
 
   for (const g of i.focus.slice(0, MAX_CHARTED_POOLS)) {

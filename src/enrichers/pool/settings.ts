@@ -33,7 +33,11 @@ export const settingsSchema = z.strictObject({
   copyLabels: z.array(labelNameSchema).default([]),
   /** Labels that name an instance, first present wins. */
   instanceLabels: z.array(labelNameSchema).default(['pod', 'instance']),
-  windowMinutes: z.number().positive().max(24 * 60).default(30),
+  windowMinutes: z
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(30),
   /** The last part of the window the slope of connections in use is fitted over. */
   trendMinutes: z.number().positive().default(10),
   /** Step of the trend query; default: the window / 120, at least 15 s. */

@@ -304,7 +304,8 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
       logger: capturingLogger().logger,
       now: new Date(T0),
     });
-  const fieldsOf = (r: EnrichmentResult) => Object.fromEntries(r.sections.find((s): s is FieldsSection => s.type === 'fields')!.fields.map((f) => [f.label, f.value]));
+  const fieldsOf = (r: EnrichmentResult) =>
+    Object.fromEntries(r.sections.find((s): s is FieldsSection => s.type === 'fields')!.fields.map((f) => [f.label, f.value]));
   const notesOf = (r: EnrichmentResult) => (r.sections.find((s): s is TextSection => s.type === 'text' && s.title === 'Notes')?.text ?? '').split('\n');
 
   test('auto, restricted to the alert’s app: HikariCP found and read; the saturated pool named, the healthy one beside it changes nothing', async () => {
@@ -319,7 +320,13 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
       ['HikariPool-2-readonly', false, []],
     ]);
     // the rules' numbers are the saturated pool's alone (20 of 20), not 21 of 30 with the read-only pool
-    expect({ active: ev.active, total: ev.total, available: ev.available, waiting: ev.waiting, utilization: ev.utilization }).toEqual({ active: 20, total: 20, available: 0, waiting: 37, utilization: 1 });
+    expect({ active: ev.active, total: ev.total, available: ev.available, waiting: ev.waiting, utilization: ev.utilization }).toEqual({
+      active: 20,
+      total: 20,
+      available: 0,
+      waiting: 37,
+      utilization: 1,
+    });
     expect(ev.timeoutsPerSecond).toBeCloseTo(0.2, 6);
     expect(ev.meanHoldSeconds).toBeCloseTo(0.4, 6);
     expect(ev.saturatedSince).toBe(new Date(T0 - 10 * MIN).toISOString());
@@ -338,22 +345,30 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
     const charts = r.sections.filter((s): s is SeriesSection => s.type === 'series');
     expect(charts.map((c) => c.title)).toEqual(['HikariPool-1: connections, last 30 min']);
     expect(charts[0]!.series.map((x) => x.name)).toEqual(['in use', 'limit', 'waiting']);
-    expect(r.summary).toMatch(/^HikariPool-1 saturated: 20\/20 in use \(100\.0%\), 37 waiting, 0\.200\/s acquire timeouts; since .*; in use climbing \(\+0\.\d\d\/min\)$/);
+    expect(r.summary).toMatch(
+      /^HikariPool-1 saturated: 20\/20 in use \(100\.0%\), 37 waiting, 0\.200\/s acquire timeouts; since .*; in use climbing \(\+0\.\d\d\/min\)$/,
+    );
     expect(r.queries!.map((x) => x.query)).toContain('hikaricp_connections_active{application="checkout"}');
   });
 
   test('auto over everything: several layouts exist, the choice and its reason are a line', async () => {
     const r = await enrich({});
     expect((r.evidence as unknown as PoolEvidenceV2).present).toEqual(['hikaricp-micrometer', 'otel', 'otel-legacy', 'go-sql', 'pgbouncer']);
-    expect(notesOf(r)[0]).toMatch(/^Several pool layouts exist \(hikaricp-micrometer, otel, otel-legacy, go-sql, pgbouncer\); reading hikaricp-micrometer because it comes first .*Set enrichers\.pool\.preset to read another\.$/);
+    expect(notesOf(r)[0]).toMatch(
+      /^Several pool layouts exist \(hikaricp-micrometer, otel, otel-legacy, go-sql, pgbouncer\); reading hikaricp-micrometer because it comes first .*Set enrichers\.pool\.preset to read another\.$/,
+    );
   });
 
   test('preset go-sql: max_open 0 is a line saying "no limit", the saturated pool is named', async () => {
     const r = await enrich({ preset: 'go-sql' });
     const ev = r.evidence as unknown as PoolEvidenceV2;
     expect(ev.saturatedPools).toEqual(['orders']);
-    expect(ev.pools.find((p) => p.name === 'sessions')).toEqual(expect.objectContaining({ limit: null, limitStatus: 'unlimited', available: null, saturated: false }));
-    expect(notesOf(r)).toContain(`sessions on ${target.address}: the limit series says 0, which means no limit: available connections do not apply; saturation is read from waiting requests and the database side.`);
+    expect(ev.pools.find((p) => p.name === 'sessions')).toEqual(
+      expect.objectContaining({ limit: null, limitStatus: 'unlimited', available: null, saturated: false }),
+    );
+    expect(notesOf(r)).toContain(
+      `sessions on ${target.address}: the limit series says 0, which means no limit: available connections do not apply; saturation is read from waiting requests and the database side.`,
+    );
     expect(fieldsOf(r).Saturated).toBe(`orders on ${target.address} (0 of 25 available, 3 waiting)`);
   });
 
@@ -361,22 +376,31 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
     const r = await enrich({ preset: 'otel', copyLabels: ['job'] }, { alertname: 'db_pool_exhausted', job: 'shop/checkout' });
     const ev = r.evidence as unknown as PoolEvidenceV2;
     expect([ev.layout!.id, ev.saturated, ev.total, ev.available, ev.waiting]).toEqual(['otel', true, null, null, 23]);
-    expect(notesOf(r)).toContain('db.internal.example:5432/app on 4b6f0c1e-7d2a-4a51-9b3e-0f6c2a9d1e77: the limit query found no series, so available connections are unknown (never assumed); saturation is read from waiting requests.');
+    expect(notesOf(r)).toContain(
+      'db.internal.example:5432/app on 4b6f0c1e-7d2a-4a51-9b3e-0f6c2a9d1e77: the limit query found no series, so available connections are unknown (never assumed); saturation is read from waiting requests.',
+    );
   });
 
   test('a preset with no series for the alert: the section says what it looked for and which keys fix it', async () => {
     const r = await enrich({ preset: 'pgbouncer', copyLabels: ['application'] }, { alertname: 'db_pool_exhausted', application: 'checkout' });
     expect(r.summary).toBe(`no pool metrics found (looked for ${PGBOUNCER.names.length} metric names)`);
     const text = (r.sections[0] as TextSection).text;
-    expect(text).toMatch(/^No pool metrics found: looked for `pgbouncer_pools_server_active_connections`, .* \(preset pgbouncer\) with `\{__name__=~".*",application="checkout"\}` in the last 30 min\. Set enrichers\.pool\.preset .*enrichers\.pool\.mapping/);
+    expect(text).toMatch(
+      /^No pool metrics found: looked for `pgbouncer_pools_server_active_connections`, .* \(preset pgbouncer\) with `\{__name__=~".*",application="checkout"\}` in the last 30 min\. Set enrichers\.pool\.preset .*enrichers\.pool\.mapping/,
+    );
     expect((r.evidence as unknown as PoolEvidenceV2).pools).toEqual([]);
   });
 
   test('Alertmanager left alerts out: only the grouped-by label restricts the queries; the listed pods do not, and that is said', async () => {
     const labels = { alertname: 'db_pool_exhausted', application: 'checkout', pod: 'api-1' };
-    const r = await enrich({ preset: 'hikaricp', copyLabels: ['application', 'pod'] }, labels, { truncatedAlerts: 3, groupLabels: { alertname: 'db_pool_exhausted', application: 'checkout' } });
+    const r = await enrich({ preset: 'hikaricp', copyLabels: ['application', 'pod'] }, labels, {
+      truncatedAlerts: 3,
+      groupLabels: { alertname: 'db_pool_exhausted', application: 'checkout' },
+    });
     expect(r.queries!.map((x) => x.query)).toContain('hikaricp_connections_active{application="checkout"}');
-    expect(notesOf(r)).toContain("Alertmanager left 3 alerts of this group out of the notification, so the queries are not restricted to the listed alerts' `pod` (that would leave the others out).");
+    expect(notesOf(r)).toContain(
+      "Alertmanager left 3 alerts of this group out of the notification, so the queries are not restricted to the listed alerts' `pod` (that would leave the others out).",
+    );
     // The same alert without truncation is restricted by its pod, which these series lack: nothing is found.
     const narrow = await enrich({ preset: 'hikaricp', copyLabels: ['application', 'pod'] }, labels);
     expect(narrow.summary).toMatch(/^no pool metrics found/);
@@ -391,7 +415,9 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
       ['orders', 25, 'set'],
       ['sessions', 143, 'unlimited'],
     ]);
-    expect(notesOf(r).find((l) => l.startsWith('idle: '))).toMatch(/^idle: Prometheus refused `sum\(`: prometheus \/api\/v1\/query: bad_data: .*parse error.*\. Change enrichers\.pool\.mapping\.idle\.$/);
+    expect(notesOf(r).find((l) => l.startsWith('idle: '))).toMatch(
+      /^idle: Prometheus refused `sum\(`: prometheus \/api\/v1\/query: bad_data: .*parse error.*\. Change enrichers\.pool\.mapping\.idle\.$/,
+    );
     const e = await caught(enrich({ mapping: { inUse: 'sum(' } }));
     expect(e.message).toMatch(/^Prometheus refused every pool query: inUse: .*bad_data.* \(change enrichers\.pool\.mapping\)$/);
   });
