@@ -66,10 +66,24 @@ function validate(objs: Obj[]): Promise<Array<string | null>> {
   });
 }
 
+/** What `kubectl apply -k` would send: `kubectl kustomize` (Kustomize built into kubectl; offline, no cluster). */
+function kustomizeBuild(): Promise<Obj[]> {
+  const kubectl = '/usr/bin/kubectl';
+  if (!fs.existsSync(kubectl)) throw new Error(`${kubectl} is missing: it comes with this machine's image (Debian package kubectl)`);
+  return new Promise((resolve, reject) => {
+    execFile(kubectl, ['kustomize', DIR], { timeout: VALIDATE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`kubectl kustomize failed: ${stderr || err.message}`));
+      resolve(parseAllDocuments(stdout).map((d) => d.toJS() as Obj));
+    });
+  });
+}
+
 let tmp: string;
-beforeAll(() => {
+let built: Obj[];
+beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pagefirst-kube-deploy-'));
-});
+  built = await kustomizeBuild();
+}, VALIDATE_TIMEOUT_MS);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('deploy/kubernetes/ (kubectl apply -k)', () => {
@@ -83,8 +97,24 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     expect(kustomization.images).toEqual([expect.objectContaining({ name: container.image })]);
   });
 
-  test('every object passes the Kubernetes and prometheus-operator schemas, and the validator does reject a broken one', async () => {
-    const all = [...objects, configMap, secretExample];
+  test('kubectl kustomize builds it: every manifest, the ConfigMap under its hashed name as the Deployment mounts it, your image', () => {
+    const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const cm = built.find((o) => o.kind === 'ConfigMap')!;
+    expect(cm.metadata.name).toMatch(new RegExp(`^${generator.name}-[a-z0-9]{10}$`));
+    expect(cm.data).toEqual(configMap.data);
+    expect(built.map(key).sort()).toEqual([...objects.map(key), key(cm)].sort());
+    const d = built.find((o) => o.kind === 'Deployment')!;
+    const mounted = d.spec.template.spec.volumes.find((v: { configMap?: unknown }) => v.configMap);
+    expect(mounted.configMap.name).toBe(cm.metadata.name);
+    const [image] = kustomization.images;
+    expect(d.spec.template.spec.containers[0].image).toBe(`${image.newName}:${image.newTag}`);
+    // the Role stays in the backend's namespace (no kustomize-wide namespace)
+    expect(built.find((o) => o.kind === 'Role')!.metadata.namespace).toBe(one('Role').metadata.namespace);
+    for (const o of built) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/part-of': 'pagefirst' });
+  });
+
+  test('every object kubectl apply -k sends passes the Kubernetes and prometheus-operator schemas, and the validator does reject a broken one', async () => {
+    const all = [...built, secretExample];
     const results = await validate(all);
     expect(all.map((o, i) => `${o.kind}/${o.metadata.name}: ${results[i] ?? 'valid'}`)).toEqual(all.map((o) => `${o.kind}/${o.metadata.name}: valid`));
     expect(all.map((o) => o.kind).sort()).toEqual(
