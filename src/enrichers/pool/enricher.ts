@@ -22,13 +22,12 @@ import { MIN_STEP_SECONDS, TREND_POINTS, type PoolSettings } from './settings';
 
 const NO_MAPPING: PoolMapping = { inUse: null, idle: null, limit: null, waiting: null, timeouts: null, holdSeconds: null };
 
-/** The mapping overrides of the settings: `mapping`, over the older `holdTimeQuery` / `waitingQuery`. */
-function overridesOf(s: PoolSettings): MappingSettings {
-  return {
-    ...(s.holdTimeQuery !== null ? { holdSeconds: s.holdTimeQuery } : {}),
-    ...(s.waitingQuery !== null ? { timeouts: s.waitingQuery } : {}),
-    ...Object.fromEntries(QUANTITIES.filter((q) => s.mapping?.[q] !== undefined).map((q) => [q, s.mapping![q]])),
-  };
+/**
+ * The older `holdTimeQuery` / `waitingQuery` keys: written for the runbook's naming, so they apply to
+ * the runbook layout and a hand-written mapping only (a preset reads its library's own series).
+ */
+function legacyOverrides(s: PoolSettings): MappingSettings {
+  return { ...(s.holdTimeQuery !== null ? { holdSeconds: s.holdTimeQuery } : {}), ...(s.waitingQuery !== null ? { timeouts: s.waitingQuery } : {}) };
 }
 
 /** The factory: needs only a Prometheus client. `enrich` throws PrometheusError / TimeoutError where Prometheus fails or refuses every query. */
@@ -36,7 +35,8 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
   const s = settings;
   const { prometheus } = deps;
   const runbook = { metric: s.metric, stateLabel: s.stateLabel, states: s.states };
-  const custom = s.preset === 'auto' && mappingIsSet(s.mapping);
+  // A mapping that says what is in use is a layout of its own; one that adds other quantities adds them to the layout read.
+  const custom = s.preset === 'auto' && typeof s.mapping?.inUse === 'string';
   const candidates = layoutsOf(s.preset, runbook);
   return {
     name: 'pool',
@@ -74,7 +74,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
           source: 'enrichers.pool.mapping',
           names: [],
           poolLabels: s.poolLabels ?? [],
-          mapping: overrideMapping(NO_MAPPING, overridesOf(s)),
+          mapping: NO_MAPPING,
         };
       } else {
         discovery = await discoverLayout(prometheus, candidates, { matchers, start, end: now, group: ctx.group, signal: ctx.signal });
@@ -103,7 +103,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         };
       }
 
-      const mapping = overrideMapping(layout.mapping, custom ? {} : overridesOf(s));
+      const mapping = overrideMapping(overrideMapping(layout.mapping, layout.id === 'runbook' || custom ? legacyOverrides(s) : {}), s.mapping);
       const poolLabels = s.poolLabels ?? layout.poolLabels;
       let readings: Awaited<ReturnType<typeof readPools>>;
       try {

@@ -55,9 +55,10 @@ export function expandMatchers(expr: string, matchers: readonly LabelMatcher[]):
 const expression = z.string().trim().min(1, 'must be a PromQL expression');
 
 /**
- * `enrichers.pool.mapping`: any of the quantities as PromQL (`$matchers` as above). With a preset,
- * each key given replaces that preset's expression; with `preset: auto` (the default) a mapping
- * with any key is used as it is, without discovery. `null` turns a quantity off.
+ * `enrichers.pool.mapping`: any of the quantities as PromQL (`$matchers` as above). Each key given
+ * replaces the expression of the layout read (the preset's, or the one discovery finds); with
+ * `preset: auto` (the default) a mapping that sets `inUse` is a layout of its own and is read as it
+ * is, without discovery. `null` turns a quantity off.
  */
 export const mappingSchema = z.strictObject({
   inUse: expression.nullable().optional(),

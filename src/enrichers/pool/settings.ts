@@ -15,7 +15,7 @@ export const settingsSchema = z.strictObject({
    * names); a preset reads that library's series (src/enrichers/pool/layouts.ts).
    */
   preset: z.enum(['auto', ...PRESETS]).default('auto'),
-  /** PromQL per quantity (src/enrichers/pool/mapping.ts): replaces the preset's; with `auto`, used alone. */
+  /** PromQL per quantity (src/enrichers/pool/mapping.ts): replaces the layout's; with `auto` and `inUse` set, read alone. */
   mapping: mappingSchema.optional(),
   /** Labels naming one pool within an instance; default: the layout's (HikariCP `pool`, Go `db_name`, ...). */
   poolLabels: z.array(labelNameSchema).optional(),
@@ -46,9 +46,9 @@ export const settingsSchema = z.strictObject({
   availableThreshold: z.number().nonnegative().default(2),
   /** A slope within ±this (connections per minute) is "flat". */
   flatSlopePerMinute: z.number().nonnegative().default(0.1),
-  /** The same as `mapping.holdSeconds` (kept from before presets); `mapping.holdSeconds` wins. */
+  /** `mapping.holdSeconds` for the runbook layout and a hand-written mapping (kept from before presets); `mapping.holdSeconds` wins. */
   holdTimeQuery: z.string().min(1).nullable().default(null),
-  /** The same as `mapping.timeouts`: waits or acquire timeouts per second (kept from before presets); `mapping.timeouts` wins. */
+  /** `mapping.timeouts` (waits or acquire timeouts per second) for the runbook layout and a hand-written mapping; `mapping.timeouts` wins. */
   waitingQuery: z.string().min(1).nullable().default(null),
   /** The enricher's own timeout; default: the pipeline's. */
   timeoutMs: z.number().int().positive().optional(),

@@ -406,6 +406,16 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
     expect(narrow.summary).toMatch(/^no pool metrics found/);
   });
 
+  test('a mapping without inUse adds to the discovered layout; the older holdTimeQuery applies to the runbook naming only', async () => {
+    const r = await enrich(
+      { copyLabels: ['application'], mapping: { waiting: 'hikaricp_connections_pending{$matchers} * 2' }, holdTimeQuery: 'sum(db_pool_hold{$matchers})' },
+      { alertname: 'db_pool_exhausted', application: 'checkout' },
+    );
+    const ev = r.evidence as unknown as PoolEvidenceV2;
+    expect([ev.layout!.id, ev.waiting]).toEqual(['hikaricp-micrometer', 74]);
+    expect(ev.meanHoldSeconds).toBeCloseTo(0.4, 6);
+  });
+
   test('a hand-written mapping: a refused expression is a line naming the key; Prometheus refusing all of it is an error naming the key', async () => {
     const mapping = { inUse: 'go_sql_in_use_connections{$matchers}', limit: 'go_sql_max_open_connections{$matchers}', idle: 'sum(' };
     const r = await enrich({ mapping, poolLabels: ['db_name'] });
