@@ -2,7 +2,9 @@ import type { LogLine } from '../../sources/logs';
 
 /**
  * Folds log lines into events: one event per log call, with the lines a stack trace or an error
- * message continues on. What continues an event (each checked against the printer that writes it):
+ * message continues on. What continues an event (each checked against the printer that writes
+ * it; the Java, Python and Node forms also against JDK 17, CPython 3.11 and Node 24 here, see the
+ * tests):
  *
  * - Java and Kotlin: `at ...` frames, `Caused by: `, `Suppressed: `, `... N more`
  *   (java.base/java/lang/Throwable.java printStackTrace), logback's `... N common frames omitted`
@@ -12,9 +14,10 @@ import type { LogLine } from '../../sources/logs';
  * - Python: `Traceback (most recent call last):`, its indented `File "...", line N, in f` and
  *   source lines, the exception line, and the chaining sentences (CPython Lib/traceback.py).
  * - Go: a `panic: ` or `fatal error: ` line, then `goroutine N [...]:` sections with function and
- *   `\tfile.go:N +0x..` lines, `created by ...`, `[signal ...]`, `exit status N` (runtime/panic.go,
- *   runtime/traceback.go).
- * - Node.js: `    at ...` frames and the indented properties util.inspect prints after them.
+ *   `\tfile.go:N +0x..` lines, `created by ... in goroutine N`, `[signal ...]`, `exit status N`
+ *   (golang/go src/runtime/panic.go, traceback.go printcreatedby1).
+ * - Node.js: `    at ...` frames, `... N lines matching cause stack trace ...`, `[cause]: ...` and the
+ *   indented properties util.inspect prints after them.
  * - libpq: its own message appended to the server's (`server closed the connection unexpectedly`,
  *   then tab-indented detail; src/interfaces/libpq/fe-misc.c appends since PostgreSQL 14), so
  *   PgBouncer's `query_wait_timeout` and the close that follows it are one event.
@@ -70,7 +73,8 @@ const BLANK = /^\s*$/;
 const INDENTED = /^[ \t]+\S/;
 /** `at ` frames: Java/Kotlin (tab or spaces), Node (spaces), and unindented Java frames of shippers that trim lines. */
 const FRAME_AT = /^(?:[ \t]+at\s+\S|at\s+[\w$./<>-]+\()/;
-const ELLIPSIS = /^\s*\.\.\. \d+ (?:more|common frames omitted)\s*$/;
+/** Elided frames: Java's `... N more`, logback's `... N common frames omitted`, Node's `... N lines matching cause stack trace ...`. */
+const ELLIPSIS = /^\s*\.\.\. \d+ (?:more|common frames omitted|lines matching cause stack trace \.\.\.)\s*$/;
 const CAPTION = /^\s*(?:Caused by|Suppressed|Wrapped by):\s|^\s*\[cause\]:\s/;
 /** A throwable's first line: a qualified class name, then `: message` or nothing. */
 const JAVA_HEADER = /^(?:[a-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?::\s?.*)?$/;
@@ -188,11 +192,11 @@ export class EventFolder {
       return this.count(cur, line);
     }
     if (LIBPQ_APPENDED.test(t) && this.near(cur, line) && ERRORISH.test(cur.ev.messages.at(-1) ?? cur.ev.head)) return this.message(cur, t.trim(), line);
+    if (cur.mode === 'stack' && CLOSER.test(t.trim())) return this.count(cur, line);
     if (INDENTED.test(t) && !RECORD_START.test(t.trimStart())) {
       if (PY_FILE.test(t)) return this.frame(cur, t.trim(), line);
       return this.message(cur, t.trim(), line);
     }
-    if (cur.mode === 'stack' && CLOSER.test(t.trim())) return this.count(cur, line);
     return false;
   }
 

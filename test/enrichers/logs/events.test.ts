@@ -209,6 +209,76 @@ describe('what does not continue an event', () => {
   });
 });
 
+describe('as the runtimes print them (captured from JDK 17, CPython 3.11 and Node 24 on this machine)', () => {
+  test('JDK printStackTrace: Suppressed and Caused by with elided frames', () => {
+    const ev = foldEvents(
+      lines(
+        'ERROR 1 --- [main] T : request failed',
+        'java.lang.RuntimeException: Unable to acquire JDBC Connection',
+        '\tat T.mid(T.java:3)',
+        '\tat T.main(T.java:4)',
+        '\tat java.base/jdk.internal.reflect.NativeMethodAccessorImpl.invoke0(Native Method)',
+        '\tat jdk.compiler/com.sun.tools.javac.launcher.Main.main(Main.java:132)',
+        '\tSuppressed: java.lang.IllegalStateException: second',
+        '\t\t... 9 more',
+        'Caused by: java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.',
+        '\tat T.inner(T.java:2)',
+        '\t... 9 more',
+        ' INFO 1 --- [main] T : next',
+      ),
+    );
+    expect(ev).toHaveLength(2);
+    expect(ev[0]!.messages).toEqual([
+      'java.lang.RuntimeException: Unable to acquire JDBC Connection',
+      'Suppressed: java.lang.IllegalStateException: second',
+      'Caused by: java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.',
+    ]);
+    expect(ev[0]!.frames).toHaveLength(5);
+  });
+
+  test('CPython exception groups', () => {
+    const ev = foldEvents(
+      lines(
+        'ERROR:app:batch failed',
+        '  + Exception Group Traceback (most recent call last):',
+        '  |   File "<string>", line 5, in <module>',
+        '  | ExceptionGroup: two failed (2 sub-exceptions)',
+        '  +-+---------------- 1 ----------------',
+        '    | TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00',
+        '    +---------------- 2 ----------------',
+        '    | ConnectionError: server closed the connection unexpectedly',
+        '    +------------------------------------',
+        'WARNING:app:next',
+      ),
+    );
+    expect(heads(ev)).toEqual(['ERROR:app:batch failed', 'WARNING:app:next']);
+    expect(eventText(ev[0]!)).toContain('TimeoutError: QueuePool limit of size 5');
+  });
+
+  test("Node's console.error of an error with a cause", () => {
+    const ev = foldEvents(
+      lines(
+        'Error: timeout exceeded when trying to connect',
+        '    at [eval]:2:11',
+        '    at runScriptInThisContext (node:internal/vm:219:10)',
+        '    ... 5 lines matching cause stack trace ...',
+        '    at node:internal/main/eval_string:71:3 {',
+        '  [cause]: Error: connect ECONNREFUSED 127.0.0.1:5432',
+        '      at [eval]:2:87',
+        '      at node:internal/main/eval_string:71:3 {',
+        "    code: 'ECONNREFUSED'",
+        '  }',
+        '}',
+        'next',
+      ),
+    );
+    expect(heads(ev)).toEqual(['Error: timeout exceeded when trying to connect', 'next']);
+    expect(ev[0]!.messages).toEqual(['[cause]: Error: connect ECONNREFUSED 127.0.0.1:5432', "code: 'ECONNREFUSED'"]);
+    expect(ev[0]!.frames).toHaveLength(5);
+    expect(ev[0]!.kind).toBe('node');
+  });
+});
+
 describe('sources.logs[].multiline.start', () => {
   test('a matching line starts an event, every other line continues it; the line as written is matched', () => {
     const ev = foldEvents(
