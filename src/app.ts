@@ -13,6 +13,7 @@ import { installBodyHandling } from './http/errors';
 import { registerRoutes } from './http/routes';
 import { registerSlackEntryPoints } from './slack/routes';
 import { createSourceClients, type SourceClients } from './sources';
+import { SqliteStore } from './store/sqlite';
 import { Store, StoreError } from './store/store';
 
 export interface AppDeps {
@@ -57,7 +58,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout, logger: deps.logger });
   const pipeline = new Pipeline({
     config: config.pipeline,
-    store,
+    // The pipeline uses the asynchronous store; the other callers move to it next (issue 15).
+    store: new SqliteStore(store),
     routes,
     fallback,
     notifiers,

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   const address = await service.app.listen({ host, port: config.server.port });
   logger.info({ address, state: config.state.path }, 'listening');
-  if (!stopping) service.pipeline.resume();
+  if (!stopping) void service.pipeline.resume();
 }
 
 main().catch((e) => {

@@ -29,6 +29,13 @@ export const pipelineConfigSchema = z.strictObject({
       maxBackoffMs: z.number().int().positive().default(15_000),
     })
     .default({ budgetMs: 120_000, maxAttempts: 10, initialBackoffMs: 500, maxBackoffMs: 15_000 }),
+  /**
+   * A run's claim on the store's queue lasts this long unless renewed (every third of it while the
+   * run works): a replica that dies has its runs taken over this long after its last renewal.
+   */
+  leaseMs: z.number().int().min(1_000).default(15_000),
+  /** How often the pipeline looks for runs to claim that another replica admitted or left. */
+  pollMs: z.number().int().min(50).default(1_000),
   /** On SIGTERM, runs in flight get this long to finish; the rest resume at the next start. */
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
 });

@@ -243,7 +243,7 @@ describe('Pipeline', () => {
     const a = recordingNotifier('a');
     const b = recordingNotifier('b');
     const t2 = testPipeline({ store: new Store(path), enrichers: [fast], notifiers: [a.notifier, b.notifier] });
-    expect(t2.pipeline.resume()).toBe(2);
+    expect(await t2.pipeline.resume()).toBe(2);
     const [d1, d2] = await Promise.all([t2.pipeline.wait(queued.id), t2.pipeline.wait('r-half')]);
     expect(d1.notifications.map((n) => n.status)).toEqual(['sent', 'sent']);
     expect(d2.notifications).toEqual([

@@ -5,14 +5,16 @@ import { createMetrics } from '../../src/metrics';
 import { Pipeline, type CompiledRoute } from '../../src/pipeline/pipeline';
 import { pipelineConfigSchema, type PipelineConfig } from '../../src/pipeline/config';
 import { toAlertGroup, webhookPayloadSchema } from '../../src/alertmanager/payload';
+import { SqliteStore } from '../../src/store/sqlite';
 import { Store } from '../../src/store/store';
+import type { StateStore } from '../../src/store/types';
 import { diagnose } from '../../src/diagnosis';
 import { capturingLogger } from './capture';
 import { firingPayload } from './fixtures';
 
-/** A pipeline over an in-memory (or given) store with the given enrichers and notifiers on one catch-all route. */
+/** A pipeline over an in-memory (or given) SQLite store, or over `stateStore` when given, with the given enrichers and notifiers on one catch-all route. */
 export function testPipeline(
-  opts: { enrichers?: Enricher[]; notifiers?: Notifier[]; config?: Partial<PipelineConfig>; store?: Store; secrets?: string[] } = {},
+  opts: { enrichers?: Enricher[]; notifiers?: Notifier[]; config?: Partial<PipelineConfig>; store?: Store; stateStore?: StateStore; secrets?: string[] } = {},
 ) {
   const store = opts.store ?? new Store(':memory:');
   const log = capturingLogger(opts.secrets ?? []);
@@ -22,7 +24,7 @@ export function testPipeline(
   const config = { ...pipelineConfigSchema.parse({}), ...opts.config };
   const pipeline = new Pipeline({
     config,
-    store,
+    store: opts.stateStore ?? new SqliteStore(store),
     routes: [route],
     fallback: { ...route, index: -1 },
     notifiers: new Map(notifiers.map((n) => [n.name, n])),
