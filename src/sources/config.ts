@@ -75,6 +75,31 @@ const jsRegex = z
     }
   }, 'must be a valid regular expression');
 
+/** The admin console's database: PgBouncer's virtual database is always named `pgbouncer` (pgbouncer/pgbouncer doc/usage.md, "Admin console"). */
+export const PGBOUNCER_ADMIN_DATABASE = 'pgbouncer';
+
+/** True when `url` names the admin console's database (or is not a parsable URL, which the format check reports). */
+function namesAdminDatabase(url: string): boolean {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) === PGBOUNCER_ADMIN_DATABASE;
+  } catch {
+    return true;
+  }
+}
+
+/** `sources.pgbouncer[]`: a PgBouncer's admin console, read with a user in its `stats_users` (or `admin_users`). */
+export const pgbouncerSourceSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
+  url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .refine(credentialsDecode, 'the user or password in the URL is not valid percent-encoding (write % as %25)')
+    .refine(namesAdminDatabase, `must name PgBouncer's admin console database: postgres://user:password@host:6432/${PGBOUNCER_ADMIN_DATABASE}`),
+  /** Deadline of one reading of the console (waiting for our connection included). */
+  timeoutMs: z.number().int().positive().default(5_000),
+});
+export type PgBouncerSource = z.infer<typeof pgbouncerSourceSchema>;
+
 const logsCommon = {
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
   timeoutMs: z.number().int().positive().default(5_000),
@@ -142,6 +167,7 @@ export const sourcesConfigSchema = z.strictObject({
   prometheus: prometheusSourceSchema.optional(),
   alertmanager: alertmanagerSourceSchema.optional(),
   postgres: z.array(postgresSourceSchema).superRefine(uniqueNames).default([]),
+  pgbouncer: z.array(pgbouncerSourceSchema).superRefine(uniqueNames).default([]),
   logs: z.array(logSourceSchema).superRefine(uniqueNames).default([]),
 });
 export type SourcesConfig = z.infer<typeof sourcesConfigSchema>;

@@ -2,6 +2,7 @@ import type { SourcesConfig } from './config';
 import { createPrometheusClient, type PrometheusClient } from './prometheus';
 import { createAlertmanagerClient, type AlertmanagerClient } from './alertmanager';
 import { createPostgresGuard, type PostgresGuard } from './postgres';
+import { createPgBouncerClient, type PgBouncerClient } from './pgbouncer';
 
 /**
  * The clients of the configured sources, created once per process and shared by every route's
@@ -15,6 +16,8 @@ export interface SourceClients {
   readonly alertmanager?: AlertmanagerClient;
   /** One connection guard per `sources.postgres[]` entry, by name (empty when none). */
   readonly postgres: ReadonlyMap<string, PostgresGuard>;
+  /** One admin-console client per `sources.pgbouncer[]` entry, by name (empty when none). */
+  readonly pgbouncer: ReadonlyMap<string, PgBouncerClient>;
   /** Closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -22,13 +25,15 @@ export interface SourceClients {
 /** Builds the source clients from `sources`; opens nothing until first used. */
 export function createSourceClients(config: SourcesConfig): SourceClients {
   const postgres = new Map(config.postgres.map((db) => [db.name, createPostgresGuard(db)] as const));
+  const pgbouncer = new Map(config.pgbouncer.map((b) => [b.name, createPgBouncerClient(b)] as const));
   return {
     config,
     postgres,
+    pgbouncer,
     ...(config.prometheus ? { prometheus: createPrometheusClient(config.prometheus) } : {}),
     ...(config.alertmanager ? { alertmanager: createAlertmanagerClient(config.alertmanager) } : {}),
     async close() {
-      await Promise.allSettled([...postgres.values()].map((g) => g.close()));
+      await Promise.allSettled([...postgres.values(), ...pgbouncer.values()].map((g) => g.close()));
     },
   };
 }

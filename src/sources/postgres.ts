@@ -2,10 +2,13 @@ import net from 'node:net';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresSource } from './config';
+import { Mutex } from './mutex';
+import { cleanUrl, MonitorClient } from './pg-startup';
 import { classifyPgError, passwordOfUrl, PostgresSourceError, type PoolerHint } from './postgres-errors';
 
 export { classifyPgError, passwordOfUrl, scrubPassword, PostgresSourceError, REFUSAL_HINTS } from './postgres-errors';
 export type { MonitoringRefusal, PgFailureKind, PoolerHint } from './postgres-errors';
+export { STARTUP_PARAMETERS } from './pg-startup';
 
 /**
  * The connection guard for one monitored database, reached directly or through a connection
@@ -114,29 +117,6 @@ export const CANCEL_SOCKET_WAIT_MS = 10_000;
 export const QUARANTINE_MARGIN_MS = 500;
 /** Bound on ROLLBACK/COMMIT/END, which must not wait on the caller's (maybe aborted) signal. */
 const HOUSEKEEPING_TIMEOUT_MS = 1_000;
-/**
- * URL parameters that would reach the startup packet or override ours in pg
- * (pg/lib/connection-parameters.js, pg-connection-string): removed from the URL.
- */
-const OWN_PARAMS = [
-  'application_name',
-  'fallback_application_name',
-  'statement_timeout',
-  'lock_timeout',
-  'idle_in_transaction_session_timeout',
-  'query_timeout',
-  'connect_timeout',
-  'options',
-  'replication',
-];
-/**
- * The only startup parameters we send (a pooler may refuse any other: see the top of this file).
- * `client_encoding` (UTF8) is added by node-postgres' protocol serializer itself
- * (pg-protocol/src/serializer.ts `startup`); PgBouncer tracks it (src/varcache.c).
- */
-export const STARTUP_PARAMETERS = ['user', 'database', 'application_name', 'client_encoding'] as const;
-/** The ones our Client passes on from pg's own list (client_encoding is not in it). */
-const CLIENT_STARTUP_KEYS = ['user', 'database', 'application_name'] as const;
 /** Prefix of the guard's own statements, so they can be told apart in pg_stat_statements. */
 export const STATEMENT_TAG = '/* pagefirst */';
 /** PostgreSQL's protocol code of a CancelRequest (protocol.sgml). */
@@ -147,22 +127,6 @@ const CANCEL_REQUEST_CODE = 80877102;
  * before our first transaction has told us the backend's pid, that says "probably a pooler".
  */
 export const PID_MAX_LIMIT = 4_194_304;
-
-/** A pg Client whose startup packet holds STARTUP_PARAMETERS only, whatever the URL or PG* environment says. */
-class MonitorClient extends Client {
-  /**
-   * node-postgres builds the startup packet in Client#getStartupConf (pg/lib/client.js): user,
-   * database, application_name, replication, statement_timeout, lock_timeout,
-   * idle_in_transaction_session_timeout and options (the last also from PGOPTIONS). We keep the
-   * first three; test/sources/postgres-pooler.test.ts reads the packet on the wire.
-   */
-  getStartupConf(): Record<string, string> {
-    const base = (Client.prototype as unknown as { getStartupConf(this: Client): Record<string, string> }).getStartupConf.call(this);
-    const out: Record<string, string> = {};
-    for (const k of CLIENT_STARTUP_KEYS) if (base[k] !== undefined) out[k] = base[k];
-    return out;
-  }
-}
 
 /** The SQL that opens each run's transaction: read-only snapshot, our timeouts LOCAL, and the backend's pid. */
 export function beginStatement(t: { statementTimeoutMs: number; lockTimeoutMs: number; idleInTransactionTimeoutMs: number }): string {
@@ -176,54 +140,6 @@ export function beginStatement(t: { statementTimeoutMs: number; lockTimeoutMs: n
   ].join('; ');
 }
 
-/** A FIFO mutex whose waiters leave the queue when their signal aborts. */
-class Mutex {
-  private locked = false;
-  private readonly waiters: Array<{ grant: () => void }> = [];
-
-  get waiting(): number {
-    return this.waiters.length;
-  }
-  get isLocked(): boolean {
-    return this.locked;
-  }
-
-  tryAcquire(): boolean {
-    if (this.locked) return false;
-    this.locked = true;
-    return true;
-  }
-
-  acquire(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    if (!this.locked) {
-      this.locked = true;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next.grant();
-    else this.locked = false;
-  }
-}
-
 interface Conn {
   client: MonitorClient;
   broken: boolean;
@@ -231,17 +147,6 @@ interface Conn {
   keyPid: number | null;
   /** pg_backend_pid() in the current (or last) transaction. */
   backendPid: number | null;
-}
-
-/** Strips our own parameters from the URL so pg cannot let them override ours; leaves unparsable URLs alone. */
-function cleanUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    for (const k of OWN_PARAMS) u.searchParams.delete(k);
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 /**
