@@ -68,6 +68,10 @@ function loadClient(): Promise<Client> {
   return (clientModule ??= import('@kubernetes/client-node'));
 }
 
+/** Longest alert label value repeated in a problem line (label values come from whoever sends alerts). */
+const MAX_LABEL_SHOWN = 100;
+const shown = (v: string) => (v.length > MAX_LABEL_SHOWN ? `${v.slice(0, MAX_LABEL_SHOWN - 1)}…` : v);
+
 /** A `Status` body's useful parts (apimachinery pkg/apis/meta/v1 types.go Status). */
 interface ApiStatus {
   code: number;
@@ -303,7 +307,7 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
       const problems: string[] = [];
       const alertNs = labels[KUBERNETES_ALERT_LABELS.namespace];
       if (alertNs !== undefined && alertNs !== namespace)
-        problems.push(`the alert's namespace "${alertNs}" is not the configured one; read namespace "${namespace}"`);
+        problems.push(`the alert's namespace "${shown(alertNs)}" is not the configured one; read namespace "${namespace}"`);
 
       // 1. the pods
       const list = withTimeout(opts.signal, source.timeoutMs);
@@ -338,12 +342,12 @@ export function createKubernetesLogReader(source: KubernetesSource): LogReader {
         if (hit.length) pods = hit;
         else
           problems.push(
-            `the alert's pod "${alertPod}" is not among the ${pods.length} pod(s) "${cfg.labelSelector}" selects (gone, or outside the selection); read those instead`,
+            `the alert's pod "${shown(alertPod)}" is not among the ${pods.length} pod(s) "${cfg.labelSelector}" selects (gone, or outside the selection); read those instead`,
           );
       }
       const alertContainer = labels[KUBERNETES_ALERT_LABELS.container];
       if (alertContainer !== undefined && cfg.container && alertContainer !== cfg.container) {
-        problems.push(`the alert's container "${alertContainer}" is not the configured one; read container "${cfg.container}"`);
+        problems.push(`the alert's container "${shown(alertContainer)}" is not the configured one; read container "${cfg.container}"`);
       }
       const targets: Target[] = [];
       for (const p of pods) {

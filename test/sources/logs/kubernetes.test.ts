@@ -224,6 +224,12 @@ describe('kubernetes log source', () => {
       `the alert's pod "worker-a" is not among the 3 pod(s) "app=checkout" selects (gone, or outside the selection); read those instead`,
     ]);
 
+    // a label value from whoever sends alerts is cut in the line that repeats it
+    const long = await read(source(), { pod: 'p'.repeat(5_000) });
+    expect(long.problems![0]).toBe(
+      `the alert's pod "${'p'.repeat(99)}…" is not among the 3 pod(s) "app=checkout" selects (gone, or outside the selection); read those instead`,
+    );
+
     // the alert's container is used where no container is configured and the pod has it
     from = kube.requests.length;
     const sidecar = await read(source(), { container: 'istio-proxy', pod: 'checkout-a' });
