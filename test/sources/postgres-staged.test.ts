@@ -9,6 +9,8 @@
 import { postgresSourceSchema } from '../../src/sources/config';
 import { classifyPgError, createPostgresGuard, type PostgresGuard } from '../../src/sources/postgres';
 import {
+  AUTOVACUUM_STAGE_SETTINGS,
+  autovacuumWorker,
   connectionHog,
   DBEAVER_APP,
   idleInTransaction,
@@ -22,7 +24,7 @@ import {
   walsender,
 } from '../support/pg-scenarios';
 import { startPostgres, type TestPostgres } from '../support/postgres';
-import { caught } from '../support/wait';
+import { caught, until } from '../support/wait';
 
 const never = () => new AbortController().signal;
 const APP = { user: 'pf_app', password: 'app-pw-2' };
@@ -61,13 +63,14 @@ function readActivity(g: PostgresGuard): Promise<ActivityRow[]> {
 }
 
 beforeAll(async () => {
-  pg = await startPostgres({ maxConnections: 12, settings: { max_prepared_transactions: 3 } });
+  pg = await startPostgres({ maxConnections: 12, settings: { max_prepared_transactions: 3, ...AUTOVACUUM_STAGE_SETTINGS } });
   monitorUrl = await pg.createRole('pf_monitor', 'mon-pw-2', { monitor: true });
   blindUrl = await roleWithoutMonitor(pg, 'pf_blind', 'blind-pw-2');
   await pg.createRole(APP.user, APP.password);
   const admin = await pg.connect();
   try {
-    await admin.query('CREATE TABLE carts (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)');
+    // no autovacuum on it: this server's slow autovacuum (AUTOVACUUM_STAGE_SETTINGS) must not join the lock queues staged on it
+    await admin.query('CREATE TABLE carts (id int PRIMARY KEY, n int NOT NULL DEFAULT 0) WITH (autovacuum_enabled = off)');
     await admin.query('INSERT INTO carts (id) SELECT g FROM generate_series(1, 3000) g');
     await admin.query('GRANT SELECT, UPDATE ON carts TO pf_app');
     await admin.query('ANALYZE carts');
@@ -157,6 +160,44 @@ test('another client filling the ordinary slots: our monitoring role is refused 
   try {
     expect((await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'reporting'`)).rows[0].n).toBe(9);
   } finally {
+    await admin.end();
+  }
+});
+
+test('an anti-wraparound autovacuum keeps its lock against a waiting ALTER TABLE past deadlock_timeout; a regular one yields', async () => {
+  const admin = await pg.connect();
+  const ddl = await pg.connect({ applicationName: 'pf-ddl' });
+  try {
+    const av = await autovacuumWorker(pg, { table: 'pf_frozen', antiWraparound: true });
+    expect(av.query).toBe('autovacuum: VACUUM public.pf_frozen (to prevent wraparound)');
+    await ddl.query("SET lock_timeout = '20s'");
+    const alter = ddl.query('ALTER TABLE pf_frozen ADD COLUMN z int').catch((e: Error) => e);
+    // waited well past deadlock_timeout (1 s), the worker still holds the table and still blocks the ALTER
+    const waited = await until(
+      'the ALTER to wait 1.5 s on the worker',
+      async () => {
+        const r = (
+          await admin.query(
+            `SELECT pg_blocking_pids(pid) AS b, extract(epoch FROM clock_timestamp() - query_start) AS s FROM pg_stat_activity WHERE application_name = 'pf-ddl' AND wait_event_type = 'Lock'`,
+          )
+        ).rows[0];
+        return r && Number(r.s) >= 1.5 ? (r.b as number[]) : undefined;
+      },
+      10_000,
+    );
+    expect(waited).toEqual([av.pid]);
+    await admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1', ['pf-ddl']);
+    await alter;
+    await av.release();
+
+    const regular = await autovacuumWorker(pg, { table: 'pf_dead', antiWraparound: false });
+    expect(regular.query).toBe('autovacuum: VACUUM public.pf_dead');
+    await ddl.query('ALTER TABLE pf_dead ADD COLUMN z int'); // completes: the worker was cancelled for it
+    expect(
+      (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE $2', [regular.pid, 'autovacuum: VACUUM public.pf_dead%'])).rowCount,
+    ).toBe(0);
+  } finally {
+    await ddl.end();
     await admin.end();
   }
 });

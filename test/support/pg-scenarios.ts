@@ -15,7 +15,14 @@
  *   pg_prepared_xacts has its gid; PREPARE TRANSACTION needs max_prepared_transactions > 0;
  * - a queued ALTER TABLE (ACCESS EXCLUSIVE) makes every later SELECT on the table wait behind it;
  * - parallel workers have backend_type `parallel worker` and leader_pid (PG 14+);
- * - a connection with `replication=database` is a walsender (backend_type `walsender`).
+ * - a connection with `replication=database` is a walsender (backend_type `walsender`);
+ * - an autovacuum worker has backend_type `autovacuum worker` and query `autovacuum: VACUUM
+ *   public.t`, with ` (to prevent wraparound)` when the table's relfrozenxid is older than its
+ *   autovacuum_freeze_max_age (minimum 100000, so 100001 transactions are burnt first, about
+ *   0.6 s here); such a worker keeps its lock against a waiting ALTER TABLE, where a regular one
+ *   is cancelled after deadlock_timeout (postgres/postgres src/backend/storage/lmgr/proc.c
+ *   ProcSleep: "Only do it if the worker is not working to protect against Xid wraparound",
+ *   i.e. not PROC_VACUUM_FOR_WRAPAROUND).
  */
 import { Client } from 'pg';
 import type { TestPgBouncer } from './pgbouncer';
@@ -435,4 +442,92 @@ export async function pgbouncerPoolFull(
       await Promise.all([...holders, ...waiters].map((c) => c.end().catch(() => {})));
     },
   });
+}
+
+/**
+ * Server settings under which the launcher starts a worker within a second:
+ * startPostgres({ settings: AUTOVACUUM_STAGE_SETTINGS }). The staged table itself makes its
+ * worker slow (SLOW_VACUUM: every page costs a 100 ms nap), so the catalogs' own autovacuum runs at
+ * normal speed and does not take every worker slot.
+ */
+export const AUTOVACUUM_STAGE_SETTINGS = { autovacuum_naptime: 1 } as const;
+/** Per-table storage parameters (CREATE TABLE ... WITH) that make its autovacuum worker crawl. */
+const SLOW_VACUUM = 'autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1';
+
+export interface Autovacuum extends Stage {
+  /** The worker's pid. */
+  pid: number;
+  /** Its query, e.g. `autovacuum: VACUUM public.t (to prevent wraparound)`. */
+  query: string;
+}
+
+/**
+ * An autovacuum worker busy on a new table `table` (20000 rows): `antiWraparound` ages the
+ * table past autovacuum_freeze_max_age (100001 transactions burnt), else dead rows past
+ * zero thresholds make a regular one. Needs AUTOVACUUM_STAGE_SETTINGS. Resolves once the worker
+ * is in pg_stat_activity on that table. release() queues a DROP TABLE, then ends the worker, so
+ * the DROP takes the lock before the launcher starts another.
+ */
+export async function autovacuumWorker(pg: TestPostgres, o: { table: string; antiWraparound: boolean }): Promise<Autovacuum> {
+  const admin = await pg.connect();
+  try {
+    const naptime = (await admin.query(`SELECT current_setting('autovacuum_naptime') AS n`)).rows[0].n as string;
+    if (naptime !== '1s') throw new Error(`autovacuum_naptime is ${naptime}: start the test PostgreSQL with settings AUTOVACUUM_STAGE_SETTINGS`);
+    if (o.antiWraparound) {
+      // no ANALYZE in the same run (its query would read `VACUUM ANALYZE`): the analyze threshold is out of reach
+      await admin.query(
+        `CREATE TABLE ${o.table} (id int, pad text) WITH (autovacuum_enabled = off, autovacuum_analyze_threshold = 1000000000, ${SLOW_VACUUM})`,
+      );
+      await admin.query(`INSERT INTO ${o.table} SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g`);
+      // a procedure-style loop may COMMIT (PG 11+): 100001 transactions make relfrozenxid older than the minimum freeze age
+      await admin.query(`DO $$ BEGIN FOR i IN 1..100001 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`);
+      await admin.query(`ALTER TABLE ${o.table} SET (autovacuum_freeze_max_age = 100000)`);
+    } else {
+      await admin.query(
+        `CREATE TABLE ${o.table} (id int, pad text) WITH (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0, autovacuum_analyze_threshold = 1000000000, ${SLOW_VACUUM})`,
+      );
+      await admin.query(`INSERT INTO ${o.table} SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g`);
+      await admin.query(`DELETE FROM ${o.table} WHERE id % 2 = 0`);
+    }
+    // `autovacuum: VACUUM public.t`, or `VACUUM ANALYZE`, with ` (to prevent wraparound)` when it is one
+    const like = `autovacuum: VACUUM%public.${o.table}%`;
+    const busy = async () =>
+      (await admin.query(`SELECT pid, datname, query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`)).rows
+        .map((r) => `${r.pid} ${r.datname}: ${r.query}`)
+        .join('; ') || 'none';
+    const row = await until(
+      `an autovacuum worker on ${o.table}`,
+      async () =>
+        (await admin.query(`SELECT pid, query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND query LIKE $1`, [like])).rows[0] as
+          { pid: number; query: string } | undefined,
+      STAGE_TIMEOUT_MS,
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message} (autovacuum workers now: ${await busy()})`);
+    });
+    return track({
+      pid: row.pid,
+      query: row.query,
+      async release() {
+        const a = await pg.connect();
+        const drop = await pg.connect();
+        try {
+          const dropping = drop.query(`DROP TABLE IF EXISTS ${o.table}`).catch((e) => e);
+          await until(
+            'the DROP to queue',
+            async () =>
+              (await a.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE 'DROP TABLE IF EXISTS ${o.table}%' AND wait_event_type = 'Lock'`)).rowCount! >
+                0 || (await a.query(`SELECT to_regclass($1) IS NULL AS gone`, [o.table])).rows[0].gone,
+            STAGE_TIMEOUT_MS,
+          );
+          await a.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND query LIKE $1`, [like]);
+          await dropping;
+        } finally {
+          await drop.end();
+          await a.end();
+        }
+      },
+    });
+  } finally {
+    await admin.end();
+  }
 }
