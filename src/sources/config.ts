@@ -41,6 +41,22 @@ export const alertmanagerSourceSchema = z.strictObject({
 });
 export type AlertmanagerSource = z.infer<typeof alertmanagerSourceSchema>;
 
+/** A glob over application_name or usename: `*` any run of characters, `?` one; case-sensitive like both columns. */
+const sessionGlob = z.string().min(1).max(200);
+
+/**
+ * `sources.postgres[].application`: which sessions are the application's own. A session is the
+ * application's when its application_name matches one of `names` (if any are given) and its
+ * usename one of `users` (if any are given).
+ */
+export const applicationSessionsSchema = z
+  .strictObject({
+    names: z.array(sessionGlob).max(50).default([]),
+    users: z.array(sessionGlob).max(50).default([]),
+  })
+  .refine((a) => a.names.length > 0 || a.users.length > 0, 'give names (application_name globs), users (usename globs) or both');
+export type ApplicationSessions = z.infer<typeof applicationSessionsSchema>;
+
 /** `sources.postgres[]`: a monitored database, reached with a read-only monitoring role. */
 export const postgresSourceSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
@@ -58,6 +74,8 @@ export const postgresSourceSchema = z.strictObject({
   applicationName: z.string().min(1).max(63).default('pagefirst'),
   /** Our single connection is closed after this long unused, so an idle monitor holds no slot. */
   idleCloseMs: z.number().int().positive().default(10_000),
+  /** Which sessions are the application's own; default: those matching the alert's service, else the largest client group. */
+  application: applicationSessionsSchema.optional(),
 });
 export type PostgresSource = z.infer<typeof postgresSourceSchema>;
 
