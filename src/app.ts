@@ -10,8 +10,8 @@ import { createNotifiers } from './notifiers';
 import { compileRoutes } from './pipeline/compile';
 import { Pipeline } from './pipeline/pipeline';
 import { installBodyHandling } from './http/errors';
-import { registerRoutes } from './http/routes';
-import { registerSlackEntryPoints } from './slack/routes';
+import { registerEndpoints } from './http/endpoints';
+import { registerSlackEntryPoints } from './slack/endpoints';
 import { createSourceClients, type SourceClients } from './sources';
 import { SqliteStore } from './store/sqlite';
 import { Store, StoreError } from './store/store';
@@ -88,7 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   installBodyHandling(app);
   await app.register(rateLimit, { global: false });
   let closing = false;
-  registerRoutes(app, {
+  registerEndpoints(app, {
     pipeline,
     store,
     metrics,

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { serverConfigSchema, linksConfigSchema } from '../http/config';
+import { serverConfigSchema } from '../http/config';
+import { linksConfigSchema } from '../notifiers/links';
 import { stateConfigSchema } from '../store/config';
 import { pipelineConfigSchema } from '../pipeline/config';
 import { sourcesConfigSchema } from '../sources/config';
-import { slackConfigSchema } from '../notifiers/slack/config';
+import { slackConfigSchema } from '../slack/config';
 import { ENRICHERS, DEFAULT_ENRICHERS, enricherModule } from '../enrichers';
 import { NOTIFIER_NAMES } from '../notifiers/names';
 

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Diagnostic } from '../core/diagnostic';
 import type { Notifier } from '../core/notifier';
-import type { LinksConfig } from '../http/config';
+import type { LinksConfig } from './links';
 import { buildMessageModel, type ModelPart } from './message';
 
 const RULE = '─'.repeat(72);

@@ -1,17 +1,19 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema';
 import type { Notifier } from '../core/notifier';
 import type { Store } from '../store/store';
 import { createConsoleNotifier } from './console';
-import { createSlackNotifier } from './slack/notifier';
+import type { SlackConfig } from '../slack/config';
+import { createSlackNotifier } from '../slack/notifier';
+import type { LinksConfig } from './links';
 import type { NotifierName } from './names';
 
 export { NOTIFIER_NAMES, type NotifierName } from './names';
 
 /** What notifier factories may draw from. */
 export interface NotifierDeps {
-  config: Pick<Config, 'slack' | 'links'>;
+  /** The config's `slack` and `links` parts. */
+  config: { slack?: SlackConfig; links: LinksConfig };
   store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
   out: Pick<Writable, 'write'>;
   /** For notifiers' own warnings (the Slack client's). */
@@ -35,6 +37,6 @@ export function createNotifiers(names: Iterable<NotifierName>, deps: NotifierDep
 }
 
 /** Where diagnostics go when a route names no notifiers: Slack with a token, else the console. */
-export function defaultNotifiers(config: Pick<Config, 'slack'>): NotifierName[] {
+export function defaultNotifiers(config: { slack?: Pick<SlackConfig, 'token'> }): NotifierName[] {
   return config.slack?.token ? ['slack'] : ['console'];
 }

@@ -3,7 +3,7 @@
  * read it at 3 a.m. (what is wrong, what to do, the evidence, the links). Pure: no I/O, no
  * platform syntax. Slack (Block Kit) and the console (text) both render from it.
  */
-import type { LinksConfig } from '../http/config';
+import type { LinksConfig } from './links';
 import { wellFormed } from '../alertmanager/payload';
 import type { Diagnostic, EnrichmentStatus, Section, SeriesSection } from '../core/diagnostic';
 

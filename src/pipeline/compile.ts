@@ -3,7 +3,7 @@ import type { Enricher } from '../core/enricher';
 import { enricherModule, type EnricherDeps } from '../enrichers';
 import { defaultNotifiers, type NotifierName } from '../notifiers';
 import type { CompiledRoute } from './pipeline';
-import { compileMatcher } from './routes';
+import { compileMatcher } from './alert-routes';
 
 /**
  * Instantiates each route's enrichers with their settings (`enrichers.<name>` merged with the

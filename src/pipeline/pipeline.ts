@@ -13,8 +13,8 @@ import type { AdmitRequest, AdmitResult, Claimed, RunRecord, StateStore } from '
 import type { PipelineConfig } from './config';
 import { runEnrichers, errorMessage } from './enrich';
 import { notificationKey, rerunKey } from './idempotency';
-import { withRetry } from './retry';
-import { pickRoute, type RouteMatcher } from './routes';
+import { withRetry } from '../core/retry';
+import { pickRoute, type RouteMatcher } from './alert-routes';
 
 /** A route ready to run: its matcher, its enricher instances and the names of its notifiers. */
 export interface CompiledRoute extends RouteMatcher {

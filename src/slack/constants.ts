@@ -2,7 +2,7 @@
  * The Slack app's surface as the code uses it: the manifest (slack/manifest.yml) must declare
  * exactly these, and a test holds the two together.
  */
-import { RERUN_ACTION_ID } from '../notifiers/slack/render';
+import { RERUN_ACTION_ID } from './render';
 
 export { RERUN_ACTION_ID };
 

@@ -9,10 +9,10 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { alertnameOf, type AlertGroup } from '../core/alert';
-import type { SlackApi, SlackHistoryMessage } from '../notifiers/slack/client';
-import type { SlackConfig } from '../notifiers/slack/config';
-import { rememberThread } from '../notifiers/slack/notifier';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { SlackApi, SlackHistoryMessage } from './client';
+import type { SlackConfig } from './config';
+import { rememberThread } from './notifier';
+import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { Store } from '../store/store';
 import { DIAGNOSE_CALLBACK_ID, RERUN_ACTION_ID } from './constants';
@@ -26,7 +26,7 @@ const THREAD_PAGE = 200;
 
 export interface EntryDeps {
   config: Pick<SlackConfig, 'alertsChannel' | 'incidentChannel' | 'allowedChannels' | 'allowedUsers'>;
-  pipeline: Pick<Pipeline, 'admit'>;
+  pipeline: RunAdmitter;
   store: Pick<Store, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
   alertmanager?: AlertmanagerClient;
   api: Pick<SlackApi, 'replies' | 'postEphemeral'>;

@@ -4,8 +4,8 @@
  * `• *name:* \`value\``), a Prometheus-style `alertname{label="value"}`, attachment fields, an `alertname:` line,
  * a fingerprint, or one of our own diagnostics (its re-run button). Pure functions.
  */
-import type { SlackHistoryMessage } from '../notifiers/slack/client';
-import { messageText } from '../notifiers/slack/notifier';
+import type { SlackHistoryMessage } from './client';
+import { messageText } from './notifier';
 import { RERUN_ACTION_ID } from './constants';
 
 /** What a message tells about its alert. */

@@ -4,7 +4,7 @@
  * read from the message where Alertmanager cannot say.
  */
 import type { AlertGroup } from '../core/alert';
-import { manualGroup } from '../http/routes';
+import { manualGroup } from '../alertmanager/manual-group';
 import { amMatcher, type AlertmanagerClient, type AmAlert } from '../sources/alertmanager';
 import type { Store } from '../store/store';
 import type { RecognisedAlert, RerunRef } from './recognise';

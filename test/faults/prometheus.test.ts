@@ -1,6 +1,6 @@
 import type { Diagnostic } from '../../src/core/diagnostic';
 import { buildMessageModel } from '../../src/notifiers/message';
-import { renderDiagnostic } from '../../src/notifiers/slack/render';
+import { renderDiagnostic } from '../../src/slack/render';
 import { checkMessage } from '../fakes/slack';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';

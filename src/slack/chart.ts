@@ -6,7 +6,7 @@
  * worker at the timeout.
  */
 import { Worker } from 'node:worker_threads';
-import type { SeriesSection } from '../../core/diagnostic';
+import type { SeriesSection } from '../core/diagnostic';
 
 /** Points kept per series (evenly thinned above it): more adds nothing at 900 px. */
 export const MAX_CHART_POINTS = 600;

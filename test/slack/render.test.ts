@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { Cause, Diagnostic, Enrichment, Section } from '../../../src/core/diagnostic';
-import { buildMessageModel, TOP_CAUSES } from '../../../src/notifiers/message';
+import type { Cause, Diagnostic, Enrichment, Section } from '../../src/core/diagnostic';
+import { buildMessageModel, TOP_CAUSES } from '../../src/notifiers/message';
 import {
   MAX_BLOCKS,
   MAX_BLOCKS_JSON,
@@ -17,9 +17,9 @@ import {
   renderResolveReply,
   safeSlice,
   type SlackMessage,
-} from '../../../src/notifiers/slack/render';
-import { checkMessage, mrkdwnTexts } from '../../fakes/slack';
-import { sampleDiagnostic } from '../sample';
+} from '../../src/slack/render';
+import { checkMessage, mrkdwnTexts } from '../fakes/slack';
+import { sampleDiagnostic } from '../notifiers/sample';
 
 const HOSTILE = [
   '<!channel>',

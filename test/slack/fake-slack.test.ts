@@ -1,4 +1,4 @@
-import { FakeSlack, SlackFakeError } from '../../fakes/slack';
+import { FakeSlack, SlackFakeError } from '../fakes/slack';
 
 /** The fake itself: the wire behaviour other tests rely on. */
 describe('fake Slack Web API', () => {

@@ -1,4 +1,4 @@
-import { NotifyError } from '../core/notifier';
+import { NotifyError } from './notifier';
 
 export interface RetryPolicy {
   budgetMs: number;

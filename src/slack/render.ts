@@ -4,7 +4,7 @@
  * do not fit are cut on a line boundary with a visible marker, or left out with a note, and
  * every cut is reported in `cuts` so the caller can log it.
  */
-import { TOP_CAUSES, humanDuration, type MessageModel, type ModelPart } from '../message';
+import { TOP_CAUSES, humanDuration, type MessageModel, type ModelPart } from '../notifiers/message';
 
 // Limits. Source: Block Kit reference (docs.slack.dev/reference/block-kit/blocks, api.slack.com/
 // reference/block-kit/block-elements) and ../shared/REFERENCE.md §3.

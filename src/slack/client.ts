@@ -6,8 +6,8 @@
  */
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from 'pino';
-import { NotifyError } from '../../core/notifier';
-import { sleep } from '../../pipeline/retry';
+import { NotifyError } from '../core/notifier';
+import { sleep } from '../core/retry';
 import type { SlackConfig } from './config';
 import type { SlackBlock } from './render';
 

@@ -7,13 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Diagnostic } from '../../core/diagnostic';
-import { NotifyError, type Notifier, type NotifyContext } from '../../core/notifier';
-import type { AlertGroup } from '../../core/alert';
-import type { LinksConfig } from '../../http/config';
-import { sleep } from '../../pipeline/retry';
-import type { Store } from '../../store/store';
-import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot, type MessageModel } from '../message';
+import type { Diagnostic } from '../core/diagnostic';
+import { NotifyError, type Notifier, type NotifyContext } from '../core/notifier';
+import type { AlertGroup } from '../core/alert';
+import type { LinksConfig } from '../notifiers/links';
+import { sleep } from '../core/retry';
+import type { Store } from '../store/store';
+import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot, type MessageModel } from '../notifiers/message';
 import { renderPoolChart } from './chart';
 import { createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';

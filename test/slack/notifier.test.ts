@@ -1,16 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Diagnostic } from '../../../src/core/diagnostic';
-import { NotifyError } from '../../../src/core/notifier';
-import { withRetry } from '../../../src/pipeline/retry';
-import { createSlackApi, slackLogger } from '../../../src/notifiers/slack/client';
-import { slackConfigSchema, type SlackConfig } from '../../../src/notifiers/slack/config';
-import { createSlackNotifier, pickPage, type ThreadState } from '../../../src/notifiers/slack/notifier';
-import { Store } from '../../../src/store/store';
-import { FakeSlack, SlackFakeError, type FakeMessage } from '../../fakes/slack';
-import { capturingLogger } from '../../support/capture';
-import { sampleDiagnostic, sampleGroup } from '../sample';
+import type { Diagnostic } from '../../src/core/diagnostic';
+import { NotifyError } from '../../src/core/notifier';
+import { withRetry } from '../../src/core/retry';
+import { createSlackApi, slackLogger } from '../../src/slack/client';
+import { slackConfigSchema, type SlackConfig } from '../../src/slack/config';
+import { createSlackNotifier, pickPage, type ThreadState } from '../../src/slack/notifier';
+import { Store } from '../../src/store/store';
+import { FakeSlack, SlackFakeError, type FakeMessage } from '../fakes/slack';
+import { capturingLogger } from '../support/capture';
+import { sampleDiagnostic, sampleGroup } from '../notifiers/sample';
 
 const ALERTS = 'C0ALERTS';
 const INCIDENT = 'C0INCIDENT';
@@ -403,7 +403,7 @@ describe('Slack notifier against the fake Slack', () => {
 
 describe('notifier registry', () => {
   it('builds the slack notifier from the config', async () => {
-    const { createNotifiers } = await import('../../../src/notifiers');
+    const { createNotifiers } = await import('../../src/notifiers');
     const store = openStore();
     const list = createNotifiers(['slack', 'console'], { config: { slack: config(), links: {} }, store, out: process.stdout });
     expect([...list.keys()]).toEqual(['slack', 'console']);

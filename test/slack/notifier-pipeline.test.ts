@@ -1,12 +1,12 @@
-import type { Enricher } from '../../../src/core/enricher';
-import type { PoolEvidence } from '../../../src/core/evidence';
-import { toAlertGroup, webhookPayloadSchema } from '../../../src/alertmanager/payload';
-import { slackConfigSchema } from '../../../src/notifiers/slack/config';
-import { createSlackNotifier } from '../../../src/notifiers/slack/notifier';
-import { Store } from '../../../src/store/store';
-import { FakeSlack, checkMessage } from '../../fakes/slack';
-import { firingPayload, resolvedPayload } from '../../support/fixtures';
-import { testPipeline } from '../../support/pipeline';
+import type { Enricher } from '../../src/core/enricher';
+import type { PoolEvidence } from '../../src/core/evidence';
+import { toAlertGroup, webhookPayloadSchema } from '../../src/alertmanager/payload';
+import { slackConfigSchema } from '../../src/slack/config';
+import { createSlackNotifier } from '../../src/slack/notifier';
+import { Store } from '../../src/store/store';
+import { FakeSlack, checkMessage } from '../fakes/slack';
+import { firingPayload, resolvedPayload } from '../support/fixtures';
+import { testPipeline } from '../support/pipeline';
 
 /** A pool enricher that answers like the real one would for a leak: climbing active, a series for the chart. */
 function stubPool(): Enricher {

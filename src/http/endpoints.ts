@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { webhookPayloadSchema, toAlertGroup, issuesOf, wellFormedLabels } from '../alertmanager/payload';
-import { fingerprintOf } from '../alertmanager/fingerprint';
+import { webhookPayloadSchema, toAlertGroup, issuesOf } from '../alertmanager/payload';
+import { manualGroup } from '../alertmanager/manual-group';
 import type { AlertGroup } from '../core/alert';
 import type { Metrics } from '../metrics';
 import type { Pipeline } from '../pipeline/pipeline';
@@ -12,7 +12,7 @@ import { requiredMessage } from '../core/zod';
 import { authorized } from './auth';
 import { HttpError, invalidPayload } from './errors';
 
-export interface RouteDeps {
+export interface EndpointDeps {
   pipeline: Pipeline;
   store: Pick<Store, 'getRun' | 'groupKeyOf' | 'checkWritable'>;
   metrics: Metrics;
@@ -36,35 +36,8 @@ const manualAlertSchema = z.strictObject({
 const fingerprintBodySchema = z.strictObject({ fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/i, 'must be a hex fingerprint') });
 const flag = (v: unknown) => v === 'true' || v === '1' || v === '';
 
-/** A one-alert group for a manual run; it joins the alert's Alertmanager group (and thread) where one was seen. */
-export function manualGroup(
-  rawLabels: Record<string, string>,
-  rawAnnotations: Record<string, string>,
-  startsAt: string,
-  store: Pick<Store, 'groupKeyOf'>,
-): AlertGroup {
-  const labels = wellFormedLabels(rawLabels);
-  const annotations = wellFormedLabels(rawAnnotations);
-  const fingerprint = fingerprintOf(labels);
-  const key = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
-    .join(',');
-  return {
-    groupKey: store.groupKeyOf(fingerprint) ?? `manual:{${key}}`,
-    status: 'firing',
-    receiver: 'manual',
-    groupLabels: { alertname: labels.alertname! },
-    commonLabels: labels,
-    commonAnnotations: annotations,
-    externalURL: '',
-    truncatedAlerts: 0,
-    alerts: [{ status: 'firing', labels, annotations, startsAt, endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint }],
-  };
-}
-
 /** Registers /webhook, /enrich, /diagnostics/:id, /healthz, /readyz and /metrics. */
-export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
+export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): void {
   const { pipeline, metrics } = deps;
   const payloadSchema = webhookPayloadSchema(deps.maxAlerts);
 
@@ -150,7 +123,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
 async function groupFromEnrichBody(
   body: unknown,
-  deps: RouteDeps,
+  deps: EndpointDeps,
   payloadSchema: ReturnType<typeof webhookPayloadSchema>,
   signal: AbortSignal,
 ): Promise<AlertGroup> {

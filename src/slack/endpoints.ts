@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { createSlackApi } from '../notifiers/slack/client';
-import type { SlackConfig } from '../notifiers/slack/config';
-import type { Pipeline } from '../pipeline/pipeline';
+import { createSlackApi } from './client';
+import type { SlackConfig } from './config';
+import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { Store } from '../store/store';
 import { SLACK_PATHS } from './constants';
@@ -25,7 +25,7 @@ const SEEN_NAMESPACE = 'slack_entry';
 
 export interface SlackEntryOptions {
   config: SlackConfig | undefined;
-  pipeline: Pick<Pipeline, 'admit'>;
+  pipeline: RunAdmitter;
   store: Pick<Store, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
   alertmanager?: AlertmanagerClient;
   logger: Logger;
