@@ -5,7 +5,7 @@ import { stateConfigSchema } from '../store/config';
 import { pipelineConfigSchema } from '../pipeline/config';
 import { sourcesConfigSchema } from '../sources/config';
 import { slackConfigSchema } from '../slack/config';
-import { ENRICHERS, DEFAULT_ENRICHERS, enricherModule } from '../enrichers';
+import { DEFAULT_ENRICHERS, ENRICHER_SETTINGS, settingsSchemaOf } from '../enrichers/settings';
 import { NOTIFIER_NAMES } from '../notifiers/names';
 
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -24,7 +24,7 @@ export const routeSchema = z.strictObject({
 });
 
 const enricherSettingsSchema = z.strictObject(
-  Object.fromEntries(ENRICHERS.map((m) => [m.name, m.settingsSchema.optional()])) as Record<string, z.ZodOptional<z.ZodType>>,
+  Object.fromEntries(Object.entries(ENRICHER_SETTINGS).map(([name, schema]) => [name, schema.optional()])) as Record<string, z.ZodOptional<z.ZodType>>,
 );
 
 const logConfigSchema = z.strictObject({
@@ -58,18 +58,18 @@ export const configSchema = z
       }
       route.enrichers.forEach((entry, ei) => {
         const name = typeof entry === 'string' ? entry : entry.name;
-        const mod = enricherModule(name);
-        if (!mod) {
+        const settingsSchema = settingsSchemaOf(name);
+        if (!settingsSchema) {
           ctx.addIssue({
             code: 'custom',
             path: ['routes', ri, 'enrichers', ei],
-            message: `unknown enricher "${name}" (known: ${ENRICHERS.map((m) => m.name).join(', ')})`,
+            message: `unknown enricher "${name}" (known: ${Object.keys(ENRICHER_SETTINGS).join(', ')})`,
           });
           return;
         }
         if (typeof entry !== 'string') {
           const merged = { ...((cfg.enrichers as Record<string, object | undefined>)[name] ?? {}), ...entry.options };
-          const r = mod.settingsSchema.safeParse(merged);
+          const r = settingsSchema.safeParse(merged);
           if (!r.success) {
             for (const i of r.error.issues)
               ctx.addIssue({

@@ -1,14 +1,13 @@
 import type { EnricherModule } from './registry-types';
 import { poolModule } from './pool';
-import { trafficModule } from './traffic';
-import { relatedAlertsModule } from './related_alerts';
-import { postgresEnricherModule } from './postgres';
-import { logsEnricherModule } from './logs';
+import { trafficModule } from './traffic/enricher';
+import { relatedAlertsModule } from './related_alerts/enricher';
+import { postgresEnricherModule } from './postgres/enricher';
+import { logsEnricherModule } from './logs/enricher';
 
 export type { EnricherDeps, EnricherModule } from './registry-types';
 
-/** The runbook's enrichers, in the order they are listed by default. */
-export const DEFAULT_ENRICHERS = ['pool', 'postgres', 'logs', 'traffic', 'related_alerts'] as const;
+export { DEFAULT_ENRICHERS, ENRICHER_SETTINGS, type EnricherName } from './settings';
 
 /** The explicit list of enrichers; a route names them. */
 export const ENRICHERS: readonly EnricherModule[] = [poolModule, postgresEnricherModule, logsEnricherModule, trafficModule, relatedAlertsModule];

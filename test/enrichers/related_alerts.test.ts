@@ -1,6 +1,7 @@
 import type { RelatedAlertsEvidence } from '../../src/core/evidence';
 import type { EnricherDeps } from '../../src/enrichers';
-import { createRelatedAlertsEnricher, relatedAlertsModule, settingsSchema, silenceMatches } from '../../src/enrichers/related_alerts';
+import { createRelatedAlertsEnricher, relatedAlertsModule, silenceMatches } from '../../src/enrichers/related_alerts/enricher';
+import { settingsSchema } from '../../src/enrichers/related_alerts/settings';
 import { runEnrichers } from '../../src/pipeline/enrich';
 import { createSourceClients } from '../../src/sources';
 import { createAlertmanagerClient } from '../../src/sources/alertmanager';

@@ -1,7 +1,8 @@
 import type { TrafficEvidence } from '../../src/core/evidence';
 import type { TableSection } from '../../src/core/diagnostic';
 import type { EnricherDeps } from '../../src/enrichers';
-import { createTrafficEnricher, settingsSchema, trafficModule, trafficVerdict } from '../../src/enrichers/traffic';
+import { createTrafficEnricher, trafficModule, trafficVerdict } from '../../src/enrichers/traffic/enricher';
+import { settingsSchema } from '../../src/enrichers/traffic/settings';
 import { runEnrichers } from '../../src/pipeline/enrich';
 import { createSourceClients } from '../../src/sources';
 import { sourcesConfigSchema } from '../../src/sources/config';

@@ -9,7 +9,7 @@ import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
 import { startAlertmanager, type AlertmanagerServer } from '../support/alertmanager';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target';
-import { RUNBOOK_RELATED_ALERTS } from '../../src/enrichers/related_alerts';
+import { RUNBOOK_RELATED_ALERTS } from '../../src/enrichers/related_alerts/settings';
 import type { RelatedAlertsEvidence } from '../../src/core/evidence';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus';

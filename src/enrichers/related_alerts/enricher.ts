@@ -1,12 +1,12 @@
-import { z } from 'zod';
-import { alertnameOf, earliestStart, sharedLabelValue } from '../core/alert';
-import type { Section } from '../core/diagnostic';
-import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../core/enricher';
-import type { RelatedAlertsEvidence } from '../core/evidence';
-import { amMatcher, type AlertmanagerClient, type AmSilence } from '../sources/alertmanager';
-import { labelNameSchema, regexEscape } from '../sources/promql';
-import type { AlertHistory } from '../store/history';
-import type { EnricherModule } from './registry-types';
+import { alertnameOf, earliestStart, sharedLabelValue } from '../../core/alert';
+import type { Section } from '../../core/diagnostic';
+import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../../core/enricher';
+import type { RelatedAlertsEvidence } from '../../core/evidence';
+import { amMatcher, type AlertmanagerClient, type AmSilence } from '../../sources/alertmanager';
+import { regexEscape } from '../../sources/promql';
+import type { AlertHistory } from '../../store/history';
+import type { EnricherModule } from '../registry-types';
+import { settingsSchema, type RelatedAlertsSettings } from './settings';
 
 /**
  * `related_alerts` (runbook: "check related alerts"): other alerts firing now that the runbook
@@ -14,27 +14,10 @@ import type { EnricherModule } from './registry-types';
  * and whether an active silence covers this alert.
  */
 
-/** The runbook's related alerts. */
-export const RUNBOOK_RELATED_ALERTS = ['p99_latency_high', 'error_rate_high', 'cache_hit_rate_low'] as const;
 /** Related alerts listed in evidence and the table (oldest first); more are counted in the summary. */
 export const MAX_RELATED = 20;
 /** Labels shown per related alert in the table, besides alertname. */
 export const MAX_LABELS_SHOWN = 4;
-
-/** `enrichers.related_alerts` and a route's options for it. Parsing `{}` gives the runbook's defaults. */
-export const settingsSchema = z.strictObject({
-  alertnames: z.array(z.string().min(1)).default([...RUNBOOK_RELATED_ALERTS]),
-  /** Labels a related alert must share with this one (e.g. service); default: none. */
-  matchLabels: z.array(labelNameSchema).default([]),
-  /** How far back "fired before" looks. */
-  historyHours: z
-    .number()
-    .positive()
-    .max(24 * 30)
-    .default(24),
-  timeoutMs: z.number().int().positive().optional(),
-});
-export type RelatedAlertsSettings = z.infer<typeof settingsSchema>;
 
 /** Whether one silence matcher matches `labels` (a missing label is ""; regexes are anchored, as in Alertmanager). */
 function matcherMatches(m: AmSilence['matchers'][number], labels: Record<string, string>): boolean {

@@ -1,51 +1,22 @@
-import { z } from 'zod';
-import type { Section, SourceQuery } from '../core/diagnostic';
-import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../core/enricher';
-import type { TrafficEvidence } from '../core/evidence';
-import type { PrometheusClient, PromSample } from '../sources/prometheus';
-import { LABEL_NAME_RE, METRIC_NAME_RE, labelMatcherSchema, matchersFromAlerts, selector } from '../sources/promql';
-import type { EnricherModule } from './registry-types';
+import type { Section, SourceQuery } from '../../core/diagnostic';
+import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../../core/enricher';
+import type { TrafficEvidence } from '../../core/evidence';
+import type { PrometheusClient, PromSample } from '../../sources/prometheus';
+import { matchersFromAlerts, selector } from '../../sources/promql';
+import type { EnricherModule } from '../registry-types';
+import { settingsSchema, type TrafficSettings } from './settings';
 
 /**
  * `traffic`: request rate now against the same window an hour and a day earlier (runbook step 4),
  * per endpoint, with a spike / normal / drop verdict and the numbers behind it.
  */
 
-const labelName = z.string().regex(LABEL_NAME_RE, 'must be a label name');
-
-/** Endpoints named as top movers (TrafficEvidence.topMovers: at most 5). */
-export const MAX_TOP_MOVERS = 5;
 /** Endpoints shown in the table; the rest are counted in a last row. */
 export const MAX_ENDPOINT_ROWS = 20;
 /** A change smaller than this share of the endpoint's baseline (or 1e-9 req/s) is no move (rate() is float arithmetic). */
 export const MIN_MOVER_CHANGE = 0.01;
 /** The table's name for series without the endpoint label. */
 export const NO_ENDPOINT = '(none)';
-
-/** `enrichers.traffic` and a route's options for it. Parsing `{}` gives the runbook's defaults. */
-export const settingsSchema = z
-  .strictObject({
-    /** A request counter. */
-    metric: z.string().regex(METRIC_NAME_RE, 'must be a metric name').default('http_requests_total'),
-    /** The label rates are grouped by. */
-    endpointLabel: labelName.default('endpoint'),
-    /** The rate() window, a PromQL duration. */
-    rateWindow: z
-      .string()
-      .regex(/^[0-9]+(ms|s|m|h|d|w|y)$/, 'must be a duration such as 5m')
-      .default('5m'),
-    matchers: z.array(labelMatcherSchema).default([]),
-    /** Alert labels copied into the selector (e.g. service, namespace), escaped. */
-    copyLabels: z.array(labelName).default([]),
-    /** now / baseline at or above this: spike. */
-    spikeRatio: z.number().positive().default(1.5),
-    /** now / baseline at or below this: drop. */
-    dropRatio: z.number().positive().default(0.5),
-    topMovers: z.number().int().min(1).max(MAX_TOP_MOVERS).default(MAX_TOP_MOVERS),
-    timeoutMs: z.number().int().positive().optional(),
-  })
-  .refine((s) => s.dropRatio < s.spikeRatio, { message: 'dropRatio must be below spikeRatio', path: ['dropRatio'] });
-export type TrafficSettings = z.infer<typeof settingsSchema>;
 
 /** The verdict for `ratio` under the thresholds (unknown without a ratio). */
 export function trafficVerdict(ratio: number | null, spikeRatio: number, dropRatio: number): TrafficEvidence['verdict'] {

@@ -1,4 +1,4 @@
-import type { LogGroup } from '../core/evidence';
+import type { LogGroup } from '../../core/evidence';
 
 /**
  * What the logs enricher does to each line: mask secrets, reduce it to a shape for grouping,
