@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.bench-dist/', '.cache/', 'coverage/', 'node_modules/'] },
+  { ignores: ['dist/', '.bench-dist/', '.demo-dist/', '.cache/', 'coverage/', 'node_modules/'] },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { Client } from 'pg';
-import { createBackend, type Backend } from '../../src/demo/backend/app';
-import { BackendConfigError, parseBackendConfig, safeDatabaseUrl } from '../../src/demo/backend/config';
+import { createBackend, type Backend } from '../../demo/backend/app';
+import { BackendConfigError, parseBackendConfig, safeDatabaseUrl } from '../../demo/backend/config';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 
 describe('demo backend configuration', () => {

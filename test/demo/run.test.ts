@@ -1,5 +1,5 @@
 /**
- * `npm run demo` as a user runs it: `node dist/demo/run.js` as a child process. It must print a
+ * `npm run demo` as a user runs it: `node .demo-dist/demo/run.js` (built by `npm run build:demo`) as a child process. It must print a
  * diagnostic naming the induced cause and leave no process and no temp dir behind, also when it
  * is interrupted (Ctrl-C) halfway.
  */
@@ -11,7 +11,7 @@ import { ensureBuilt } from '../support/process';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-beforeAll(() => ensureBuilt(), 120_000);
+beforeAll(() => ensureBuilt('demo'), 120_000);
 
 interface DemoRun {
   code: number | string;
@@ -21,7 +21,7 @@ interface DemoRun {
 
 /** Runs the demo; `interruptWhen` sends SIGINT once stderr matches it. */
 async function runDemo(args: string[], opts: { env?: Record<string, string>; interruptWhen?: RegExp; timeoutMs?: number } = {}): Promise<DemoRun> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/demo/run.js'), ...args], {
+  const child = spawn(process.execPath, [path.join(ROOT, '.demo-dist/demo/run.js'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -60,7 +60,8 @@ describe('docker-compose.yml', () => {
   test('has the whole stack', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'backend', 'grafana', 'pagefirst', 'postgres', 'postgres-exporter', 'prometheus']);
     expect(compose.services.postgres.command.join(' ')).toContain('shared_preload_libraries=pg_stat_statements');
-    expect(compose.services.backend.command).toEqual(expect.arrayContaining(['dist/demo/backend/main.js']));
+    expect(compose.services.backend.command).toEqual(expect.arrayContaining(['.demo-dist/demo/backend/main.js']));
+    expect(compose.services.backend.build).toEqual({ context: '.', target: 'demo' });
     expect(compose.services.backend.environment.LOG_FILE).toBe('/var/log/demo-backend/backend.log');
     expect(compose.services.pagefirst.command).toEqual(['node', 'dist/server.js', '--config', '/etc/pagefirst/pagefirst.yml']);
     expect(compose.services.alertmanager.secrets).toEqual(['pagefirst_token']);
@@ -122,12 +123,23 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   test('multi-stage on node:24-slim, npm ci and build, non-root, health-checked on /healthz', () => {
-    expect(text.match(/^FROM node:24-slim/gm)).toHaveLength(2);
+    expect(text.match(/^FROM node:24-slim/gm)).toHaveLength(3); // build, the demo target, the service
     expect(text).toMatch(/^RUN npm ci\b/m);
     expect(text).toMatch(/npm run build/);
     expect(text).toMatch(/^USER 1000:1000$/m); // the node image's `node` user, numeric for runAsNonRoot
     expect(text).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
     expect(fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')).toMatch(/^node_modules$/m);
+  });
+  test("the service's image (the last stage, the default target) holds no demo code", () => {
+    const stages = text.split(/^(?=FROM )/m);
+    const service = stages[stages.length - 1]!;
+    expect(service).toMatch(/^FROM node:24-slim\s*$/m);
+    expect(service).toMatch(/COPY --from=service-build .* \/app\/dist \.\/dist/);
+    expect(service).not.toMatch(/demo/);
+    const serviceBuild = stages.find((s) => s.startsWith('FROM build AS service-build'))!;
+    expect(serviceBuild).not.toMatch(/demo/);
+    expect(stages.find((s) => s.startsWith('FROM build AS build'))).toBeUndefined();
+    expect(stages[1]).not.toMatch(/COPY demo/); // the shared build stage has no demo either
   });
 });
 

@@ -3,7 +3,7 @@
  * hold every connection; the one diagnostic in the page's thread names slow_queries with the
  * query's text and a sleeping session's pid.
  */
-import { SLOW_QUERY } from '../../src/demo/backend/scenarios';
+import { SLOW_QUERY } from '../../demo/backend/scenarios';
 import { expectOneDiagnostic, startStack, type Stack } from './stack';
 
 let stack: Stack;

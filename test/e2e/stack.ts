@@ -30,7 +30,7 @@ import { startServer, ensureBuilt, type ServerProcess as ReceiverProcess } from 
 import { freePort, startServerProcess, tempDir, type ServerProcess } from '../support/processes';
 import { openMetricsBackfill, PROMETHEUS_BIN, PROMTOOL_BIN } from '../support/prometheus';
 import { startPostgres, type TestPostgres } from '../support/postgres';
-import { childPids } from '../../src/demo/postgres';
+import { childPids } from '../../demo/postgres';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** The fake Slack's channels: pages (and our diagnostics in their threads), incident summaries. */
@@ -69,10 +69,10 @@ export interface BackendProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/demo/backend/main.js` on a free port; resolves once it serves /healthz. */
+/** Starts `node .demo-dist/demo/backend/main.js` (`npm run build:demo`) on a free port; resolves once it serves /healthz. */
 async function startBackend(databaseUrl: string, logFile: string): Promise<BackendProcess> {
   const args = [
-    path.join(ROOT, 'dist/demo/backend/main.js'),
+    path.join(ROOT, '.demo-dist/demo/backend/main.js'),
     '--port',
     '0',
     '--log-file',
@@ -199,6 +199,7 @@ const isDiagnostic = (m: FakeMessage) => ((m.blocks ?? []) as Array<{ block_id?:
 export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack> {
   requireMonitoringBinaries();
   ensureBuilt();
+  ensureBuilt('demo');
   const dir = tempDir('e2e');
   const stops: Array<() => Promise<unknown>> = [];
   let thaw = () => {};

@@ -4,7 +4,7 @@
  * database is gone or hangs. A real server (test/support/postgres.ts), a fresh database per case.
  */
 import { Client } from 'pg';
-import { freeTcpPort, startPostgresServer, type PostgresServer } from '../../src/demo/postgres';
+import { freeTcpPort, startPostgresServer, type PostgresServer } from '../../demo/postgres';
 import { PG_SCHEMA_VERSION } from '../../src/store/pg-migrations';
 import { PostgresStore, describeUrl } from '../../src/store/postgres';
 import { StoreError, StoreUnavailableError } from '../../src/store/types';

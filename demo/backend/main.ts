@@ -3,7 +3,7 @@ import { BackendConfigError, parseBackendConfig, safeDatabaseUrl, USAGE } from '
 import { createBackend } from './app';
 
 /**
- * Entry point of the demo backend: `node dist/demo/backend/main.js [--scenario leak] ...`
+ * Entry point of the demo backend: `node .demo-dist/demo/backend/main.js [--scenario leak] ...`
  * (flags or DATABASE_URL, PORT, HOST, LOG_FILE, ...; see --help). Logs pino JSON to LOG_FILE or
  * stdout; exits 1 on bad configuration; stops on SIGTERM/SIGINT, giving back every connection.
  */

@@ -75,7 +75,7 @@ const ENV: Record<string, keyof z.input<typeof backendConfigSchema>> = {
 /** The usage text for --help. */
 export const USAGE = `demo backend: a small service with a real pg pool that can exhaust it on purpose
 
-  node dist/demo/backend/main.js [flags]
+  node .demo-dist/demo/backend/main.js [flags]
 
 flags (environment variable in brackets):
 ${Object.entries(FLAGS)

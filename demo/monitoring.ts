@@ -16,7 +16,15 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 
 /** The repository's deploy/ directory. */
-export const DEPLOY_DIR = path.join(__dirname, '..', '..', 'deploy');
+/** The repository's root: the nearest folder up from here with a package.json (demo/ in Jest, .demo-dist/demo/ compiled). */
+function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+export const DEPLOY_DIR = path.join(repositoryRoot(__dirname), 'deploy');
 export const PROMETHEUS_CONFIG = path.join(DEPLOY_DIR, 'prometheus', 'prometheus.yml');
 export const ALERT_RULES = path.join(DEPLOY_DIR, 'prometheus', 'rules', 'pagefirst.rules.yml');
 export const ALERTMANAGER_CONFIG = path.join(DEPLOY_DIR, 'alertmanager', 'alertmanager.yml');

