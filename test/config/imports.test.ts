@@ -22,7 +22,8 @@ function modulesLoadedBy(entry: string): string[] {
     process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => !before.has(k))));
   `;
   const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
-  return (JSON.parse(out) as string[]).map((f) => path.relative(root, f));
+  // Our files relative to the root; a package by its path from its node_modules (which may be a link elsewhere).
+  return (JSON.parse(out) as string[]).map((f) => (f.includes('/node_modules/') ? f.slice(f.lastIndexOf('/node_modules/') + 1) : path.relative(root, f)));
 }
 
 const pkg = (loaded: string[], name: string) => loaded.filter((f) => f.startsWith(`node_modules/${name}/`));
