@@ -6,10 +6,32 @@
  * 429 with Retry-After and 5xx on demand, the three-step file upload with an upload_url pointing
  * back at itself, and a record of every call. Methods can be added with `handle()`.
  *
+ * The workspace behaves as Slack's does where configuration meets it (each fact below is from the
+ * method's reference, docs.slack.dev/reference/methods/<method>, mirrored as JSON in
+ * github.com/slack-ruby/slack-api-ref `methods/<group>/<method>.json`):
+ * - channel names vs ids: chat.postMessage and chat.postEphemeral take "an encoded ID or channel
+ *   name" (`#alerts` or `alerts`, answered with the id); every other method takes an id only, so
+ *   a name there is `channel_not_found` (the field report in fixtures/field/14);
+ * - scopes: each method needs its bot scope (chat:write, channels:/groups:history,
+ *   channels:/groups:read, channels:join, files:write) and answers `missing_scope` with `needed`
+ *   and `provided` without it;
+ * - private channels are invisible to a bot that is not in them (`channel_not_found`, and not
+ *   listed); a public channel it is not in answers `not_in_channel` to posts and history reads,
+ *   and conversations.join (channels:join) makes it a member; a private one cannot be joined
+ *   (`method_not_supported_for_channel_type`);
+ * - archived channels refuse posts (`is_archived`), edits (`is_inactive`, chat.update's code) and
+ *   joins (`is_archived`); their history stays readable;
+ * - a deleted thread parent (`deleteMessage`): replies to it answer `thread_not_found`, edits of a
+ *   deleted message `message_not_found`;
+ * - conversations.list pages with `limit` (1..1000, else `invalid_limit`), `cursor`
+ *   (`invalid_cursor` when not one of ours) and `response_metadata.next_cursor` ("" at the end),
+ *   `types` (default public_channel) and `exclude_archived`; a page may hold fewer than `limit`
+ *   (`listPageMax`), as Slack's reference warns.
+ *
  * Methods: auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.delete,
- * chat.getPermalink, conversations.history, conversations.replies, files.getUploadURLExternal,
- * files.completeUploadExternal; plus POST /upload/:id (upload URLs) and POST /response/:id
- * (response URLs from `responseUrl()`).
+ * chat.getPermalink, conversations.history, conversations.replies, conversations.list,
+ * conversations.join, files.getUploadURLExternal, files.completeUploadExternal; plus POST
+ * /upload/:id (upload URLs) and POST /response/:id (response URLs from `responseUrl()`).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
@@ -66,7 +88,38 @@ export interface FakeChannel {
   name: string;
   member: boolean;
   archived: boolean;
+  /** A private channel: seen only by its members (needs groups:* scopes); cannot be joined. */
+  private: boolean;
 }
+
+/**
+ * The bot scopes each method needs (docs.slack.dev/reference/methods/<method>, "Scopes"; `public` /
+ * `private` where the channel's kind decides). chat.getPermalink and auth.test need none.
+ */
+export const FAKE_METHOD_SCOPES: Readonly<Record<string, string | { public: string; private: string }>> = {
+  'chat.postMessage': 'chat:write',
+  'chat.postEphemeral': 'chat:write',
+  'chat.update': 'chat:write',
+  'chat.delete': 'chat:write',
+  'conversations.history': { public: 'channels:history', private: 'groups:history' },
+  'conversations.replies': { public: 'channels:history', private: 'groups:history' },
+  'conversations.join': 'channels:join',
+  'files.getUploadURLExternal': 'files:write',
+  'files.completeUploadExternal': 'files:write',
+};
+
+/** Every scope the fake knows; a token has them all unless `scopes` says otherwise. */
+export const FAKE_ALL_SCOPES = [
+  'chat:write',
+  'channels:history',
+  'groups:history',
+  'channels:read',
+  'groups:read',
+  'channels:join',
+  'files:write',
+  'commands',
+  'app_mentions:read',
+] as const;
 
 export interface FakeUpload {
   id: string;
@@ -109,6 +162,10 @@ export interface Failure {
 export interface FakeSlackOptions {
   token?: string;
   channels?: Array<Partial<FakeChannel> & { id: string }>;
+  /** The token's bot scopes (default FAKE_ALL_SCOPES). */
+  scopes?: readonly string[];
+  /** conversations.list returns at most this many channels a page, whatever `limit` asks (Slack may return fewer). */
+  listPageMax?: number;
   /** Our bot's ids (messages posted with the token carry them). */
   botId?: string;
   userId?: string;
@@ -239,6 +296,10 @@ export class FakeSlack {
   readonly userId: string;
   /** Tokens answered with token_revoked. */
   readonly revokedTokens = new Set<string>();
+  /** The token's bot scopes; change it to take a scope away. */
+  readonly scopes: Set<string>;
+  /** conversations.list's page cap (see FakeSlackOptions.listPageMax). */
+  listPageMax: number;
   /** What was POSTed to response URLs made by `responseUrl()` (interaction replies). */
   readonly responses: Array<{ id: string; body: unknown; time: number }> = [];
   /** Ephemeral messages (chat.postEphemeral): seen only by `user`, never in history. */
@@ -258,6 +319,8 @@ export class FakeSlack {
     this.token = opts.token ?? 'xoxb-fake-test-token';
     this.botId = opts.botId ?? 'B0PAGEFIRST';
     this.userId = opts.userId ?? 'U0PAGEFIRST';
+    this.scopes = new Set(opts.scopes ?? FAKE_ALL_SCOPES);
+    this.listPageMax = opts.listPageMax ?? Infinity;
     for (const c of opts.channels ?? [
       { id: 'C0ALERTS', name: 'alerts' },
       { id: 'C0INCIDENT', name: 'incidents' },
@@ -311,11 +374,31 @@ export class FakeSlack {
     await this.app.close();
   }
 
-  /** Adds (or replaces) a channel; `member: false` makes posting answer not_in_channel. */
+  /**
+   * Adds (or replaces) a channel. `member: false` makes posting to a public channel answer
+   * not_in_channel and a private one invisible; `archived` refuses posts; `private` needs groups:* scopes.
+   */
   addChannel(id: string, c: Partial<FakeChannel> = {}): FakeChannel {
-    const ch = { id, name: c.name ?? id.toLowerCase(), member: c.member ?? true, archived: c.archived ?? false };
+    const ch = { id, name: c.name ?? id.toLowerCase(), member: c.member ?? true, archived: c.archived ?? false, private: c.private ?? false };
     this.channels.set(id, ch);
     return ch;
+  }
+
+  /** Archives a channel, as a workspace admin would. */
+  archive(id: string): void {
+    const ch = this.channels.get(id);
+    if (!ch) throw new Error(`no channel ${id}`);
+    ch.archived = true;
+  }
+
+  /**
+   * Removes a message as a person's delete or the workspace's retention does: it is gone from
+   * history, replies to it answer thread_not_found and edits message_not_found. Its replies stay.
+   */
+  deleteMessage(channel: string, ts: string): void {
+    const i = this.messages.findIndex((m) => m.channel === channel && m.ts === ts);
+    if (i < 0) throw new Error(`no message ${channel}/${ts}`);
+    this.messages.splice(i, 1);
   }
 
   /** Adds or replaces a method's implementation (for entry points: chat.postEphemeral, views.open, …). */
@@ -490,24 +573,42 @@ export class FakeSlack {
     }
   }
 
-  /** The channel, or channel_not_found; with `post`, also not_in_channel / is_archived. */
-  channel(id: unknown, opts: { post?: boolean; read?: boolean } = {}): FakeChannel {
-    const ch = typeof id === 'string' ? this.channels.get(id) : undefined;
-    if (!ch) throw new SlackFakeError('channel_not_found');
+  /**
+   * The channel `id` names, as a method sees it: channel_not_found for an unknown id, for a name
+   * unless `byName` (chat.postMessage, chat.postEphemeral), and for a private channel the bot is
+   * not in; with `post` or `read` a public channel it is not in answers not_in_channel; with `post`
+   * an archived one answers is_archived. `scope` (a method's FAKE_METHOD_SCOPES entry) is checked
+   * once the channel's kind is known.
+   */
+  channel(id: unknown, opts: { post?: boolean; read?: boolean; byName?: boolean; scope?: string | { public: string; private: string } } = {}): FakeChannel {
+    let ch = typeof id === 'string' ? this.channels.get(id) : undefined;
+    if (!ch && opts.byName && typeof id === 'string') {
+      const name = id.replace(/^#/, '');
+      ch = [...this.channels.values()].find((c) => c.name === name);
+    }
+    if (!ch || (ch.private && !ch.member)) throw new SlackFakeError('channel_not_found');
+    if (opts.scope) this.requireScope(typeof opts.scope === 'string' ? opts.scope : ch.private ? opts.scope.private : opts.scope.public);
     if ((opts.post || opts.read) && !ch.member) throw new SlackFakeError('not_in_channel');
     if (opts.post && ch.archived) throw new SlackFakeError('is_archived');
     return ch;
+  }
+
+  /** Throws missing_scope (with Slack's `needed` and `provided`) unless the token has `scope`. */
+  requireScope(scope: string): void {
+    if (!this.scopes.has(scope)) throw new SlackFakeError('missing_scope', { needed: scope, provided: [...this.scopes].join(',') });
   }
 
   private installDefaultHandlers(): void {
     this.handle('auth.test', () => ({ url: `${this.origin}/`, team: 'Test', user: 'pagefirst', team_id: 'T0TEST', user_id: this.userId, bot_id: this.botId }));
 
     this.handle('chat.postMessage', (args) => {
-      const ch = this.channel(args.channel, { post: true });
+      const ch = this.channel(args.channel, { post: true, byName: true, scope: FAKE_METHOD_SCOPES['chat.postMessage'] });
       const bad = checkMessage(args);
       if (bad) throw new SlackFakeError(bad.error, bad.errors ? { errors: bad.errors } : {});
       const threadTs = str(args.thread_ts);
       if (threadTs) {
+        // ⚠ chat.postMessage's reference does not list thread_not_found; Slack answers it for a reply to a
+        // deleted parent (fixtures/field/14; Slack's engineers in slackapi/bolt-js#2307).
         const parent = this.find(ch.id, threadTs);
         if (!parent) throw new SlackFakeError('thread_not_found');
         parent.reply_count = (parent.reply_count ?? 0) + 1;
@@ -525,7 +626,7 @@ export class FakeSlack {
     });
 
     this.handle('chat.postEphemeral', (args) => {
-      const ch = this.channel(args.channel, { post: true });
+      const ch = this.channel(args.channel, { post: true, byName: true, scope: FAKE_METHOD_SCOPES['chat.postEphemeral'] });
       const user = str(args.user);
       if (!user) throw new SlackFakeError('user_not_in_channel');
       const bad = checkMessage(args);
@@ -543,7 +644,10 @@ export class FakeSlack {
     });
 
     this.handle('chat.update', (args) => {
-      const ch = this.channel(args.channel, { post: true });
+      // chat.update documents no not_in_channel; an archived channel is is_inactive ("cannot be edited
+      // within a frozen, archived or deleted channel").
+      const ch = this.channel(args.channel, { scope: FAKE_METHOD_SCOPES['chat.update'] });
+      if (ch.archived) throw new SlackFakeError('is_inactive');
       const m = this.find(ch.id, str(args.ts) ?? '');
       if (!m) throw new SlackFakeError('message_not_found');
       if (m.bot_id !== this.botId) throw new SlackFakeError('cant_update_message');
@@ -556,7 +660,7 @@ export class FakeSlack {
     });
 
     this.handle('chat.delete', (args) => {
-      const ch = this.channel(args.channel, { post: true });
+      const ch = this.channel(args.channel, { scope: FAKE_METHOD_SCOPES['chat.delete'] });
       const i = this.messages.findIndex((m) => m.channel === ch.id && m.ts === str(args.ts));
       if (i < 0) throw new SlackFakeError('message_not_found');
       if (this.messages[i]!.bot_id !== this.botId) throw new SlackFakeError('cant_delete_message');
@@ -573,7 +677,7 @@ export class FakeSlack {
     });
 
     this.handle('conversations.history', (args) => {
-      const ch = this.channel(args.channel, { read: true });
+      const ch = this.channel(args.channel, { read: true, scope: FAKE_METHOD_SCOPES['conversations.history'] });
       const oldest = Number(str(args.oldest) ?? 0);
       const latest = args.latest !== undefined ? Number(str(args.latest)) : Infinity;
       const inclusive = args.inclusive === true || args.inclusive === 'true' || args.inclusive === '1';
@@ -588,13 +692,52 @@ export class FakeSlack {
     });
 
     this.handle('conversations.replies', (args) => {
-      const ch = this.channel(args.channel, { read: true });
+      // ⚠ conversations.replies documents no not_in_channel; the fake answers it as history does.
+      const ch = this.channel(args.channel, { read: true, scope: FAKE_METHOD_SCOPES['conversations.replies'] });
       const parent = this.find(ch.id, str(args.ts) ?? '');
       if (!parent) throw new SlackFakeError('thread_not_found');
       return { messages: [parent, ...this.replies(ch.id, parent.ts)], has_more: false };
     });
 
+    this.handle('conversations.list', (args) => {
+      const types = (str(args.types) ?? 'public_channel').split(',').map((t) => t.trim());
+      const known = ['public_channel', 'private_channel', 'mpim', 'im'];
+      if (types.some((t) => !known.includes(t))) throw new SlackFakeError('invalid_types');
+      if (types.includes('public_channel')) this.requireScope('channels:read');
+      if (types.includes('private_channel')) this.requireScope('groups:read');
+      const limit = args.limit === undefined ? 100 : Number(str(args.limit));
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new SlackFakeError('invalid_limit');
+      const excludeArchived = flagArg(args.exclude_archived);
+      const all = [...this.channels.values()]
+        .filter((c) => (c.private ? types.includes('private_channel') && c.member : types.includes('public_channel')))
+        .filter((c) => !(excludeArchived && c.archived))
+        .sort((a, b) => a.id.localeCompare(b.id));
+      let offset = 0;
+      const cursor = str(args.cursor);
+      if (cursor) {
+        const m = /^list:(\d+)$/.exec(Buffer.from(cursor, 'base64').toString('utf8'));
+        if (!m) throw new SlackFakeError('invalid_cursor');
+        offset = Number(m[1]);
+      }
+      const page = all.slice(offset, offset + Math.min(limit, this.listPageMax));
+      const next = offset + page.length < all.length ? Buffer.from(`list:${offset + page.length}`).toString('base64') : '';
+      return { channels: page.map((c) => channelObject(c)), response_metadata: { next_cursor: next } };
+    });
+
+    this.handle('conversations.join', (args) => {
+      const ch = this.channel(args.channel, { scope: FAKE_METHOD_SCOPES['conversations.join'] });
+      if (ch.private) throw new SlackFakeError('method_not_supported_for_channel_type');
+      if (ch.archived) throw new SlackFakeError('is_archived');
+      const already = ch.member;
+      ch.member = true;
+      return {
+        channel: channelObject(ch),
+        ...(already ? { warning: 'already_in_channel', response_metadata: { warnings: ['already_in_channel'] } } : {}),
+      };
+    });
+
     this.handle('files.getUploadURLExternal', (args) => {
+      this.requireScope('files:write');
       const filename = str(args.filename);
       const length = Number(str(args.length));
       if (!filename || !Number.isInteger(length) || length <= 0) throw new SlackFakeError('invalid_arguments');
@@ -604,6 +747,7 @@ export class FakeSlack {
     });
 
     this.handle('files.completeUploadExternal', (args) => {
+      this.requireScope('files:write');
       const files = args.files as Array<{ id?: string; title?: string }> | undefined;
       if (!Array.isArray(files) || files.length === 0) throw new SlackFakeError('invalid_arguments');
       const ups = files.map((f) => {
@@ -614,7 +758,9 @@ export class FakeSlack {
       const channel = str(args.channel_id);
       const threadTs = str(args.thread_ts);
       if (channel) {
-        const ch = this.channel(channel, { post: true });
+        // ⚠ which code an archived channel_id gets is not documented: invalid_channel ("channel specified is invalid") is.
+        const ch = this.channel(channel, { read: true });
+        if (ch.archived) throw new SlackFakeError('invalid_channel');
         if (threadTs && !this.find(ch.id, threadTs)) throw new SlackFakeError('thread_not_found');
         this.seedMessage(ch.id, {
           text: str(args.initial_comment) ?? '',
@@ -629,6 +775,16 @@ export class FakeSlack {
       return { files: ups.map(({ up }) => ({ id: up.id, name: up.filename, title: up.title ?? up.filename })) };
     });
   }
+}
+
+/** A boolean argument as Slack reads it from a form or JSON body. */
+function flagArg(v: unknown): boolean {
+  return v === true || v === 'true' || v === '1' || v === 1;
+}
+
+/** A conversation object (the fields conversations.list and .join return that we model). */
+function channelObject(c: FakeChannel): Record<string, unknown> {
+  return { id: c.id, name: c.name, name_normalized: c.name, is_channel: true, is_private: c.private, is_archived: c.archived, is_member: c.member };
 }
 
 function escapeEntities(s: string): string {

@@ -102,4 +102,110 @@ describe('fake Slack Web API', () => {
     await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'done', replace_original: false }) });
     expect(fake.responses.at(-1)!.body).toEqual({ text: 'done', replace_original: false });
   });
+  it('takes channel names only where Slack does: chat.postMessage and chat.postEphemeral; the rest want ids', async () => {
+    const posted = await json('chat.postMessage', { channel: '#alerts', text: 'by name' });
+    expect(posted).toMatchObject({ ok: true, channel: 'C0ALERTS' });
+    expect(await json('chat.postMessage', { channel: 'alerts', text: 'bare name' })).toMatchObject({ ok: true, channel: 'C0ALERTS' });
+    expect(await json('chat.postEphemeral', { channel: '#alerts', user: 'U1', text: 'x' })).toMatchObject({ ok: true });
+    const ts = posted.ts as string;
+    expect(await json('chat.update', { channel: '#alerts', ts, text: 'y' })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await form('conversations.history', { channel: '#alerts' })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await form('conversations.replies', { channel: '#alerts', ts })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await form('chat.getPermalink', { channel: '#alerts', message_ts: ts })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await form('conversations.join', { channel: '#alerts' })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await json('chat.update', { channel: 'C0ALERTS', ts, text: 'y' })).toMatchObject({ ok: true });
+  });
+
+  it('hides private channels from a bot outside them; a public one it is not in answers not_in_channel until it joins', async () => {
+    fake.addChannel('C0SECRET', { name: 'secret', private: true, member: false });
+    fake.addChannel('C0PUBLIC', { name: 'public-out', member: false });
+    expect(await json('chat.postMessage', { channel: 'C0SECRET', text: 'x' })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await json('chat.postMessage', { channel: '#secret', text: 'x' })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await form('conversations.join', { channel: 'C0SECRET' })).toEqual({ ok: false, error: 'channel_not_found' });
+    expect(await json('chat.postMessage', { channel: 'C0PUBLIC', text: 'x' })).toEqual({ ok: false, error: 'not_in_channel' });
+    const joined = await form('conversations.join', { channel: 'C0PUBLIC' });
+    expect(joined).toMatchObject({ ok: true, channel: { id: 'C0PUBLIC', is_member: true } });
+    expect(joined).not.toHaveProperty('warning');
+    expect(await form('conversations.join', { channel: 'C0PUBLIC' })).toMatchObject({ ok: true, warning: 'already_in_channel' });
+    expect(await json('chat.postMessage', { channel: 'C0PUBLIC', text: 'x' })).toMatchObject({ ok: true });
+    fake.addChannel('C0INSIDE', { name: 'inside', private: true });
+    expect(await form('conversations.join', { channel: 'C0INSIDE' })).toEqual({ ok: false, error: 'method_not_supported_for_channel_type' });
+    expect(await json('chat.postMessage', { channel: '#inside', text: 'x' })).toMatchObject({ ok: true, channel: 'C0INSIDE' });
+  });
+
+  it("answers missing_scope with needed and provided when the token lacks the method's scope", async () => {
+    const narrow = await FakeSlack.start({ scopes: ['chat:write', 'channels:history', 'channels:read'] });
+    try {
+      narrow.addChannel('C0P', { name: 'p', private: true });
+      const call = (method: string, args: Record<string, string>) =>
+        fetch(`${narrow.url}${method}`, { method: 'POST', headers: { authorization: `Bearer ${narrow.token}` }, body: new URLSearchParams(args) }).then(
+          (r) => r.json() as Promise<Record<string, unknown>>,
+        );
+      expect(await call('conversations.join', { channel: 'C0ALERTS' })).toMatchObject({ ok: false, error: 'missing_scope', needed: 'channels:join' });
+      expect(await call('conversations.history', { channel: 'C0P' })).toMatchObject({ ok: false, error: 'missing_scope', needed: 'groups:history' });
+      expect(await call('conversations.history', { channel: 'C0ALERTS' })).toMatchObject({ ok: true });
+      expect(await call('conversations.list', { types: 'public_channel,private_channel' })).toMatchObject({
+        ok: false,
+        error: 'missing_scope',
+        needed: 'groups:read',
+        provided: 'chat:write,channels:history,channels:read',
+      });
+      expect(await call('conversations.list', { types: 'public_channel' })).toMatchObject({ ok: true });
+      expect(await call('files.getUploadURLExternal', { filename: 'a.png', length: '3' })).toMatchObject({ ok: false, needed: 'files:write' });
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it('pages conversations.list by cursor, with types, exclude_archived and short pages', async () => {
+    const ws = await FakeSlack.start({ channels: [], listPageMax: 2 });
+    try {
+      for (let i = 0; i < 7; i++) ws.addChannel(`C0${i}`, { name: `ch-${i}` });
+      ws.addChannel('C0P1', { name: 'priv-in', private: true });
+      ws.addChannel('C0P2', { name: 'priv-out', private: true, member: false });
+      ws.archive('C03');
+      const list = (args: Record<string, string>) =>
+        fetch(`${ws.url}conversations.list`, { method: 'POST', headers: { authorization: `Bearer ${ws.token}` }, body: new URLSearchParams(args) }).then(
+          (r) =>
+            r.json() as Promise<{ ok: boolean; error?: string; channels: Array<{ id: string; name: string }>; response_metadata: { next_cursor: string } }>,
+        );
+      const names: string[] = [];
+      let cursor = '';
+      let pages = 0;
+      do {
+        const page = await list({ types: 'public_channel,private_channel', exclude_archived: 'true', limit: '5', ...(cursor ? { cursor } : {}) });
+        expect(page.ok).toBe(true);
+        expect(page.channels.length).toBeLessThanOrEqual(2);
+        names.push(...page.channels.map((c) => c.name));
+        cursor = page.response_metadata.next_cursor;
+        pages++;
+      } while (cursor);
+      expect(names.sort()).toEqual(['ch-0', 'ch-1', 'ch-2', 'ch-4', 'ch-5', 'ch-6', 'priv-in']);
+      expect(pages).toBe(4);
+      expect((await list({})).channels.map((c) => c.name)).toEqual(['ch-0', 'ch-1']);
+      expect(await list({ limit: '0' })).toMatchObject({ ok: false, error: 'invalid_limit' });
+      expect(await list({ limit: '1001' })).toMatchObject({ ok: false, error: 'invalid_limit' });
+      expect(await list({ cursor: 'bm9wZQ==' })).toMatchObject({ ok: false, error: 'invalid_cursor' });
+      expect(await list({ types: 'public_channel,nope' })).toMatchObject({ ok: false, error: 'invalid_types' });
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('refuses replies to a deleted parent and edits of a deleted message; an archived channel refuses posts, edits and joins', async () => {
+    fake.addChannel('C0GONE', { name: 'gone' });
+    const parent = await json('chat.postMessage', { channel: 'C0GONE', text: 'parent' });
+    const reply = await json('chat.postMessage', { channel: 'C0GONE', text: 'reply', thread_ts: parent.ts });
+    expect(reply).toMatchObject({ ok: true });
+    fake.deleteMessage('C0GONE', parent.ts as string);
+    expect(await json('chat.postMessage', { channel: 'C0GONE', text: 'again', thread_ts: parent.ts })).toEqual({ ok: false, error: 'thread_not_found' });
+    expect(await form('conversations.replies', { channel: 'C0GONE', ts: parent.ts as string })).toEqual({ ok: false, error: 'thread_not_found' });
+    expect(await json('chat.update', { channel: 'C0GONE', ts: parent.ts, text: 'x' })).toEqual({ ok: false, error: 'message_not_found' });
+    expect(await form('chat.getPermalink', { channel: 'C0GONE', message_ts: parent.ts as string })).toEqual({ ok: false, error: 'message_not_found' });
+    fake.archive('C0GONE');
+    expect(await json('chat.postMessage', { channel: 'C0GONE', text: 'x' })).toEqual({ ok: false, error: 'is_archived' });
+    expect(await json('chat.update', { channel: 'C0GONE', ts: reply.ts, text: 'x' })).toEqual({ ok: false, error: 'is_inactive' });
+    expect(await form('conversations.join', { channel: 'C0GONE' })).toEqual({ ok: false, error: 'is_archived' });
+    expect(await form('conversations.history', { channel: 'C0GONE' })).toMatchObject({ ok: true });
+  });
 });
