@@ -1,10 +1,26 @@
 import type { Enrichment } from '../core/diagnostic';
-import type { LogsEvidence, PgDatabaseEvidence, PgSession, PoolEvidence, PostgresEvidence, RelatedAlertsEvidence, TrafficEvidence } from '../core/evidence';
-import { readLogs, readPool, readPostgres, readRelated, readTraffic } from './read';
+import {
+  logsEvidenceSchema,
+  poolEvidenceSchema,
+  postgresEvidenceSchema,
+  readEvidence,
+  relatedAlertsEvidenceSchema,
+  trafficEvidenceSchema,
+  type EvidenceName,
+  type EvidenceReading,
+  type LogsEvidence,
+  type PgDatabaseEvidence,
+  type PgSession,
+  type PoolEvidence,
+  type PostgresEvidence,
+  type RelatedAlertsEvidence,
+  type TrafficEvidence,
+} from '../core/evidence';
 import { POOL_AVAILABLE_ALERT_THRESHOLD, POOL_SATURATED_UTILIZATION, TRAFFIC_FLAT_MAX_RATIO } from './thresholds';
 
 /**
- * What the rules agree on, derived once from the sanitised evidence: whether the pool is
+ * What the rules agree on, derived once from the evidence read through its schemas
+ * (src/core/evidence/; evidence that does not match its schema counts as missing): whether the pool is
  * saturated, whether traffic grew, which pids block or wait on locks. Pure; never throws.
  */
 export interface Facts {
@@ -34,6 +50,8 @@ export interface Facts {
   lockRoots: LockRoot[];
   /** Names of related alerts now firing. */
   relatedFiring: Set<string>;
+  /** Enrichments that ran ok but whose evidence does not match its schema (read as missing), with the first issue. */
+  unreadable: Array<{ enricher: EvidenceName; issue: string }>;
 }
 
 /**
@@ -119,11 +137,16 @@ function lockRootsOf(reachable: PgDatabaseEvidence[], waiterPids: Set<number>, l
 
 /** Computes the facts from the enrichments (only `ok` ones are read). */
 export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
-  const pool = readPool(enrichments);
-  const traffic = readTraffic(enrichments);
-  const postgres = readPostgres(enrichments);
-  const logs = readLogs(enrichments);
-  const related = readRelated(enrichments);
+  const unreadable: Facts['unreadable'] = [];
+  const read = <T>(name: EvidenceName, reading: EvidenceReading<T>): T | undefined => {
+    if (reading.kind === 'invalid') unreadable.push({ enricher: name, issue: reading.issue });
+    return reading.kind === 'ok' ? reading.evidence : undefined;
+  };
+  const pool = read('pool', readEvidence(enrichments, 'pool', poolEvidenceSchema));
+  const traffic = read('traffic', readEvidence(enrichments, 'traffic', trafficEvidenceSchema));
+  const postgres = read('postgres', readEvidence(enrichments, 'postgres', postgresEvidenceSchema));
+  const logs = read('logs', readEvidence(enrichments, 'logs', logsEvidenceSchema));
+  const related = read('related_alerts', readEvidence(enrichments, 'related_alerts', relatedAlertsEvidenceSchema));
   const reachable = (postgres?.databases ?? []).filter((d) => d.reachable);
 
   let poolSaturated: boolean | null = null;
@@ -168,6 +191,7 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
     lockWaitingPids,
     lockRoots,
     relatedFiring,
+    unreadable,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { AlertGroup } from '../core/alert';
 import type { Cause, CauseId, Enrichment } from '../core/diagnostic';
+import { factsOf } from './facts';
 import type { Rule } from './rule';
 import { connectionLeak } from './rules/connection-leak';
 import { databaseConnectionLimit } from './rules/database-connection-limit';
@@ -68,8 +69,9 @@ function applyExplains(causes: Cause[]): Cause[] {
 /**
  * Scores the runbook's causes from the evidence of the `ok` enrichments, highest confidence
  * first, each confidence in 0..1 (two decimals); empty where nothing stands out. Roots rank above
- * the symptoms they explain (EXPLAINS). Rules are pure and read evidence defensively, so
- * malformed evidence yields fewer causes, not an exception.
+ * the symptoms they explain (EXPLAINS). Rules are pure and read evidence through its schemas
+ * (src/core/evidence/): evidence that does not match (an older or damaged enrichment) counts as
+ * missing, yields fewer causes rather than an exception, and each cause found says so in `against`.
  */
 export function diagnose(enrichments: readonly Enrichment[], group: AlertGroup, rules: readonly Rule[] = RULES): Cause[] {
   const byName = new Map(enrichments.filter((e) => e.status === 'ok').map((e) => [e.enricher, e]));
@@ -78,7 +80,9 @@ export function diagnose(enrichments: readonly Enrichment[], group: AlertGroup, 
     const c = rule(byName, group);
     if (c && Number.isFinite(c.confidence) && c.confidence > 0) found.push({ ...c, confidence: Math.min(1, c.confidence) });
   }
+  const unreadable = factsOf(byName).unreadable.map((u) => `the ${u.enricher} evidence does not match its schema (${u.issue}): read as missing`);
   return applyExplains(found)
+    .map((c) => (unreadable.length ? { ...c, against: [...(c.against ?? []), ...unreadable] } : c))
     .filter((c) => c.confidence > 0)
     .map((c) => ({ ...c, confidence: Math.round(c.confidence * 100) / 100 }))
     .filter((c) => c.confidence > 0)

@@ -224,7 +224,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       if (totals.active === null && totals.total === null && activePts.length === 0) {
         sections.push({ type: 'text', text: `No pool series matched \`${sel}\` ${atText} or in the last ${s.windowMinutes} min.` });
         if (notes.length) sections.push({ type: 'text', title: 'Notes', text: notes.join('\n') });
-        return { summary: `no pool metrics found for ${sel}`, sections, evidence: evidence as unknown as Record<string, unknown>, queries };
+        return { summary: `no pool metrics found for ${sel}`, sections, evidence, queries };
       }
 
       const since = saturatedSince
@@ -277,7 +277,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         (saturatedSince ? `; below ${s.availableThreshold} available since ${saturatedSince}` : '') +
         `; active ${activeTrend}` +
         (activeSlopePerMinute !== null ? ` (${activeSlopePerMinute >= 0 ? '+' : ''}${activeSlopePerMinute.toFixed(2)}/min)` : '');
-      return { summary, sections, evidence: evidence as unknown as Record<string, unknown>, queries };
+      return { summary, sections, evidence, queries };
     },
   };
 }

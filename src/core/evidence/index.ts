@@ -1,160 +1,50 @@
+import type { z } from 'zod';
+import type { Enrichment } from '../diagnostic';
+import { logsEvidenceSchema } from './logs';
+import { poolEvidenceSchema } from './pool';
+import { postgresEvidenceSchema } from './postgres';
+import { relatedAlertsEvidenceSchema } from './related_alerts';
+import { trafficEvidenceSchema } from './traffic';
+
 /**
- * The structured evidence each enricher returns and the diagnosis rules read. This file is the
- * contract between `src/enrichers/` and `src/diagnosis/`: an enricher fills its type (fields it
- * could not measure are null), a rule reads it and never assumes a field another enricher owns.
+ * The structured evidence each enricher returns and the diagnosis rules read: one zod schema per
+ * enricher (one file each), the types inferred from them. This is the contract between
+ * `src/enrichers/` and `src/diagnosis/`: an enricher builds its type (fields it could not measure
+ * are null), a rule reads it through the schema and never assumes a field another enricher owns.
  * Durations are milliseconds, times ISO-8601, rates per second.
  */
+export * from './logs';
+export * from './pool';
+export * from './postgres';
+export * from './related_alerts';
+export * from './traffic';
 
-/** `pool`: the application's connection pool, from Prometheus. */
-export interface PoolEvidence {
-  /** Sum over instances at the time of the alert. */
-  active: number | null;
-  idle: number | null;
-  total: number | null;
-  /** total - active */
-  available: number | null;
-  /** active / total, 0..1 */
-  utilization: number | null;
-  perInstance: Array<{
-    instance: string;
-    active: number | null;
-    idle: number | null;
-    total: number | null;
-    available: number | null;
-    utilization: number | null;
-  }>;
-  /** Trend over the window (default 30 min). */
-  windowMinutes: number;
-  /** When available first dropped below the threshold within the window, or null if it never did. */
-  saturatedSince: string | null;
-  /** Change of active connections per minute over the last part of the window (least squares). */
-  activeSlopePerMinute: number | null;
-  activeTrend: 'climbing' | 'flat' | 'falling' | 'unknown';
-  /** Mean time a connection is held, seconds, where the backend exposes it (null otherwise). */
-  meanHoldSeconds: number | null;
-  /** Pool wait/acquire timeouts per second, where exposed (null otherwise). */
-  waitingClients: number | null;
-}
-
-/** `traffic`: request rate now against its baselines. */
-export interface TrafficEvidence {
-  verdict: 'spike' | 'normal' | 'drop' | 'unknown';
-  /** Requests per second, summed over endpoints. */
-  totalNow: number | null;
-  totalHourAgo: number | null;
-  totalDayAgo: number | null;
-  /** totalNow / the baseline used (hour ago, else day ago); null where no baseline. */
-  ratio: number | null;
-  baseline: 'hour' | 'day' | null;
-  endpoints: Array<{ endpoint: string; now: number; hourAgo: number | null; dayAgo: number | null; ratio: number | null }>;
-  /** Endpoints sorted by absolute change, largest first (at most 5). */
-  topMovers: string[];
-  /** Thresholds used for the verdict. */
-  spikeRatio: number;
-  dropRatio: number;
-}
-
-export interface PgSession {
-  pid: number;
-  user: string | null;
-  application: string | null;
-  clientAddr: string | null;
-  state: string | null;
-  waitEventType: string | null;
-  waitEvent: string | null;
-  /** Since query_start. */
-  queryAgeMs: number | null;
-  /** Since xact_start. */
-  xactAgeMs: number | null;
-  /** Since state_change (for idle in transaction: how long it has been idle). */
-  stateAgeMs: number | null;
-  /** Normalised (literals replaced, capped) unless raw text is configured. */
-  query: string;
-}
-
-export interface PgBlockingChain {
-  blockerPid: number;
-  blockerUser: string | null;
-  blockerApplication: string | null;
-  blockerState: string | null;
-  blockerQuery: string;
-  /** Since the blocker's xact_start (or query_start). */
-  blockerAgeMs: number | null;
-  waitingPids: number[];
-  /** The longest any of them has waited. */
-  longestWaitMs: number | null;
-}
+/** Each enricher's evidence schema by enricher name. */
+export const EVIDENCE_SCHEMAS = {
+  pool: poolEvidenceSchema,
+  traffic: trafficEvidenceSchema,
+  postgres: postgresEvidenceSchema,
+  logs: logsEvidenceSchema,
+  related_alerts: relatedAlertsEvidenceSchema,
+} as const;
+export type EvidenceName = keyof typeof EVIDENCE_SCHEMAS;
 
 /**
- * A session idle (outside any transaction) for at least this long is held, not between two
- * queries of a busy client: those are idle for milliseconds, even with the client short of CPU.
+ * What a stored enrichment says through its schema: `missing` where it did not run `ok`,
+ * `invalid` where its evidence does not match the schema (an older or newer enricher wrote it, or
+ * it was damaged: read as missing, and `issue` says why), else the parsed evidence. Never throws.
  */
-export const IDLE_SETTLED_MS = 2_000;
+export type EvidenceReading<T> = { kind: 'ok'; evidence: T } | { kind: 'missing' } | { kind: 'invalid'; issue: string };
 
-export interface PgDatabaseEvidence {
-  name: string;
-  reachable: boolean;
-  /** Why it could not be queried: a refusal for too many clients is itself evidence. */
-  failure: null | { kind: 'too_many_clients' | 'auth' | 'unreachable' | 'timeout' | 'circuit_open' | 'error'; message: string; sqlstate?: string };
-  serverVersionNum: number | null;
-  maxConnections: number | null;
-  /** superuser_reserved_connections + reserved_connections (PG 16+). */
-  reservedConnections: number | null;
-  /** Client backends now. */
-  connections: number | null;
-  byState: Record<string, number>;
-  /** Client sessions idle (outside a transaction) for at least IDLE_SETTLED_MS; null where not measured. */
-  idleSettled: number | null;
-  byApplication: Record<string, number>;
-  byUser: Record<string, number>;
-  /** Longest-running active queries, longest first. */
-  longRunning: PgSession[];
-  /** Oldest open transactions, oldest first. */
-  oldestTransactions: PgSession[];
-  /** Sessions idle in transaction, longest idle first. */
-  idleInTransaction: PgSession[];
-  blockingChains: PgBlockingChain[];
-  /** null where pg_stat_statements is not installed or not readable. */
-  topStatements: Array<{ query: string; calls: number; meanMs: number; totalMs: number }> | null;
-}
-
-/** `postgres`: the monitored databases. */
-export interface PostgresEvidence {
-  databases: PgDatabaseEvidence[];
-}
-
-export interface LogGroup {
-  /** The line with numbers, ids, quoted strings and addresses replaced. */
-  shape: string;
-  count: number;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  /** Which runbook signal this shape is: used by the rules. */
-  signal: 'too_many_clients' | 'pool_timeout' | 'connection_refused' | 'connection_error' | 'other';
-}
-
-/** `logs`: matching lines from the backend's logs. */
-export interface LogsEvidence {
-  sources: Array<{
-    name: string;
-    kind: 'docker' | 'file' | 'loki' | 'kubernetes';
-    scanned: number;
-    matched: number;
-    error: string | null;
-    problems?: string[];
-  }>;
-  matched: number;
-  groups: LogGroup[];
-  /** Count of matched lines per signal. */
-  signals: Record<LogGroup['signal'], number>;
-}
-
-/** `related_alerts`: what else is firing, history, silences. */
-export interface RelatedAlertsEvidence {
-  related: Array<{ alertname: string; labels: Record<string, string>; startsAt: string; state: string }>;
-  /** Runs for this alertname in the last 24 hours, before this one. */
-  firedBeforeCount: number;
-  lastFiredAt: string | null;
-  silenced: boolean;
-  silenceIds: string[];
+/** Reads the evidence of the enrichment called `name` through `schema` (see EvidenceReading). */
+export function readEvidence<T>(enrichments: ReadonlyMap<string, Enrichment>, name: EvidenceName, schema: z.ZodType<T>): EvidenceReading<T> {
+  const e = enrichments.get(name);
+  if (!e || e.status !== 'ok') return { kind: 'missing' };
+  const r = schema.safeParse(e.evidence);
+  if (r.success) return { kind: 'ok', evidence: r.data };
+  const i = r.error.issues[0];
+  if (!i) return { kind: 'invalid', issue: 'does not match its schema' };
+  // The field and what it should be; zod's own text for a wrong type quotes the received value ("received undefined").
+  const what = i.code === 'invalid_type' ? `expected ${i.expected}` : i.message;
+  return { kind: 'invalid', issue: `${i.path.join('.') || '(evidence)'}: ${what}` };
 }

@@ -180,7 +180,7 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
       const summary =
         `${matched.length} of ${scanned} log lines match${found.length ? `: ${found.join(', ')}` : ''}` +
         (failed.length ? `; ${failed.length} source(s) failed` : '');
-      return { summary, sections, evidence: evidence as unknown as Record<string, unknown>, ...(queries.length ? { queries } : {}) };
+      return { summary, sections, evidence, ...(queries.length ? { queries } : {}) };
     },
   };
 }

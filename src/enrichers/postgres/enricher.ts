@@ -73,7 +73,7 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
       return {
         summary: results.map((r) => summaryOf(r.ev)).join('; '),
         sections: [...preface, ...results.flatMap((r) => databaseSections(r.ev, r.notes, settings, multi))],
-        evidence: evidence as unknown as Record<string, unknown>,
+        evidence,
       };
     },
   };

@@ -146,7 +146,7 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
         firedBeforeCount ? `fired ${firedBeforeCount}x in the last ${s.historyHours} h` : `first time in ${s.historyHours} h`,
         silenceIds.length ? `silenced (${silenceIds.length} silence${silenceIds.length === 1 ? '' : 's'})` : 'not silenced',
       ];
-      return { summary: parts.join('; '), sections, evidence: evidence as unknown as Record<string, unknown> };
+      return { summary: parts.join('; '), sections, evidence };
     },
   };
 }

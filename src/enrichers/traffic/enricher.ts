@@ -136,7 +136,7 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
                     .map((e) => e || NO_ENDPOINT)
                     .join(', ')}`
                 : '');
-      return { summary, sections, evidence: evidence as unknown as Record<string, unknown>, queries };
+      return { summary, sections, evidence, queries };
     },
   };
 }
