@@ -437,9 +437,11 @@ export async function pgbouncerPoolFull(
     holders,
     waiters,
     async release() {
+      // the holders leave (in session pooling a server returns to the pool only when its client does), then the waiters run and leave
       for (const h of holders) await h.query('ROLLBACK').catch(() => {});
+      await Promise.all(holders.map((c) => c.end().catch(() => {})));
       await Promise.all(running);
-      await Promise.all([...holders, ...waiters].map((c) => c.end().catch(() => {})));
+      await Promise.all(waiters.map((c) => c.end().catch(() => {})));
     },
   });
 }
