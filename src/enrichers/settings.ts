@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { logsSettingsSchema } from './logs/settings';
 import { postgresSettingsSchema } from './postgres/settings';
+import { pgbouncerSettingsSchema } from './pgbouncer/settings';
 import { settingsSchema as relatedAlertsSettingsSchema } from './related_alerts/settings';
 import { settingsSchema as trafficSettingsSchema } from './traffic/settings';
 // pool.ts keeps its settings beside its factory until the pool lane's src/enrichers/pool/ (with pool/settings.ts) replaces it; it loads no client
@@ -15,6 +16,7 @@ import { settingsSchema as poolSettingsSchema } from './pool';
 export const ENRICHER_SETTINGS = {
   pool: poolSettingsSchema,
   postgres: postgresSettingsSchema,
+  pgbouncer: pgbouncerSettingsSchema,
   logs: logsSettingsSchema,
   traffic: trafficSettingsSchema,
   related_alerts: relatedAlertsSettingsSchema,
@@ -23,7 +25,7 @@ export const ENRICHER_SETTINGS = {
 export type EnricherName = keyof typeof ENRICHER_SETTINGS;
 
 /** The runbook's enrichers, in the order they are listed by default. */
-export const DEFAULT_ENRICHERS = ['pool', 'postgres', 'logs', 'traffic', 'related_alerts'] as const satisfies readonly EnricherName[];
+export const DEFAULT_ENRICHERS = ['pool', 'postgres', 'pgbouncer', 'logs', 'traffic', 'related_alerts'] as const satisfies readonly EnricherName[];
 
 /** The settings schema of the enricher called `name`, or undefined for a name no enricher has. */
 export function settingsSchemaOf(name: string): z.ZodType | undefined {

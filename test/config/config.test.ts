@@ -21,7 +21,7 @@ describe('parseConfig', () => {
     expect(c.server.auth.token).toBeUndefined();
     expect(c.routes).toHaveLength(1);
     expect(c.routes[0]!.match).toEqual({ alertname: 'db_pool_exhausted' });
-    expect(c.routes[0]!.enrichers).toEqual(['pool', 'postgres', 'logs', 'traffic', 'related_alerts']);
+    expect(c.routes[0]!.enrichers).toEqual(['pool', 'postgres', 'pgbouncer', 'logs', 'traffic', 'related_alerts']);
     expect(c.sources.postgres).toEqual([]);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.server)).toBe(true);

@@ -5,7 +5,8 @@
  */
 import { Client } from 'pg';
 import pino from 'pino';
-import { createPgBouncerEnricher, pgbouncerSettingsSchema } from '../../src/enrichers/pgbouncer/enricher';
+import { createPgBouncerEnricher } from '../../src/enrichers/pgbouncer/enricher';
+import { pgbouncerSettingsSchema } from '../../src/enrichers/pgbouncer/settings';
 import type { PgBouncerEvidence } from '../../src/enrichers/pgbouncer/evidence';
 import { runEnrichers } from '../../src/pipeline/enrich';
 import { pgbouncerSourceSchema } from '../../src/sources/config';

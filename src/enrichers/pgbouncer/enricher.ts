@@ -1,10 +1,11 @@
-import { z } from 'zod';
 import type { Section } from '../../core/diagnostic';
 import { SkipEnrichment, throwIfAborted, type EnrichContext, type Enricher, type EnrichmentResult } from '../../core/enricher';
 import { PgBouncerSourceError, type PgBouncerClient, type PgBouncerSnapshot } from '../../sources/pgbouncer';
-import { formatMs } from '../postgres';
+import { formatMs } from '../postgres/sections';
+import type { EnricherModule } from '../registry-types';
 import { analysePooler } from './analyse';
 import type { PgBouncerEvidence, PgBouncerInstanceEvidence, PgBouncerPoolEvidence } from './evidence';
+import { pgbouncerSettingsSchema, type PgBouncerSettings } from './settings';
 
 /**
  * `pgbouncer`: what PgBouncer's admin console says while the page fires, through the shared
@@ -16,15 +17,6 @@ import type { PgBouncerEvidence, PgBouncerInstanceEvidence, PgBouncerPoolEvidenc
  * A PgBouncer that cannot be read is evidence with `reachable: false` and its failure (the
  * enrichment stays `ok`); the enricher is `skipped` when none is configured.
  */
-
-/** `enrichers.pgbouncer` settings (a route's `options` too). */
-export const pgbouncerSettingsSchema = z.strictObject({
-  /** Rows of waiting clients by application per pool. */
-  topN: z.number().int().min(1).max(50).default(5),
-  /** The enricher's own timeout; default: the pipeline's. */
-  timeoutMs: z.number().int().positive().optional(),
-});
-export type PgBouncerSettings = z.infer<typeof pgbouncerSettingsSchema>;
 
 /** Narrow dependencies: the shared console clients by name, and their console URLs' host:port. */
 export interface PgBouncerEnricherDeps {
@@ -192,3 +184,24 @@ export function createPgBouncerEnricher(settings: PgBouncerSettings, deps: PgBou
     },
   };
 }
+
+/** host:port of a console URL (to match a sources.postgres[] URL pointing at the same PgBouncer); null when unparsable. */
+export function endpointOf(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}`;
+  } catch {
+    return null;
+  }
+}
+
+/** The registry entry: picks the shared console clients and their endpoints from the source clients. */
+export const pgbouncerEnricherModule: EnricherModule<PgBouncerSettings> = {
+  name: 'pgbouncer',
+  settingsSchema: pgbouncerSettingsSchema,
+  create: (settings, deps) =>
+    createPgBouncerEnricher(settings, {
+      clients: deps.clients.pgbouncer ?? new Map(),
+      endpoints: new Map(deps.clients.config.pgbouncer.map((b) => [b.name, endpointOf(b.url)])),
+    }),
+};
