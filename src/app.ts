@@ -13,16 +13,18 @@ import { installBodyHandling } from './http/errors';
 import { registerEndpoints } from './http/endpoints';
 import { registerSlackEntryPoints } from './slack/endpoints';
 import { createSourceClients, type SourceClients } from './sources';
+import { openStore } from './store/open';
 import { SqliteStore } from './store/sqlite';
-import { Store, StoreError } from './store/store';
+import { Store } from './store/store';
+import type { StateStore } from './store/types';
 
 export interface AppDeps {
   logger: Logger;
   redact: Redactor;
   /** Where the console notifier writes (stdout). */
   out?: Pick<Writable, 'write'>;
-  /** An open store; by default `config.state.path` is opened (and closed with the app). */
-  store?: Store;
+  /** An open store (a SQLite `Store` is used through SqliteStore); by default the one `config.state` names is opened, and closed with the app. */
+  store?: StateStore | Store;
   clients?: SourceClients;
   now?: () => number;
 }
@@ -31,7 +33,7 @@ export interface AppDeps {
 export interface Service {
   app: FastifyInstance;
   pipeline: Pipeline;
-  store: Store;
+  store: StateStore;
   metrics: Metrics;
 }
 
@@ -43,23 +45,20 @@ function connectionsCheckMs(server: Config['server']): number {
 }
 
 /**
- * Builds the receiver from a parsed config: opens the store (throws StoreError when it is
- * unusable), creates the source clients, routes, notifiers and pipeline, and registers the HTTP
+ * Builds the receiver from a parsed config: opens the store (rejects with StoreError when it is
+ * unusable, StoreUnavailableError when its database cannot be reached), creates the source clients, routes, notifiers and pipeline, and registers the HTTP
  * routes. Nothing listens and no run starts until the caller says so (`listen`, `pipeline.resume()`).
  * `app.close()` drains runs in flight (up to `pipeline.shutdownGraceMs`) and closes every client.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<Service> {
-  // Until the callers use the asynchronous StateStore (issue 15, next step), state.url cannot be served: say so rather than use SQLite.
-  if (config.state.url && !deps.store) throw new StoreError('state.url (the shared PostgreSQL store) is not served by this build yet; use state.path');
-  const store = deps.store ?? new Store(config.state.path);
+  const store: StateStore = deps.store instanceof Store ? new SqliteStore(deps.store) : (deps.store ?? (await openStore(config.state)));
   const clients = deps.clients ?? createSourceClients(config.sources);
   const metrics = createMetrics();
   const { routes, fallback, notifierNames } = compileRoutes(config, { clients, history: store });
   const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout, logger: deps.logger });
   const pipeline = new Pipeline({
     config: config.pipeline,
-    // The pipeline uses the asynchronous store; the other callers move to it next (issue 15).
-    store: new SqliteStore(store),
+    store,
     routes,
     fallback,
     notifiers,
@@ -110,17 +109,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   });
 
   const retentionMs = config.state.retentionDays * 86_400_000;
-  const purge = () => {
+  const purge = async () => {
     try {
-      const n = store.purge(retentionMs);
+      const n = await store.purge(retentionMs);
       if (n.runs > 0 || n.keys > 0) deps.logger.info(n, 'expired old rows');
     } catch (e) {
       metrics.storeErrors.inc({ operation: 'purge' });
       deps.logger.error({ err: (e as Error).message }, 'purge failed');
     }
   };
-  purge();
-  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
+  void purge();
+  const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS).unref();
 
   app.addHook('preClose', async () => {
     closing = true;
@@ -130,7 +129,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     const r = await pipeline.drain(config.pipeline.shutdownGraceMs);
     deps.logger.info(r, 'pipeline drained');
     await clients.close();
-    if (!deps.store) store.close();
+    if (!deps.store) await store.close();
   });
   return { app, pipeline, store, metrics };
 }

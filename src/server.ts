@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const address = await service.app.listen({ host, port: config.server.port });
-  logger.info({ address, state: config.state.path }, 'listening');
+  logger.info({ address, state: service.store.where, stateStore: service.store.kind }, 'listening');
   if (!stopping) void service.pipeline.resume();
 }
 

@@ -6,15 +6,14 @@ import type { AlertGroup } from '../core/alert';
 import type { Metrics } from '../metrics';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { AlertmanagerClient } from '../sources/alertmanager';
-import type { Store } from '../store/store';
-import { StoreError } from '../store/store';
+import { StoreError, type StateStore } from '../store/types';
 import { requiredMessage } from '../core/zod';
 import { authorized } from './auth';
 import { HttpError, invalidPayload } from './errors';
 
 export interface EndpointDeps {
   pipeline: Pipeline;
-  store: Pick<Store, 'getRun' | 'groupKeyOf' | 'checkWritable'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'checkWritable'>;
   metrics: Metrics;
   alertmanager?: AlertmanagerClient;
   token?: string;
@@ -96,7 +95,7 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
 
   app.get('/diagnostics/:id', { onRequest: requireAuth }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const run = deps.store.getRun(id);
+    const run = await deps.store.getRun(id);
     if (!run) return reply.code(404).send({ error: 'not_found', message: `no diagnostic with id ${id}` });
     if (run.state !== 'done' || !run.diagnostic) return reply.code(202).send({ id, state: run.state });
     return reply.code(200).send(run.diagnostic);
@@ -108,7 +107,7 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
     const reason = deps.isReady();
     if (reason) return reply.code(503).send({ status: 'not_ready', reason });
     try {
-      deps.store.checkWritable();
+      await deps.store.checkWritable();
     } catch (e) {
       return reply.code(503).send({ status: 'not_ready', reason: (e as Error).message });
     }
@@ -136,7 +135,7 @@ async function groupFromEnrichBody(
     const p = manualAlertSchema.safeParse(body, { error: requiredMessage });
     if (!p.success) throw invalidPayload(issuesOf(p.error));
     const a = p.data.alert;
-    return manualGroup(a.labels, a.annotations, a.startsAt ?? new Date().toISOString(), deps.store);
+    return await manualGroup(a.labels, a.annotations, a.startsAt ?? new Date().toISOString(), deps.store);
   }
   if (body && typeof body === 'object' && 'fingerprint' in body) {
     const p = fingerprintBodySchema.safeParse(body, { error: requiredMessage });
@@ -150,7 +149,7 @@ async function groupFromEnrichBody(
       throw new HttpError(502, 'alertmanager_unavailable', 'Alertmanager lookup failed', { message: (e as Error).message });
     }
     if (!found) throw new HttpError(404, 'not_found', 'unknown fingerprint', { message: `Alertmanager has no alert with fingerprint ${p.data.fingerprint}` });
-    const group = manualGroup(found.labels, found.annotations, found.startsAt, deps.store);
+    const group = await manualGroup(found.labels, found.annotations, found.startsAt, deps.store);
     group.alerts[0]!.fingerprint = found.fingerprint;
     group.alerts[0]!.generatorURL = found.generatorURL ?? '';
     return group;

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Notifier } from '../core/notifier';
-import type { Store } from '../store/store';
+import type { StateStore } from '../store/types';
 import { createConsoleNotifier } from './console';
 import type { SlackConfig } from '../slack/config';
 import { createSlackNotifier } from '../slack/notifier';
@@ -14,7 +14,7 @@ export { NOTIFIER_NAMES, type NotifierName } from './names';
 export interface NotifierDeps {
   /** The config's `slack` and `links` parts. */
   config: { slack?: SlackConfig; links: LinksConfig };
-  store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
+  store: Pick<StateStore, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic' | 'reserveSendSlot'>;
   out: Pick<Writable, 'write'>;
   /** For notifiers' own warnings (the Slack client's). */
   logger?: Logger;

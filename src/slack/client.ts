@@ -108,6 +108,26 @@ export function createChannelPacer(intervalMs: number, now: () => number = Date.
   };
 }
 
+/**
+ * A pacer whose slots come from the state store (`reserveSendSlot`), so the replicas sharing it
+ * keep to one budget per channel, not one each. A store that cannot be reached is a retryable
+ * failure of the send (the notifier's retries try again).
+ */
+export function createSharedChannelPacer(store: { reserveSendSlot(channel: string, intervalMs: number): Promise<number> }, intervalMs: number): ChannelPacer {
+  return {
+    async wait(channel, signal) {
+      let waitMs: number;
+      try {
+        waitMs = await store.reserveSendSlot(channel, intervalMs);
+      } catch (e) {
+        throw new NotifyError(`slack: no send slot for the channel (state store: ${(e as Error).message})`, { retryable: true });
+      }
+      if (waitMs > 0) await sleep(waitMs, signal);
+      if (signal?.aborted) throw new NotifyError('slack: aborted while waiting for the channel rate limit', { retryable: true });
+    },
+  };
+}
+
 /** A message as conversations.history returns it (the parts we read). */
 export interface SlackHistoryMessage {
   ts: string;

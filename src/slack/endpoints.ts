@@ -11,7 +11,7 @@ import { createSlackApi } from './client';
 import type { SlackConfig } from './config';
 import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
-import type { Store } from '../store/store';
+import type { StateStore } from '../store/types';
 import { SLACK_PATHS } from './constants';
 import { eventEnvelopeSchema, handleEvent, handleInteraction, interactionSchema, type EntryDeps } from './entry';
 import { verifySlackSignature } from './signature';
@@ -26,7 +26,7 @@ const SEEN_NAMESPACE = 'slack_entry';
 export interface SlackEntryOptions {
   config: SlackConfig | undefined;
   pipeline: RunAdmitter;
-  store: Pick<Store, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
   alertmanager?: AlertmanagerClient;
   logger: Logger;
   rateLimitPerMinute: number;
@@ -88,10 +88,14 @@ export async function registerSlackEntryPoints(app: FastifyInstance, opts: Slack
   const closing = new AbortController();
   const inflight = new Set<Promise<void>>();
 
-  /** True the first time an id is seen (durably: a retry after a restart is still a retry). */
-  const firstTime = (key: string): boolean => {
+  /**
+   * True the first time an id is seen, by any replica sharing the store (durably: a retry after a
+   * restart, or at another replica, is still a retry). Rejects with StoreError: the request then
+   * answers 500 and Slack retries it.
+   */
+  const firstTime = async (key: string): Promise<boolean> => {
     const mine = randomUUID();
-    return opts.store.initNotifierState(SEEN_NAMESPACE, key, mine, now()) === mine;
+    return (await opts.store.initNotifierState(SEEN_NAMESPACE, key, mine, now())) === mine;
   };
 
   const background = (log: FastifyBaseLogger, what: string, work: (signal: AbortSignal) => Promise<string>) => {
@@ -151,7 +155,7 @@ export async function registerSlackEntryPoints(app: FastifyInstance, opts: Slack
       if (envelope.type === 'url_verification') return reply.code(200).send({ challenge: envelope.challenge ?? '' });
       const retry = retryOf(req);
       const log = req.log.child({ slackEvent: envelope.event_id, eventType: envelope.event?.type });
-      const fresh = envelope.event_id ? firstTime(`event:${envelope.event_id}`) : !retry;
+      const fresh = envelope.event_id ? await firstTime(`event:${envelope.event_id}`) : !retry;
       if (!fresh) {
         log.info({ ...retry }, 'slack event already handled; not running it again');
         return reply.code(200).send();
@@ -175,7 +179,7 @@ export async function registerSlackEntryPoints(app: FastifyInstance, opts: Slack
       }
       const retry = retryOf(req);
       const log = req.log.child({ interaction: payload.type, user: payload.user?.id });
-      const fresh = payload.trigger_id ? firstTime(`interaction:${payload.trigger_id}`) : !retry;
+      const fresh = payload.trigger_id ? await firstTime(`interaction:${payload.trigger_id}`) : !retry;
       if (!fresh) {
         log.info({ ...retry }, 'slack interaction already handled; not running it again');
         return reply.code(200).send();

@@ -14,7 +14,7 @@ import type { SlackConfig } from './config';
 import { rememberThread } from './notifier';
 import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
-import type { Store } from '../store/store';
+import type { StateStore } from '../store/types';
 import { DIAGNOSE_CALLBACK_ID, RERUN_ACTION_ID } from './constants';
 import { parseRerunValue, recogniseAlert, rerunOf } from './recognise';
 import { groupOfRecognised, groupOfRun, type Resolution } from './resolve';
@@ -27,7 +27,7 @@ const THREAD_PAGE = 200;
 export interface EntryDeps {
   config: Pick<SlackConfig, 'alertsChannel' | 'incidentChannel' | 'allowedChannels' | 'allowedUsers'>;
   pipeline: RunAdmitter;
-  store: Pick<Store, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
   alertmanager?: AlertmanagerClient;
   api: Pick<SlackApi, 'replies' | 'postEphemeral'>;
   /** POSTs a JSON body to an interaction's response_url; throws on failure. */
@@ -128,7 +128,7 @@ async function interaction(p: Interaction, answer: Answer, deps: EntryDeps, sign
     if (denied) return refuse(answer, denied);
     const ref = parseRerunValue(action.value);
     if (!ref) return unrecognised(answer, 'the button does not name a diagnostic');
-    const r = groupOfRun(ref, deps.store);
+    const r = await groupOfRun(ref, deps.store);
     if (!r.ok) return unrecognised(answer, r.reason);
     return start(r, undefined, answer, deps, 'Re-running the diagnosis; the message updates in place and a reply says what changed.');
   }
@@ -172,7 +172,7 @@ async function mentioned(
   const thread = await deps.api.replies({ channel, ts: e.thread_ts, limit: THREAD_PAGE }, signal);
   const parent = thread.find((m) => m.ts === e.thread_ts);
   const ours = thread.map(rerunOf).find((x) => x !== undefined);
-  let r: Resolution | undefined = ours ? groupOfRun(ours, deps.store) : undefined;
+  let r: Resolution | undefined = ours ? await groupOfRun(ours, deps.store) : undefined;
   if (!r?.ok && parent) {
     const rec = recogniseAlert(parent);
     if (rec) r = await groupOfRecognised(rec, deps, signal);
@@ -194,7 +194,7 @@ async function resolveMessage(
 ): Promise<Resolution> {
   const own = rerunOf(m);
   if (own) {
-    const r = groupOfRun(own, deps.store);
+    const r = await groupOfRun(own, deps.store);
     if (r.ok) return r;
   }
   const rec = recogniseAlert(m);
@@ -203,7 +203,7 @@ async function resolveMessage(
   const thread = await deps.api.replies({ channel: where.channel, ts: where.root, limit: THREAD_PAGE }, signal);
   const ours = thread.map(rerunOf).find((x) => x !== undefined);
   if (ours) {
-    const r = groupOfRun(ours, deps.store);
+    const r = await groupOfRun(ours, deps.store);
     if (r.ok) return r;
   }
   const parent = thread.find((x) => x.ts === where.root);
@@ -243,7 +243,7 @@ async function start(
   message?: string,
 ): Promise<string> {
   const { group } = r;
-  const thread = where ? rememberThread(deps.store, group.groupKey, where) : undefined;
+  const thread = where ? await rememberThread(deps.store, group.groupKey, where) : undefined;
   let admitted;
   try {
     admitted = await deps.pipeline.admit(group, 'slack', { notify: true });

@@ -12,10 +12,10 @@ import { NotifyError, type Notifier, type NotifyContext } from '../core/notifier
 import type { AlertGroup } from '../core/alert';
 import type { LinksConfig } from '../notifiers/links';
 import { sleep } from '../core/retry';
-import type { Store } from '../store/store';
+import type { StateStore } from '../store/types';
 import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot, type MessageModel } from '../notifiers/message';
 import { renderPoolChart } from './chart';
-import { createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
+import { createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
 import { markerBlockId, renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
 
@@ -58,11 +58,11 @@ export interface ThreadState {
  * the group already has a thread: the existing one wins. Returns the group's thread.
  */
 export function rememberThread(
-  store: Pick<Store, 'initNotifierState'>,
+  store: Pick<StateStore, 'initNotifierState'>,
   groupKey: string,
   where: { channel: string; ts: string },
   now = Date.now(),
-): ThreadState {
+): Promise<ThreadState> {
   return store.initNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`, { channel: where.channel, ts: where.ts, own: false }, now);
 }
 
@@ -80,7 +80,7 @@ interface RunSteps {
 
 /** What the Slack notifier needs besides its config; `api`, `renderChart` and `now` default to the real ones. */
 export interface SlackNotifierDeps {
-  store: Pick<Store, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic'>;
+  store: Pick<StateStore, 'getNotifierState' | 'setNotifierState' | 'initNotifierState' | 'previousDiagnostic' | 'reserveSendSlot'>;
   links?: LinksConfig;
   /** Built from the config when not given. */
   api?: SlackApi;
@@ -173,7 +173,8 @@ function aborted(signal: AbortSignal): void {
  */
 export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps): Notifier {
   const home = config.alertsChannel ?? config.incidentChannel;
-  const api = deps.api ?? createSlackApi(config, { logger: deps.logger });
+  // one message per second per channel across every replica sharing the store
+  const api = deps.api ?? createSlackApi(config, { logger: deps.logger, pacer: createSharedChannelPacer(deps.store, config.channelIntervalMs) });
   const renderChart = deps.renderChart ?? renderPoolChart;
   const now = deps.now ?? Date.now;
   const { store } = deps;
@@ -181,9 +182,9 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
   const threadKey = (groupKey: string) => `thread:${groupKey}`;
   const runKey = (runId: string) => `run:${runId}`;
   const getThread = (groupKey: string) => store.getNotifierState<ThreadState>(NOTIFIER, threadKey(groupKey));
-  const patchThread = (groupKey: string, patch: Partial<ThreadState>): ThreadState => {
-    const next = { ...getThread(groupKey)!, ...patch };
-    store.setNotifierState(NOTIFIER, threadKey(groupKey), next, now());
+  const patchThread = async (groupKey: string, patch: Partial<ThreadState>): Promise<ThreadState> => {
+    const next = { ...(await getThread(groupKey))!, ...patch };
+    await store.setNotifierState(NOTIFIER, threadKey(groupKey), next, now());
     return next;
   };
 
@@ -265,7 +266,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
 
   /** The group's thread: stored, else the page found in the alerts channel, else our own parent. */
   async function ensureThread(d: Diagnostic, model: MessageModel, ctx: NotifyContext, recovering: boolean): Promise<ThreadState> {
-    const existing = getThread(d.groupKey);
+    const existing = await getThread(d.groupKey);
     if (existing) return existing;
     let candidate: ThreadState | undefined;
     if (config.alertsChannel) {
@@ -280,7 +281,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       candidate = { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
     }
     // The durable tie-breaker: the first thread stored for the group wins.
-    const stored = store.initNotifierState<ThreadState>(NOTIFIER, threadKey(d.groupKey), candidate, now());
+    const stored = await store.initNotifierState<ThreadState>(NOTIFIER, threadKey(d.groupKey), candidate, now());
     if (candidate.own && stored.ts !== candidate.ts) {
       ctx.logger.warn({ kept: stored.ts, removed: candidate.ts }, 'another run created the thread first; removing our duplicate parent');
       await api
@@ -309,14 +310,14 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     const logger = ctx.logger;
     const model = buildMessageModel(d, deps.links);
     const snapshot = snapshotOf(model, d);
-    let steps: RunSteps = store.getNotifierState<RunSteps>(NOTIFIER, runKey(d.id)) ?? {};
-    const done = (patch: RunSteps) => {
+    let steps: RunSteps = (await store.getNotifierState<RunSteps>(NOTIFIER, runKey(d.id))) ?? {};
+    const done = async (patch: RunSteps) => {
       steps = { ...steps, ...patch };
-      store.setNotifierState(NOTIFIER, runKey(d.id), steps, now());
+      await store.setNotifierState(NOTIFIER, runKey(d.id), steps, now());
     };
     // A post whose answer was lost (timeout, crash) may have gone through: later attempts look first.
     const recovering = steps.started === true;
-    if (!recovering) done({ started: true });
+    if (!recovering) await done({ started: true });
     const runTag = tagOf(d.id);
     let thread = await ensureThread(d, model, ctx, recovering);
     const reply = (msg: SlackMessage) => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger);
@@ -324,7 +325,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     if (!thread.permalink) {
       aborted(signal);
       const permalink = await api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal);
-      if (permalink) thread = patchThread(d.groupKey, { permalink });
+      if (permalink) thread = await patchThread(d.groupKey, { permalink });
     }
 
     // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
@@ -332,7 +333,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     if (!steps.diagnostic) {
       aborted(signal);
       if (resolved && thread.diagnosticTs) {
-        done({ diagnostic: 'skipped' });
+        await done({ diagnostic: 'skipped' });
       } else {
         const msg = logCuts(renderDiagnostic(model, { tag: runTag }), 'diagnostic', logger);
         let updated = false;
@@ -345,29 +346,29 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
             logger.warn({ code: e.code }, 'the earlier diagnostic cannot be updated; posting a new one');
           }
         }
-        if (updated) done({ diagnostic: 'updated' });
+        if (updated) await done({ diagnostic: 'updated' });
         else {
           const r = await reply(msg);
-          thread = patchThread(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
-          done({ diagnostic: 'posted', change: true });
+          thread = await patchThread(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
+          await done({ diagnostic: 'posted', change: true });
         }
       }
     }
     if (steps.diagnostic === 'updated' && !steps.change) {
       aborted(signal);
-      const before = thread.shown ?? previousSnapshot(d);
+      const before = thread.shown ?? (await previousSnapshot(d));
       const changes = before ? describeChanges(before, snapshot) : [];
       await reply(logCuts(renderChangeReply(model, changes, { tag: runTag }), 'change', logger));
-      done({ change: true });
-      thread = patchThread(d.groupKey, { shown: snapshot });
+      await done({ change: true });
+      thread = await patchThread(d.groupKey, { shown: snapshot });
     }
 
     // 2. The resolve: how long it lasted, in the thread.
     if (resolved && !steps.resolve) {
       aborted(signal);
       await reply(renderResolveReply(model, lastedMs(d), { tag: runTag }));
-      done({ resolve: true });
-      thread = patchThread(d.groupKey, { resolved: true });
+      await done({ resolve: true });
+      thread = await patchThread(d.groupKey, { resolved: true });
     }
 
     // 3. Our own parent shows the current status.
@@ -380,7 +381,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
           logger.warn({ code: e.code }, 'the thread parent cannot be updated');
         });
       }
-      done({ parent: true });
+      await done({ parent: true });
     }
 
     // 4. The incident channel: one summary per group, updated by later runs.
@@ -398,9 +399,9 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       }
       if (!updated) {
         const r = await postOnce({ channel: config.incidentChannel, oldest: oldestOf(d), msg }, recovering, signal, logger);
-        thread = patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
+        thread = await patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
       }
-      done({ incident: true });
+      await done({ incident: true });
     }
     // 5. The chart, into the thread, last (the least urgent): a rate limit or a Slack hiccup gets
     // CHART_UPLOAD_ATTEMPTS tries; any other failure is logged and the run goes on without it.
@@ -416,7 +417,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       try {
         const earlier = recovering ? await uploaded() : undefined;
         if (earlier) {
-          done({ chart: earlier.id ?? 'uploaded' });
+          await done({ chart: earlier.id ?? 'uploaded' });
           return detailOf(thread);
         }
         const png = await renderChart(series, {
@@ -438,7 +439,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
               },
               signal,
             );
-            done({ chart: up.fileId ?? 'uploaded' });
+            await done({ chart: up.fileId ?? 'uploaded' });
             break;
           } catch (e) {
             if (!(e instanceof NotifyError && e.retryable) || attempt >= CHART_UPLOAD_ATTEMPTS || signal.aborted) throw e;
@@ -448,7 +449,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
             // the failed attempt may have shared the file all the same (an answer lost on the way back)
             const shared = await uploaded();
             if (shared) {
-              done({ chart: shared.id ?? 'uploaded' });
+              await done({ chart: shared.id ?? 'uploaded' });
               break;
             }
           }
@@ -456,7 +457,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       } catch (e) {
         if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
         logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
-        done({ chart: 'failed' });
+        await done({ chart: 'failed' });
       }
     }
 
@@ -467,8 +468,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     return thread.permalink ? `thread ${thread.permalink}` : `thread ${thread.channel}/${thread.ts}`;
   }
 
-  function previousSnapshot(d: Diagnostic): DiagnosticSnapshot | undefined {
-    const prev = store.previousDiagnostic(d.groupKey, { id: d.id, createdAt: Date.parse(d.startedAt) });
+  async function previousSnapshot(d: Diagnostic): Promise<DiagnosticSnapshot | undefined> {
+    const prev = await store.previousDiagnostic(d.groupKey, { id: d.id, createdAt: Date.parse(d.startedAt) });
     return prev ? snapshotOf(buildMessageModel(prev, deps.links), prev) : undefined;
   }
 

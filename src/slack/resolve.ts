@@ -6,7 +6,7 @@
 import type { AlertGroup } from '../core/alert';
 import { manualGroup } from '../alertmanager/manual-group';
 import { amMatcher, type AlertmanagerClient, type AmAlert } from '../sources/alertmanager';
-import type { Store } from '../store/store';
+import type { StateStore } from '../store/types';
 import type { RecognisedAlert, RerunRef } from './recognise';
 
 /** One click diagnoses at most this many of Alertmanager's alerts (a page of a large group); the rest are left out and said so. */
@@ -15,21 +15,21 @@ export const MAX_ALERTS_PER_REQUEST = 50;
 export type Resolution = { ok: true; group: AlertGroup; note?: string } | { ok: false; reason: string };
 
 export interface ResolveDeps {
-  store: Pick<Store, 'getRun' | 'groupKeyOf'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf'>;
   alertmanager?: AlertmanagerClient;
 }
 
 /** The group of the run a re-run button names, from the store. */
-export function groupOfRun(ref: RerunRef, store: Pick<Store, 'getRun'>): Resolution {
-  const run = store.getRun(ref.runId);
+export async function groupOfRun(ref: RerunRef, store: Pick<StateStore, 'getRun'>): Promise<Resolution> {
+  const run = await store.getRun(ref.runId);
   if (!run) return { ok: false, reason: `the diagnostic ${ref.runId} is no longer stored (runs are kept for state.retentionDays)` };
   return { ok: true, group: run.group };
 }
 
 /** A group of Alertmanager's alerts; one alert joins the group (and thread) Alertmanager sent it under, as a manual run does. */
-export function groupOfAmAlerts(alerts: readonly AmAlert[], store: Pick<Store, 'groupKeyOf'>): AlertGroup {
+export async function groupOfAmAlerts(alerts: readonly AmAlert[], store: Pick<StateStore, 'groupKeyOf'>): Promise<AlertGroup> {
   const first = alerts[0]!;
-  const group = manualGroup(first.labels, first.annotations, first.startsAt, store);
+  const group = await manualGroup(first.labels, first.annotations, first.startsAt, store);
   group.alerts = alerts.map((a) => ({
     status: 'firing',
     labels: a.labels,
@@ -45,7 +45,7 @@ export function groupOfAmAlerts(alerts: readonly AmAlert[], store: Pick<Store, '
       .sort()
       .map((k) => `${k}=${JSON.stringify(common[k])}`)
       .join(',');
-    const known = alerts.map((a) => store.groupKeyOf(a.fingerprint)).find((k) => k !== undefined);
+    const known = (await Promise.all(alerts.map((a) => store.groupKeyOf(a.fingerprint)))).find((k) => k !== undefined);
     group.groupKey = known ?? `manual:{${key}}`;
     group.commonLabels = common;
     group.commonAnnotations = Object.fromEntries(Object.entries(first.annotations).filter(([k, v]) => alerts.every((a) => a.annotations[k] === v)));
@@ -76,14 +76,14 @@ export async function groupOfRecognised(rec: RecognisedAlert, deps: ResolveDeps,
     try {
       if (rec.fingerprint) {
         const hit = await am.alertByFingerprint(rec.fingerprint, signal);
-        if (hit) return { ok: true, group: groupOfAmAlerts([hit], deps.store) };
+        if (hit) return { ok: true, group: await groupOfAmAlerts([hit], deps.store) };
       }
       if (rec.alertname) {
         const found = matchingAlerts(await am.alerts([amMatcher('alertname', rec.alertname)], { signal }), rec);
         if (found.length > 0) {
           const taken = found.slice(0, MAX_ALERTS_PER_REQUEST);
           const note = found.length > taken.length ? `${found.length} alerts match; the first ${taken.length} are diagnosed` : undefined;
-          return { ok: true, group: groupOfAmAlerts(taken, deps.store), ...(note ? { note } : {}) };
+          return { ok: true, group: await groupOfAmAlerts(taken, deps.store), ...(note ? { note } : {}) };
         }
       }
     } catch (e) {
@@ -94,7 +94,7 @@ export async function groupOfRecognised(rec: RecognisedAlert, deps: ResolveDeps,
   if (rec.alertname && (rec.alertnameFrom === 'labels' || !am || amProblem)) {
     const labels = { ...rec.labels, alertname: rec.alertname };
     const why = amProblem ?? (am ? 'Alertmanager has no firing alert that matches' : 'no Alertmanager configured (sources.alertmanager.url)');
-    return { ok: true, group: manualGroup(labels, {}, new Date().toISOString(), deps.store), note: `${why}; diagnosing with the labels in the message` };
+    return { ok: true, group: await manualGroup(labels, {}, new Date().toISOString(), deps.store), note: `${why}; diagnosing with the labels in the message` };
   }
   if (rec.alertname) return { ok: false, reason: `Alertmanager has no firing alert named ${rec.alertname} that matches this message` };
   return {

@@ -1,6 +1,6 @@
 import type { AlertGroup } from '../core/alert';
 import type { Diagnostic, NotificationStatus, Trigger } from '../core/diagnostic';
-import type { AlertHistory } from './history';
+import type { AlertHistory, HistoryRun } from './history';
 
 /** Where a run is: written `queued` before the 202, `done` after its notifiers finish. */
 export type RunState = 'queued' | 'enriching' | 'notifying' | 'done';
@@ -71,7 +71,7 @@ export interface Claimed {
  * StoreUnavailableError (a StoreError) when it cannot be reached at all, at once or within the
  * store's connect and statement timeouts: callers answer 503 and lose nothing.
  */
-export interface StateStore extends AsyncAlertHistory {
+export interface StateStore extends AlertHistory {
   /** `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres';
   /** Where it is, for logs and errors (a path, or the URL without its password). */
@@ -114,6 +114,8 @@ export interface StateStore extends AsyncAlertHistory {
   unfinishedRuns(): Promise<Array<{ id: string; groupKey: string }>>;
   /** The newest finished diagnostic of the same group before the given run, for "what changed". */
   previousDiagnostic(groupKey: string, run: { id: string; createdAt: number }): Promise<Diagnostic | undefined>;
+  /** Runs for `alertname` created in [since, before), newest first, at most 100. */
+  runsOf(alertname: string, since: Date, before: Date): Promise<HistoryRun[]>;
   /** The group key Alertmanager last sent this alert fingerprint under, for manual re-runs to reach the same thread. */
   groupKeyOf(fingerprint: string): Promise<string | undefined>;
 
@@ -142,11 +144,6 @@ export interface StateStore extends AsyncAlertHistory {
   checkWritable(): Promise<void>;
   /** Closes it; further calls reject. */
   close(): Promise<void>;
-}
-
-/** AlertHistory, asynchronous (the related_alerts enricher reads it). */
-export interface AsyncAlertHistory {
-  runsOf(...args: Parameters<AlertHistory['runsOf']>): Promise<ReturnType<AlertHistory['runsOf']>>;
 }
 
 /** The store could not be opened or used; the message says which store and what to do. */

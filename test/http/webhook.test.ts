@@ -40,7 +40,7 @@ describe('POST /webhook', () => {
       payload: JSON.stringify(firingPayload()),
     });
     expect(res.statusCode).toBe(202);
-    expect(slow.store.getRun(res.json().id)!.state).toBe('queued');
+    expect((await slow.store.getRun(res.json().id))!.state).toBe('queued');
     await slow.pipeline.wait(res.json().id);
     await slow.app.close();
   });
@@ -55,7 +55,7 @@ describe('POST /webhook', () => {
     const res = await post(firingPayload(), headers);
     expect(res.statusCode).toBe(401);
     expect(res.json()).toEqual({ error: 'unauthorized' });
-    expect(t.store.unfinishedRunIds()).toEqual([]);
+    expect(await t.store.unfinishedRuns()).toEqual([]);
     expect(t.log.records().some((r) => r.msg === 'unauthorized request')).toBe(true);
   });
 
@@ -78,7 +78,7 @@ describe('POST /webhook', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toBe('invalid_payload');
     expect(JSON.stringify(res.json().issues)).toContain(message);
-    expect(t.store.unfinishedRunIds()).toEqual([]);
+    expect(await t.store.unfinishedRuns()).toEqual([]);
   });
 
   test('wrong types list every issue with its path', async () => {

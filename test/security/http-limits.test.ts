@@ -48,7 +48,7 @@ describe('authentication', () => {
       expect(res.json()).toEqual({ error: 'unauthorized' });
       expect(res.headers['www-authenticate']).toBe('Bearer');
     }
-    expect(t.store.unfinishedRunIds()).toEqual([]);
+    expect(await t.store.unfinishedRuns()).toEqual([]);
     expect(await t.metrics.registry.getSingleMetricAsString('pagefirst_runs_total')).not.toMatch(/^pagefirst_runs_total\{/m);
   });
 
@@ -147,7 +147,7 @@ describe('a real listening server under slow and oversized requests', () => {
     expect(r.closedAfterMs!).toBeLessThan(REQUEST_TIMEOUT + 2_000);
     expect(r.sent).toBeLessThan(body.length);
     expect(r.answer).not.toMatch(/ 202 /);
-    expect(t.store.unfinishedRunIds()).toEqual([]);
+    expect(await t.store.unfinishedRuns()).toEqual([]);
   });
 
   test('100 slow-loris clients at once: a real request is still served at once, and every slow socket is cut within the bound', async () => {
@@ -193,7 +193,7 @@ describe('a real listening server under slow and oversized requests', () => {
       signal: AbortSignal.timeout(5_000),
     } as RequestInit);
     expect(chunked.status).toBe(413);
-    expect(t.store.unfinishedRunIds()).toEqual([]);
+    expect(await t.store.unfinishedRuns()).toEqual([]);
     // just under the limit is accepted (the limit is the configured one, not smaller)
     const fits = JSON.stringify({ ...firingPayload(), groupKey: 'fits', pad: 'x'.repeat(BODY_LIMIT - 2_000) });
     const ok = await fetch(url, { method: 'POST', headers: { ...json, ...auth }, body: fits, signal: AbortSignal.timeout(5_000) });
@@ -276,7 +276,7 @@ describe('rate limit on /enrich', () => {
       }
       expect(statuses).toEqual([202, 202, 202, 202, 202, 429, 429, 429]);
       // 5 runs were admitted, not 8
-      expect(t.store.runsOf('db_pool_exhausted', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000))).toHaveLength(5);
+      expect(await t.store.runsOf('db_pool_exhausted', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000))).toHaveLength(5);
       // Alertmanager's own retries are never rate limited
       for (let i = 0; i < 8; i++) {
         const p = firingPayload();

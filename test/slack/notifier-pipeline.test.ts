@@ -3,6 +3,7 @@ import type { PoolEvidence } from '../../src/core/evidence';
 import { toAlertGroup, webhookPayloadSchema } from '../../src/alertmanager/payload';
 import { slackConfigSchema } from '../../src/slack/config';
 import { createSlackNotifier } from '../../src/slack/notifier';
+import { SqliteStore } from '../../src/store/sqlite';
 import { Store } from '../../src/store/store';
 import { FakeSlack, checkMessage } from '../fakes/slack';
 import { firingPayload, resolvedPayload } from '../support/fixtures';
@@ -59,6 +60,7 @@ function stubPool(): Enricher {
 it('the fixture alert: one threaded diagnostic, one incident summary with a permalink, a chart; the resolve in the same thread', async () => {
   const fake = await FakeSlack.start();
   const store = new Store(':memory:');
+  const state = new SqliteStore(store);
   try {
     const config = slackConfigSchema.parse({
       token: fake.token,
@@ -70,8 +72,8 @@ it('the fixture alert: one threaded diagnostic, one incident summary with a perm
       channelIntervalMs: 100,
       timeoutMs: 2_000,
     });
-    const slack = createSlackNotifier(config, { store, links: { grafana: 'http://grafana:3000', grafanaDashboard: 'd/db/database-health' } });
-    const { pipeline } = testPipeline({ store, enrichers: [stubPool()], notifiers: [slack], secrets: [fake.token] });
+    const slack = createSlackNotifier(config, { store: state, links: { grafana: 'http://grafana:3000', grafanaDashboard: 'd/db/database-health' } });
+    const { pipeline } = testPipeline({ store, stateStore: state, enrichers: [stubPool()], notifiers: [slack], secrets: [fake.token] });
     // Alertmanager's Slack receiver posted the page a moment after the alert started.
     const page = fake.seedAlertmanagerPage('C0ALERTS', {
       groupLabels: { alertname: 'db_pool_exhausted' },

@@ -7,7 +7,7 @@ import { withRetry } from '../../src/core/retry';
 import { createSlackApi, slackLogger } from '../../src/slack/client';
 import { slackConfigSchema, type SlackConfig } from '../../src/slack/config';
 import { createSlackNotifier, pickPage, type ThreadState } from '../../src/slack/notifier';
-import { Store } from '../../src/store/store';
+import { SqliteStore } from '../../src/store/sqlite';
 import { FakeSlack, SlackFakeError, type FakeMessage } from '../fakes/slack';
 import { capturingLogger } from '../support/capture';
 import { sampleDiagnostic, sampleGroup } from '../notifiers/sample';
@@ -18,20 +18,20 @@ const POLICY = { budgetMs: 20_000, maxAttempts: 5, initialBackoffMs: 100, maxBac
 
 let fake: FakeSlack;
 let dir: string;
-const stores: Store[] = [];
+const stores: SqliteStore[] = [];
 
 beforeEach(async () => {
   fake = await FakeSlack.start();
   dir = mkdtempSync(join(tmpdir(), 'pagefirst-slack-'));
 });
 afterEach(async () => {
-  for (const s of stores.splice(0)) s.close();
+  for (const s of stores.splice(0)) await s.close();
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function openStore(): Store {
-  const s = new Store(join(dir, 'state.db'));
+function openStore(): SqliteStore {
+  const s = SqliteStore.open(join(dir, 'state.db'));
   stores.push(s);
   return s;
 }
@@ -126,7 +126,7 @@ describe('Slack notifier against the fake Slack', () => {
     expect(changeText).toContain('pool / active: 19 → 20');
 
     // Restart: a new store handle and notifier on the same file; a repeat lands in the same thread.
-    store.close();
+    await store.close();
     stores.splice(stores.indexOf(store), 1);
     store = openStore();
     notifier = createSlackNotifier(config(), { store });
@@ -153,7 +153,7 @@ describe('Slack notifier against the fake Slack', () => {
     expect(fake.topLevel(INCIDENT)).toHaveLength(1);
     expect(replies.filter((m) => blocksText(m).includes('pf_header'))).toHaveLength(1);
     expect(fake.callsOf('chat.postMessage').every((c) => c.ok)).toBe(true);
-    const thread = store.getNotifierState<ThreadState>('slack', `thread:${first.groupKey}`)!;
+    const thread = (await store.getNotifierState<ThreadState>('slack', `thread:${first.groupKey}`))!;
     expect(thread).toMatchObject({
       channel: ALERTS,
       ts: parent.ts,

@@ -2,7 +2,7 @@ import { fingerprintOf } from '../../src/alertmanager/fingerprint';
 import { parseRerunValue, recogniseAlert, rerunOf } from '../../src/slack/recognise';
 import { groupOfRecognised, matchingAlerts } from '../../src/slack/resolve';
 import type { AlertmanagerClient, AmAlert } from '../../src/sources/alertmanager';
-import { Store } from '../../src/store/store';
+import { SqliteStore } from '../../src/store/sqlite';
 
 /** Reading alerts out of Slack messages, and from there to the group to run. */
 
@@ -139,7 +139,7 @@ describe('re-run buttons', () => {
 });
 
 describe('groupOfRecognised', () => {
-  const store = new Store(':memory:');
+  const store = SqliteStore.open(':memory:');
   afterAll(() => store.close());
   const signal = AbortSignal.timeout(5_000);
   const rec = recogniseAlert(amPage)!;

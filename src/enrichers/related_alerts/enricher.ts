@@ -75,7 +75,7 @@ export function createRelatedAlertsEnricher(settings: RelatedAlertsSettings, dep
       const startMs = Date.parse(earliestStart(group) ?? '');
       const before = new Date(Math.min(ctx.now.getTime(), Number.isFinite(startMs) ? startMs : ctx.now.getTime()));
       const since = new Date(ctx.now.getTime() - s.historyHours * 3_600_000);
-      const runs = history.runsOf(alertname, since, before);
+      const runs = await history.runsOf(alertname, since, before);
       const firedBeforeCount = runs.length;
       const lastFiredAt = runs[0]?.startedAt ?? null;
 
