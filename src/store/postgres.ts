@@ -99,6 +99,7 @@ export class PostgresStore implements StateStore {
   readonly kind = 'postgres' as const;
   readonly where: string;
   private closed = false;
+  private readonly listened = new WeakSet<PoolClient>();
 
   private constructor(
     private readonly pool: Pool,
@@ -154,11 +155,20 @@ export class PostgresStore implements StateStore {
 
   private async connect(what: string): Promise<PoolClient> {
     if (this.closed) throw new StoreError(`the state store ${this.where} is closed`);
+    let client: PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (e) {
       throw this.wrap(what, e);
     }
+    // A checked-out client whose server goes away (restart, failover: 57P01) emits 'error', which
+    // the pool listens to only while the client is idle: unhandled, it would end the process. The
+    // statement in flight rejects on its own, and tx() drops the connection.
+    if (!this.listened.has(client)) {
+      this.listened.add(client);
+      client.on('error', () => {});
+    }
+    return client;
   }
 
   /** One statement on any pooled connection. */
