@@ -347,10 +347,16 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
         const text = messageText(diagnostics[0]!);
         const runId = text.match(/Run `([^`]+)`/)?.[1];
         if (!runId) throw new Error(`no run id in the diagnostic message:\n${text}`);
-        const res = await fetch(`${receiver.url}/diagnostics/${encodeURIComponent(runId)}`, {
-          headers: { authorization: `Bearer ${token}` },
-          signal: AbortSignal.timeout(5_000),
-        });
+        // the run is done once its last step (the chart, the incident summary) is: 202 until then
+        let res: Response;
+        for (;;) {
+          res = await fetch(`${receiver.url}/diagnostics/${encodeURIComponent(runId)}`, {
+            headers: { authorization: `Bearer ${token}` },
+            signal: AbortSignal.timeout(5_000),
+          });
+          if (res.status !== 202 || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
         if (res.status !== 200) throw new Error(`GET /diagnostics/${runId}: HTTP ${res.status}`);
         return { page, diagnostics, elsewhere, diagnostic: (await res.json()) as Diagnostic, text };
       },

@@ -76,8 +76,13 @@ async function ok(res: Response, what: string): Promise<Response> {
   return res;
 }
 
-/** Starts Alertmanager with `config` (YAML; default `NULL_ALERTMANAGER_CONFIG`). Stop it with `stop()` in afterAll. */
-export async function startAlertmanager(opts: { config?: string } = {}): Promise<AlertmanagerServer> {
+/**
+ * Starts Alertmanager with `config` (YAML; default `NULL_ALERTMANAGER_CONFIG`), gossip off unless
+ * `cluster` names its gossip address and peers (an HA pair on one machine). Stop it with `stop()` in afterAll.
+ */
+export async function startAlertmanager(
+  opts: { config?: string; cluster?: { listen: string; peers: string[]; peerTimeout?: string } } = {},
+): Promise<AlertmanagerServer> {
   const dir = tempDir('alertmanager');
   const configFile = join(dir, 'alertmanager.yml');
   writeFileSync(configFile, opts.config ?? NULL_ALERTMANAGER_CONFIG);
@@ -90,7 +95,13 @@ export async function startAlertmanager(opts: { config?: string } = {}): Promise
       `--config.file=${configFile}`,
       `--storage.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
+      ...(opts.cluster
+        ? [
+            `--cluster.listen-address=${opts.cluster.listen}`,
+            ...opts.cluster.peers.map((p) => `--cluster.peer=${p}`),
+            ...(opts.cluster.peerTimeout ? [`--cluster.peer-timeout=${opts.cluster.peerTimeout}`] : []),
+          ]
+        : ['--cluster.listen-address=']),
       '--log.level=warn',
     ],
   });
