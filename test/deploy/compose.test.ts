@@ -58,7 +58,17 @@ describe('docker-compose.yml', () => {
   });
 
   test('has the whole stack', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'backend', 'grafana', 'pagefirst', 'postgres', 'postgres-exporter', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'alertmanager',
+      'backend',
+      'grafana',
+      'pagefirst',
+      'pagefirst-replica',
+      'postgres',
+      'postgres-exporter',
+      'prometheus',
+      'state-db',
+    ]);
     expect(compose.services.postgres.command.join(' ')).toContain('shared_preload_libraries=pg_stat_statements');
     expect(compose.services.backend.command).toEqual(expect.arrayContaining(['.demo-dist/demo/backend/main.js']));
     expect(compose.services.backend.build).toEqual({ context: '.', target: 'demo' });
@@ -67,6 +77,21 @@ describe('docker-compose.yml', () => {
     expect(compose.services.alertmanager.secrets).toEqual(['pagefirst_token']);
     // Published ports listen on loopback only.
     for (const [name, s] of Object.entries(compose.services)) for (const p of s.ports ?? []) expect(`${name} ${p}`).toMatch(/ 127\.0\.0\.1:/);
+  });
+
+  test('the replicas profile: two receivers on a PostgreSQL of their own for state, and nothing else of them in the default stack', () => {
+    const replica = compose.services['pagefirst-replica'];
+    expect(replica.profiles).toEqual(['replicas']);
+    expect(compose.services['state-db'].profiles).toEqual(['replicas']);
+    expect(replica.deploy.replicas).toBe(2);
+    expect(replica.ports).toBeUndefined(); // two replicas cannot share a host port: reached by name or a load balancer
+    expect(replica.depends_on['state-db'].condition).toBe('service_healthy');
+    expect(replica.volumes).toContain('./deploy/pagefirst-replicas.yml:/etc/pagefirst/pagefirst.yml:ro');
+    expect(compose.services['state-db'].environment.POSTGRES_DB).toBe('pagefirst');
+    // the state database is not the monitored one
+    expect(compose.services['state-db'].volumes).not.toEqual(compose.services.postgres.volumes);
+    for (const [name, s] of Object.entries(compose.services))
+      if (!['pagefirst-replica', 'state-db'].includes(name)) expect(`${name} ${s.profiles ?? 'default'}`).toBe(`${name} default`);
   });
 
   test('every file or directory it mounts or builds from exists', () => {
@@ -113,7 +138,7 @@ describe('docker-compose.yml', () => {
         .split('\n')
         .filter((l) => !l.trimStart().startsWith('#'))
         .join('\n');
-    const text = uncommented(COMPOSE_FILE) + uncommented(path.join(DEPLOY_DIR, 'pagefirst.yml'));
+    const text = uncommented(COMPOSE_FILE) + uncommented(path.join(DEPLOY_DIR, 'pagefirst.yml')) + uncommented(path.join(DEPLOY_DIR, 'pagefirst-replicas.yml'));
     const used = new Set([...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!));
     const listed = new Set([...fs.readFileSync(path.join(DEPLOY_DIR, '.env.example'), 'utf8').matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
     expect([...used].filter((v) => !listed.has(v))).toEqual([]);
@@ -161,6 +186,17 @@ describe('receiver config deploy/pagefirst.yml', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain('PAGEFIRST_TOKEN');
     expect((err as Error).message).toContain('PAGEFIRST_MONITOR_PASSWORD');
+  });
+});
+
+describe('receiver config deploy/pagefirst-replicas.yml', () => {
+  test('loads with the variables set: the shared store at state-db, the rest as deploy/pagefirst.yml', () => {
+    const env = { PAGEFIRST_TOKEN: 'a-token-of-at-least-16-chars', PAGEFIRST_MONITOR_PASSWORD: 'monitor-secret', STATE_DB_PASSWORD: 'state-secret' };
+    const replicas = loadConfig(path.join(DEPLOY_DIR, 'pagefirst-replicas.yml'), env);
+    const single = loadConfig(path.join(DEPLOY_DIR, 'pagefirst.yml'), env);
+    expect(replicas.state.url).toBe('postgres://pagefirst:state-secret@state-db:5432/pagefirst');
+    expect({ ...replicas, state: undefined }).toEqual({ ...single, state: undefined });
+    expect(() => loadConfig(path.join(DEPLOY_DIR, 'pagefirst-replicas.yml'), { ...env, STATE_DB_PASSWORD: undefined })).toThrow(/STATE_DB_PASSWORD/);
   });
 });
 
