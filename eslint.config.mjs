@@ -4,6 +4,7 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import boundaries from 'eslint-plugin-boundaries';
 
 export default tseslint.config(
   { ignores: ['dist/', '.bench-dist/', '.demo-dist/', '.cache/', 'coverage/', 'node_modules/'] },
@@ -39,6 +40,100 @@ export default tseslint.config(
       '@typescript-eslint/restrict-plus-operands': 'off', // TODO(arch): 1 finding
       'no-regex-spaces': 'off', // TODO(arch): 1 finding
       '@typescript-eslint/unbound-method': 'off', // TODO(arch): 1 finding
+    },
+  },
+  {
+    // The layering (docs/ARCHITECTURE.md): what each folder of src/ may import. Matched in order,
+    // first match wins, so each unit's settings schema is its own element before its folder's.
+    files: ['src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'import/resolver': { node: { extensions: ['.ts', '.js'] } },
+      'boundaries/include': ['src/**/*.ts'],
+      'boundaries/elements': [
+        { type: 'core', pattern: 'src/core/**', mode: 'full' },
+        // Each unit's settings schema: what src/config composes (never a factory).
+        {
+          type: 'settings',
+          mode: 'full',
+          pattern: [
+            'src/http/config.ts',
+            'src/pipeline/config.ts',
+            'src/store/config.ts',
+            'src/sources/config.ts',
+            'src/slack/config.ts',
+            'src/notifiers/links.ts',
+            'src/notifiers/names.ts',
+            'src/enrichers/settings.ts',
+            'src/enrichers/*/settings.ts',
+            // The pool settings' presets and mapping schema: data and zod, no client.
+            'src/enrichers/pool/layouts.ts',
+            'src/enrichers/pool/mapping.ts',
+          ],
+        },
+        { type: 'config', pattern: 'src/config/**', mode: 'full' },
+        { type: 'alertmanager', pattern: 'src/alertmanager/**', mode: 'full' },
+        { type: 'sources', pattern: 'src/sources/**', mode: 'full' },
+        // The read-only interface enrichers use to ask the run history (the store implements it).
+        { type: 'store-history', pattern: 'src/store/history.ts', mode: 'full' },
+        { type: 'store', pattern: 'src/store/**', mode: 'full' },
+        { type: 'diagnosis', pattern: 'src/diagnosis/**', mode: 'full' },
+        { type: 'enrichers', pattern: 'src/enrichers/**', mode: 'full' },
+        { type: 'notifiers', pattern: 'src/notifiers/**', mode: 'full' },
+        // Slack's entry points (requests from Slack: signature, button, shortcut, mention) and its notifier side.
+        {
+          type: 'slack-entry',
+          pattern: ['src/slack/endpoints.ts', 'src/slack/entry.ts', 'src/slack/recognise.ts', 'src/slack/resolve.ts', 'src/slack/signature.ts'],
+          mode: 'full',
+        },
+        { type: 'slack', pattern: 'src/slack/**', mode: 'full' },
+        { type: 'pipeline', pattern: 'src/pipeline/**', mode: 'full' },
+        { type: 'http', pattern: 'src/http/**', mode: 'full' },
+        { type: 'shared', pattern: ['src/logger.ts', 'src/metrics.ts'], mode: 'full' },
+        { type: 'app', pattern: ['src/app.ts', 'src/server.ts'], mode: 'full' },
+      ],
+    },
+    rules: {
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          policies: [
+            { from: { element: { type: 'core' } }, allow: { to: { element: { type: 'core' } } } },
+            { from: { element: { type: 'settings' } }, allow: { to: { element: { types: { anyOf: ['settings', 'core', 'sources'] } } } } },
+            { from: { element: { type: 'config' } }, allow: { to: { element: { types: { anyOf: ['config', 'settings', 'core'] } } } } },
+            { from: { element: { type: 'alertmanager' } }, allow: { to: { element: { types: { anyOf: ['alertmanager', 'core'] } } } } },
+            { from: { element: { type: 'sources' } }, allow: { to: { element: { types: { anyOf: ['sources', 'settings', 'core'] } } } } },
+            { from: { element: { type: 'store' } }, allow: { to: { element: { types: { anyOf: ['store', 'store-history', 'settings', 'core'] } } } } },
+            { from: { element: { type: 'store-history' } }, allow: { to: { element: { type: 'core' } } } },
+            { from: { element: { type: 'diagnosis' } }, allow: { to: { element: { types: { anyOf: ['diagnosis', 'core'] } } } } },
+            {
+              from: { element: { type: 'enrichers' } },
+              allow: { to: { element: { types: { anyOf: ['enrichers', 'settings', 'sources', 'store-history', 'core'] } } } },
+            },
+            {
+              from: { element: { types: { anyOf: ['notifiers', 'slack'] } } },
+              allow: { to: { element: { types: { anyOf: ['notifiers', 'slack', 'settings', 'alertmanager', 'store', 'core'] } } } },
+            },
+            {
+              from: { element: { type: 'slack-entry' } },
+              allow: { to: { element: { types: { anyOf: ['slack-entry', 'slack', 'notifiers', 'settings', 'alertmanager', 'sources', 'store', 'core'] } } } },
+            },
+            { from: { element: { type: 'shared' } }, allow: { to: { element: { types: { anyOf: ['config', 'settings', 'core'] } } } } },
+            {
+              from: { element: { type: 'pipeline' } },
+              allow: {
+                to: { element: { types: { anyOf: ['pipeline', 'config', 'settings', 'enrichers', 'notifiers', 'diagnosis', 'store', 'shared', 'core'] } } },
+              },
+            },
+            {
+              from: { element: { type: 'http' } },
+              allow: { to: { element: { types: { anyOf: ['http', 'pipeline', 'settings', 'alertmanager', 'sources', 'store', 'shared', 'core'] } } } },
+            },
+            { from: { element: { type: 'app' } }, allow: { to: { element: { types: { anyOf: ['*'] } } } } },
+          ],
+        },
+      ],
     },
   },
   {
