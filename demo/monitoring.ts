@@ -29,7 +29,7 @@ export const PROMETHEUS_CONFIG = path.join(DEPLOY_DIR, 'prometheus', 'prometheus
 export const ALERT_RULES = path.join(DEPLOY_DIR, 'prometheus', 'rules', 'pagefirst.rules.yml');
 export const ALERTMANAGER_CONFIG = path.join(DEPLOY_DIR, 'alertmanager', 'alertmanager.yml');
 
-/** Timings that get the first webhook about 10 s after start (../shared/SETUP.md). */
+/** Timings that get the first webhook about 10 s after start (1 s scrapes and evaluations, `for: 2s`, 1 s group_wait and group_interval). */
 export const FAST = { scrapeInterval: '1s', evaluationInterval: '1s', ruleFor: '2s', groupWait: '1s', groupInterval: '1s', repeatInterval: '1h' } as const;
 
 export interface AlertRulesOptions {

@@ -15,7 +15,7 @@ export const alertSchema = z.looseObject({
 });
 
 /**
- * The Alertmanager webhook payload, version "4" (REFERENCE.md §1). Unknown fields from newer
+ * The Alertmanager webhook payload, version "4" (docs/reference/alertmanager.md). Unknown fields from newer
  * Alertmanagers (notification_reason, routeLabels, ...) are accepted, not rejected.
  */
 export function webhookPayloadSchema(maxAlerts: number) {

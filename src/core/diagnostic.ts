@@ -1,5 +1,5 @@
 /**
- * The Diagnostic JSON of the public contract (../shared/CONTRACT.md) and the neutral sections
+ * The Diagnostic JSON of the public contract (docs/contract.md) and the neutral sections
  * enrichers return. Only notifiers turn sections into a platform's format (Block Kit, text).
  */
 
@@ -108,7 +108,7 @@ export interface DiagnosticAlert {
   externalURL?: string;
 }
 
-/** The Diagnostic JSON (CONTRACT.md). */
+/** The Diagnostic JSON (docs/contract.md). */
 export interface Diagnostic {
   id: string;
   alertname: string;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const serverConfigSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).default(8080),
-  /** Larger bodies get 413 (CONTRACT.md: default 1 MiB). */
+  /** Larger bodies get 413 (docs/contract.md: default 1 MiB). */
   bodyLimitBytes: z
     .number()
     .int()

@@ -121,7 +121,7 @@ function promTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-/** A Prometheus/Alertmanager matcher value: a double-quoted literal (REFERENCE.md §2). */
+/** A Prometheus/Alertmanager matcher value: a double-quoted literal (docs/reference/prometheus.md). */
 function matcher(name: string, value: string): string {
   return `${name}=${JSON.stringify(value)}`;
 }

@@ -3,7 +3,7 @@ import type { AlertGroup } from '../core/alert';
 
 /**
  * The key of a webhook notification: a hash of groupKey, status and the sorted
- * fingerprint+startsAt pairs (REFERENCE.md §1). Retries, HA peers and repeats of the same
+ * fingerprint+startsAt pairs (docs/reference/alertmanager.md). Retries, HA peers and repeats of the same
  * notification share it; a new alert in the group, a restart of one, or a resolve changes it.
  * Independent of JSON field order, whitespace and unknown fields.
  */

@@ -7,7 +7,7 @@
 import { TOP_CAUSES, humanDuration, type MessageModel, type ModelPart } from '../notifiers/message';
 
 // Limits. Source: Block Kit reference (docs.slack.dev/reference/block-kit/blocks, api.slack.com/
-// reference/block-kit/block-elements) and ../shared/REFERENCE.md §3.
+// reference/block-kit/block-elements) and docs/reference/slack.md.
 /** Blocks per message (100 only in modals and Home tabs). */
 export const MAX_BLOCKS = 50;
 /** Characters of a section's `text`. */
@@ -111,7 +111,7 @@ export interface SlackMessage {
   cuts: string[];
 }
 
-/** Escapes Slack's control characters (&, <, >) and nothing else (REFERENCE.md §3). */
+/** Escapes Slack's control characters (&, <, >) and nothing else (docs/reference/slack.md). */
 export function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

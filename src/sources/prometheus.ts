@@ -3,7 +3,7 @@ import type { PrometheusSource } from './config';
 
 /**
  * A small client for Prometheus' HTTP API (`/api/v1/query`, `/api/v1/query_range`, POSTing
- * form-encoded bodies so long queries fit, REFERENCE.md §2; `/api/v1/label/<name>/values`, which
+ * form-encoded bodies so long queries fit, docs/reference/prometheus.md; `/api/v1/label/<name>/values`, which
  * Prometheus serves on GET only: `web/api/v1/api.go` registers `r.Get("/label/:name/values", ...)`).
  * Every call has a deadline of `sources.prometheus.timeoutMs` and honours the caller's AbortSignal.
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Building PromQL from values we do not control (alert labels): string literals, regex-escaped
- * alternations and selectors. Rules from REFERENCE.md §2 (Prometheus' lexer, `promql/parser/lex.go`):
+ * alternations and selectors. Rules from docs/reference/prometheus.md (Prometheus' lexer, `promql/parser/lex.go`):
  * double-quoted strings take Go escapes and end at an unescaped `"` or a raw newline; a regex
  * matcher's value is an RE2 pattern anchored at both ends.
  *

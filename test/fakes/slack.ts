@@ -36,7 +36,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 
-/** Slack's documented limits the fake enforces (REFERENCE.md §3; Block Kit reference). */
+/** Slack's documented limits the fake enforces (docs/reference/slack.md; Block Kit reference). */
 export const SLACK_LIMITS = {
   blocks: 50,
   sectionText: 3_000,

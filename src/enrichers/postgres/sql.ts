@@ -3,7 +3,7 @@ import { STATEMENT_TAG } from '../../sources/postgres';
 
 /** The postgres enricher's SQL: every statement it runs, and the rows they return. */
 
-/** At most this many waiting backends get a pg_blocking_pids call per run (each call briefly locks the lock manager: REFERENCE.md §5). */
+/** At most this many waiting backends get a pg_blocking_pids call per run (each call briefly locks the lock manager: docs/reference/postgresql.md). */
 export const MAX_WAITERS_CHECKED = 200;
 /** Query text fetched from the server, before normalising (track_activity_query_size defaults to 1024). */
 export const QUERY_FETCH_CHARS = 4096;

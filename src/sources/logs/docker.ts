@@ -4,7 +4,7 @@ import type { LogSource } from '../config';
 import { capLine, LogSourceError, MAX_LINE_CHARS, MAX_READ_BYTES, splitLeadingTimestamp, withTimeout, type LogLine, type LogReader } from './types';
 
 /**
- * Container logs from the Docker Engine API over its unix socket (REFERENCE.md §4):
+ * Container logs from the Docker Engine API over its unix socket (docs/reference/docker.md):
  * `GET /<ver>/containers/{name}/json` for `Config.Tty`, then
  * `GET /<ver>/containers/{name}/logs?tail=N&stdout=1&stderr=1&timestamps=1`, demultiplexed
  * (8-byte frame headers) unless the container has a TTY (raw stream).

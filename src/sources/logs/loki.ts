@@ -3,7 +3,7 @@ import type { LogSource } from '../config';
 import { capLine, LogSourceError, MAX_READ_BYTES, withTimeout, type LogLine, type LogReader } from './types';
 
 /**
- * Log lines from Loki's `GET /loki/api/v1/query_range` (REFERENCE.md §6): the configured
+ * Log lines from Loki's `GET /loki/api/v1/query_range` (docs/reference/loki.md): the configured
  * stream selector plus the enricher's filter as `|~`, nanosecond `start`/`end` as integer
  * strings (BigInt, never Number), `direction=backward` (newest first), `limit` at most
  * LOKI_MAX_ENTRIES, `X-Scope-OrgID` when configured. Error bodies are plain text or JSON.

@@ -8,7 +8,7 @@ import { logSourceSchema } from '../../../src/sources/config';
 import { createFileLogReader } from '../../../src/sources/logs/file';
 
 /**
- * The field files (copies of ../shared/fixtures/field/12-* and 13-*, see its README) read the way
+ * The field files test/fixtures/field/12-* and 13-* (logs of real applications) read the way
  * the enricher reads them: through the file source, folded into events, JSON read on its message
  * and error, each event classified by the signature table.
  */
