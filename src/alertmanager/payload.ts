@@ -20,7 +20,9 @@ export const alertSchema = z.looseObject({
  */
 export function webhookPayloadSchema(maxAlerts: number) {
   return z.looseObject({
-    version: z.literal('4', { error: 'must be "4" (Alertmanager webhook payload version)' }),
+    version: z.literal('4', {
+      error: 'must be "4" (Alertmanager webhook payload version); Grafana\'s contact point body is recognised by its orgId, state, title and message fields',
+    }),
     groupKey: z.string().min(1),
     truncatedAlerts: z.number().int().nonnegative().default(0),
     status: z.enum(['firing', 'resolved']),

@@ -8,6 +8,24 @@ export interface Alert {
   endsAt: string;
   generatorURL: string;
   fingerprint: string;
+  /** What Grafana's webhook contact point adds to the alert (Grafana-managed alerts only; see alertmanager/grafana.ts). */
+  grafana?: GrafanaAlertExtras;
+}
+
+/** Grafana's links and values for one alert, as kept (http(s) links only, capped; grafana/alerting templates ExtendedAlert). */
+export interface GrafanaAlertExtras {
+  /** The rule's dashboard with Grafana's time range (an hour before the start). */
+  dashboardURL?: string;
+  /** The rule's panel on that dashboard (`viewPanel`). */
+  panelURL?: string;
+  /** A new Grafana silence prefilled with the alert's matchers. */
+  silenceURL?: string;
+  /** A screenshot of the panel, where Grafana's image rendering is on. */
+  imageURL?: string;
+  /** The values that fired: refId of each query and expression of the rule → its value. */
+  values?: Record<string, number>;
+  /** Grafana's older text of the same values ("[ var='B' labels={…} value=44.2 ]"). */
+  valueString?: string;
 }
 
 /** An alert group as the pipeline sees it; the shape of a version-4 webhook payload's known fields. */
@@ -21,6 +39,10 @@ export interface AlertGroup {
   externalURL: string;
   truncatedAlerts: number;
   alerts: Alert[];
+  /** Who sent it: absent for Alertmanager (and manual runs), `grafana` for Grafana's webhook contact point. */
+  sender?: 'grafana';
+  /** Grafana's organization id (Grafana only). */
+  orgId?: number;
 }
 
 /** The alert name of a group: from the common labels, else the first alert, else "unknown". */

@@ -106,6 +106,21 @@ export interface DiagnosticAlert {
   endsAt?: string;
   generatorURL?: string;
   externalURL?: string;
+  /** Who sent the alert (added; optional): `grafana` for Grafana's webhook contact point; absent for Alertmanager. */
+  sender?: 'grafana';
+  /** Grafana's links for the alert (added; optional; Grafana-managed alerts): the rule's dashboard, its panel, a new silence, a screenshot. */
+  dashboardURL?: string;
+  panelURL?: string;
+  silenceURL?: string;
+  imageURL?: string;
+  /** The values that fired, per active alert (added; optional; Grafana: refId of each query and expression → value). */
+  values?: Array<{
+    fingerprint: string;
+    /** The alert's labels that differ from the group's common ones (which alert of the group this is). */
+    labels?: Record<string, string>;
+    values?: Record<string, number>;
+    valueString?: string;
+  }>;
 }
 
 /** The Diagnostic JSON (docs/contract.md). */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { webhookPayloadSchema, toAlertGroup, issuesOf } from '../alertmanager/payload';
+import { issuesOf } from '../alertmanager/payload';
+import { webhookBodyParser, type WebhookBodyResult } from '../alertmanager/intake';
 import { manualGroup } from '../alertmanager/manual-group';
 import type { AlertGroup } from '../core/alert';
 import type { Metrics } from '../metrics';
@@ -38,7 +39,8 @@ const flag = (v: unknown) => v === 'true' || v === '1' || v === '';
 /** Registers /webhook, /enrich, /diagnostics/:id, /healthz, /readyz and /metrics. */
 export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): void {
   const { pipeline, metrics } = deps;
-  const payloadSchema = webhookPayloadSchema(deps.maxAlerts);
+  // Alertmanager's payload or Grafana's contact point body (alertmanager/intake.ts)
+  const parseWebhookBody = webhookBodyParser(deps.maxAlerts);
 
   const requireAuth = async (req: FastifyRequest, reply: FastifyReply) => {
     if (deps.token === undefined) return;
@@ -66,9 +68,9 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
   };
 
   app.post('/webhook', { onRequest: requireAuth, onResponse: countFailedWebhook }, async (req, reply) => {
-    const parsed = payloadSchema.safeParse(req.body, { error: requiredMessage });
-    if (!parsed.success) throw invalidPayload(issuesOf(parsed.error));
-    const result = await admit(toAlertGroup(parsed.data), 'webhook');
+    const parsed = parseWebhookBody(req.body);
+    if (!parsed.ok) throw invalidPayload(parsed.issues);
+    const result = await admit(parsed.group, 'webhook');
     metrics.webhooks.inc({ outcome: result.duplicate ? 'duplicate' : 'accepted' });
     return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
   });
@@ -77,7 +79,7 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
     const query = req.query as Record<string, unknown>;
     const wait = flag(query.wait);
     const notify = !(query.notify === 'false' || query.notify === '0');
-    const group = await groupFromEnrichBody(req.body, deps, payloadSchema, req.signal);
+    const group = await groupFromEnrichBody(req.body, deps, parseWebhookBody, req.signal);
     const result = await admit(group, 'manual', notify);
     if (!wait) return reply.code(202).send({ id: result.id, duplicate: result.duplicate });
     try {
@@ -123,13 +125,13 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
 async function groupFromEnrichBody(
   body: unknown,
   deps: EndpointDeps,
-  payloadSchema: ReturnType<typeof webhookPayloadSchema>,
+  parseWebhookBody: (body: unknown) => WebhookBodyResult,
   signal: AbortSignal,
 ): Promise<AlertGroup> {
   if (body && typeof body === 'object' && 'alerts' in body) {
-    const p = payloadSchema.safeParse(body, { error: requiredMessage });
-    if (!p.success) throw invalidPayload(issuesOf(p.error));
-    return toAlertGroup(p.data);
+    const p = parseWebhookBody(body);
+    if (!p.ok) throw invalidPayload(p.issues);
+    return p.group;
   }
   if (body && typeof body === 'object' && 'alert' in body) {
     const p = manualAlertSchema.safeParse(body, { error: requiredMessage });

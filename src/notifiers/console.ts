@@ -46,6 +46,7 @@ export function renderText(d: Diagnostic, links: LinksConfig = {}): string {
   const m = buildMessageModel(d, links);
   const out: string[] = [RULE, `${m.title}  (run ${m.runId}, ${m.trigger}, ${m.durationMs} ms)`];
   if (m.description) out.push(m.description);
+  if (m.firedValues) out.push(`Values that fired: ${m.firedValues.join('; ')}`);
   out.push('', m.headline, '');
   if (m.causes.length === 0) out.push('Likely causes: nothing stands out in the evidence.');
   else {

@@ -73,6 +73,8 @@ export interface MessageModel {
   parts: ModelPart[];
   links: ModelLink[];
   labels: Record<string, string>;
+  /** The values that fired, one line per alert (Grafana-managed alerts: "B=44.24 C=1", led by the labels that set the alert apart). */
+  firedValues?: string[];
   startsAt?: string;
   endsAt?: string;
   durationMs: number;
@@ -136,6 +138,11 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
   const ann = d.alert?.annotations ?? {};
   const runbook = [ann.runbook_url, ann.runbook, links.runbook].find(isHttpUrl);
   if (runbook) out.push({ kind: 'runbook', label: 'Runbook', url: runbook });
+  // A Grafana-managed alert names its own panel and dashboard (with Grafana's time range); its
+  // generatorURL and externalURL are Grafana's, so no Prometheus graph or Alertmanager silence is built from them.
+  const grafana = d.alert?.sender === 'grafana';
+  if (grafana && isHttpUrl(d.alert!.panelURL)) out.push({ kind: 'grafana', label: 'Grafana panel of the alert rule', url: d.alert!.panelURL });
+  if (grafana && isHttpUrl(d.alert!.dashboardURL)) out.push({ kind: 'grafana', label: 'Grafana dashboard of the alert rule', url: d.alert!.dashboardURL });
 
   const start = Date.parse(d.alert?.startsAt ?? d.startedAt);
   const endRaw = d.alert?.endsAt ? Date.parse(d.alert.endsAt) : NaN;
@@ -150,7 +157,11 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
       : ([ann.dashboard_url, ann.grafana_url].find(isHttpUrl) ?? links.grafana);
   if (isHttpUrl(grafanaUrl)) out.push({ kind: 'grafana', label: 'Grafana dashboard', url: withParams(grafanaUrl, { from: String(from), to: String(to) }) });
 
-  const promBase = isHttpUrl(links.prometheus) ? links.prometheus : isHttpUrl(d.alert?.generatorURL) ? new URL(d.alert!.generatorURL!).origin : undefined;
+  const promBase = isHttpUrl(links.prometheus)
+    ? links.prometheus
+    : !grafana && isHttpUrl(d.alert?.generatorURL)
+      ? new URL(d.alert!.generatorURL!).origin
+      : undefined;
   if (promBase) {
     const seen = new Set<string>();
     for (const e of d.enrichments) {
@@ -171,8 +182,9 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
     }
   }
 
-  const amBase = [links.alertmanager, d.alert?.externalURL].find(isHttpUrl);
+  const amBase = grafana ? undefined : [links.alertmanager, d.alert?.externalURL].find(isHttpUrl);
   const labels = d.alert?.labels ?? { alertname: d.alertname };
+  if (grafana && isHttpUrl(d.alert!.silenceURL)) out.push({ kind: 'silence', label: 'Silence in Grafana', url: d.alert!.silenceURL });
   if (amBase) {
     const filter = `{${Object.entries(labels)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -184,8 +196,39 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
       url: `${amBase.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(wellFormed(filter))}`,
     });
   }
-  if (isHttpUrl(d.alert?.generatorURL)) out.push({ kind: 'source', label: 'Alert rule in Prometheus', url: d.alert!.generatorURL! });
+  if (isHttpUrl(d.alert?.generatorURL))
+    out.push({ kind: 'source', label: grafana ? 'Alert rule in Grafana' : 'Alert rule in Prometheus', url: d.alert!.generatorURL! });
+  if (grafana && isHttpUrl(d.alert!.imageURL)) out.push({ kind: 'grafana', label: 'Panel screenshot', url: d.alert!.imageURL });
   return out;
+}
+
+/** Lines of values shown at most (one per alert). */
+export const MAX_VALUE_LINES = 5;
+
+/** A value as people read it: integers whole, others to 4 significant digits. */
+function valueText(v: number): string {
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
+}
+
+/**
+ * The values that fired, one line per alert that has them (Grafana-managed alerts): the labels
+ * that set the alert apart from the group's, then `refId=value` pairs, or Grafana's valueString.
+ */
+export function firedValuesOf(d: Diagnostic): string[] {
+  const entries = d.alert?.values ?? [];
+  const lines = entries.slice(0, MAX_VALUE_LINES).map((e) => {
+    const lead = Object.entries(e.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const vals = e.values
+      ? Object.entries(e.values)
+          .map(([k, v]) => `${k}=${valueText(v)}`)
+          .join(' ')
+      : (e.valueString ?? '');
+    return lead ? `${lead}: ${vals}` : vals;
+  });
+  if (entries.length > MAX_VALUE_LINES) lines.push(`…and ${entries.length - MAX_VALUE_LINES} more alerts`);
+  return lines.filter((l) => l.length > 0);
 }
 
 /** Builds the rendering model of `d`. Pure; never throws for a well-typed Diagnostic. */
@@ -244,6 +287,7 @@ export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): Messa
     parts,
     links: linksOf(d, links),
     labels,
+    ...(firedValuesOf(d).length > 0 ? { firedValues: firedValuesOf(d) } : {}),
     ...(d.alert?.startsAt ? { startsAt: d.alert.startsAt } : {}),
     ...(d.alert?.endsAt ? { endsAt: d.alert.endsAt } : {}),
     durationMs: d.durationMs,

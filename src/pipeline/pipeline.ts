@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { grafanaDiagnosticFields } from '../core/grafana';
 import { activeAlerts, alertnameOf, earliestStart, type AlertGroup } from '../core/alert';
 import type { Enricher } from '../core/enricher';
 import type { Cause, Diagnostic, Enrichment, NotificationOutcome, Trigger } from '../core/diagnostic';
@@ -372,6 +373,7 @@ export class Pipeline {
         ...(g.status === 'resolved' && first ? { endsAt: first.endsAt } : {}),
         ...(first?.generatorURL ? { generatorURL: first.generatorURL } : {}),
         ...(g.externalURL ? { externalURL: g.externalURL } : {}),
+        ...grafanaDiagnosticFields(g),
       },
       route: { index: route.index, enrichers: route.enrichers.map((e) => e.name), notifiers: route.notifiers },
     };

@@ -49,6 +49,8 @@ const MAX_CAUSE_TEXT = 900;
 const MAX_ACTIONS_TEXT = 1_200;
 const MAX_LINKS_TEXT = 2_000;
 const MAX_OTHER_CAUSES_TEXT = 1_200;
+/** The "values that fired" line (Grafana-managed alerts): a few refId=value pairs per alert. */
+const MAX_VALUES_TEXT = 800;
 /** Room kept for the "N more findings" note. */
 const OMISSION_NOTE_RESERVE = 400;
 const MAX_PART_SECTION_TEXT = 1_500;
@@ -434,6 +436,20 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
       : undefined;
   const linksBody = linksText(m, b, MAX_LINKS_TEXT);
   const links: SlackBlock | undefined = linksBody ? { type: 'section', block_id: 'pf_links', text: mrkdwn(linksBody) } : undefined;
+  const values: SlackBlock | undefined = m.firedValues?.length
+    ? {
+        type: 'context',
+        block_id: 'pf_values',
+        elements: [
+          mrkdwn(
+            cutText(
+              `*Values that fired* · ${m.firedValues.map((l) => `\`${escapeMrkdwn(neutraliseFences(l).replace(/`/g, "'"))}\``).join(' · ')}`,
+              MAX_VALUES_TEXT,
+            ).text,
+          ),
+        ],
+      }
+    : undefined;
   const run: SlackBlock = {
     type: 'context',
     block_id: 'pf_run',
@@ -458,6 +474,7 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
   take(run, 'run details');
   take(actions, 'actions');
   take(links, 'links');
+  take(values, 'values that fired');
   take(others, 'other causes');
   take(divider, 'divider');
 
@@ -505,7 +522,7 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
     };
     if (b.add(note)) evidence.push(note);
   }
-  const order: Array<SlackBlock | undefined> = [header, headline, ...causes, others, actions, divider, ...evidence, links, run, rerun];
+  const order: Array<SlackBlock | undefined> = [header, headline, values, ...causes, others, actions, divider, ...evidence, links, run, rerun];
   const blocks = order.filter((blk): blk is SlackBlock => blk !== undefined && (chosen.has(blk) || evidence.includes(blk)));
   return { text: fallbackText(m), blocks, cuts: b.cuts };
 }
