@@ -40,6 +40,8 @@ export interface AnalyzeOptions {
 /** A matching event as shown and counted. */
 export interface MatchedEvent {
   source: string;
+  /** Where in the source (a Kubernetes pod/container), when the source reads several places. */
+  origin?: string;
   /** Its own time, else the time of the line before it in its source. */
   time: string | null;
   /** One line: `LEVEL message — Type: error` for JSON, else the first line (with the line that classified it, where that is another). Secrets masked. */
@@ -144,12 +146,12 @@ export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOption
     const newest: MatchedEvent[] = [];
     newestBySource.push(newest);
     const recent = new Map<string, { t: number; shape: string }>(); // class|error|thread → the last record of it
-    let carry: number | null = null;
 
-    const onEvent = (e: LogEvent) => {
+    const onEvent = (e: LogEvent, origin: string | undefined, at: { carry: number | null }) => {
       c.events++;
       const own = e.time ? Date.parse(e.time) : NaN;
-      if (!Number.isNaN(own)) carry = own;
+      if (!Number.isNaN(own)) at.carry = own;
+      const carry = at.carry;
       const structured: StructuredLine | null = parseStructured(e.head);
       const text = structured ? [structuredText(structured), ...e.messages].join('\n') : e.messages.length ? `${e.head}\n${e.messages.join('\n')}` : e.head;
       const classification = classifyText(text);
@@ -168,7 +170,15 @@ export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOption
         if (line) display = `${display} ⇒ ${line}`;
       }
       display = opts.mask(display);
-      const ev: MatchedEvent = { source: src.name, time, display, details: e.messages.slice(0, 5).map(opts.mask), classification, lineCount: e.lineCount };
+      const ev: MatchedEvent = {
+        source: src.name,
+        ...(origin !== undefined ? { origin } : {}),
+        time,
+        display,
+        details: e.messages.slice(0, 5).map(opts.mask),
+        classification,
+        lineCount: e.lineCount,
+      };
       newest.push(ev);
       if (newest.length > opts.newest) newest.shift();
 
@@ -233,7 +243,16 @@ export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOption
       }
     };
 
-    const folder = new EventFolder(src.multiline ? { start: src.multiline } : {}, onEvent);
+    // A source that reads several places (Kubernetes pods) interleaves their lines by time: each place is folded on its own.
+    const folders = new Map<string | undefined, EventFolder>();
+    const folderOf = (origin: string | undefined): EventFolder => {
+      let f = folders.get(origin);
+      if (!f) {
+        const at = { carry: null as number | null };
+        folders.set(origin, (f = new EventFolder(src.multiline ? { start: src.multiline } : {}, (e) => onEvent(e, origin, at))));
+      }
+      return f;
+    };
     for (const line of src.lines) {
       c.lines++;
       const text = stripAnsi(line.text);
@@ -243,9 +262,9 @@ export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOption
         continue;
       }
       if (quality === 'invalid_utf8') c.invalidUtf8++;
-      folder.push(text === line.text ? line : { ...line, text });
+      folderOf(line.origin).push(text === line.text ? line : { ...line, text });
     }
-    folder.end();
+    for (const f of folders.values()) f.end();
   }
 
   const all = newestBySource.flat().sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));

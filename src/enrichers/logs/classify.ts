@@ -1,3 +1,4 @@
+import { LOG_EVENT_CLASSES } from '../../core/evidence';
 import { SIGNATURES, type EventClass, type SignatureRow } from './signatures';
 
 /**
@@ -9,18 +10,8 @@ import { SIGNATURES, type EventClass, type SignatureRow } from './signatures';
 
 export type { EventClass, SignatureRow } from './signatures';
 
-/** Every class, in the table's order of precedence. */
-export const EVENT_CLASSES: readonly EventClass[] = [
-  'leak_warning',
-  'pooler_limit',
-  'too_many_clients',
-  'auth_failed',
-  'connection_refused',
-  'pool_timeout',
-  'connection_lost',
-  'connection_error',
-  'timeout',
-];
+/** Every class, in the order the table lists them. */
+export const EVENT_CLASSES: readonly EventClass[] = LOG_EVENT_CLASSES;
 
 interface Compiled {
   row: SignatureRow;

@@ -1,15 +1,21 @@
-import type { Section, SourceQuery } from '../../core/diagnostic';
+import { earliestStart } from '../../core/alert';
+import type { SourceQuery } from '../../core/diagnostic';
 import { SkipEnrichment, throwIfAborted, type EnrichContext, type Enricher, type EnrichmentResult } from '../../core/enricher';
-import type { LogGroup, LogsEvidence } from '../../core/evidence';
-import { createLogReader, LogSourceError, type LogLine, type LogReader } from '../../sources/logs';
+import type { LogsEvidence } from '../../core/evidence';
+import { createLogReader, LogSourceError, type LogReader, type LogReadResult } from '../../sources/logs';
 import type { EnricherModule } from '../registry-types';
+import { analyzeLogs, type LogAnalysis } from './analyze';
+import { EVENT_CLASSES } from './classify';
+import { lineShape, maskSecrets } from './lines';
+import { CLASS_LABELS, logsSections, type SourceReport } from './sections';
 import { logsSettingsSchema, type LogsSettings } from './settings';
-import { classifyLine, lineShape, maskSecrets } from './lines';
 
 /**
- * `logs`: the backend's recent lines matching the runbook's filter (`connection|pool|database`,
- * case-insensitive, configurable), grouped by shape with counts and first/last seen, the newest
- * few whole, secrets masked, each group classified into a runbook signal.
+ * `logs`: the backend's recent log events matching the runbook's filter (`connection|pool|database`,
+ * case-insensitive, configurable) or a known pool or connection error (the signature table),
+ * read as events (a stack trace is part of the line that printed it), JSON lines on their
+ * message and error, grouped by shape with counts and first/last seen, the newest few whole,
+ * secrets masked; each known error classified, and leak warnings with the code location they name.
  *
  * Failures: a source that cannot be read is listed in the evidence with its error and the others
  * still count (status `ok`); when every selected source fails, nothing was measured and the
@@ -18,35 +24,76 @@ import { classifyLine, lineShape, maskSecrets } from './lines';
  * name, never a container, path or URL of its own.
  */
 
-/** Phrases of the runbook signals that need not contain "connection", "pool" or "database" (RE2- and JS-compatible). */
-export const SIGNAL_PATTERN =
-  'too many clients|too many connections|remaining connection slots|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|could not connect|failed to connect|timeout exceeded when trying to connect';
+/**
+ * Words of the signature table's wordings (RE2- and JS-compatible, case-insensitive): what a
+ * source that filters on its side (Loki) must also let through for the table to see it.
+ * test/enrichers/logs/signatures.test.ts checks every row's example against it.
+ */
+export const SIGNAL_PATTERN = [
+  'too many clients',
+  'too many connections',
+  'remaining connection slots',
+  'ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE',
+  'refused|reset by peer|broken pipe',
+  'could not connect|failed to connect|could not obtain|reach database server|connection attempt failed',
+  'timed out|timeout|deadline exceeded|exhausted',
+  'closed the connection|connection terminated|terminating connection|bad connection|could not receive data|SSL SYSCALL|not queryable|I/O error occurred|connection has been closed',
+  'authentication failed|pg_hba\\.conf|database system is',
+  'leak detection|has been abandoned|not been returned to the pool|garbage collector is trying',
+  'max_client_conn|client_connections|server_login_retry|client_login_timeout',
+  'SQLSTATE 53300',
+].join('|');
 
-const SIGNAL_NAMES: Array<LogGroup['signal']> = ['too_many_clients', 'pool_timeout', 'connection_refused', 'connection_error', 'other'];
+/**
+ * Lines that may continue an event (stack frames, causes, tracebacks, libpq's detail): a source
+ * that filters per line (Loki) must return them too, or the event is cut to its first line.
+ */
+export const CONTINUATION_PATTERN =
+  '^\\s|^Caused by|^Suppressed:|^Wrapped by|^Traceback|^During handling|^The above exception|^goroutine |^panic: |^[a-z_$][\\w$]*(?:\\.[\\w$]+)+(?::|$)|^server closed|^could not receive|^SSL SYSCALL';
 
-interface Matched {
-  source: string;
-  /** Where in the source (a Kubernetes pod/container), when the source reads several places. */
-  origin?: string;
-  time: string | null;
-  key: number;
-  order: number;
-  text: string;
+/** How far into the future an event's time may be and still count: clocks of the backend and of this receiver differ a little. */
+export const CLOCK_SKEW_MS = 60_000;
+
+/** Per source, what its configuration says about reading it. */
+export interface LogSourceOptions {
+  /** `sources.logs[].timezone`. */
+  timezone: string;
+  /** `sources.logs[].multiline.start`. */
+  multiline?: string;
 }
 
-/** Narrow dependencies: the configured readers. */
+/** Narrow dependencies: the configured readers, and each one's options by name (default: UTC, built-in folding). */
 export interface LogsEnricherDeps {
   readers: readonly LogReader[];
+  options?: Readonly<Record<string, LogSourceOptions>>;
+}
+
+/** The signals the rules read (their vocabulary before the signature table): occurrences, and the remaining events as `other`. */
+function signalsOf(a: LogAnalysis): LogsEvidence['signals'] {
+  const e = a.classEvents;
+  const named = e.too_many_clients + e.pool_timeout + e.connection_refused + e.connection_lost + e.connection_error;
+  return {
+    too_many_clients: a.classes.too_many_clients,
+    pool_timeout: a.classes.pool_timeout,
+    connection_refused: a.classes.connection_refused,
+    connection_error: a.classes.connection_lost + a.classes.connection_error,
+    other: Math.max(0, a.matched - named),
+  };
 }
 
 /** Creates the `logs` enricher over `deps.readers` (read in parallel, each under its own timeout). */
 export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDeps): Enricher {
-  const re = new RegExp(settings.filter, settings.caseInsensitive ? 'i' : '');
-  const signalRe = new RegExp(SIGNAL_PATTERN, 'i');
-  const keep = (line: string) => re.test(line) || (settings.matchSignals && signalRe.test(line));
-  // what a server-side filter (Loki) gets: the same choice, in RE2
-  const pattern = !settings.matchSignals ? settings.filter : `(?:${settings.filter})|${settings.caseInsensitive ? SIGNAL_PATTERN : `(?i:${SIGNAL_PATTERN})`}`;
-  const cap = (s: string) => (s.length > settings.lineMax ? `${s.slice(0, settings.lineMax - 1)}…` : s);
+  const filter = new RegExp(settings.filter, settings.caseInsensitive ? 'i' : '');
+  const filterShown = `/${settings.filter}/${settings.caseInsensitive ? 'i' : ''}`;
+  // what a server-side filter (Loki) gets: the same choice, in RE2, and the lines that continue an event
+  const ci = (p: string) => (settings.caseInsensitive ? p : `(?i:${p})`);
+  const pattern = [settings.filter, settings.matchSignals ? ci(SIGNAL_PATTERN) : null, ci(CONTINUATION_PATTERN)]
+    .filter((p): p is string => p !== null)
+    .map((p) => `(?:${p})`)
+    .join('|');
+  const multiline = new Map<string, RegExp>();
+  for (const [name, o] of Object.entries(deps.options ?? {})) if (o.multiline) multiline.set(name, new RegExp(o.multiline));
+
   return {
     name: 'logs',
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
@@ -57,7 +104,7 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
       const picked = wanted !== undefined ? deps.readers.find((r) => r.name === wanted) : undefined;
       const readers = picked ? [picked] : deps.readers;
 
-      const results = await Promise.all(
+      const results: Array<{ reader: LogReader; res?: LogReadResult; err?: LogSourceError }> = await Promise.all(
         readers.map(async (r) => {
           try {
             return {
@@ -84,110 +131,127 @@ export function createLogsEnricher(settings: LogsSettings, deps: LogsEnricherDep
         throw failed.every((x) => x.err!.timeout) ? new LogSourceError(msg, true) : new LogSourceError(msg);
       }
 
-      const sources: LogsEvidence['sources'] = [];
-      const matched: Matched[] = [];
-      const queries: SourceQuery[] = [];
-      let order = 0;
-      for (const { reader, res, err } of results) {
-        if (!res) {
-          sources.push({ name: reader.name, kind: reader.kind, scanned: 0, matched: 0, error: err!.message });
-          continue;
-        }
-        if (res.query) queries.push(res.query);
-        let n = 0;
-        let carry = 0;
-        for (const line of res.lines as LogLine[]) {
-          const t = line.time ? Date.parse(line.time) : NaN;
-          if (!Number.isNaN(t)) carry = t;
-          if (!keep(line.text)) continue;
-          n++;
-          matched.push({
-            source: reader.name,
-            ...(line.origin ? { origin: line.origin } : {}),
-            time: line.time,
-            key: carry,
-            order: order++,
-            text: maskSecrets(line.text),
-          });
-        }
-        sources.push({
+      const start = earliestStart(ctx.group);
+      const from = (start !== undefined ? Math.min(Date.parse(start), ctx.now.getTime()) : ctx.now.getTime()) - settings.windowMinutes * 60_000;
+      const window = { from, to: ctx.now.getTime() + CLOCK_SKEW_MS };
+      const read = results.filter((x) => x.res);
+      const a = analyzeLogs(
+        read.map(({ reader, res }) => ({
           name: reader.name,
-          kind: reader.kind,
-          scanned: res.scanned,
-          matched: n,
-          error: null,
-          ...(res.problems?.length ? { problems: res.problems } : {}),
-        });
-      }
-      matched.sort((a, b) => a.key - b.key || a.order - b.order);
-
-      const groups = new Map<string, LogGroup>();
-      const signals = Object.fromEntries(SIGNAL_NAMES.map((s) => [s, 0])) as LogsEvidence['signals'];
-      for (const m of matched) {
-        const shape = lineShape(m.text);
-        let g = groups.get(shape);
-        if (!g) groups.set(shape, (g = { shape, count: 0, firstSeen: null, lastSeen: null, signal: classifyLine(m.text) }));
-        g.count++;
-        signals[g.signal]++;
-        if (m.time) {
-          if (!g.firstSeen || m.time < g.firstSeen) g.firstSeen = m.time;
-          if (!g.lastSeen || m.time > g.lastSeen) g.lastSeen = m.time;
-        }
-      }
-      const sorted = [...groups.values()].sort((a, b) => b.count - a.count || (b.lastSeen ?? '').localeCompare(a.lastSeen ?? ''));
-      const evidence: LogsEvidence = { sources, matched: matched.length, groups: sorted.slice(0, settings.maxGroups), signals };
-
-      const sections: Section[] = [];
-      sections.push({
-        type: 'fields',
-        title: 'log sources',
-        fields: sources.map((s) => ({
-          label: `${s.name} (${s.kind})`,
-          value: s.error
-            ? `failed: ${s.error}`
-            : `${s.matched} of ${s.scanned} lines match /${settings.filter}/${settings.caseInsensitive ? 'i' : ''}${s.problems?.length ? `; ${s.problems.join('; ')}` : ''}`,
+          lines: res!.lines,
+          ...(multiline.has(reader.name) ? { multiline: multiline.get(reader.name)! } : {}),
         })),
+        { filter, matchSignatures: settings.matchSignals, window, newest: settings.newestLines, mask: maskSecrets, shape: lineShape },
+      );
+
+      const zoneOf = (name: string) => deps.options?.[name]?.timezone ?? 'UTC';
+      const reports: SourceReport[] = results.map(({ reader, res, err }) => ({
+        name: reader.name,
+        kind: reader.kind,
+        error: err ? err.message : null,
+        scanned: res?.scanned ?? 0,
+        timezone: zoneOf(reader.name),
+        zoneless: res?.zoneless ?? 0,
+        problems: res?.problems ?? [],
+      }));
+      const queries: SourceQuery[] = read.flatMap(({ res }) => (res!.query ? [res!.query] : []));
+
+      const evidence: LogsEvidence = {
+        sources: reports.map((s) => {
+          const c = a.sources.get(s.name);
+          return {
+            name: s.name,
+            kind: s.kind as LogsEvidence['sources'][number]['kind'],
+            scanned: s.scanned,
+            matched: c?.matched ?? 0,
+            error: s.error,
+            ...(s.problems.length ? { problems: s.problems } : {}),
+            ...(c ? { events: c.events, binary: c.binary, invalidUtf8: c.invalidUtf8, outsideWindow: c.outsideWindow } : {}),
+            timezone: s.timezone,
+            zoneless: s.zoneless,
+          };
+        }),
+        matched: a.matched,
+        groups: a.groups.slice(0, settings.maxGroups).map((g) => ({
+          shape: g.shape,
+          count: g.count,
+          firstSeen: g.firstSeen,
+          lastSeen: g.lastSeen,
+          signal: signalOfClass(g.class),
+          class: g.class,
+          signature: g.signature,
+        })),
+        signals: signalsOf(a),
+        classes: a.classes,
+        classEvents: a.classEvents,
+        leaks: a.leaks.map((l) => ({
+          library: l.library,
+          signature: l.signature,
+          count: l.count,
+          firstSeen: l.firstSeen,
+          lastSeen: l.lastSeen,
+          threads: l.threads,
+          location: l.location
+            ? { class: l.location.class, method: l.location.method, file: l.location.file, line: l.location.line, frame: maskSecrets(l.location.frame) }
+            : null,
+          where: l.where,
+          noLocation: l.noLocation,
+        })),
+        window: { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() },
+      };
+
+      const sections = logsSections(a, reports, {
+        filterShown,
+        newestLines: settings.newestLines,
+        maxGroups: settings.maxGroups,
+        lineMax: settings.lineMax,
+        window: evidence.window ?? null,
+        multipleSources: readers.length > 1,
       });
       if (wanted !== undefined && !picked) {
-        sections.push({
+        sections.splice(1, 0, {
           type: 'text',
           title: 'log sources',
           text: `The alert's ${label} label names no configured log source; every configured one was read.`,
         });
       }
-      if (matched.length === 0) {
-        sections.push({ type: 'text', title: 'matching lines', text: `No line matched /${settings.filter}/ in what was read.` });
-      } else {
-        sections.push({
-          type: 'table',
-          title: 'matching lines by shape',
-          columns: ['count', 'signal', 'first seen', 'last seen', 'shape'],
-          rows: evidence.groups.map((g) => [String(g.count), g.signal, g.firstSeen ?? '-', g.lastSeen ?? '-', g.shape]),
-        });
-        if (settings.newestLines > 0) {
-          const newest = matched.slice(-settings.newestLines);
-          const multi = readers.length > 1;
-          const where = (m: Matched) => [multi ? m.source : '', m.origin ?? ''].filter(Boolean).join(' ');
-          sections.push({
-            type: 'code',
-            title: `newest ${newest.length} matching lines (secrets masked)`,
-            code: newest.map((m) => cap(`${where(m) ? `[${where(m)}] ` : ''}${m.time ? `${m.time} ` : ''}${m.text}`)).join('\n'),
-          });
-        }
-      }
-      const found = SIGNAL_NAMES.filter((s) => s !== 'other' && signals[s] > 0).map((s) => `${signals[s]} ${s}`);
-      const scanned = sources.reduce((n, s) => n + s.scanned, 0);
+
+      const found = EVENT_CLASSES.filter((c) => a.classes[c] > 0).map((c) => `${a.classes[c]} ${CLASS_LABELS[c]}`);
+      const scanned = reports.reduce((n, s) => n + s.scanned, 0);
+      const events = [...a.sources.values()].reduce((n, c) => n + c.events, 0);
       const summary =
-        `${matched.length} of ${scanned} log lines match${found.length ? `: ${found.join(', ')}` : ''}` +
+        `${a.matched} of ${events} log events (${scanned} lines) match${found.length ? `: ${found.join(', ')}` : ''}` +
+        (a.leaks[0]?.where ? `; leak at ${a.leaks[0].where}` : '') +
         (failed.length ? `; ${failed.length} source(s) failed` : '');
       return { summary, sections, evidence, ...(queries.length ? { queries } : {}) };
     },
   };
 }
 
-/** The registry entry: a reader per configured `sources.logs[]` entry. */
+/** The signal a group's class counts toward (the rules' older vocabulary). */
+function signalOfClass(c: LogAnalysis['groups'][number]['class']): LogsEvidence['groups'][number]['signal'] {
+  switch (c) {
+    case 'too_many_clients':
+    case 'pool_timeout':
+    case 'connection_refused':
+      return c;
+    case 'connection_lost':
+    case 'connection_error':
+      return 'connection_error';
+    default:
+      return 'other';
+  }
+}
+
+/** The registry entry: a reader per configured `sources.logs[]` entry, with its time zone and multiline pattern. */
 export const logsEnricherModule: EnricherModule<LogsSettings> = {
   name: 'logs',
   settingsSchema: logsSettingsSchema,
-  create: (settings, deps) => createLogsEnricher(settings, { readers: deps.clients.config.logs.map(createLogReader) }),
+  create: (settings, deps) =>
+    createLogsEnricher(settings, {
+      readers: deps.clients.config.logs.map(createLogReader),
+      options: Object.fromEntries(
+        deps.clients.config.logs.map((s) => [s.name, { timezone: s.timezone, ...(s.multiline ? { multiline: s.multiline.start } : {}) }]),
+      ),
+    }),
 };

@@ -1,8 +1,6 @@
-import type { LogGroup } from '../../core/evidence';
-
 /**
- * What the logs enricher does to each line: mask secrets, reduce it to a shape for grouping,
- * and classify it into a runbook signal.
+ * What the logs enricher does to each line it shows: mask secrets, and reduce it to a shape for
+ * grouping (classifying is the signature table's, src/enrichers/logs/classify.ts).
  */
 
 const MASK = '***';
@@ -37,28 +35,13 @@ export function maskSecrets(line: string): string {
 /** Longest shape kept, characters. */
 export const MAX_SHAPE_CHARS = 300;
 
-/** For JSON log lines (pino, bunyan, logfmt-in-JSON), the human message and error text; else the line. */
-function messageOf(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    const msg = [o.msg, o.message].find((v) => typeof v === 'string') as string | undefined;
-    const err = o.err ?? o.error;
-    const errText = typeof err === 'string' ? err : err && typeof err === 'object' ? (err as { message?: unknown }).message : undefined;
-    const parts = [typeof o.level === 'string' ? o.level : undefined, msg, typeof errText === 'string' ? errText : undefined].filter(Boolean);
-    return parts.length ? parts.join(' ') : line;
-  } catch {
-    return line;
-  }
-}
-
 /**
  * The line's shape: leading timestamp dropped; timestamps, UUIDs, IP addresses (with port),
  * quoted strings, hex ids and numbers replaced by placeholders; whitespace collapsed; capped.
  * Lines that differ only in those parts have the same shape.
  */
 export function lineShape(line: string): string {
-  let s = messageOf(line);
+  let s = line;
   s = s.replace(/^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s*/, '');
   s = s
     .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?/g, '<ts>')
@@ -73,24 +56,4 @@ export function lineShape(line: string): string {
     .replace(/\s+/g, ' ')
     .trim();
   return s.length > MAX_SHAPE_CHARS ? `${s.slice(0, MAX_SHAPE_CHARS - 1)}…` : s;
-}
-
-/** The runbook signals, most specific first; `other` when none applies. */
-const SIGNALS: Array<[LogGroup['signal'], RegExp]> = [
-  ['too_many_clients', /too many clients|remaining connection slots are reserved|too many connections|\b53300\b|connection limit exceeded/i],
-  [
-    'pool_timeout',
-    /timeout exceeded when trying to connect|connection terminated|pool (?:is )?exhausted|exhausted pool|(?:acquire|checkout|connection) (?:timed out|timeout)|timed out (?:waiting for|acquiring|trying to acquire).{0,40}connection|connection is not available, request timed out|unable to acquire (?:a )?connection|pool.{0,40}timeout|timeout.{0,40}pool/i,
-  ],
-  ['connection_refused', /econnrefused|connection refused/i],
-  [
-    'connection_error',
-    /econnreset|etimedout|ehostunreach|enotfound|eai_again|connection (?:reset|closed|lost|error|failure|failed)|could not connect|failed to connect|server closed the connection|terminating connection|broken pipe|socket hang up/i,
-  ],
-];
-
-/** Which runbook signal a line is. */
-export function classifyLine(line: string): LogGroup['signal'] {
-  for (const [signal, re] of SIGNALS) if (re.test(line)) return signal;
-  return 'other';
 }

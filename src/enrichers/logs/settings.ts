@@ -4,7 +4,7 @@ const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** `enrichers.logs` settings (a route's `options` too). */
 export const logsSettingsSchema = z.strictObject({
-  /** A JavaScript/RE2-compatible pattern (no inline flags): lines that match are kept. */
+  /** A JavaScript/RE2-compatible pattern (no inline flags): events whose message or error matches are kept. */
   filter: z
     .string()
     .min(1)
@@ -19,17 +19,22 @@ export const logsSettingsSchema = z.strictObject({
     }, 'must be a valid regular expression'),
   caseInsensitive: z.boolean().default(true),
   /**
-   * Also keep lines naming a runbook signal the filter misses ("sorry, too many clients
-   * already", "connect ECONNREFUSED", "could not connect"): SIGNAL_PATTERN, case-insensitive.
+   * Also keep events that a row of the signature table recognises although the filter misses
+   * them ("sorry, too many clients already", "context deadline exceeded").
    */
   matchSignals: z.boolean().default(true),
   /** An alert label whose value picks one configured log source by name; null: always all. */
   sourceLabel: z.string().regex(labelName, 'must be a label name').nullable().default('service'),
-  /** Newest matching lines shown whole. */
+  /**
+   * Events older than this many minutes before the alert started (its earliest active alert's
+   * startsAt) are left out, as are those more than CLOCK_SKEW_MS after the run.
+   */
+  windowMinutes: z.number().positive().max(1_440).default(30),
+  /** Newest matching events shown whole. */
   newestLines: z.number().int().min(0).max(50).default(10),
-  /** Groups kept (most frequent first). */
+  /** Groups of events by shape kept (most frequent first). */
   maxGroups: z.number().int().min(1).max(100).default(20),
-  /** Cap on each line shown whole, characters. */
+  /** Cap on each line shown, characters. */
   lineMax: z.number().int().min(80).max(10_000).default(500),
   /** The enricher's own timeout; default: the pipeline's. */
   timeoutMs: z.number().int().positive().optional(),

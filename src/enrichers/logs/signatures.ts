@@ -1,3 +1,5 @@
+import type { LogEventClass } from '../../core/evidence';
+
 /**
  * The signature table: the wordings of connection-pool and connection errors as the libraries
  * and servers people run write them, each with the class it is evidence of and where the wording
@@ -10,26 +12,8 @@
  * time; "index": the code search index's stored copy) or in the binaries installed here.
  */
 
-/** What a matched event is evidence of. */
-export type EventClass =
-  /** A pool's leak detection names a connection checked out and not returned. */
-  | 'leak_warning'
-  /** The pooler in front of the database (PgBouncer) refused the client or timed it out. */
-  | 'pooler_limit'
-  /** The database server's own connection limit (max_connections, reserved slots, per-role or per-database limits). */
-  | 'too_many_clients'
-  /** The server refused the login (wrong password, no pg_hba.conf entry). */
-  | 'auth_failed'
-  /** Nothing accepts connections at the address, or the server is starting or stopping. */
-  | 'connection_refused'
-  /** The application's own pool gave up waiting for a free connection. */
-  | 'pool_timeout'
-  /** An established connection was closed or broken under the application. */
-  | 'connection_lost'
-  /** A new connection could not be made for another reason (connect timeout, host unreachable, DNS). */
-  | 'connection_error'
-  /** A deadline passed and the text does not say what waited (the pool, the query or the connect). */
-  | 'timeout';
+/** What a matched event is evidence of: the evidence schema's classes (src/core/evidence/logs.ts). */
+export type EventClass = LogEventClass;
 
 /** One row: exactly one of `regex` (JavaScript syntax, no flags) and `literal` (a substring). */
 export interface SignatureRow {

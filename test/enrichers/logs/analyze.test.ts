@@ -139,6 +139,24 @@ describe('what is matched', () => {
     ).toBe(2);
   });
 
+  test('a source that reads several places (Kubernetes pods) interleaved by time is folded per place', () => {
+    const t = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+    const lines: LogLine[] = [
+      { time: t(0), origin: 'api-1/app', text: 'ERROR request failed' },
+      { time: t(0), origin: 'api-2/app', text: 'INFO served' },
+      {
+        time: t(1),
+        origin: 'api-1/app',
+        text: 'java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.',
+      },
+      { time: t(1), origin: 'api-2/app', text: 'INFO served again' },
+      { time: t(1), origin: 'api-1/app', text: '\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:197)' },
+    ];
+    const a = analyzeLogs([{ name: 'k8s', lines }], opts());
+    expect(a.sources.get('k8s')).toMatchObject({ lines: 5, events: 3, matched: 1 });
+    expect(a.newest[0]).toMatchObject({ origin: 'api-1/app', lineCount: 3, classification: { class: 'pool_timeout' } });
+  });
+
   test('secrets are masked before anything is kept; two sources merge by time', () => {
     const a = analyzeLogs(
       [

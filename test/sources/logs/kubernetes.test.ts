@@ -403,7 +403,21 @@ describe('a receiver configured with the Kubernetes source', () => {
       expect(res.statusCode).toBe(200);
       const logs = res.json().enrichments.find((e: { enricher: string }) => e.enricher === 'logs');
       expect(logs.status).toBe('ok');
-      expect(logs.evidence.sources).toEqual([{ name: 'checkout', kind: 'kubernetes', scanned: 4, matched: 2, error: null }]);
+      expect(logs.evidence.sources).toEqual([
+        {
+          name: 'checkout',
+          kind: 'kubernetes',
+          scanned: 4,
+          matched: 2,
+          error: null,
+          events: 4,
+          binary: 0,
+          invalidUtf8: 0,
+          outsideWindow: 0,
+          timezone: 'UTC',
+          zoneless: 0,
+        },
+      ]);
       const code = logs.sections.find((s: { type: string }) => s.type === 'code').code as string;
       expect(code).toMatch(/^\[checkout-a\/app \(previous\)\] \S+ java\.lang\.OutOfMemoryError: Java heap space while waiting for a database connection$/m);
       expect(code).toMatch(/^\[checkout-a\/app\] \S+ HikariPool-1 - Connection is not available, request timed out after 30000ms$/m);
