@@ -4,6 +4,7 @@ import { startAlertmanager, type AlertmanagerServer } from '../support/alertmana
 import { parseConfig } from '../../src/config';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
+import { until } from '../support/wait';
 import {
   ALERTS,
   INCIDENT,
@@ -136,14 +137,14 @@ describe('verification', () => {
       const res = await t.app.inject({ method: 'POST', url: '/slack/interactions', headers: { ...FORM, ...headers }, payload });
       expect([name, res.statusCode, res.json().error]).toEqual([name, 401, error]);
     }
-    await sleep(300);
-    expect(handled(t).length).toBe(handledBefore);
-    expect(slackRuns(t).length).toBe(runsBefore);
+    // Nothing was posted while they were refused; whether they started any work shows once a request
+    // sent after them has finished (the positive signal), not after a fixed wait.
     expect(postsAndEphemerals()).toEqual(before);
 
     const res = await t.app.inject({ method: 'POST', url: '/slack/interactions', headers: { ...FORM, ...good }, payload: body });
     expect(res.statusCode).toBe(200);
     await settled(t, handledBefore + 1);
+    expect(handled(t).length).toBe(handledBefore + 1);
     expect(slackRuns(t).length).toBe(runsBefore + 1);
     await finished(slackRuns(t).at(-1)!);
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
@@ -194,13 +195,15 @@ describe('retries', () => {
       const retry = await sendEvent(t, envelope, { 'x-slack-retry-num': n, 'x-slack-retry-reason': 'http_timeout' });
       expect(retry.statusCode).toBe(200);
     }
-    await sleep(300);
+    // Both retries are logged as already handled (the positive signal) before anything is counted.
+    const skipped = () => t.log.records().filter((r) => r.msg === 'slack event already handled; not running it again');
+    await until('both retries logged as already handled', () => skipped().length >= 2, 15_000);
     expect(handled(t).length).toBe(handledBefore + 1);
     expect(slackRuns(t).length).toBe(runsBefore + 1);
     expect(fake.calls.length).toBe(calls);
     expect(postsAndEphemerals()).toEqual(before);
     expect(diagnostics(fake, ALERTS, page.ts)).toHaveLength(1);
-    expect(t.log.records().filter((r) => r.msg === 'slack event already handled; not running it again')).toHaveLength(2);
+    expect(skipped()).toHaveLength(2);
   });
 });
 
@@ -212,7 +215,9 @@ describe('acknowledging', () => {
     });
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
+    let reached = false;
     fake.handle('conversations.replies', async (args) => {
+      reached = true;
       await gate;
       const parent = fake.find(String(args.channel), String(args.ts));
       return { messages: parent ? [parent, ...fake.replies(parent.channel, parent.ts)] : [], has_more: false };
@@ -222,8 +227,8 @@ describe('acknowledging', () => {
       // Slack gives up after 3 s; we must answer well before the work can finish.
       const res = await Promise.race([sendEvent(t, mention(ALERTS, page.ts)), sleep(2_000).then(() => undefined)]);
       expect(res?.statusCode).toBe(200);
-      await sleep(200);
-      // Answered; the work is still waiting for Slack.
+      // Answered while the work waits for Slack: its thread read has reached the fake (the positive signal) and is held.
+      await until('the thread read to reach Slack', () => reached, 15_000);
       expect(handled(t).length).toBe(handledBefore);
       open();
       await settled(t, handledBefore + 1);
