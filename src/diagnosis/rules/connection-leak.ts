@@ -20,6 +20,14 @@ export const LEAK_WEIGHTS = {
   saturated: 0.1,
   /** A traffic rise also fills a pool: it weakens the leak. */
   trafficGrowingPenalty: 0.25,
+  /**
+   * Only the pool's own leak detection speaks (HikariCP, Tomcat JDBC, DBCP2, SQLAlchemy in the
+   * backend's logs): a connection held past the leak threshold. A slow query holding its
+   * connection trips it too, so it is not more than the database's own view of a leak.
+   */
+  leakWarningBase: 0.45,
+  /** Leak warnings beside another sign of a leak. */
+  leakWarning: 0.15,
 } as const;
 
 /** The database's working sessions must be below this share of the pool's checked-out ones to call them "held idle". */
@@ -71,7 +79,9 @@ function slowActive(facts: Facts): number {
 
 /**
  * `connection_leak`: sessions idle in transaction (not blocking anyone), or connections checked
- * out that the database sees idle, or active connections climbing while traffic is flat.
+ * out that the database sees idle, or the pool's own leak-detection warnings in the backend's
+ * logs (with the code location that took the connection), or active connections climbing while
+ * traffic is flat.
  * Undefined where none of these is seen, or where only the trend speaks and locks, slow queries
  * or a traffic rise explain it.
  */
@@ -83,13 +93,14 @@ export const connectionLeak: Rule = (enrichments) => {
   const climbing = pool?.activeTrend === 'climbing' && facts.trafficGrowing !== true;
   const dbDown = (facts.postgres?.databases ?? []).some((d) => !d.reachable && d.failure !== null && d.failure.kind !== 'auth');
   const otherExplanation = facts.blockerPids.size > 0 || slowActive(facts) > 0 || facts.trafficGrowing === true || dbDown;
-  if (leaked.length === 0 && !held && !(climbing && facts.poolSaturated === true && !otherExplanation)) return undefined;
+  const warnings = (facts.logs?.leaks ?? []).filter((l) => l.count > 0);
+  if (leaked.length === 0 && !held && warnings.length === 0 && !(climbing && facts.poolSaturated === true && !otherExplanation)) return undefined;
 
   const evidence: string[] = [];
   const against: string[] = [];
   const actions: string[] = [];
   let c: number;
-  const basis = leaked.length > 0 ? 'idle_in_tx' : held ? 'held_idle' : 'climbing';
+  const basis = leaked.length > 0 ? 'idle_in_tx' : held ? 'held_idle' : warnings.length > 0 ? 'leak_warning' : 'climbing';
 
   if (leaked.length > 0) {
     const share = leaked.length / ((facts.poolTotal ?? 10) * 0.5);
@@ -134,8 +145,39 @@ export const connectionLeak: Rule = (enrichments) => {
     actions.push(
       'Find the code path that checks out a client and returns without releasing it (release in a finally block; prefer pool.query for one-off queries).',
     );
+  } else if (basis === 'leak_warning') {
+    c = LEAK_WEIGHTS.leakWarningBase;
+    if (slowActive(facts) > 0)
+      against.push(`${plural(slowActive(facts), 'query', 'queries')} run long: a connection held by a slow query also trips the pool's leak detection`);
   } else {
     c = LEAK_WEIGHTS.climbingBase;
+  }
+
+  // The pool's leak detection names the code that took the connection: the culprit, in the application.
+  if (warnings.length > 0) {
+    if (basis !== 'leak_warning') c += LEAK_WEIGHTS.leakWarning;
+    for (const w of warnings.slice(0, 3)) {
+      const threads = w.threads.length ? ` (thread ${listItems(w.threads)})` : '';
+      const when = w.lastSeen ? `, last ${w.lastSeen}` : '';
+      evidence.push(
+        w.where
+          ? `${w.library} leak detection in the backend's logs (${plural(w.count, 'warning')}${when}): the leaked connection was taken at ${w.where}${threads}`
+          : `${w.library} leak detection in the backend's logs (${plural(w.count, 'warning')}${when}), naming no code location: ${w.noLocation ?? 'no stack trace'}`,
+      );
+    }
+    const located = warnings.filter((w) => w.where);
+    // after the lines that free connections now, before the generic advice
+    const at = actions.findIndex((a) => !a.startsWith('SELECT pg_terminate_backend') && !a.startsWith('The other '));
+    actions.splice(
+      at === -1 ? actions.length : at,
+      0,
+      ...located
+        .slice(0, 3)
+        .map(
+          (w) =>
+            `Fix the code that takes the connection at ${w.where}: return it on every path (try-with-resources, a finally block, or the pool's scoped helper); ${w.library} captured this stack when the connection was borrowed and not returned.`,
+        ),
+    );
   }
 
   if (pool) {

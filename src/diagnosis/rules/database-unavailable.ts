@@ -32,6 +32,12 @@ export const UNAVAILABLE_WEIGHTS = {
   errorRateAlert: 0.05,
   /** The database answers our queries although the logs show connection errors. */
   reachablePenalty: 0.25,
+  /**
+   * The logs show the pooler (PgBouncer) refusing or timing out clients at least as often as
+   * connections fail: the failures are the pooler's doing (it closes a client it timed out), not
+   * a database outage.
+   */
+  poolerPenalty: 0.3,
 } as const;
 
 /**
@@ -81,6 +87,14 @@ export const databaseUnavailable: Rule = (enrichments) => {
   const auth = dbs.filter((d) => !d.reachable && d.failure?.kind === 'auth');
   if (auth.length > 0)
     against.push(`${auth.map((d) => `"${d.name}"`).join(', ')} refused our login: that is the monitoring role's problem, not a sign the database is down`);
+  const pooler = logs?.classes?.pooler_limit ?? 0;
+  if (pooler > 0) {
+    if (down.length === 0 && pooler >= logLines) c -= UNAVAILABLE_WEIGHTS.poolerPenalty;
+    const g = logs!.groups.filter((x) => x.class === 'pooler_limit').sort((a, b) => b.count - a.count)[0];
+    against.push(
+      `backend logs: ${plural(pooler, 'refusal or timeout', 'refusals or timeouts')} by the pooler${g ? `, e.g. ${g.shape.slice(0, 160)}` : ''}: the pooler turned clients away, which is not the database going down`,
+    );
+  }
   if (facts.pool?.idle !== null && facts.pool?.idle !== undefined && facts.pool.idle > 0)
     against.push(`the pool still has ${facts.pool.idle} idle connections`);
 
