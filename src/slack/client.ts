@@ -9,27 +9,10 @@ import type { Logger } from 'pino';
 import { NotifyError } from '../core/notifier';
 import { sleep } from '../core/retry';
 import type { SlackConfig } from './config';
+import { slackErrorClass, type SlackErrorRole } from './errors';
 import type { SlackBlock } from './render';
 
-/** Slack error codes that no retry can fix, and what the operator should do about each. */
-export const FINAL_ERRORS: Readonly<Record<string, string>> = {
-  channel_not_found: 'check slack.alertsChannel / slack.incidentChannel: use the channel ID (C…) of a channel the app can see',
-  not_in_channel: 'invite the Slack app to the channel (/invite @app)',
-  invalid_auth: 'slack.token is not valid: reinstall the app and update the token',
-  not_authed: 'slack.token is missing from the request: set slack.token',
-  token_revoked: 'slack.token was revoked: reinstall the app and update the token',
-  account_inactive: 'the token belongs to a deleted user or app: reinstall the app',
-  missing_scope: 'add the missing OAuth scope (chat:write, channels:history, files:write) and reinstall the app',
-  is_archived: 'the channel is archived: unarchive it or configure another channel',
-  invalid_blocks: 'Slack rejected the message layout: report this with the diagnostic id',
-  msg_too_long: 'Slack rejected the message length: report this with the diagnostic id',
-  msg_blocks_too_long: 'Slack rejected the message length: report this with the diagnostic id',
-  no_text: 'the message was empty: report this with the diagnostic id',
-  invalid_arguments: 'Slack rejected the call arguments: report this with the diagnostic id',
-  restricted_action: 'a workspace setting stops the app from posting there: ask a Slack admin',
-};
-
-/** A classified Slack failure, with Slack's error code and the call that failed. */
+/** A classified Slack failure, with Slack's error code, the call that failed and (src/slack/errors.ts) its role. */
 export class SlackNotifyError extends NotifyError {
   constructor(
     message: string,
@@ -37,6 +20,7 @@ export class SlackNotifyError extends NotifyError {
     readonly code: string,
     opts: { retryable: boolean; retryAfterMs?: number; cause?: unknown },
     readonly fix?: string,
+    readonly role?: SlackErrorRole,
   ) {
     super(message, opts);
     this.name = 'SlackNotifyError';
@@ -45,8 +29,9 @@ export class SlackNotifyError extends NotifyError {
 
 /**
  * Classifies anything a WebClient call threw: a 429 is retryable after its Retry-After; 5xx,
- * network errors and timeouts are retryable; the codes in FINAL_ERRORS and other 4xx are final;
- * other `ok:false` codes are retryable. The message never carries the token or request body.
+ * network errors and timeouts are retryable; an `ok:false` code as SLACK_ERRORS says (final ones
+ * with what to fix; a code not in the table is retryable). The message never carries the token or
+ * request body.
  */
 export function classifySlackError(e: unknown, method: string): SlackNotifyError {
   if (e instanceof SlackNotifyError) return e;
@@ -64,16 +49,18 @@ export function classifySlackError(e: unknown, method: string): SlackNotifyError
     }
     case ErrorCode.PlatformError: {
       const code = err.data?.error ?? 'unknown_error';
-      const fix = FINAL_ERRORS[code];
-      if (code === 'ratelimited' || code === 'rate_limited') {
-        const after = err.data?.response_metadata?.retryAfter;
-        return new SlackNotifyError(`slack ${method}: ${code}`, method, code, {
-          retryable: true,
-          ...(after !== undefined ? { retryAfterMs: after * 1000 } : {}),
-        });
-      }
+      const c = slackErrorClass(code);
+      const after = err.data?.response_metadata?.retryAfter;
       const needed = code === 'missing_scope' && err.data?.needed ? ` (needed: ${err.data.needed})` : '';
-      return new SlackNotifyError(`slack ${method}: ${code}${needed}${fix ? `: ${fix}` : ''}`, method, code, { retryable: !fix }, fix);
+      const fix = c.fix && needed ? `${c.fix}${needed}` : c.fix;
+      return new SlackNotifyError(
+        `slack ${method}: ${code}${needed}${c.retryable ? (c.unclassified ? ' (unclassified; retried)' : '') : `: ${c.fix}`}`,
+        method,
+        code,
+        { retryable: c.retryable, ...(c.retryable && after !== undefined ? { retryAfterMs: after * 1000 } : {}) },
+        fix,
+        c.role,
+      );
     }
     case ErrorCode.HTTPError: {
       const status = err.statusCode ?? 0;

@@ -286,7 +286,7 @@ describe('Slack notifier against the fake Slack', () => {
   });
 
   it.each([
-    ['channel_not_found', () => ({ alertsChannel: 'C0NOPE' }), 'use the channel ID'],
+    ['channel_not_found', () => ({ alertsChannel: 'C0NOPE' }), 'a channel the app can see'],
     ['not_in_channel', () => (fake.addChannel('C0OUT', { member: false }), { alertsChannel: 'C0OUT' }), 'invite the Slack app'],
     ['invalid_auth', () => ({ token: 'xoxb-wrong' }), 'reinstall the app'],
     ['token_revoked', () => (fake.revokedTokens.add(fake.token), {}), 'reinstall the app'],
