@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { labelNameSchema } from '../core/labels';
 import { serverConfigSchema } from '../http/config';
 import { linksConfigSchema } from '../notifiers/links';
 import { stateConfigSchema } from '../store/config';
@@ -8,16 +9,14 @@ import { slackConfigSchema } from '../slack/config';
 import { DEFAULT_ENRICHERS, ENRICHER_SETTINGS, settingsSchemaOf } from '../enrichers/settings';
 import { NOTIFIER_NAMES } from '../notifiers/names';
 
-const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
 const routeEnricherSchema = z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) })]);
 
 /** `routes[]`: label matchers that pick the enrichers and notifiers for an alert. First match wins. */
 export const routeSchema = z.strictObject({
   /** Exact label values; all must match. */
-  match: z.record(z.string().regex(labelName, 'must be a label name'), z.string()).default({}),
+  match: z.record(labelNameSchema, z.string()).default({}),
   /** RE2-style regular expressions anchored at both ends; all must match. */
-  matchRe: z.record(z.string().regex(labelName, 'must be a label name'), z.string()).default({}),
+  matchRe: z.record(labelNameSchema, z.string()).default({}),
   enrichers: z.array(routeEnricherSchema).default([...DEFAULT_ENRICHERS]),
   /** Defaults to slack when a Slack token is configured, else console. */
   notifiers: z.array(z.string().min(1)).optional(),

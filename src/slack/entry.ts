@@ -16,6 +16,7 @@ import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { StateStore } from '../store/types';
 import { DIAGNOSE_CALLBACK_ID, RERUN_ACTION_ID } from './constants';
+import { escapeMrkdwn } from './render';
 import { parseRerunValue, recogniseAlert, rerunOf } from './recognise';
 import { groupOfRecognised, groupOfRun, type Resolution } from './resolve';
 
@@ -75,10 +76,6 @@ export const eventEnvelopeSchema = z.looseObject({
     .optional(),
 });
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
-
-function escapeMrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 /** Why `user` may not start runs in `channel`, or undefined when they may. */
 export function refusal(config: EntryDeps['config'], channel: string | undefined, user: string | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidLabelName, labelNameSchema } from '../core/labels';
 
 /**
  * Building PromQL from values we do not control (alert labels): string literals, regex-escaped
@@ -22,17 +23,11 @@ export const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 /** A classic label name (Prometheus data model, and the rule of `shouldQuoteName`); other names are quoted. */
 export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** A label name Prometheus 3 accepts: non-empty valid UTF-8 (`service.name`, `k8s.pod.name`, `pool`). */
-export function isValidLabelName(name: string): boolean {
-  // A JS string is valid UTF-8 once encoded unless it holds a lone surrogate (`isWellFormed`, ES2024).
-  return name.length > 0 && name.isWellFormed();
-}
+/** The label-name rule lives in core (one function); re-exported for the PromQL helpers' users. */
+export { isValidLabelName, labelNameSchema } from '../core/labels';
 
 /** A metric name Prometheus 3 accepts: the same rule as label names. */
 export const isValidMetricName = isValidLabelName;
-
-/** A configured label name: any UTF-8 name; quoted where it is used in PromQL or Alertmanager matchers. */
-export const labelNameSchema = z.string().refine(isValidLabelName, 'must be a label name (a non-empty UTF-8 string)');
 
 /** A configured metric name: any UTF-8 name; quoted in selectors where it is not a classic name. */
 export const metricNameSchema = z.string().refine(isValidMetricName, 'must be a metric name (a non-empty UTF-8 string)');

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+import { labelNameSchema } from '../../core/labels';
 
 /** `enrichers.logs` settings (a route's `options` too). */
 export const logsSettingsSchema = z.strictObject({
@@ -24,7 +23,7 @@ export const logsSettingsSchema = z.strictObject({
    */
   matchSignals: z.boolean().default(true),
   /** An alert label whose value picks one configured log source by name; null: always all. */
-  sourceLabel: z.string().regex(labelName, 'must be a label name').nullable().default('service'),
+  sourceLabel: labelNameSchema.nullable().default('service'),
   /**
    * Events older than this many minutes before the alert started (its earliest active alert's
    * startsAt) are left out, as are those more than CLOCK_SKEW_MS after the run.

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+import { labelNameSchema } from '../../core/labels';
 
 /** `enrichers.postgres` settings (a route's `options` too). */
 export const postgresSettingsSchema = z.strictObject({
@@ -11,7 +10,7 @@ export const postgresSettingsSchema = z.strictObject({
   /** Cap on each query text, characters. */
   queryTextMax: z.number().int().min(40).max(10_000).default(300),
   /** An alert label whose value picks one configured database by name; null: always all. */
-  databaseLabel: z.string().regex(labelName, 'must be a label name').nullable().default('database'),
+  databaseLabel: labelNameSchema.nullable().default('database'),
   /** The enricher's own timeout; default: the pipeline's. */
   timeoutMs: z.number().int().positive().optional(),
 });
