@@ -16,30 +16,31 @@ export default tseslint.config(
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
-      // Rules that still have findings, switched off until they are fixed (issue 10, stage 5).
-      '@typescript-eslint/no-unsafe-member-access': 'off', // TODO(arch): 391 findings
-      '@typescript-eslint/no-unsafe-assignment': 'off', // TODO(arch): 174 findings
-      '@typescript-eslint/no-explicit-any': 'off', // TODO(arch): 52 findings
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off', // TODO(arch): 41 findings
-      '@typescript-eslint/no-unsafe-argument': 'off', // TODO(arch): 38 findings
-      '@typescript-eslint/no-unsafe-return': 'off', // TODO(arch): 36 findings
-      '@typescript-eslint/no-unsafe-call': 'off', // TODO(arch): 31 findings
-      '@typescript-eslint/require-await': 'off', // TODO(arch): 21 findings
-      '@typescript-eslint/prefer-promise-reject-errors': 'off', // TODO(arch): 11 findings
-      '@typescript-eslint/no-floating-promises': 'off', // TODO(arch): 4 findings
-      '@typescript-eslint/no-unused-vars': 'off', // TODO(arch): 4 findings
+      // Rules that still have findings, switched off until they are fixed (issue 10); counts as of the
+      // boundary rules landing, most of them in tests (untyped JSON from HTTP answers and fakes).
+      '@typescript-eslint/no-unsafe-member-access': 'off', // TODO(arch): 598 findings
+      '@typescript-eslint/no-unsafe-assignment': 'off', // TODO(arch): 258 findings
+      '@typescript-eslint/no-explicit-any': 'off', // TODO(arch): 57 findings
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off', // TODO(arch): 53 findings
+      '@typescript-eslint/no-unsafe-argument': 'off', // TODO(arch): 45 findings
+      '@typescript-eslint/no-unsafe-return': 'off', // TODO(arch): 48 findings
+      '@typescript-eslint/no-unsafe-call': 'off', // TODO(arch): 49 findings
+      '@typescript-eslint/require-await': 'off', // TODO(arch): 26 findings
+      '@typescript-eslint/prefer-promise-reject-errors': 'off', // TODO(arch): 12 findings
+      '@typescript-eslint/no-floating-promises': 'off', // TODO(arch): 5 findings
+      '@typescript-eslint/no-unused-vars': 'off', // TODO(arch): 5 findings
       '@typescript-eslint/no-unused-expressions': 'off', // TODO(arch): 3 findings
-      'preserve-caught-error': 'off', // TODO(arch): 3 findings
-      '@typescript-eslint/no-base-to-string': 'off', // TODO(arch): 2 findings
-      '@typescript-eslint/no-redundant-type-constituents': 'off', // TODO(arch): 1 finding
+      'preserve-caught-error': 'off', // TODO(arch): 4 findings
+      '@typescript-eslint/no-base-to-string': 'off', // TODO(arch): 15 findings
+      '@typescript-eslint/no-redundant-type-constituents': 'off', // TODO(arch): 3 findings
       'prefer-const': 'off', // TODO(arch): 1 finding
       '@typescript-eslint/await-thenable': 'off', // TODO(arch): 1 finding
-      'no-useless-assignment': 'off', // TODO(arch): 1 finding
+      'no-useless-assignment': 'off', // TODO(arch): 2 findings
       '@typescript-eslint/restrict-template-expressions': 'off', // TODO(arch): 1 finding
       '@typescript-eslint/no-misused-promises': 'off', // TODO(arch): 1 finding
       '@typescript-eslint/restrict-plus-operands': 'off', // TODO(arch): 1 finding
       'no-regex-spaces': 'off', // TODO(arch): 1 finding
-      '@typescript-eslint/unbound-method': 'off', // TODO(arch): 1 finding
+      '@typescript-eslint/unbound-method': 'off', // TODO(arch): 4 findings
     },
   },
   {
