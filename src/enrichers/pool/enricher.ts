@@ -1,6 +1,6 @@
 import { earliestStart } from '../../core/alert';
 import type { SourceQuery } from '../../core/diagnostic';
-import type { Enricher, EnrichContext, EnrichmentResult } from '../../core/enricher';
+import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../../core/enricher';
 import { PrometheusError, type PrometheusClient } from '../../sources/prometheus';
 import { matchersFromGroup } from '../../sources/promql';
 import { discoverLayout, type Discovery } from './discovery';
@@ -9,8 +9,9 @@ import { layoutsOf, type PoolLayout } from './layouts';
 import { expandMatchers, mappingIsSet, overrideMapping, QUANTITIES, type MappingSettings, type PoolMapping } from './mapping';
 import { focusNumbers, focusPools, groupPools } from './pools';
 import { readPools } from './read';
-import { limitNotes, nothingFoundText, poolSections, queryErrorNotes } from './sections';
-import { MIN_STEP_SECONDS, TREND_POINTS, type PoolSettings } from './settings';
+import { limitNotes, nothingFoundText, poolSections, queryErrorNotes, sharedNotes } from './sections';
+import type { EnricherModule } from '../registry-types';
+import { MIN_STEP_SECONDS, settingsSchema, TREND_POINTS, type PoolSettings } from './settings';
 
 /**
  * `pool`: the application's connection pool from Prometheus (runbook step 1), whichever library
@@ -132,7 +133,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       }
       for (const quantity of QUANTITIES) if (mapping[quantity] !== null) q(expandMatchers(mapping[quantity]!, matchers));
 
-      const groups = groupPools(readings.instances, s.instanceLabels, s.flatSlopePerMinute, trendFrom);
+      const { groups, unattributed } = groupPools(readings.instances, readings.shared, s.instanceLabels, s.flatSlopePerMinute, trendFrom);
       const focus = focusPools(groups);
       const saturatedPools = groups.filter((g) => g.entry.saturated === true).map((g) => g.entry.name);
       const saturated = saturatedPools.length > 0 ? true : groups.length > 0 && groups.every((g) => g.entry.saturated === false) ? false : null;
@@ -144,7 +145,12 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         saturatedPools,
         saturated,
       };
-      notes.push(...queryErrorNotes(readings.queries), ...limitNotes(groups, mapping, poolLabels), ...readings.warnings.map((w) => `Prometheus warning: ${w}`));
+      notes.push(
+        ...queryErrorNotes(readings.queries),
+        ...limitNotes(groups, mapping, poolLabels),
+        ...sharedNotes(unattributed, groups.length),
+        ...readings.warnings.map((w) => `Prometheus warning: ${w}`),
+      );
 
       if (groups.length === 0) {
         const text = `${layout.title}: no pool series ${atText} or in the last ${s.windowMinutes} min for these matchers.`;
@@ -172,3 +178,13 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
     },
   };
 }
+
+/** Registry entry: skipped with a reason where `sources.prometheus` is not configured. */
+export const poolModule: EnricherModule<PoolSettings> = {
+  name: 'pool',
+  settingsSchema,
+  create: (settings, deps) =>
+    deps.clients.prometheus
+      ? createPoolEnricher(settings, { prometheus: deps.clients.prometheus })
+      : skippedEnricher('pool', 'sources.prometheus is not configured'),
+};

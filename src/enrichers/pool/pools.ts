@@ -1,5 +1,5 @@
 import type { PoolEntry, PoolEvidenceV2, PoolInstanceEvidence } from './evidence';
-import { SERVICE_LABELS, type PoolInstanceReading } from './read';
+import { SERVICE_LABELS, WAITING_SATURATED_MIN, type PoolInstanceReading, type SharedReading } from './read';
 import { slopePerMinute, trendOf } from './trend';
 
 /**
@@ -26,8 +26,12 @@ export function addPoints(series: ReadonlyArray<ReadonlyArray<[number, number]>>
   return [...sum].sort((a, b) => a[0] - b[0]);
 }
 
-/** Totals of readings of one or more pool instances (limit and available only where every one has a limit). */
-function totals(rs: readonly PoolInstanceReading[]) {
+/**
+ * Totals of readings of one or more pool instances and the counts shared by them (limit and
+ * available only where every instance has a limit). Shared waits and timeouts make the pool
+ * saturated without naming an instance.
+ */
+function totals(rs: readonly PoolInstanceReading[], shared: readonly SharedReading[]) {
   const allSet = rs.length > 0 && rs.every((r) => r.limitStatus === 'set');
   const status = allSet
     ? 'set'
@@ -36,20 +40,30 @@ function totals(rs: readonly PoolInstanceReading[]) {
       : rs.some((r) => r.limitStatus === 'unlimited')
         ? 'unlimited'
         : 'absent';
-  const inUse = sumOf(rs.map((r) => r.inUse));
+  const inUse = sumOf([...rs.map((r) => r.inUse), ...shared.map((x) => x.inUse)]);
   const limit = allSet ? sumOf(rs.map((r) => r.limit)) : null;
   const available = allSet ? sumOf(rs.map((r) => r.available)) : null;
-  const signals = [...new Set(rs.flatMap((r) => r.signals))];
-  const saturated = rs.some((r) => r.saturated === true) ? true : rs.length > 0 && rs.every((r) => r.saturated === false) ? false : null;
+  const sharedWaiting = sumOf(shared.map((x) => x.waiting));
+  const sharedTimeouts = sumOf(shared.map((x) => x.timeouts));
+  const signals = [
+    ...new Set([
+      ...rs.flatMap((r) => r.signals),
+      ...(sharedWaiting !== null && sharedWaiting >= WAITING_SATURATED_MIN ? (['waiting'] as const) : []),
+      ...(sharedTimeouts !== null && sharedTimeouts > 0 ? (['timeouts'] as const) : []),
+    ]),
+  ];
+  // Not saturated where every instance measured says not, or where the shared counts were measured and say not.
+  const measuredNot = (rs.length > 0 && rs.every((r) => r.saturated === false)) || sharedWaiting !== null || sharedTimeouts !== null;
+  const saturated = rs.some((r) => r.saturated === true) || signals.length > 0 ? true : measuredNot ? false : null;
   return {
     inUse,
-    idle: sumOf(rs.map((r) => r.idle)),
+    idle: sumOf([...rs.map((r) => r.idle), ...shared.map((x) => x.idle)]),
     limit,
     limitStatus: status as PoolEntry['limitStatus'],
     available,
     utilization: limit !== null && limit > 0 && inUse !== null ? inUse / limit : null,
-    waiting: sumOf(rs.map((r) => r.waiting)),
-    timeoutsPerSecond: sumOf(rs.map((r) => r.timeouts)),
+    waiting: sumOf([...rs.map((r) => r.waiting), sharedWaiting]),
+    timeoutsPerSecond: sumOf([...rs.map((r) => r.timeouts), sharedTimeouts]),
     holdSeconds: meanOf(rs.map((r) => r.holdSeconds)),
     saturated,
     signals,
@@ -80,35 +94,54 @@ function nameOf(r: PoolInstanceReading): string {
   return service ?? 'the pool';
 }
 
-/** One pool with its readings per instance (kept for charts), in the order of the readings. */
+/** One pool with its readings per instance (kept for charts) and the counts shared by its instances. */
 export interface PoolGroup {
   entry: PoolEntry;
   readings: PoolInstanceReading[];
+  shared: SharedReading[];
 }
 
-/** Readings grouped into pools: saturated pools first (as the readings come sorted). */
+/** Whether `part`'s labels all have the same value in `whole`. */
+const within = (part: Record<string, string>, whole: Record<string, string>) => Object.entries(part).every(([l, v]) => whole[l] === v);
+
+/**
+ * Readings grouped into pools, saturated pools first (as the readings come sorted); each shared
+ * reading joins the one pool it agrees with. Shared readings that agree with no pool or with
+ * several are returned apart (their counts cannot be given to one pool).
+ */
 export function groupPools(
   readings: readonly PoolInstanceReading[],
+  shared: readonly SharedReading[],
   instanceLabels: readonly string[],
   flatSlopePerMinute: number,
   trendFrom: number,
-): PoolGroup[] {
-  const groups = new Map<string, PoolInstanceReading[]>();
+): { groups: PoolGroup[]; unattributed: SharedReading[] } {
+  const byIdentity = new Map<string, PoolInstanceReading[]>();
   for (const r of readings) {
     const identity = Object.entries(r.labels).filter(([k]) => !instanceLabels.includes(k));
     const key = JSON.stringify(identity.sort(([a], [b]) => a.localeCompare(b)));
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    byIdentity.set(key, [...(byIdentity.get(key) ?? []), r]);
   }
-  return [...groups.values()].map((rs) => {
+  const labelsOf = (rs: PoolInstanceReading[]) => Object.fromEntries(Object.entries(rs[0]!.labels).filter(([k]) => !instanceLabels.includes(k)));
+  const lists = [...byIdentity.values()];
+  const sharedOf = new Map<PoolInstanceReading[], SharedReading[]>();
+  const unattributed: SharedReading[] = [];
+  for (const x of shared) {
+    const owners = lists.filter((rs) => within(x.labels, labelsOf(rs)) || rs.every((r) => within(x.labels, r.labels)));
+    if (owners.length === 1) sharedOf.set(owners[0]!, [...(sharedOf.get(owners[0]!) ?? []), x]);
+    else unattributed.push(x);
+  }
+  const groups = lists.map((rs) => {
+    const own = sharedOf.get(rs) ?? [];
     const inUsePts = addPoints(rs.map((r) => r.points.inUse));
     const slope = slopePerMinute(inUsePts.filter(([t]) => t >= trendFrom));
-    const labels = Object.fromEntries(Object.entries(rs[0]!.labels).filter(([k]) => !instanceLabels.includes(k)));
     return {
       readings: rs,
+      shared: own,
       entry: {
         name: nameOf(rs[0]!),
-        labels,
-        ...totals(rs),
+        labels: labelsOf(rs),
+        ...totals(rs, own),
         instances: rs.map(instanceEvidence),
         saturatedInstances: rs.filter((r) => r.saturated === true).map((r) => r.instance),
         slopePerMinute: slope,
@@ -116,6 +149,8 @@ export function groupPools(
       },
     };
   });
+  const rank = (g: PoolGroup) => (g.entry.saturated === true ? 0 : g.entry.saturated === false ? 2 : 1);
+  return { groups: groups.sort((a, b) => rank(a) - rank(b)), unattributed };
 }
 
 /** The pools a page is about: the saturated ones where any is, else all. */
@@ -131,7 +166,10 @@ export function focusNumbers(
   trendFrom: number,
 ): Omit<PoolEvidenceV2, 'layout' | 'present' | 'windowMinutes' | 'at' | 'pools' | 'saturatedPools' | 'saturated'> {
   const rs = focus.flatMap((g) => g.readings);
-  const t = totals(rs);
+  const t = totals(
+    rs,
+    focus.flatMap((g) => g.shared),
+  );
   const several = focus.length > 1;
   const slope = slopePerMinute(addPoints(rs.map((r) => r.points.inUse)).filter(([x]) => x >= trendFrom));
   return {

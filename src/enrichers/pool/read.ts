@@ -76,8 +76,25 @@ export interface QueryOutcome {
   error: string | null;
 }
 
+/**
+ * Counts from a series that carries only part of a pool's identity (`sum(rate(timeouts[5m]))` for
+ * the whole service): a total for every pool instance it agrees with, so it is added to their
+ * pool once (src/enrichers/pool/pools.ts), never copied to each instance.
+ */
+export interface SharedReading {
+  labels: Record<string, string>;
+  inUse: number | null;
+  idle: number | null;
+  waiting: number | null;
+  timeouts: number | null;
+}
+
+/** The quantities a pool's instances add up; the others (limit, hold time) hold for each instance. */
+export const ADDITIVE: readonly Quantity[] = ['inUse', 'idle', 'waiting', 'timeouts'];
+
 export interface PoolReadings {
   instances: PoolInstanceReading[];
+  shared: SharedReading[];
   queries: QueryOutcome[];
   warnings: string[];
 }
@@ -186,7 +203,29 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
     }
   });
 
+  // A series that carries only part of the identity (an expression aggregated by fewer labels, such
+  // as `sum(rate(x[5m]))` or a limit per database) is no pool of its own: its limit and hold time
+  // hold for every pool instance that agrees with it on the labels it has (where that has none of
+  // its own); its counts are a total for them (a SharedReading).
   const sum = (xs: number[] | undefined) => (xs && xs.length ? xs.reduce((a, b) => a + b, 0) : null);
+  const agrees = (part: Record<string, string>, whole: Record<string, string>) =>
+    Object.keys(part).length < Object.keys(whole).length && Object.entries(part).every(([l, v]) => whole[l] === v);
+  const shared: SharedReading[] = [];
+  for (const [k, e] of [...byKey]) {
+    const wholes = [...byKey].filter(([k2, w]) => k2 !== k && agrees(e.labels, w.labels));
+    if (wholes.length === 0) continue;
+    for (const [k2, w] of wholes) {
+      for (const q of ['limit', 'holdSeconds'] as const) if (e.values[q] && !w.values[q]) w.values[q] = e.values[q];
+      const own = pointsByKey.get(k)?.limit;
+      const theirs = pointsByKey.get(k2) ?? {};
+      if (own && !theirs.limit) pointsByKey.set(k2, { ...theirs, limit: own });
+    }
+    if (ADDITIVE.some((q) => e.values[q]?.length)) {
+      shared.push({ labels: e.labels, inUse: sum(e.values.inUse), idle: sum(e.values.idle), waiting: sum(e.values.waiting), timeouts: sum(e.values.timeouts) });
+    }
+    byKey.delete(k);
+  }
+
   const trendFrom = o.end.getTime() - o.trendMinutes * 60_000;
   const instances: PoolInstanceReading[] = [];
   for (const [k, e] of byKey) {
@@ -256,5 +295,5 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
   instances.sort(
     (a, b) => rank(a) - rank(b) || (b.utilization ?? -1) - (a.utilization ?? -1) || a.pool.localeCompare(b.pool) || a.instance.localeCompare(b.instance),
   );
-  return { instances, queries, warnings: [...new Set(warnings)] };
+  return { instances, shared, queries, warnings: [...new Set(warnings)] };
 }

@@ -4,7 +4,7 @@ import type { PoolEntry, PoolEvidenceV2 } from './evidence';
 import type { PoolLayout } from './layouts';
 import { QUANTITY_TEXT, type PoolMapping } from './mapping';
 import { addPoints, type PoolGroup } from './pools';
-import type { PoolInstanceReading, QueryOutcome } from './read';
+import type { PoolInstanceReading, QueryOutcome, SharedReading } from './read';
 
 /** Pool instances shown in the table; the rest are counted in a last row. */
 export const MAX_POOL_ROWS = 20;
@@ -78,6 +78,24 @@ export function queryErrorNotes(queries: readonly QueryOutcome[]): string[] {
     out.push(`${QUANTITY_TEXT[q.quantity]}: Prometheus refused \`${q.mapped}\`: ${q.error}. Change enrichers.pool.mapping.${q.quantity}.`);
   }
   return out;
+}
+
+/** Counts given for several pools at once (an expression aggregated past the pool's labels), which no one pool can take. */
+export function sharedNotes(unattributed: readonly SharedReading[], pools: number): string[] {
+  return unattributed.map((x) => {
+    const what = [
+      x.inUse !== null ? `${fmt(x.inUse)} in use` : '',
+      x.idle !== null ? `${fmt(x.idle)} idle` : '',
+      x.waiting !== null ? `${fmt(x.waiting)} waiting` : '',
+      x.timeouts !== null ? `${rate(x.timeouts)} acquire timeouts` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    const labels = Object.entries(x.labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',');
+    return `${what} for {${labels}} covers ${pools > 1 ? `several of the ${pools} pools` : 'no pool read'}, so it is given to none: aggregate the mapping's expression by the pool's labels (enrichers.pool.poolLabels, instanceLabels).`;
+  });
 }
 
 /** The section where no layout's series exist: what was looked for and the keys that fix it. */
