@@ -16,7 +16,8 @@ import {
   type RelatedAlertsEvidence,
   type TrafficEvidence,
 } from '../core/evidence';
-import { POOL_AVAILABLE_ALERT_THRESHOLD, POOL_SATURATED_UTILIZATION, TRAFFIC_FLAT_MAX_RATIO } from './thresholds';
+import { fmtNum, fmtRate } from './format';
+import { POOL_AVAILABLE_ALERT_THRESHOLD, POOL_SATURATED_UTILIZATION, POOL_WAITING_MIN, TRAFFIC_FLAT_MAX_RATIO } from './thresholds';
 
 /**
  * What the rules agree on, derived once from the evidence read through its schemas
@@ -31,10 +32,16 @@ export interface Facts {
   related?: RelatedAlertsEvidence;
   /** Databases that answered. */
   reachable: PgDatabaseEvidence[];
-  /** true/false where the pool evidence says, null where it cannot tell. */
+  /**
+   * true/false where the pool evidence says, null where it cannot tell: the enricher's verdict (a
+   * pool short of connections, requests waiting for one, or acquisitions timing out), else derived
+   * from the available connections.
+   */
   poolSaturated: boolean | null;
   /** Pool size summed over instances (the pool's max), where known and positive. */
   poolTotal: number | null;
+  /** Requests waiting for a pool connection (at least POOL_WAITING_MIN) or timing out for one: true/false where either is measured, else null. */
+  poolWaits: boolean | null;
   /** Instances reporting a pool (at least 1). */
   instances: number;
   /** Request rate against its baseline, where known. */
@@ -151,11 +158,16 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
 
   let poolSaturated: boolean | null = null;
   if (pool) {
-    if (pool.available !== null) poolSaturated = pool.available < POOL_AVAILABLE_ALERT_THRESHOLD;
+    // The enricher's own verdict where it gave one: per pool, from the limit, waiting requests and acquire timeouts.
+    if (pool.saturated !== null) poolSaturated = pool.saturated;
+    else if (pool.available !== null) poolSaturated = pool.available < POOL_AVAILABLE_ALERT_THRESHOLD;
     else if (pool.utilization !== null) poolSaturated = pool.utilization >= POOL_SATURATED_UTILIZATION;
     else if (pool.active !== null && pool.total !== null && pool.total > 0) poolSaturated = pool.total - pool.active < POOL_AVAILABLE_ALERT_THRESHOLD;
   }
   const poolTotal = pool?.total !== null && pool?.total !== undefined && pool.total > 0 ? pool.total : null;
+  const timeouts = pool ? timeoutsOf(pool) : null;
+  const poolWaits =
+    (pool?.waiting ?? 0) >= POOL_WAITING_MIN || (timeouts ?? 0) > 0 ? true : (pool?.waiting ?? null) !== null || timeouts !== null ? false : null;
 
   const trafficRatio = traffic?.ratio !== null && traffic?.ratio !== undefined && traffic.ratio >= 0 ? traffic.ratio : null;
   const trafficGrowing = trafficRatio !== null ? trafficRatio >= TRAFFIC_FLAT_MAX_RATIO : traffic?.verdict === 'spike' ? true : null;
@@ -183,6 +195,7 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
     reachable,
     poolSaturated,
     poolTotal,
+    poolWaits,
     instances: Math.max(1, pool?.perInstance.length ?? 0),
     trafficRatio,
     trafficGrowing,
@@ -214,4 +227,31 @@ export function trafficPhrase(facts: Facts): string | undefined {
   const how = r >= TRAFFIC_FLAT_MAX_RATIO ? 'traffic rose' : r <= 1 / TRAFFIC_FLAT_MAX_RATIO ? 'traffic fell' : 'traffic is flat';
   const now = t.totalNow !== null ? `, ${t.totalNow >= 100 ? Math.round(t.totalNow) : t.totalNow.toFixed(1)}/s now` : '';
   return `${how} (${r.toFixed(2)}x its ${base} baseline${now})`;
+}
+
+/** Acquire timeouts per second (`waitingClients` in evidence written before `timeoutsPerSecond`). */
+function timeoutsOf(pool: PoolEvidence): number | null {
+  return pool.timeoutsPerSecond ?? pool.waitingClients;
+}
+
+/**
+ * "pool HikariPool-1: 20 of 20 connections checked out (0 available)" (the saturated pools by name,
+ * "no limit" where a pool has none), or undefined where nothing is known of connections in use.
+ */
+export function poolPhrase(pool: PoolEvidence): string | undefined {
+  if (pool.active === null) return undefined;
+  const name = pool.saturatedPools.length > 0 ? `pool ${pool.saturatedPools.join(', ')}` : 'pool';
+  if (pool.total !== null)
+    return `${name}: ${pool.active} of ${pool.total} connections checked out (${pool.available ?? Math.max(0, pool.total - pool.active)} available)`;
+  const unlimited = pool.pools.some((p) => p.limitStatus === 'unlimited');
+  return `${name}: ${pool.active} connections checked out${unlimited ? ' (no limit set)' : ''}`;
+}
+
+/** "37 requests wait for a connection, 0.200/s time out waiting", or undefined where there are no waits. */
+export function poolWaitsPhrase(pool: PoolEvidence): string | undefined {
+  const parts: string[] = [];
+  if (pool.waiting !== null && pool.waiting >= POOL_WAITING_MIN) parts.push(`${fmtNum(Math.round(pool.waiting * 10) / 10)} requests wait for a connection`);
+  const t = timeoutsOf(pool);
+  if (t !== null && t > 0) parts.push(`${fmtRate(t)} requests time out waiting for a connection`);
+  return parts.length ? parts.join(', ') : undefined;
 }

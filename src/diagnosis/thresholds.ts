@@ -6,6 +6,12 @@
 /** The runbook's alert: `total - active < 2` available connections means the pool is exhausted. */
 export const POOL_AVAILABLE_ALERT_THRESHOLD = 2;
 
+/**
+ * Requests waiting for a pool connection from which the pool counts as exhausted: a request waits
+ * only when no connection is free (the pool enricher's WAITING_SATURATED_MIN, the same rule).
+ */
+export const POOL_WAITING_MIN = 1;
+
 /** Utilisation at or above this counts as saturated where `available` is unknown (9 of 10). */
 export const POOL_SATURATED_UTILIZATION = 0.9;
 

@@ -1,5 +1,5 @@
 import type { EnricherModule } from './registry-types';
-import { poolModule } from './pool';
+import { poolModule } from './pool/enricher';
 import { trafficModule } from './traffic/enricher';
 import { relatedAlertsModule } from './related_alerts/enricher';
 import { postgresEnricherModule } from './postgres/enricher';

@@ -4,8 +4,7 @@ import { postgresSettingsSchema } from './postgres/settings';
 import { pgbouncerSettingsSchema } from './pgbouncer/settings';
 import { settingsSchema as relatedAlertsSettingsSchema } from './related_alerts/settings';
 import { settingsSchema as trafficSettingsSchema } from './traffic/settings';
-// eslint-disable-next-line boundaries/dependencies -- pool.ts keeps its settings beside its factory until the pool lane's src/enrichers/pool/ (with pool/settings.ts) replaces it; it loads no client
-import { settingsSchema as poolSettingsSchema } from './pool';
+import { settingsSchema as poolSettingsSchema } from './pool/settings';
 
 /**
  * Each enricher's settings schema by name: `enrichers.<name>` and a route's `options` are parsed

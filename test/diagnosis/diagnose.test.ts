@@ -439,3 +439,61 @@ describe("pool sizing by Little's law", () => {
     expect(find(diagnose(e, f.group), 'pool_misconfigured')).toBeUndefined();
   });
 });
+
+describe('per-pool evidence (presets): waits, pools without a limit, the saturated pool named', () => {
+  const withPool = (build: () => Enrichment[], pool: object) => build().map((x) => (x.enricher === 'pool' ? f.enrichment('pool', pool) : x));
+  /** An OpenTelemetry pool without a limit series: 10 in use, 23 requests waiting, saturated by the waits alone. */
+  const waitsOnly = f.pool({
+    active: 10,
+    idle: 0,
+    total: null,
+    available: null,
+    utilization: null,
+    perInstance: [{ instance: 'node-01', active: 10, idle: 0, total: null, available: null, utilization: null }],
+    activeTrend: 'climbing',
+    activeSlopePerMinute: 0.8,
+    meanHoldSeconds: null,
+    waitingClients: null,
+    waiting: 23,
+    timeoutsPerSecond: null,
+    saturated: true,
+    saturatedPools: ['db.internal.example:5432/app'],
+  });
+
+  test('requests waiting make the pool saturated without a limit: the leak is named with the pool and its waits', () => {
+    const causes = diagnose(withPool(f.leak, waitsOnly), f.group);
+    const leak = find(causes, 'connection_leak')!;
+    expect(causes[0]!.id).toBe('connection_leak');
+    expect(leak.evidence).toContain('pool db.internal.example:5432/app: 10 connections checked out');
+    expect(leak.evidence).toContain('23 requests wait for a connection');
+    // The same evidence without the waits (and so not saturated) weighs less.
+    const calm = find(diagnose(withPool(f.leak, { ...waitsOnly, waiting: 0, saturated: null, saturatedPools: [] }), f.group), 'connection_leak')!;
+    expect(calm.confidence).toBeLessThan(leak.confidence);
+  });
+
+  test('a pool with no limit and no waits measured is not read as exhausted', () => {
+    const unlimited = { ...waitsOnly, waiting: null, saturated: null, saturatedPools: [], pools: [] };
+    const e = withPool(f.spike, unlimited);
+    const spike = find(diagnose(e, f.group), 'traffic_spike')!;
+    expect(text(spike)).not.toContain('saturated with it');
+    expect(text(spike)).not.toContain('the pool is not saturated');
+    // no size to raise: the pool cannot be "too small"
+    expect(find(diagnose(withPool(f.undersized, unlimited), f.group), 'pool_misconfigured')).toBeUndefined();
+  });
+
+  test('waits and timeouts enter pool_misconfigured and traffic_spike as evidence', () => {
+    const waiting = f.saturatedPool({
+      meanHoldSeconds: 0.08,
+      waiting: 12,
+      timeoutsPerSecond: 0.4,
+      waitingClients: 0.4,
+      saturated: true,
+      saturatedPools: ['HikariPool-1'],
+    });
+    const pm = find(diagnose(withPool(f.undersized, waiting), f.group), 'pool_misconfigured')!;
+    expect(pm.evidence).toContain('12 requests wait for a connection, 0.4/s requests time out waiting for a connection');
+    expect(pm.evidence).toContain('pool HikariPool-1: 10 of 10 connections checked out (0 available)');
+    const spike = find(diagnose(withPool(f.spike, waiting), f.group), 'traffic_spike')!;
+    expect(spike.evidence).toContain('12 requests wait for a connection, 0.4/s requests time out waiting for a connection');
+  });
+});

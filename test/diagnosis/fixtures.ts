@@ -1,6 +1,6 @@
 import type { AlertGroup } from '../../src/core/alert';
 import type { Enrichment } from '../../src/core/diagnostic';
-import type { LogsEvidence, PgDatabaseEvidence, PgSession, PoolEvidence, RelatedAlertsEvidence, TrafficEvidence } from '../../src/core/evidence';
+import type { LogsEvidence, PgDatabaseEvidence, PgSession, PoolEvidenceInput, RelatedAlertsEvidence, TrafficEvidence } from '../../src/core/evidence';
 
 /** Evidence fixtures for the diagnosis tests: a healthy baseline and one builder per scenario. */
 
@@ -28,7 +28,7 @@ export function enrichment(enricher: string, evidence: object, status: Enrichmen
   };
 }
 
-export function pool(o: Partial<PoolEvidence> = {}): PoolEvidence {
+export function pool(o: Partial<PoolEvidenceInput> = {}): PoolEvidenceInput {
   const active = o.active ?? 3;
   const total = o.total ?? 10;
   return {
@@ -48,7 +48,7 @@ export function pool(o: Partial<PoolEvidence> = {}): PoolEvidence {
   };
 }
 
-export const saturatedPool = (o: Partial<PoolEvidence> = {}) =>
+export const saturatedPool = (o: Partial<PoolEvidenceInput> = {}) =>
   pool({
     active: 10,
     idle: 0,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { Client } from 'pg';
 import type { Enrichment } from '../../src/core/diagnostic';
-import type { PoolEvidence } from '../../src/core/evidence';
+import type { PoolEvidenceInput } from '../../src/core/evidence';
 import { createBackend, type Backend } from '../../demo/backend/app';
 import { parseBackendConfig } from '../../demo/backend/config';
 import { diagnose } from '../../src/diagnosis';
@@ -52,7 +52,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function poolFromMetrics(): Promise<PoolEvidence> {
+async function poolFromMetrics(): Promise<PoolEvidenceInput> {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
   const v = (state: string) => Number(text.match(new RegExp(`^db_connection_pool_size\\{state="${state}"\\} (\\S+)$`, 'm'))![1]);
   return f.pool({

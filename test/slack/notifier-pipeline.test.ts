@@ -1,5 +1,5 @@
 import type { Enricher } from '../../src/core/enricher';
-import type { PoolEvidence } from '../../src/core/evidence';
+import type { PoolEvidenceInput } from '../../src/core/evidence';
 import { toAlertGroup, webhookPayloadSchema } from '../../src/alertmanager/payload';
 import { slackConfigSchema } from '../../src/slack/config';
 import { createSlackNotifier } from '../../src/slack/notifier';
@@ -16,7 +16,7 @@ function stubPool(): Enricher {
     async enrich(ctx) {
       const end = Date.parse(ctx.group.alerts[0]!.startsAt);
       const pts = (f: (i: number) => number): Array<[number, number]> => Array.from({ length: 31 }, (_, i) => [end - (30 - i) * 60_000, f(i)]);
-      const evidence: PoolEvidence = {
+      const evidence: PoolEvidenceInput = {
         active: 19,
         idle: 1,
         total: 20,

@@ -1,7 +1,7 @@
 import type { Cause } from '../../core/diagnostic';
 import { IDLE_SETTLED_MS, type PgDatabaseEvidence, type PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
-import { factsOf, holdsLocks, trafficPhrase, type Facts } from '../facts';
+import { factsOf, holdsLocks, poolPhrase, poolWaitsPhrase, trafficPhrase, type Facts } from '../facts';
 import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
 import { LEAK_IDLE_IN_TX_MIN_MS, SLOW_QUERY_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
 
@@ -181,11 +181,10 @@ export const connectionLeak: Rule = (enrichments) => {
   }
 
   if (pool) {
-    if (pool.active !== null && pool.total !== null) {
-      evidence.push(
-        `pool: ${pool.active} of ${pool.total} connections checked out (${pool.available ?? pool.total - pool.active} available)${pool.saturatedSince ? `, exhausted since ${pool.saturatedSince}` : ''}`,
-      );
-    }
+    const held = poolPhrase(pool);
+    if (held) evidence.push(`${held}${pool.saturatedSince ? `, exhausted since ${pool.saturatedSince}` : ''}`);
+    const waits = poolWaitsPhrase(pool);
+    if (waits) evidence.push(waits);
     if (facts.poolSaturated === true) c += LEAK_WEIGHTS.saturated;
     if (pool.activeTrend === 'climbing') {
       if (basis !== 'climbing') c += LEAK_WEIGHTS.climbing;

@@ -1,6 +1,6 @@
 import type { PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
-import { factsOf, type LockRoot } from '../facts';
+import { factsOf, poolPhrase, type LockRoot } from '../facts';
 import { capConfidence, clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES } from '../format';
 import { LOCK_WAIT_MIN_MS, MAX_CONFIDENCE, RELATED_LATENCY_ALERT } from '../thresholds';
 
@@ -81,8 +81,8 @@ export const lockContention: Rule = (enrichments) => {
   const pool = facts.pool;
   if (facts.poolSaturated === true) {
     c += LOCK_WEIGHTS.saturated;
-    if (pool && pool.active !== null && pool.total !== null)
-      evidence.push(`pool: ${pool.active} of ${pool.total} connections checked out while ${plural(waiting.length, 'session')} wait on locks`);
+    const held = pool && poolPhrase(pool);
+    if (held) evidence.push(`${held} while ${plural(waiting.length, 'session')} wait on locks`);
   }
   if (facts.relatedFiring.has(RELATED_LATENCY_ALERT)) {
     c += LOCK_WEIGHTS.latencyAlert;

@@ -1,6 +1,6 @@
 import type { Rule } from '../rule';
-import { factsOf, trafficPhrase } from '../facts';
-import { clamp01, fmtNum, fmtRate, capConfidence } from '../format';
+import { factsOf, poolPhrase, poolWaitsPhrase, trafficPhrase } from '../facts';
+import { clamp01, fmtNum, capConfidence } from '../format';
 import { littleLine, raisePoolAction, sizePool } from '../sizing';
 import { SLOW_QUERY_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
 
@@ -50,11 +50,11 @@ export const poolMisconfigured: Rule = (enrichments) => {
   );
   if (facts.poolSaturated === true) {
     c += POOL_WEIGHTS.saturated;
-    evidence.push(`pool: ${pool.active ?? '?'} of ${pool.total} connections checked out`);
+    evidence.push(poolPhrase(pool) ?? `pool: ? of ${pool.total} connections checked out`);
   }
-  if (pool.waitingClients !== null && pool.waitingClients > 0) {
+  if (facts.poolWaits === true) {
     c += POOL_WEIGHTS.waiting;
-    evidence.push(`${fmtRate(pool.waitingClients)} requests time out waiting for a connection`);
+    evidence.push(poolWaitsPhrase(pool)!);
   }
   const phrase = trafficPhrase(facts);
   if (facts.trafficGrowing === false) {

@@ -1,7 +1,7 @@
 import type { PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
-import { factsOf } from '../facts';
-import { clamp01, fmtMs, fmtRate, listItems, shortQuery, capConfidence } from '../format';
+import { factsOf, poolWaitsPhrase } from '../facts';
+import { clamp01, fmtMs, listItems, shortQuery, capConfidence } from '../format';
 import { MAX_CONFIDENCE } from '../thresholds';
 
 /** Wait event types that mean the server itself is short of a resource (disk, shared memory, buffers). */
@@ -48,10 +48,9 @@ export const resourceExhaustion: Rule = (enrichments) => {
   ];
   const against: string[] = [];
   if (facts.poolSaturated === true) c += RESOURCE_WEIGHTS.saturated;
-  const wc = facts.pool?.waitingClients ?? null;
-  if (wc !== null && wc > 0) {
+  if (facts.pool && facts.poolWaits === true) {
     c += RESOURCE_WEIGHTS.waiting;
-    evidence.push(`${fmtRate(wc)} requests time out waiting for a pool connection`);
+    evidence.push(poolWaitsPhrase(facts.pool)!);
   }
   if (facts.waiterPids.size > 0) against.push(`${facts.waiterPids.size} sessions wait on locks as well: see lock contention`);
 

@@ -1,6 +1,6 @@
 import type { PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
-import { factsOf, holdsLocks, trafficPhrase, waitsOnLock } from '../facts';
+import { factsOf, holdsLocks, poolPhrase, trafficPhrase, waitsOnLock } from '../facts';
 import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
 import { RELATED_LATENCY_ALERT, SLOW_QUERY_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
 
@@ -72,7 +72,8 @@ export const slowQueries: Rule = (enrichments) => {
   const pool = facts.pool;
   if (facts.poolSaturated === true) {
     c += SLOW_WEIGHTS.saturated;
-    if (pool && pool.active !== null && pool.total !== null) evidence.push(`pool: ${pool.active} of ${pool.total} connections checked out`);
+    const held = pool && poolPhrase(pool);
+    if (held) evidence.push(held);
   }
   if (pool?.meanHoldSeconds !== null && pool?.meanHoldSeconds !== undefined && pool.meanHoldSeconds * 1000 >= SLOW_QUERY_MIN_MS) {
     evidence.push(`connections are held ${pool.meanHoldSeconds.toFixed(2)} s on average`);

@@ -1,5 +1,5 @@
 import type { Rule } from '../rule';
-import { factsOf, holdsLocks, trafficPhrase, type Facts } from '../facts';
+import { factsOf, holdsLocks, poolPhrase, poolWaitsPhrase, trafficPhrase, type Facts } from '../facts';
 import { clamp01, fmtRate, fmtRatio, listItems, plural, capConfidence } from '../format';
 import { raisePoolAction, sizePool } from '../sizing';
 import { RELATED_LATENCY_ALERT, SLOW_QUERY_MIN_MS, TRAFFIC_SPIKE_RATIO, MAX_CONFIDENCE } from '../thresholds';
@@ -79,14 +79,15 @@ export const trafficSpike: Rule = (enrichments) => {
   const pool = facts.pool;
   if (facts.poolSaturated === true) {
     c += SPIKE_WEIGHTS.saturated;
-    if (pool?.active !== null && pool?.total !== null && pool) evidence.push(`pool saturated with it: ${pool.active} of ${pool.total} connections checked out`);
+    const held = pool && poolPhrase(pool);
+    if (held) evidence.push(`saturated with it: ${held}`);
   } else if (facts.poolSaturated === false) {
     c -= SPIKE_WEIGHTS.notSaturatedPenalty;
     against.push(`the pool is not saturated now (${pool?.available ?? '?'} connections available)`);
   }
-  if (pool?.waitingClients !== null && pool?.waitingClients !== undefined && pool.waitingClients > 0) {
+  if (pool && facts.poolWaits === true) {
     c += SPIKE_WEIGHTS.waiting;
-    evidence.push(`${fmtRate(pool.waitingClients)} requests time out waiting for a connection`);
+    evidence.push(poolWaitsPhrase(pool)!);
   }
   if (facts.relatedFiring.has(RELATED_LATENCY_ALERT)) {
     c += SPIKE_WEIGHTS.latencyAlert;

@@ -4,7 +4,7 @@ import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResu
 import { PrometheusError, type PrometheusClient } from '../../sources/prometheus';
 import { matchersFromGroup } from '../../sources/promql';
 import { discoverLayout, type Discovery } from './discovery';
-import type { PoolEvidenceV2 } from './evidence';
+import type { PoolEvidence } from '../../core/evidence';
 import { layoutsOf, type PoolLayout } from './layouts';
 import { expandMatchers, mappingIsSet, overrideMapping, QUANTITIES, type MappingSettings, type PoolMapping } from './mapping';
 import { focusNumbers, focusPools, groupPools } from './pools';
@@ -87,7 +87,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
           );
         }
       }
-      const base: Omit<PoolEvidenceV2, 'layout' | 'pools' | 'saturatedPools' | 'saturated'> = {
+      const base: Omit<PoolEvidence, 'layout' | 'pools' | 'saturatedPools' | 'saturated'> = {
         present: discovery?.present.map((p) => p.layout.id) ?? [],
         windowMinutes: s.windowMinutes,
         at: at.toISOString(),
@@ -95,7 +95,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       };
       if (!layout) {
         const text = nothingFoundText(discovery!, s.preset, s.windowMinutes);
-        const evidence: PoolEvidenceV2 = { ...base, layout: null, pools: [], saturatedPools: [], saturated: null };
+        const evidence: PoolEvidence = { ...base, layout: null, pools: [], saturatedPools: [], saturated: null };
         return {
           summary: `no pool metrics found (looked for ${discovery!.lookedFor.length} metric names)`,
           sections: [{ type: 'text', text }, ...(notes.length ? [{ type: 'text' as const, title: 'Notes', text: notes.join('\n') }] : [])],
@@ -137,7 +137,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const focus = focusPools(groups);
       const saturatedPools = groups.filter((g) => g.entry.saturated === true).map((g) => g.entry.name);
       const saturated = saturatedPools.length > 0 ? true : groups.length > 0 && groups.every((g) => g.entry.saturated === false) ? false : null;
-      const evidence: PoolEvidenceV2 = {
+      const evidence: PoolEvidence = {
         ...base,
         ...focusNumbers(focus, s.flatSlopePerMinute, trendFrom),
         layout: { id: layout.id, preset: layout.preset, title: layout.title },

@@ -1,4 +1,4 @@
-import type { PoolEntry, PoolEvidenceV2, PoolInstanceEvidence } from './evidence';
+import type { PoolEntry, PoolEvidence, PoolInstanceEvidence } from '../../core/evidence';
 import { SERVICE_LABELS, WAITING_SATURATED_MIN, type PoolInstanceReading, type SharedReading } from './read';
 import { slopePerMinute, trendOf } from './trend';
 
@@ -164,7 +164,7 @@ export function focusNumbers(
   focus: readonly PoolGroup[],
   flatSlopePerMinute: number,
   trendFrom: number,
-): Omit<PoolEvidenceV2, 'layout' | 'present' | 'windowMinutes' | 'at' | 'pools' | 'saturatedPools' | 'saturated'> {
+): Omit<PoolEvidence, 'layout' | 'present' | 'windowMinutes' | 'at' | 'pools' | 'saturatedPools' | 'saturated'> {
   const rs = focus.flatMap((g) => g.readings);
   const t = totals(
     rs,

@@ -1,6 +1,6 @@
 import type { Section } from '../../core/diagnostic';
 import type { Discovery } from './discovery';
-import type { PoolEntry, PoolEvidenceV2 } from './evidence';
+import type { PoolEntry, PoolEvidence } from '../../core/evidence';
 import type { PoolLayout } from './layouts';
 import { QUANTITY_TEXT, type PoolMapping } from './mapping';
 import { addPoints, type PoolGroup } from './pools';
@@ -124,7 +124,7 @@ export interface PoolSectionsInput {
   discovery: Discovery | null;
   groups: PoolGroup[];
   focus: PoolGroup[];
-  evidence: PoolEvidenceV2;
+  evidence: PoolEvidence;
   instanceLabel: string;
   windowMinutes: number;
   trendMinutes: number;

@@ -3,7 +3,7 @@ import type { FieldsSection, SeriesSection, TableSection, TextSection } from '..
 import type { EnrichmentResult } from '../../../src/core/enricher';
 import { discoverLayout, namesInAlertExpressions } from '../../../src/enrichers/pool/discovery';
 import { createPoolEnricher } from '../../../src/enrichers/pool/enricher';
-import { poolEvidenceSchema, type PoolEvidenceV2 } from '../../../src/enrichers/pool/evidence';
+import { poolEvidenceSchema, type PoolEvidence } from '../../../src/core/evidence';
 import { settingsSchema } from '../../../src/enrichers/pool/settings';
 import { GO_SQL, HIKARICP_MICROMETER, OTEL_LEGACY, OTEL_SEMCONV, PGBOUNCER, allLayouts, layoutsOf, type PoolLayout } from '../../../src/enrichers/pool/layouts';
 import { readPools, type PoolInstanceReading } from '../../../src/enrichers/pool/read';
@@ -310,7 +310,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
 
   test('auto, restricted to the alert’s app: HikariCP found and read; the saturated pool named, the healthy one beside it changes nothing', async () => {
     const r = await enrich({ copyLabels: ['application'] }, { alertname: 'db_pool_exhausted', application: 'checkout' });
-    const ev = r.evidence as unknown as PoolEvidenceV2;
+    const ev = r.evidence as unknown as PoolEvidence;
     expect(ev.layout).toEqual({ id: 'hikaricp-micrometer', preset: 'hikaricp', title: 'HikariCP via Micrometer' });
     expect(ev.present).toEqual(['hikaricp-micrometer']);
     expect(ev.saturatedPools).toEqual(['HikariPool-1']);
@@ -353,7 +353,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
 
   test('auto over everything: several layouts exist, the choice and its reason are a line', async () => {
     const r = await enrich({});
-    expect((r.evidence as unknown as PoolEvidenceV2).present).toEqual(['hikaricp-micrometer', 'otel', 'otel-legacy', 'go-sql', 'pgbouncer']);
+    expect((r.evidence as unknown as PoolEvidence).present).toEqual(['hikaricp-micrometer', 'otel', 'otel-legacy', 'go-sql', 'pgbouncer']);
     expect(notesOf(r)[0]).toMatch(
       /^Several pool layouts exist \(hikaricp-micrometer, otel, otel-legacy, go-sql, pgbouncer\); reading hikaricp-micrometer because it comes first .*Set enrichers\.pool\.preset to read another\.$/,
     );
@@ -361,7 +361,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
 
   test('preset go-sql: max_open 0 is a line saying "no limit", the saturated pool is named', async () => {
     const r = await enrich({ preset: 'go-sql' });
-    const ev = r.evidence as unknown as PoolEvidenceV2;
+    const ev = r.evidence as unknown as PoolEvidence;
     expect(ev.saturatedPools).toEqual(['orders']);
     expect(ev.pools.find((p) => p.name === 'sessions')).toEqual(
       expect.objectContaining({ limit: null, limitStatus: 'unlimited', available: null, saturated: false }),
@@ -374,7 +374,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
 
   test('preset otel, the Node.js service: no limit series said so, waits alone make it saturated', async () => {
     const r = await enrich({ preset: 'otel', copyLabels: ['job'] }, { alertname: 'db_pool_exhausted', job: 'shop/checkout' });
-    const ev = r.evidence as unknown as PoolEvidenceV2;
+    const ev = r.evidence as unknown as PoolEvidence;
     expect([ev.layout!.id, ev.saturated, ev.total, ev.available, ev.waiting]).toEqual(['otel', true, null, null, 23]);
     expect(notesOf(r)).toContain(
       'db.internal.example:5432/app on 4b6f0c1e-7d2a-4a51-9b3e-0f6c2a9d1e77: the limit query found no series, so available connections are unknown (never assumed); saturation is read from waiting requests.',
@@ -388,7 +388,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
     expect(text).toMatch(
       /^No pool metrics found: looked for `pgbouncer_pools_server_active_connections`, .* \(preset pgbouncer\) with `\{__name__=~".*",application="checkout"\}` in the last 30 min\. Set enrichers\.pool\.preset .*enrichers\.pool\.mapping/,
     );
-    expect((r.evidence as unknown as PoolEvidenceV2).pools).toEqual([]);
+    expect((r.evidence as unknown as PoolEvidence).pools).toEqual([]);
   });
 
   test('Alertmanager left alerts out: only the grouped-by label restricts the queries; the listed pods do not, and that is said', async () => {
@@ -411,7 +411,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
       { copyLabels: ['application'], mapping: { waiting: 'hikaricp_connections_pending{$matchers} * 2' }, holdTimeQuery: 'sum(db_pool_hold{$matchers})' },
       { alertname: 'db_pool_exhausted', application: 'checkout' },
     );
-    const ev = r.evidence as unknown as PoolEvidenceV2;
+    const ev = r.evidence as unknown as PoolEvidence;
     expect([ev.layout!.id, ev.waiting]).toEqual(['hikaricp-micrometer', 74]);
     expect(ev.meanHoldSeconds).toBeCloseTo(0.4, 6);
   });
@@ -419,7 +419,7 @@ describe('the pool enricher (presets, discovery, mapping) against the same Prome
   test('a hand-written mapping: a refused expression is a line naming the key; Prometheus refusing all of it is an error naming the key', async () => {
     const mapping = { inUse: 'go_sql_in_use_connections{$matchers}', limit: 'go_sql_max_open_connections{$matchers}', idle: 'sum(' };
     const r = await enrich({ mapping, poolLabels: ['db_name'] });
-    const ev = r.evidence as unknown as PoolEvidenceV2;
+    const ev = r.evidence as unknown as PoolEvidence;
     expect(ev.layout!.id).toBe('mapping');
     expect(ev.pools.map((p) => [p.name, p.inUse, p.limitStatus])).toEqual([
       ['orders', 25, 'set'],

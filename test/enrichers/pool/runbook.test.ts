@@ -1,7 +1,7 @@
 import type { FieldsSection, SeriesSection, TableSection, TextSection } from '../../../src/core/diagnostic';
 import type { EnricherDeps } from '../../../src/enrichers';
 import { createPoolEnricher, poolModule } from '../../../src/enrichers/pool/enricher';
-import type { PoolEvidenceV2 } from '../../../src/enrichers/pool/evidence';
+import type { PoolEvidence } from '../../../src/core/evidence';
 import { settingsSchema } from '../../../src/enrichers/pool/settings';
 import { slopePerMinute } from '../../../src/enrichers/pool/trend';
 import { runEnrichers } from '../../../src/pipeline/enrich';
@@ -63,7 +63,7 @@ const group = (startsAt: number, labels: Record<string, string> = { alertname: '
   alertGroup([{ labels, startsAt: new Date(startsAt).toISOString() }]);
 const ctx = (startsAt: number, now = new Date()) => ({ group: group(startsAt), signal: AbortSignal.timeout(10_000), logger: capturingLogger().logger, now });
 const client = () => createPrometheusClient({ url: prom.url, timeoutMs: 5_000 });
-const evidenceOf = (r: { evidence: Record<string, unknown> }) => r.evidence as unknown as PoolEvidenceV2;
+const evidenceOf = (r: { evidence: Record<string, unknown> }) => r.evidence as unknown as PoolEvidence;
 
 describe('pool enricher, the runbook’s naming, against the real Prometheus', () => {
   test('settings: parsing {} gives the defaults (discovery, the runbook’s names)', () => {
