@@ -9,7 +9,7 @@ import type { Figure } from './report';
 import { tempDir } from '../test/support/processes';
 import { firingPayload } from '../test/support/fixtures';
 
-const TOKEN = 'bench-token-0123456789abcdef';
+export const TOKEN = 'bench-token-0123456789abcdef';
 const DURATION_S = 8;
 /** Throughput is measured in this many alternating rounds of ROUND_S seconds, bare then ours. */
 const ROUNDS = 3;
@@ -23,15 +23,17 @@ function template(): string {
   return JSON.stringify(p);
 }
 
-/** Runs autocannon in a child process against `url`, every request a new notification. */
-function load(url: string, opts: { rate?: number; duration?: number } = {}): Promise<any> {
+/** Runs autocannon in a child process against `url`, every request a new notification (`offset` keeps two generators' apart). */
+export function load(url: string, opts: { rate?: number; duration?: number; connections?: number; offset?: number } = {}): Promise<any> {
   return new Promise((resolve, reject) => {
     const args = {
       url,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      template: template(),
+      template: template()
+        .split('abc__N__')
+        .join(`abc${opts.offset ?? 0}f__N__`),
       duration: opts.duration ?? DURATION_S,
-      connections: 20,
+      connections: opts.connections ?? 20,
       rate: opts.rate,
     };
     const child = fork(join(__dirname, 'load-worker.js'), [JSON.stringify(args)], { stdio: 'inherit' });

@@ -32,7 +32,14 @@ async function main(): Promise<void> {
     ...(rate ? { overallRate: rate } : {}),
     requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: fill(template, i++) }) }],
   });
-  process.send!({ requests: result.requests, latency: result.latency, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts });
+  process.send!({
+    requests: result.requests,
+    latency: result.latency,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodeStats: result.statusCodeStats,
+  });
 }
 
 main().catch((e) => {

@@ -4,6 +4,7 @@ import { benchIntake } from './intake';
 import { benchParallelism } from './parallelism';
 import { benchStorm } from './storm';
 import { benchPageToMessage } from './page-to-message';
+import { benchReplicas } from './replicas';
 import { machine, table, type Figure } from './report';
 
 /** `npm run bench`: every figure against its goal, each measured against a baseline in the same run. */
@@ -13,7 +14,9 @@ async function main(): Promise<void> {
     ['parallelism', benchParallelism],
     ['intake', benchIntake],
     ['page-to-message', benchPageToMessage],
-    ['storm', benchStorm],
+    ['storm', () => benchStorm()],
+    ['replicas', benchReplicas],
+    ['storm-replicas', () => benchStorm({ replicas: 2 })],
   ];
   const figures: Figure[] = [];
   for (const [name, run] of parts) {

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import http from 'node:http';
+import { Client } from 'pg';
 import { FakeSlack } from '../test/fakes/slack';
 import { firingPayload } from '../test/support/fixtures';
 import { startPostgres } from '../test/support/postgres';
@@ -36,11 +37,22 @@ function vmHwmBytes(pid: number): number {
  * Alert storm: 10,000 webhooks over 100 groups in 10 s (retries, HA copies and membership
  * changes mixed in) at the real receiver (a child process) with the real PostgreSQL enricher
  * and the fake Slack; runs started, Slack calls and their per-channel rate, the most
- * connections to the monitored database, and the receiver's peak RSS.
+ * connections to the monitored database, and the receiver's peak RSS. With `replicas: 2` the
+ * webhooks alternate between two receivers sharing a state database on the same PostgreSQL
+ * (`state.url`, a database of its own), as behind a load balancer.
  */
-export async function benchStorm(): Promise<Figure[]> {
+export async function benchStorm(opts: { replicas?: 1 | 2 } = {}): Promise<Figure[]> {
+  const replicas = opts.replicas ?? 1;
+  const label = replicas === 1 ? 'storm' : 'storm, 2 replicas on PostgreSQL';
   const dir = tempDir('bench-storm');
   const pg = await startPostgres();
+  let stateUrl: string | undefined;
+  if (replicas > 1) {
+    const c = await pg.connect();
+    await c.query('CREATE DATABASE pagefirst_state');
+    await c.end();
+    stateUrl = pg.url({ database: 'pagefirst_state' });
+  }
   const monitorUrl = await pg.createRole('pagefirst_monitor', 'monitor-pass', { monitor: true });
   const slack = await FakeSlack.start();
   for (let g = 0; g < GROUPS; g++)
@@ -49,22 +61,28 @@ export async function benchStorm(): Promise<Figure[]> {
       labels: { alertname: 'db_pool_exhausted', severity: 'critical', team: 'backend', service: `svc-${g}` },
       at: Date.now() - 1000,
     });
-  const config = join(dir, 'pagefirst.yml');
-  writeFileSync(
-    config,
-    [
-      `server: { host: 127.0.0.1, auth: { token: "${TOKEN}" } }`,
-      `state: { path: "${join(dir, 'state.sqlite')}" }`,
-      `sources: { postgres: [ { name: main, url: "${monitorUrl}" } ] }`,
-      `slack: { token: "${slack.token}", apiUrl: "${slack.url}", alertsChannel: C0ALERTS, incidentChannel: C0INCIDENT, threadSearchWaitMs: 0 }`,
-      'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [postgres] } ]',
-    ].join('\n'),
-  );
-  const server = await startServer(['--config', config], {}, 20_000).catch(async (e) => {
-    await pg.stop();
-    throw e;
-  });
-  const url = server.url;
+  const servers: Array<Awaited<ReturnType<typeof startServer>>> = [];
+  for (let r = 0; r < replicas; r++) {
+    const config = join(dir, `pagefirst-${r}.yml`);
+    writeFileSync(
+      config,
+      [
+        `server: { host: 127.0.0.1, auth: { token: "${TOKEN}" } }`,
+        stateUrl ? `state: { url: "${stateUrl}" }` : `state: { path: "${join(dir, 'state.sqlite')}" }`,
+        // one application_name per replica: its connections to the monitored database are counted apart
+        `sources: { postgres: [ { name: main, url: "${monitorUrl}", applicationName: pagefirst-${r} } ] }`,
+        `slack: { token: "${slack.token}", apiUrl: "${slack.url}", alertsChannel: C0ALERTS, incidentChannel: C0INCIDENT, threadSearchWaitMs: 0 }`,
+        'routes: [ { match: { alertname: db_pool_exhausted }, enrichers: [postgres] } ]',
+      ].join('\n'),
+    );
+    servers.push(
+      await startServer(['--config', config], {}, 20_000).catch(async (e) => {
+        for (const s of servers) s.child.kill('SIGTERM');
+        await pg.stop();
+        throw e;
+      }),
+    );
+  }
 
   // sample the monitored database: our sessions by application_name
   const admin = await pg.connect();
@@ -72,17 +90,20 @@ export async function benchStorm(): Promise<Figure[]> {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const r = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pagefirst'");
-      maxConns = Math.max(maxConns, r.rows[0].n);
+      const r = await admin.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'pagefirst-%' AND datname = 'postgres' GROUP BY application_name",
+      );
+      maxConns = Math.max(maxConns, ...r.rows.map((x) => x.n));
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let n = 0;
   const post = (body: string) =>
     new Promise<number>((resolve) => {
       const req = http.request(
-        `${url}/webhook`,
+        `${servers[n++ % servers.length]!.url}/webhook`,
         { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
         (res) => {
           res.resume();
@@ -113,23 +134,23 @@ export async function benchStorm(): Promise<Figure[]> {
   const sendSeconds = (Date.now() - started) / 1000;
 
   // wait until every run is done (Slack allows about one message per second per channel)
-  const db = new Database(join(dir, 'state.sqlite'), { readonly: true, fileMustExist: true });
+  const count = await stateCounter(stateUrl ?? join(dir, 'state.sqlite'));
   const deadline = Date.now() + 400_000;
   let pending = Infinity;
   while (Date.now() < deadline) {
-    pending = (db.prepare("SELECT count(*) AS n FROM runs WHERE state != 'done'").get() as { n: number }).n;
+    pending = await count("SELECT count(*) AS n FROM runs WHERE state != 'done'");
     if (pending === 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   const drainSeconds = (Date.now() - started) / 1000;
-  const runs = (db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
-  const failed = (db.prepare("SELECT count(*) AS n FROM notifications WHERE status != 'sent'").get() as { n: number }).n;
-  db.close();
-  const peakRss = vmHwmBytes(server.child.pid!);
+  const runs = await count('SELECT count(*) AS n FROM runs');
+  const failed = await count("SELECT count(*) AS n FROM notifications WHERE status != 'sent'");
+  await count.close();
+  const peakRss = Math.max(...servers.map((s) => vmHwmBytes(s.child.pid!)));
   sampling = false;
   await sampler;
-  server.child.kill('SIGTERM');
-  await server.exited;
+  for (const s of servers) s.child.kill('SIGTERM');
+  await Promise.all(servers.map((s) => s.exited));
   agent.destroy();
 
   const posts = slack.calls.filter((c) => c.method === 'chat.postMessage' && c.ok);
@@ -155,25 +176,41 @@ export async function benchStorm(): Promise<Figure[]> {
   const accepted = [...statuses.entries()].map(([s, n]) => `${s}: ${n}`).join(', ');
   return [
     {
-      name: 'storm: webhooks answered',
+      name: `${label}: webhooks answered`,
       value: `${WEBHOOKS} in ${sendSeconds.toFixed(1)} s (${accepted})`,
       goal: 'all 202',
       pass: statuses.get(202) === WEBHOOKS,
     },
-    { name: 'storm: runs started', value: `${runs} for ${GROUPS} groups`, goal: `${GROUPS} (one per group per cool-down)`, pass: runs === GROUPS },
+    { name: `${label}: runs started`, value: `${runs} for ${GROUPS} groups`, goal: `${GROUPS} (one per group per cool-down)`, pass: runs === GROUPS },
     {
-      name: 'storm: Slack messages, most in any second to one channel',
+      name: `${label}: Slack messages, most in any second to one channel`,
       value: `${posts.length} messages; at most ${maxPerSecond}/s per channel; ${rejected} rejected calls`,
       goal: '<= 1/s per channel (a burst of 2 tolerated), none rejected',
       pass: maxPerSecond <= 2 && rejected === 0,
     },
     {
-      name: 'storm: diagnostics delivered',
+      name: `${label}: diagnostics delivered`,
       value: `${groupsWithDiagnostic} page threads answered, ${failed} failed notifications, all done after ${drainSeconds.toFixed(0)} s`,
       goal: `${GROUPS}, none lost`,
       pass: groupsWithDiagnostic === GROUPS && failed === 0 && pending === 0,
     },
-    { name: 'storm: most connections to the monitored database', value: String(maxConns), goal: '1', pass: maxConns === 1 },
-    { name: 'storm: receiver peak RSS', value: `${(peakRss / 2 ** 20).toFixed(0)} MB`, goal: '< 200 MB', pass: peakRss < 200 * 2 ** 20 },
+    { name: `${label}: most connections to the monitored database, per replica`, value: String(maxConns), goal: '1', pass: maxConns === 1 },
+    {
+      name: `${label}: receiver peak RSS${replicas > 1 ? ' (the larger replica)' : ''}`,
+      value: `${(peakRss / 2 ** 20).toFixed(0)} MB`,
+      goal: '< 200 MB',
+      pass: peakRss < 200 * 2 ** 20,
+    },
   ];
+}
+
+/** `SELECT count(*) AS n ...` on the state store: the SQLite file (read-only) or the PostgreSQL database. */
+async function stateCounter(where: string): Promise<((sql: string) => Promise<number>) & { close(): Promise<void> }> {
+  if (where.startsWith('postgres')) {
+    const c = new Client({ connectionString: where });
+    await c.connect();
+    return Object.assign(async (sql: string) => Number((await c.query<{ n: string }>(sql)).rows[0]!.n), { close: () => c.end() });
+  }
+  const db = new Database(where, { readonly: true, fileMustExist: true });
+  return Object.assign(async (sql: string) => (db.prepare(sql).get() as { n: number }).n, { close: async () => void db.close() });
 }
