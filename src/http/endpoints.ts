@@ -14,7 +14,7 @@ import { HttpError, invalidPayload } from './errors';
 
 export interface EndpointDeps {
   pipeline: Pipeline;
-  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'checkWritable'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'checkWritable' | 'kind' | 'where'>;
   metrics: Metrics;
   alertmanager?: AlertmanagerClient;
   token?: string;
@@ -113,7 +113,8 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
     } catch (e) {
       return reply.code(503).send({ status: 'not_ready', reason: (e as Error).message });
     }
-    return { status: 'ready' };
+    // which store this replica writes to: `where` is the file, or the database URL without its password
+    return { status: 'ready', store: { kind: deps.store.kind, where: deps.store.where } };
   });
 
   app.get('/metrics', async (_req, reply) => {

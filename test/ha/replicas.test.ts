@@ -167,6 +167,16 @@ test('the state database restarted under load: 503 while it is gone, nothing acc
   await until('intake to accept again', () => accepted.size >= acceptedBefore + 5, 60_000, 50);
   load = false;
   await loop;
+  const back = await until(
+    'a replica ready again',
+    async () => {
+      const r = await fetch(`${rs[0]!.url}/readyz`);
+      return r.status === 200 ? ((await r.json()) as { store: { kind: string; where: string } }) : undefined;
+    },
+    30_000,
+    100,
+  );
+  expect(back.store).toEqual({ kind: 'postgres', where: expect.stringContaining('/pagefirst_state') });
   expect(statuses.every((s) => s === 202 || s === 503)).toBe(true);
   for (const r of rs) expect(r.child.exitCode).toBeNull(); // no replica died of it
   await until(

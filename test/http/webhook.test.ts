@@ -132,7 +132,7 @@ describe('GET /diagnostics/:id, health, metrics', () => {
 
   test('healthz, readyz, metrics', async () => {
     expect((await t.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    expect((await t.app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
+    expect((await t.app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready', store: { kind: 'sqlite', where: t.store.where } });
     const { id } = (await post(firingPayload())).json();
     await t.pipeline.wait(id);
     await post(firingPayload());
