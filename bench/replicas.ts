@@ -100,6 +100,11 @@ async function startQuiet(config: string): Promise<{ url: string; child: ChildPr
   const port = /port: (\d+)/.exec(readFileSync(config, 'utf8'))![1];
   const child = spawn(process.execPath, [join(ROOT, 'dist/server.js'), '--config', config], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
-  await until('the receiver to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, 20_000, 100);
+  try {
+    await until('the receiver to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, 20_000, 100);
+  } catch (e) {
+    child.kill('SIGKILL'); // never leave a receiver behind
+    throw e;
+  }
   return { url, child };
 }
