@@ -156,6 +156,19 @@ export function matchersFromGroup(labels: readonly string[], group: GroupLabelsV
   return { matchers, missing, unrestricted };
 }
 
+/** Lines for an enricher's section about the labels matchersFromGroup did not copy: missing ones, and those left out because Alertmanager truncated the group. */
+export function copiedLabelNotes(r: { missing: readonly string[]; unrestricted: readonly string[] }, truncatedAlerts: number): string[] {
+  const names = (ls: readonly string[]) => ls.map((l) => `\`${l}\``).join(', ');
+  return [
+    ...(r.missing.length ? [`The alert has no ${names(r.missing)} label, so the queries are not restricted by it.`] : []),
+    ...(r.unrestricted.length
+      ? [
+          `Alertmanager left ${truncatedAlerts} alert${truncatedAlerts === 1 ? '' : 's'} of this group out of the notification, so the queries are not restricted to the listed alerts' ${names(r.unrestricted)} (that would leave the others out).`,
+        ]
+      : []),
+  ];
+}
+
 /** `matchers[]` in an enricher's settings: `{name, op (default "="), value}`; for `=~`/`!~` value is an RE2 pattern. */
 export const labelMatcherSchema = z.strictObject({
   name: labelNameSchema,

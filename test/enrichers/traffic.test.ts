@@ -171,6 +171,23 @@ describe('traffic enricher against the real Prometheus with backfilled baselines
     expect(none.r.summary).toMatch(/^no request metrics found/);
   });
 
+  test('copied labels: from the firing alerts only; with alerts left out by Alertmanager, only grouped-by labels restrict the query', async () => {
+    const g = alertGroup([
+      { labels: { alertname: 'db_pool_exhausted', service: 'checkout' } },
+      { labels: { alertname: 'db_pool_exhausted', service: 'search' } },
+    ]);
+    g.alerts[1]!.status = 'resolved';
+    const run = (group: typeof g) =>
+      enricher({ copyLabels: ['service'] }).enrich({ group, signal: AbortSignal.timeout(10_000), logger: capturingLogger().logger, now: new Date() });
+    // the resolved alert's service does not widen the query
+    expect((await run(g)).queries![0]!.query).toContain('{service="checkout"}');
+    const truncated = await run({ ...g, truncatedAlerts: 2, groupLabels: { alertname: 'db_pool_exhausted' } });
+    expect(truncated.queries![0]!.query).not.toContain('service=');
+    expect(JSON.stringify(truncated.sections)).toContain(
+      "Alertmanager left 2 alerts of this group out of the notification, so the queries are not restricted to the listed alerts' `service`",
+    );
+  });
+
   test('the verdict function at its edges', () => {
     expect(trafficVerdict(1.5, 1.5, 0.5)).toBe('spike');
     expect(trafficVerdict(0.5, 1.5, 0.5)).toBe('drop');

@@ -2,7 +2,7 @@ import { earliestStart } from '../../core/alert';
 import type { SourceQuery } from '../../core/diagnostic';
 import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../../core/enricher';
 import { PrometheusError, type PrometheusClient } from '../../sources/prometheus';
-import { matchersFromGroup } from '../../sources/promql';
+import { copiedLabelNotes, matchersFromGroup } from '../../sources/promql';
 import { discoverLayout, type Discovery } from './discovery';
 import type { PoolEvidence } from '../../core/evidence';
 import { layoutsOf, type PoolLayout } from './layouts';
@@ -55,13 +55,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
       const fromGroup = matchersFromGroup(s.copyLabels, ctx.group);
       const matchers = [...s.matchers, ...fromGroup.matchers];
       const notes: string[] = [];
-      if (fromGroup.missing.length)
-        notes.push(`The alert has no ${fromGroup.missing.map((l) => `\`${l}\``).join(', ')} label, so the queries are not restricted by it.`);
-      if (fromGroup.unrestricted.length) {
-        notes.push(
-          `Alertmanager left ${ctx.group.truncatedAlerts} alert${ctx.group.truncatedAlerts === 1 ? '' : 's'} of this group out of the notification, so the queries are not restricted to the listed alerts' ${fromGroup.unrestricted.map((l) => `\`${l}\``).join(', ')} (that would leave the others out).`,
-        );
-      }
+      notes.push(...copiedLabelNotes(fromGroup, ctx.group.truncatedAlerts));
       const queries: SourceQuery[] = [];
       const q = (query: string) => queries.push({ source: 'prometheus', query, start: start.toISOString(), end: now.toISOString() });
 

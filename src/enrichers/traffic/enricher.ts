@@ -2,7 +2,7 @@ import type { Section, SourceQuery } from '../../core/diagnostic';
 import { skippedEnricher, type Enricher, type EnrichContext, type EnrichmentResult } from '../../core/enricher';
 import type { TrafficEvidence } from '../../core/evidence';
 import type { PrometheusClient, PromSample } from '../../sources/prometheus';
-import { matchersFromAlerts, selector } from '../../sources/promql';
+import { copiedLabelNotes, groupingText, matchersFromGroup, selector } from '../../sources/promql';
 import type { EnricherModule } from '../registry-types';
 import { settingsSchema, type TrafficSettings } from './settings';
 
@@ -37,9 +37,10 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
     name: 'traffic',
     ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
     async enrich(ctx: EnrichContext): Promise<EnrichmentResult> {
-      const { matchers: fromAlert, missing } = matchersFromAlerts(s.copyLabels, ctx.group.alerts);
+      const copied = matchersFromGroup(s.copyLabels, ctx.group);
+      const fromAlert = copied.matchers;
       const sel = selector(s.metric, [...s.matchers, ...fromAlert]);
-      const expr = (offset: string) => `sum by (${s.endpointLabel}) (rate(${sel}[${s.rateWindow}]${offset}))`;
+      const expr = (offset: string) => `sum by (${groupingText([s.endpointLabel])}) (rate(${sel}[${s.rateWindow}]${offset}))`;
       const exprs = { now: expr(''), hour: expr(' offset 1h'), day: expr(' offset 1d') };
       const time = ctx.now;
       const [now, hour, day] = await Promise.all([exprs.now, exprs.hour, exprs.day].map((q) => prometheus.query(q, { time, signal: ctx.signal })));
@@ -119,7 +120,7 @@ export function createTrafficEnricher(settings: TrafficSettings, deps: { prometh
         });
       }
       const notes = [
-        ...(missing.length ? [`The alert has no ${missing.map((l) => `\`${l}\``).join(', ')} label, so the query is not restricted by it.`] : []),
+        ...copiedLabelNotes(copied, ctx.group.truncatedAlerts),
         ...[now!, hour!, day!].flatMap((r) => r.warnings.map((w) => `Prometheus warning: ${w}`)),
       ];
       if (notes.length) sections.push({ type: 'text', title: 'Notes', text: notes.join('\n') });

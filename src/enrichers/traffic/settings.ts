@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { LABEL_NAME_RE, METRIC_NAME_RE, labelMatcherSchema } from '../../sources/promql';
+import { labelMatcherSchema, labelNameSchema, metricNameSchema } from '../../sources/promql';
 
-const labelName = z.string().regex(LABEL_NAME_RE, 'must be a label name');
+const labelName = labelNameSchema;
 
 /** Endpoints named as top movers (TrafficEvidence.topMovers: at most 5). */
 export const MAX_TOP_MOVERS = 5;
@@ -10,7 +10,7 @@ export const MAX_TOP_MOVERS = 5;
 export const settingsSchema = z
   .strictObject({
     /** A request counter. */
-    metric: z.string().regex(METRIC_NAME_RE, 'must be a metric name').default('http_requests_total'),
+    metric: metricNameSchema.default('http_requests_total'),
     /** The label rates are grouped by. */
     endpointLabel: labelName.default('endpoint'),
     /** The rate() window, a PromQL duration. */
