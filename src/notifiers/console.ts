@@ -47,6 +47,7 @@ export function renderText(d: Diagnostic, links: LinksConfig = {}): string {
   const out: string[] = [RULE, `${m.title}  (run ${m.runId}, ${m.trigger}, ${m.durationMs} ms)`];
   if (m.description) out.push(m.description);
   if (m.firedValues) out.push(`Values that fired: ${m.firedValues.join('; ')}`);
+  if (m.truncatedNote) out.push(m.truncatedNote);
   out.push('', m.headline, '');
   if (m.causes.length === 0) out.push('Likely causes: nothing stands out in the evidence.');
   else {

@@ -75,6 +75,8 @@ export interface MessageModel {
   labels: Record<string, string>;
   /** The values that fired, one line per alert (Grafana-managed alerts: "B=44.24 C=1", led by the labels that set the alert apart). */
   firedValues?: string[];
+  /** "5 more alerts not sent by Alertmanager (…)", where Alertmanager left alerts of the group out. */
+  truncatedNote?: string;
   startsAt?: string;
   endsAt?: string;
   durationMs: number;
@@ -232,6 +234,14 @@ export function firedValuesOf(d: Diagnostic): string[] {
 }
 
 /** Builds the rendering model of `d`. Pure; never throws for a well-typed Diagnostic. */
+/**
+ * What a person must know where Alertmanager left alerts of the group out (its webhook `max_alerts`):
+ * how many, and that the queries were not narrowed to the listed ones.
+ */
+export function truncatedNoteOf(truncated: number, listed: number): string {
+  return `${truncated} more alert${truncated === 1 ? '' : 's'} not sent by Alertmanager (webhook max_alerts): ${listed} of ${listed + truncated} listed, and no query was narrowed to the listed ones.`;
+}
+
 export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): MessageModel {
   const labels = d.alert?.labels ?? { alertname: d.alertname };
   const severity = labels.severity;
@@ -288,6 +298,7 @@ export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): Messa
     links: linksOf(d, links),
     labels,
     ...(firedValuesOf(d).length > 0 ? { firedValues: firedValuesOf(d) } : {}),
+    ...(d.truncatedAlerts ? { truncatedNote: truncatedNoteOf(d.truncatedAlerts, d.fingerprints.length) } : {}),
     ...(d.alert?.startsAt ? { startsAt: d.alert.startsAt } : {}),
     ...(d.alert?.endsAt ? { endsAt: d.alert.endsAt } : {}),
     durationMs: d.durationMs,

@@ -376,6 +376,7 @@ export class Pipeline {
         ...grafanaDiagnosticFields(g),
       },
       route: { index: route.index, enrichers: route.enrichers.map((e) => e.name), notifiers: route.notifiers },
+      ...(g.truncatedAlerts > 0 ? { truncatedAlerts: g.truncatedAlerts } : {}),
     };
     return redactDeep(d, this.deps.redact);
   }

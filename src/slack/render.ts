@@ -455,7 +455,7 @@ export function renderDiagnostic(m: MessageModel, opts: RenderOptions = {}): Sla
     block_id: 'pf_run',
     elements: [
       mrkdwn(
-        `Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}`,
+        `Run \`${escapeMrkdwn(clip(m.runId, 80))}\` · ${m.trigger} · diagnosed in ${m.durationMs} ms${m.startsAt ? ` · alert started ${escapeMrkdwn(clip(m.startsAt, 40))}` : ''}${m.truncatedNote ? ` · ${escapeMrkdwn(m.truncatedNote)}` : ''}`,
       ),
     ],
   };

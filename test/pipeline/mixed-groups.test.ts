@@ -3,6 +3,8 @@ import { activeAlerts, earliestStart, sharedLabelValue } from '../../src/core/al
 import { matchersFromGroup } from '../../src/sources/promql';
 import truncated from '../fixtures/alertmanager/truncated-per-pod.json';
 import utf8 from '../fixtures/alertmanager/utf8-otel-labels.json';
+import { buildMessageModel } from '../../src/notifiers/message';
+import { renderDiagnostic } from '../../src/slack/render';
 import { auth, testApp } from '../support/app';
 
 /*
@@ -65,6 +67,11 @@ describe('a firing group with a resolved alert and alerts Alertmanager left out'
       expect(d.alert!.startsAt).toBe('2024-03-05T10:15:30.123456789+01:00');
       expect(d.alert!.labels.pod).toBe('checkout-7c9f8d6b5-2xk9q');
       expect(d.alert!.labels.instance).toBe('192.0.2.17:8080');
+      // The diagnostic says that Alertmanager left 5 alerts out, on the console and in the Slack message.
+      expect(d.truncatedAlerts).toBe(5);
+      const note = '5 more alerts not sent by Alertmanager (webhook max_alerts): 3 of 8 listed, and no query was narrowed to the listed ones.';
+      expect(t.console.text()).toContain(note);
+      expect(JSON.stringify(renderDiagnostic(buildMessageModel(d)).blocks)).toContain(note);
     } finally {
       await t.app.close();
     }
