@@ -40,7 +40,7 @@ export function spawnChild(name: string, bin: string, args: string[], opts: { en
       resolve();
     });
   });
-  exited.then(() => log !== undefined && fs.closeSync(log));
+  void exited.then(() => log !== undefined && fs.closeSync(log));
   const killOnExit = () => {
     if (child.pid && child.exitCode === null && child.signalCode === null) {
       try {

@@ -60,7 +60,7 @@ export async function startFakeDockerEngine(): Promise<FakeDockerEngine> {
     res.end(JSON.stringify(body));
   };
 
-  const server = http.createServer(async (req, res) => {
+  const serve = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     requests.push(req.url ?? '');
     const url = new URL(req.url ?? '/', 'http://docker');
     const m = /^\/v(\d+)\.(\d+)(\/.*)$/.exec(url.pathname);
@@ -109,7 +109,8 @@ export async function startFakeDockerEngine(): Promise<FakeDockerEngine> {
       if (i % 16 === 0) await new Promise((r) => setImmediate(r));
     }
     res.end();
-  });
+  };
+  const server = http.createServer((req, res) => void serve(req, res));
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   fake.close = () =>
     new Promise<void>((resolve) => {

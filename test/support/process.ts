@@ -50,7 +50,7 @@ export async function startServer(args: string[], env: Record<string, string>, t
       }
     };
     child.stdout!.on('data', onData);
-    exited.then((c) => {
+    void exited.then((c) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${c}) before listening:\n${out}`));
     });
