@@ -139,7 +139,7 @@ export interface Diagnostic {
   notifications: NotificationOutcome[];
   /** Common labels and annotations of the alert group (added; optional). */
   alert?: DiagnosticAlert;
-  /** Alerts of the group Alertmanager left out of the notification (webhook `max_alerts`), where any (CONTRACT.md: added; optional). */
+  /** Alerts of the group Alertmanager left out of the notification (webhook `max_alerts`), where any (added; optional; docs/contract.md). */
   truncatedAlerts?: number;
   /** Enrichers and notifiers the route chose, and its index (added; optional). */
   route?: { index: number; enrichers: string[]; notifiers: string[] };
