@@ -91,6 +91,10 @@ export function session(pid: number, o: Partial<PgSession> = {}): PgSession {
     xactAgeMs: 12,
     stateAgeMs: 12,
     query: 'SELECT id, total FROM orders WHERE id = $1',
+    owner: null,
+    tool: null,
+    backendType: 'client backend',
+    leaderPid: null,
     ...o,
   };
 }
@@ -113,6 +117,16 @@ export function db(o: Partial<PgDatabaseEvidence> = {}): PgDatabaseEvidence {
     idleInTransaction: [],
     blockingChains: [],
     topStatements: [{ query: 'SELECT id, total FROM orders WHERE id = $1', calls: 120_000, meanMs: 0.4, totalMs: 48_000 }],
+    // what an older enricher's evidence reads as: not measured
+    endpoint: { pooler: null, backendPid: null },
+    monitor: null,
+    visibility: null,
+    application: null,
+    clients: [],
+    slots: null,
+    backendTypes: {},
+    lockTrees: [],
+    preparedTransactions: [],
     ...o,
   };
 }

@@ -193,13 +193,15 @@ describe('against the runbook conditions on a real PostgreSQL', () => {
     expect(all).not.toContain('4242');
 
     // people see it
-    expect(r.summary).toMatch(/main: \d+\/14 connections, 1 idle in transaction .*blocker/);
+    expect(r.summary).toMatch(/main: \d+\/14 connections, 1 idle in transaction .*1 lock root\(s\), 2 waiting/);
     const titles = r.sections.map((s) => s.title);
     expect(titles).toEqual(
-      expect.arrayContaining(['connections', 'longest-running active queries', 'idle in transaction', 'blocking chains', 'queries (literals replaced)']),
+      expect.arrayContaining(['connections', 'longest-running active queries', 'idle in transaction', 'lock waits by root', 'queries (literals replaced)']),
     );
-    const table = r.sections.find((s) => s.title === 'blocking chains');
-    expect(table?.type === 'table' && table.rows[0]![0]).toBe(String(pids.leaky));
+    const table = r.sections.find((s) => s.title === 'lock waits by root');
+    expect(table?.type === 'table' && table.rows[0]!.slice(0, 2)).toEqual([`pid ${pids.leaky}`, 'client']);
+    // the tree: the idle transaction is the root of both waits, the second waiter queued behind the first
+    expect(db.lockTrees).toEqual([expect.objectContaining({ rootPid: pids.leaky, kind: 'client', state: 'idle in transaction', waiting: 2 })]);
     const code = r.sections.find((s) => s.type === 'code');
     expect(code?.type === 'code' && code.code).toContain(`-- idle in transaction: pid ${pids.leaky}`);
   });

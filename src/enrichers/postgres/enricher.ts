@@ -1,6 +1,7 @@
 import { SkipEnrichment, throwIfAborted, type EnrichContext, type Enricher, type EnrichmentResult } from '../../core/enricher';
 import type { Section } from '../../core/diagnostic';
 import type { PostgresEvidence } from '../../core/evidence';
+import type { ApplicationSessions } from '../../sources/config';
 import { PostgresSourceError, type PostgresGuard } from '../../sources/postgres';
 import type { EnricherModule } from '../registry-types';
 import { postgresSettingsSchema, type PostgresSettings } from './settings';
@@ -22,9 +23,10 @@ import { databaseSections, summaryOf } from './sections';
  *   `timeout`, from the pipeline), and is `skipped` when no database is configured.
  */
 
-/** Narrow dependencies: the shared guards by configured database name. */
+/** Narrow dependencies: the shared guards by configured database name, and each database's `application` (whose sessions are the application's). */
 export interface PostgresEnricherDeps {
   guards: ReadonlyMap<string, PostgresGuard>;
+  applications?: ReadonlyMap<string, ApplicationSessions | undefined>;
 }
 
 /**
@@ -45,6 +47,7 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
       const picked = wanted !== undefined ? deps.guards.get(wanted) : undefined;
       const guards = picked ? [picked] : all;
       const preface: Section[] = [];
+      const alertLabels = { ...ctx.group.alerts[0]?.labels, ...ctx.group.commonLabels };
       if (wanted !== undefined && !picked) {
         preface.push({
           type: 'text',
@@ -55,14 +58,22 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
       const results = await Promise.all(
         guards.map(async (g) => {
           try {
-            return await g.run((db) => investigate(db, g.name, settings, text), ctx.signal);
+            return await g.run((db) => investigate(db, g.name, settings, text, { application: deps.applications?.get(g.name), alertLabels }), ctx.signal);
           } catch (e) {
             throwIfAborted(ctx.signal);
             const err = e instanceof PostgresSourceError ? e : new PostgresSourceError(e instanceof Error ? e.message : String(e), 'error');
             ctx.logger.warn({ database: g.name, kind: err.kind, sqlstate: err.sqlstate, error: err.message }, 'postgres investigation failed');
             const ev = emptyDatabase(g.name);
             ev.reachable = reachedServer(err);
-            ev.failure = { kind: err.kind, message: err.message, ...(err.sqlstate ? { sqlstate: err.sqlstate } : {}) };
+            ev.failure = {
+              kind: err.kind,
+              message: err.message,
+              ...(err.sqlstate ? { sqlstate: err.sqlstate } : {}),
+              ...(err.refusal ? { refusal: err.refusal } : {}),
+              ...(err.pooler ? { pooler: err.pooler } : {}),
+            };
+            const seen = g.state().endpoint;
+            ev.endpoint = { pooler: seen.pooler ? { kind: seen.pooler.kind, evidence: seen.pooler.evidence } : null, backendPid: seen.backendPid };
             return { ev, notes: [] as string[] };
           }
         }),
@@ -83,5 +94,9 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
 export const postgresEnricherModule: EnricherModule<PostgresSettings> = {
   name: 'postgres',
   settingsSchema: postgresSettingsSchema,
-  create: (settings, deps) => createPostgresEnricher(settings, { guards: deps.clients.postgres ?? new Map() }),
+  create: (settings, deps) =>
+    createPostgresEnricher(settings, {
+      guards: deps.clients.postgres ?? new Map(),
+      applications: new Map(deps.clients.config.postgres.map((db) => [db.name, db.application])),
+    }),
 };

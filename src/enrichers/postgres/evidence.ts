@@ -1,11 +1,12 @@
-import type { PgBlockingChain, PgDatabaseEvidence, PgSession as PgSessionEvidence } from '../../core/evidence';
+import type { PgDatabaseEvidence, PgSession as PgSessionEvidence } from '../../core/evidence';
+import type { ApplicationSessions } from '../../sources/config';
 import { PostgresSourceError, type PgSession } from '../../sources/postgres';
+import { readActivity, type SessionDraft } from './activity';
+import { lockTrees, type LockInput } from './locks';
 import type { PostgresSettings } from './settings';
-import { PG_QUERIES, TAG, type SessionRow } from './sql';
+import { activityQuery, HIDDEN_QUERY, MAX_ACTIVITY_ROWS, MAX_WAITERS_CHECKED, PG_QUERIES, TAG, type ActivityRow } from './sql';
 
 /** The postgres enricher's evidence: one database investigated, in one read-only transaction, as PgDatabaseEvidence. */
-
-const ms = (v: number | null): number | null => (v === null || v === undefined || Number.isNaN(v) ? null : Math.max(0, Math.round(v)));
 
 export function emptyDatabase(name: string): PgDatabaseEvidence {
   return {
@@ -25,6 +26,15 @@ export function emptyDatabase(name: string): PgDatabaseEvidence {
     idleInTransaction: [],
     blockingChains: [],
     topStatements: null,
+    endpoint: { pooler: null, backendPid: null },
+    monitor: null,
+    visibility: null,
+    application: null,
+    clients: [],
+    slots: null,
+    backendTypes: {},
+    lockTrees: [],
+    preparedTransactions: [],
   };
 }
 
@@ -35,49 +45,28 @@ export function reachedServer(e: PostgresSourceError): boolean {
   return false;
 }
 
+/** What the investigation needs besides the session: which sessions are the application's, and the alert's labels to guess it. */
+export interface InvestigationContext {
+  application: ApplicationSessions | undefined;
+  alertLabels: Record<string, string>;
+}
+
 /** Runs the whole investigation of one database in one read-only transaction. */
 export async function investigate(
   db: PgSession,
   name: string,
   s: PostgresSettings,
   text: (q: string | null) => string,
+  ctx: InvestigationContext,
 ): Promise<{ ev: PgDatabaseEvidence; notes: string[] }> {
   const ev = emptyDatabase(name);
   const notes: string[] = [];
   ev.reachable = true;
+  ev.endpoint = {
+    pooler: db.endpoint.pooler ? { kind: db.endpoint.pooler.kind, evidence: db.endpoint.pooler.evidence } : null,
+    backendPid: db.endpoint.backendPid,
+  };
   const [settings] = await db.query<{ version: number; max_connections: number; su_reserved: number; reserved: number }>(PG_QUERIES.settings);
-  ev.serverVersionNum = settings!.version;
-  ev.maxConnections = settings!.max_connections;
-  ev.reservedConnections = settings!.su_reserved + settings!.reserved;
-
-  const counts = await db.query<{ state: string; app: string; usr: string; n: number; settled: number }>(PG_QUERIES.counts);
-  let total = 0;
-  ev.idleSettled = 0;
-  for (const r of counts) {
-    total += r.n;
-    ev.idleSettled += r.settled;
-    ev.byState[r.state] = (ev.byState[r.state] ?? 0) + r.n;
-    ev.byApplication[r.app] = (ev.byApplication[r.app] ?? 0) + r.n;
-    ev.byUser[r.usr] = (ev.byUser[r.usr] ?? 0) + r.n;
-  }
-  ev.connections = total;
-
-  const toSession = (r: SessionRow): PgSessionEvidence => ({
-    pid: r.pid,
-    user: r.usr,
-    application: r.app || null,
-    clientAddr: r.client_addr,
-    state: r.state,
-    waitEventType: r.wait_event_type,
-    waitEvent: r.wait_event,
-    queryAgeMs: ms(r.query_age_ms),
-    xactAgeMs: ms(r.xact_age_ms),
-    stateAgeMs: ms(r.state_age_ms),
-    query: text(r.query),
-  });
-  ev.longRunning = (await db.query<SessionRow>(PG_QUERIES.longRunning, [s.topN])).map(toSession);
-  ev.oldestTransactions = (await db.query<SessionRow>(PG_QUERIES.oldestTransactions, [s.topN])).map(toSession);
-  ev.idleInTransaction = (await db.query<SessionRow>(PG_QUERIES.idleInTransaction, [s.topN])).map(toSession);
 
   // Optional parts run under a savepoint: their failure leaves the rest of the evidence intact.
   const optional = async <T>(label: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -96,41 +85,51 @@ export async function investigate(
     }
   };
 
-  ev.blockingChains =
-    (await optional('blocking chains', async () => {
-      const edges = await db.query<{ waiting_pid: number; wait_ms: number | null; blocker: number }>(PG_QUERIES.waiters);
-      if (edges.length === 0) return [];
-      const byBlocker = new Map<number, { waiting: Set<number>; longest: number | null }>();
-      for (const e of edges) {
-        const b = byBlocker.get(e.blocker) ?? { waiting: new Set<number>(), longest: null };
-        b.waiting.add(e.waiting_pid);
-        const w = ms(e.wait_ms);
-        if (w !== null && (b.longest === null || w > b.longest)) b.longest = w;
-        byBlocker.set(e.blocker, b);
-      }
-      const rows = await db.query<SessionRow>(PG_QUERIES.blockers, [[...byBlocker.keys()]]);
-      const info = new Map(rows.map((r) => [r.pid, r]));
-      const chains: PgBlockingChain[] = [...byBlocker].map(([pid, b]) => {
-        const r = info.get(pid);
-        return {
-          blockerPid: pid,
-          blockerUser: r?.usr ?? null,
-          blockerApplication: r?.app || null,
-          blockerState: r?.state ?? null,
-          blockerQuery: text(r?.query ?? null),
-          blockerAgeMs: ms(r?.xact_age_ms ?? r?.query_age_ms ?? null),
-          waitingPids: [...b.waiting].sort((x, y) => x - y),
-          longestWaitMs: b.longest,
-        };
-      });
-      // Root blockers (waiting on no lock themselves) first: in a row-lock queue the holder blocks
-      // one session directly and every queued waiter blocks more, so ordering by waiter count
-      // alone cut the root holder off the top N.
-      const waiting = new Set(edges.map((e) => e.waiting_pid));
-      const root = (c: PgBlockingChain) => (waiting.has(c.blockerPid) ? 0 : 1);
-      chains.sort((a, b) => root(b) - root(a) || b.waitingPids.length - a.waitingPids.length || (b.blockerAgeMs ?? 0) - (a.blockerAgeMs ?? 0));
-      return chains.slice(0, s.topN);
-    })) ?? [];
+  const [monitor] =
+    (await optional("the monitoring role's privileges", () =>
+      db.query<{ role: string; superuser: boolean; read_all_stats: boolean; use_reserved: boolean | null }>(PG_QUERIES.monitor),
+    )) ?? [];
+  const rows = await db.query<ActivityRow>(activityQuery(settings!.version));
+  const reading = readActivity({
+    rows,
+    settings: { version: settings!.version, maxConnections: settings!.max_connections, superuserReserved: settings!.su_reserved, reserved: settings!.reserved },
+    monitor: monitor ? { role: monitor.role, superuser: monitor.superuser, readAllStats: monitor.read_all_stats, useReserved: monitor.use_reserved } : null,
+    application: ctx.application,
+    alertLabels: ctx.alertLabels,
+    topN: s.topN,
+  });
+  Object.assign(ev, reading.ev);
+  if (reading.unread > 0) notes.push(`${reading.unread} more backends than the ${MAX_ACTIVITY_ROWS} read: counts cover the first ${MAX_ACTIVITY_ROWS}.`);
+
+  // lock waits: every backend waiting on a heavyweight lock, whatever its kind (a hidden row shows no wait)
+  const waiterPids = [...reading.byPid.values()]
+    .filter((r) => r.wait_event_type === 'Lock')
+    .sort((a, b) => (b.query_age_ms ?? 0) - (a.query_age_ms ?? 0))
+    .slice(0, MAX_WAITERS_CHECKED)
+    .map((r) => r.pid);
+  const edges = waiterPids.length
+    ? ((await optional('blocking chains', () => db.query<{ waiting_pid: number; blocker: number }>(PG_QUERIES.blockedBy, [waiterPids]))) ?? [])
+    : [];
+  const prepared = (await optional('prepared transactions', () => db.query<LockInput['prepared'][number]>(PG_QUERIES.prepared))) ?? [];
+  const zeroWaiters = [...new Set(edges.filter((e) => e.blocker === 0).map((e) => e.waiting_pid))];
+  const preparedWaits = zeroWaiters.length
+    ? ((await optional("prepared transactions' waiters", () => db.query<{ waiting_pid: number; gid: string }>(PG_QUERIES.preparedWaits, [zeroWaiters]))) ?? [])
+    : [];
+
+  // query text only for what is listed: the sessions of the lists and every node of a lock tree
+  const wanted = new Set<number>([...reading.longRunning, ...reading.oldestTransactions, ...reading.idleInTransaction].map((x) => x.pid));
+  for (const e of edges) {
+    wanted.add(e.waiting_pid);
+    if (e.blocker !== 0) wanted.add(e.blocker);
+  }
+  const queries = new Map(
+    wanted.size ? (await db.query<{ pid: number; query: string | null }>(PG_QUERIES.queries, [[...wanted]])).map((r) => [r.pid, r.query ?? ''] as const) : [],
+  );
+  const withText = (d: SessionDraft): PgSessionEvidence => ({ ...d, query: text(queries.get(d.pid) ?? null) });
+  ev.longRunning = reading.longRunning.map(withText);
+  ev.oldestTransactions = reading.oldestTransactions.map(withText);
+  ev.idleInTransaction = reading.idleInTransaction.map(withText);
+  Object.assign(ev, lockTrees({ edges, byPid: reading.byPid, queries, prepared, preparedWaits, text, topN: s.topN }));
 
   ev.topStatements =
     (await optional('pg_stat_statements', async () => {
@@ -148,7 +147,12 @@ export async function investigate(
       const rows = await db.query<{ query: string | null; calls: number; mean_ms: number; total_ms: number }>(PG_QUERIES.pgssTop(ext.schema, mean, total), [
         s.topN,
       ]);
-      return rows.map((r) => ({ query: text(r.query), calls: r.calls, meanMs: round2(r.mean_ms), totalMs: round2(r.total_ms) }));
+      // another role's statements read `<insufficient privilege>` without pg_read_all_stats (pg_stat_statements docs): not listed, counted
+      const hidden = rows.filter((r) => r.query === HIDDEN_QUERY).length;
+      if (hidden > 0) notes.push(`${hidden} of the top statements belong to roles the monitoring role cannot see: their text is hidden.`);
+      return rows
+        .filter((r) => r.query !== HIDDEN_QUERY)
+        .map((r) => ({ query: text(r.query), calls: r.calls, meanMs: round2(r.mean_ms), totalMs: round2(r.total_ms) }));
     })) ?? null;
   return { ev, notes };
 }
