@@ -19,6 +19,7 @@ export const CAUSE_IDS = [
   'database_connection_limit',
   'database_unavailable',
   'resource_exhaustion',
+  'pooler_saturated',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 

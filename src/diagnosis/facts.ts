@@ -1,6 +1,7 @@
 import type { Enrichment } from '../core/diagnostic';
 import {
   logsEvidenceSchema,
+  pgbouncerEvidenceSchema,
   poolEvidenceSchema,
   postgresEvidenceSchema,
   readEvidence,
@@ -9,7 +10,9 @@ import {
   type EvidenceName,
   type EvidenceReading,
   type LogsEvidence,
+  type PgBouncerEvidence,
   type PgDatabaseEvidence,
+  type PgLockTree,
   type PgSession,
   type PoolEvidence,
   type PostgresEvidence,
@@ -29,6 +32,8 @@ export interface Facts {
   traffic?: TrafficEvidence;
   postgres?: PostgresEvidence;
   logs?: LogsEvidence;
+  /** PgBouncer's admin console, where sources.pgbouncer[] is configured. */
+  pgbouncer?: PgBouncerEvidence;
   related?: RelatedAlertsEvidence;
   /** Databases that answered. */
   reachable: PgDatabaseEvidence[];
@@ -81,11 +86,31 @@ export interface LockRoot {
   ageMs: number | null;
   /** Waiters listed directly behind it (0 for a probable root). */
   directWaiters: number[];
+  /** The enricher's own tree for this root, where it built one (its kind, owner, gid, queue). */
+  tree?: PgLockTree;
 }
 
 function lockRootsOf(reachable: PgDatabaseEvidence[], waiterPids: Set<number>, lockWaiting: Set<number>): LockRoot[] {
   const out: LockRoot[] = [];
   for (const db of reachable) {
+    // the enricher's trees know every root's kind: no guessing where it built them
+    if (db.lockTrees.length > 0) {
+      out.push(
+        ...db.lockTrees.map((t): LockRoot => ({
+          db: db.name,
+          pid: t.rootPid,
+          kind: 'certain',
+          state: t.state,
+          user: t.user,
+          application: t.application,
+          query: t.query,
+          ageMs: t.ageMs,
+          directWaiters: t.waitingPids,
+          tree: t,
+        })),
+      );
+      continue;
+    }
     const sessions = new Map<number, PgSession>();
     for (const s of [...db.oldestTransactions, ...db.idleInTransaction, ...db.longRunning]) sessions.set(s.pid, s);
     const chains = db.blockingChains.filter((c) => c.waitingPids.length > 0);
@@ -139,7 +164,8 @@ function lockRootsOf(reachable: PgDatabaseEvidence[], waiterPids: Set<number>, l
     out.push(...chains.filter((c) => !waiterPids.has(c.blockerPid)).map((c) => fromChain(c, 'queued')));
   }
   const rank = { certain: 0, probable: 1, queued: 2 } as const;
-  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || b.directWaiters.length - a.directWaiters.length);
+  const behind = (r: LockRoot) => r.tree?.waiting ?? r.directWaiters.length;
+  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || behind(b) - behind(a));
 }
 
 /** Computes the facts from the enrichments (only `ok` ones are read). */
@@ -153,6 +179,7 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
   const traffic = read('traffic', readEvidence(enrichments, 'traffic', trafficEvidenceSchema));
   const postgres = read('postgres', readEvidence(enrichments, 'postgres', postgresEvidenceSchema));
   const logs = read('logs', readEvidence(enrichments, 'logs', logsEvidenceSchema));
+  const pgbouncer = read('pgbouncer', readEvidence(enrichments, 'pgbouncer', pgbouncerEvidenceSchema));
   const related = read('related_alerts', readEvidence(enrichments, 'related_alerts', relatedAlertsEvidenceSchema));
   const reachable = (postgres?.databases ?? []).filter((d) => d.reachable);
 
@@ -191,6 +218,7 @@ export function factsOf(enrichments: ReadonlyMap<string, Enrichment>): Facts {
     traffic,
     postgres,
     logs,
+    pgbouncer,
     related,
     reachable,
     poolSaturated,

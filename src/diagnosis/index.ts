@@ -7,6 +7,7 @@ import { databaseConnectionLimit } from './rules/database-connection-limit';
 import { databaseUnavailable } from './rules/database-unavailable';
 import { lockContention } from './rules/lock-contention';
 import { poolMisconfigured } from './rules/pool-misconfigured';
+import { poolerSaturated } from './rules/pooler-saturated';
 import { resourceExhaustion } from './rules/resource-exhaustion';
 import { slowQueries } from './rules/slow-queries';
 import { trafficSpike } from './rules/traffic-spike';
@@ -23,6 +24,7 @@ export const RULES: readonly Rule[] = [
   databaseConnectionLimit,
   databaseUnavailable,
   resourceExhaustion,
+  poolerSaturated,
 ];
 
 /**
@@ -42,6 +44,9 @@ export const EXPLAINS: ReadonlyArray<{ root: CauseId; symptom: CauseId; why: str
   { root: 'slow_queries', symptom: 'pool_misconfigured', why: 'slow queries hold connections longer; a larger pool queues more of them' },
   { root: 'traffic_spike', symptom: 'pool_misconfigured', why: 'the pool is sized for the usual traffic, not the spike' },
   { root: 'database_unavailable', symptom: 'resource_exhaustion', why: 'an unreachable server shows no resource waits worth acting on first' },
+  { root: 'lock_contention', symptom: 'pooler_saturated', why: "the pooler's server connections wait on the lock, which fills its pool" },
+  { root: 'slow_queries', symptom: 'pooler_saturated', why: "slow queries hold the pooler's server connections longer" },
+  { root: 'pooler_saturated', symptom: 'pool_misconfigured', why: "the application's pool waits on the pooler; a larger pool only queues more clients in it" },
 ];
 
 /** How far below its root a symptom is capped. */

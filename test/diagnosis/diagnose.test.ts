@@ -113,6 +113,18 @@ const scenarios: Scenario[] = [
     actions: ['iostat', 'LWLock waits'],
     absent: ['lock_contention', 'traffic_spike', 'connection_leak', 'database_unavailable'],
   },
+  {
+    name: 'PgBouncer pool full, database healthy',
+    build: f.poolerFull,
+    top: 'pooler_saturated',
+    evidence: [
+      'PgBouncer "main-pooler", pool app/app (transaction pooling) is full at pool_size 20 (20 server connections): 35 clients waiting for a server connection, the oldest for 4.2 s',
+      'waiting in app/app: demo-backend 35',
+      'PostgreSQL behind it has room: "app" 75 of 97 ordinary slots free',
+    ],
+    actions: ["Raise PgBouncer's pool_size for database app from 20 by the 35 waiting clients (to about 55): [databases] app = ... pool_size=55"],
+    absent: ['database_connection_limit', 'database_unavailable', 'connection_leak', 'lock_contention'],
+  },
 ];
 
 describe('diagnose: scenarios', () => {
@@ -152,7 +164,7 @@ describe('diagnose: scenarios', () => {
   test('every rule has its own cause id from CAUSE_IDS', () => {
     expect(RULES).toHaveLength(CAUSE_IDS.length);
     const ids = new Set<string>();
-    for (const build of [f.leak, f.slow, f.lock, f.spike, f.down, f.connectionLimit, f.undersized, f.ioBound])
+    for (const build of [f.leak, f.slow, f.lock, f.spike, f.down, f.connectionLimit, f.undersized, f.ioBound, f.poolerFull])
       for (const c of diagnose(build(), f.group)) ids.add(c.id);
     expect([...ids].sort()).toEqual([...CAUSE_IDS].sort());
   });
@@ -304,7 +316,7 @@ describe('what speaks against a cause', () => {
       );
     const c = find(diagnose(e, f.group), 'connection_leak')!;
     expect(c.evidence.join('\n')).toContain('sees only 1 working (active or in a transaction) and 11 idle sessions (idle for 2.0 s or more)');
-    expect(c.against!.join('\n')).toContain('no session has been idle in transaction');
+    expect(c.against!.join('\n')).toContain("no session of the application's has been idle in transaction");
   });
 
   test('sessions idle only between two queries (a busy pool, a client short of CPU) are not a held-idle leak', () => {

@@ -15,6 +15,7 @@ const SCENARIOS = {
   connectionLimit: f.connectionLimit,
   undersized: f.undersized,
   ioBound: f.ioBound,
+  poolerFull: f.poolerFull,
 };
 
 describe('the evidence schemas', () => {

@@ -351,6 +351,76 @@ export function connectionLimit(): Enrichment[] {
   ];
 }
 
+/** A PgBouncer pool at its pool_size with clients waiting, the database behind it with room to spare. */
+export function poolerFull(): Enrichment[] {
+  return [
+    enrichment('pool', saturatedPool()),
+    enrichment('traffic', traffic()),
+    enrichment('postgres', {
+      databases: [
+        db({
+          connections: 21,
+          endpoint: {
+            pooler: { kind: 'unknown', evidence: 'our transaction runs in server process 4242, but the cancel key names process -9' },
+            backendPid: 4242,
+          },
+          slots: {
+            maxConnections: 100,
+            superuserReserved: 3,
+            reserved: 0,
+            usable: 97,
+            used: 22,
+            unknown: 0,
+            freeOrdinary: 75,
+            ourTier: 'ordinary',
+            whoCanConnect: '75 of 97 ordinary slots are free: any role can connect.',
+          },
+        }),
+      ],
+    }),
+    enrichment('pgbouncer', {
+      poolers: [
+        {
+          name: 'main-pooler',
+          endpoint: 'pgbouncer:6432',
+          reachable: true,
+          failure: null,
+          version: 'PgBouncer 1.18.0',
+          poolMode: 'transaction',
+          maxClientConn: 1000,
+          usedClients: 140,
+          clientLimitReached: false,
+          queryWaitTimeoutS: 120,
+          pools: [
+            {
+              database: 'app',
+              user: 'app',
+              poolMode: 'transaction',
+              clActive: 20,
+              clWaiting: 35,
+              maxWaitMs: 4_200,
+              svActive: 20,
+              svIdle: 0,
+              servers: 20,
+              poolSize: 20,
+              reservePool: 0,
+              maxDbConnections: 0,
+              dbConnections: 20,
+              maxUserConnections: 0,
+              userConnections: 20,
+              saturated: true,
+              limit: 'pool_size',
+              limitValue: 20,
+              waitingByApplication: [{ application: 'demo-backend', count: 35 }],
+            },
+          ],
+        },
+      ],
+    }),
+    enrichment('related_alerts', related()),
+  ];
+}
+
 /** Normal traffic that needs more than the pool: 100/s × 0.11 s = 11 connections for a pool of 10. */
 export function undersized(): Enrichment[] {
   return [

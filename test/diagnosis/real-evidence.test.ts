@@ -120,7 +120,7 @@ test('lock: lock_contention first, naming the blocker, which it would terminate;
   const causes = diagnose(await evidenceNow(), f.group);
   await reset();
   expect(causes[0]!.id).toBe('lock_contention');
-  expect(causes[0]!.evidence.join('\n')).toContain(`root blocker pid ${holder} `);
+  expect(causes[0]!.evidence.join('\n')).toMatch(new RegExp(`root blocker on "[^"]+": session pid ${holder} `));
   expect(causes[0]!.evidence.join('\n')).toMatch(/[78] sessions wait on locks/);
   expect(causes[0]!.actions.join('\n')).toContain(`SELECT pg_terminate_backend(${holder});`);
   expect(causes.find((c) => c.id === 'slow_queries')).toBeUndefined();

@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { createPgBouncerEnricher } from '../../src/enrichers/pgbouncer/enricher';
 import { pgbouncerSettingsSchema } from '../../src/enrichers/pgbouncer/settings';
-import type { PgBouncerEvidence } from '../../src/enrichers/pgbouncer/evidence';
+import type { PgBouncerEvidence } from '../../src/core/evidence';
 import { runEnrichers } from '../../src/pipeline/enrich';
 import { pgbouncerSourceSchema } from '../../src/sources/config';
 import { createPgBouncerClient, type PgBouncerClient } from '../../src/sources/pgbouncer';

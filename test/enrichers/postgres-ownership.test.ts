@@ -5,7 +5,8 @@
 import field10 from '../fixtures/field/10-pg-activity-insufficient-privilege.json';
 import field11 from '../fixtures/field/11-pg-activity-dbeaver-idle-in-tx.json';
 import { globToRegExp, ownerOf, recogniseTool, resolveApplication, type ClientGroup } from '../../src/enrichers/postgres/ownership';
-import { refusedTier, slotArithmetic } from '../../src/enrichers/postgres/slots';
+import { refusedTier } from '../../src/diagnosis/sight';
+import { slotArithmetic } from '../../src/enrichers/postgres/slots';
 
 /** The field file's rows as client groups, without our own session (application_name pagefirst). */
 function groupsOf(rows: Array<{ application_name: string | null; usename: string | null }>): ClientGroup[] {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Enrichment } from '../diagnostic';
 import { logsEvidenceSchema } from './logs';
+import { pgbouncerEvidenceSchema } from './pgbouncer';
 import { poolEvidenceSchema } from './pool';
 import { postgresEvidenceSchema } from './postgres';
 import { relatedAlertsEvidenceSchema } from './related_alerts';
@@ -14,6 +15,7 @@ import { trafficEvidenceSchema } from './traffic';
  * Durations are milliseconds, times ISO-8601, rates per second.
  */
 export * from './logs';
+export * from './pgbouncer';
 export * from './pool';
 export * from './postgres';
 export * from './related_alerts';
@@ -24,6 +26,7 @@ export const EVIDENCE_SCHEMAS = {
   pool: poolEvidenceSchema,
   traffic: trafficEvidenceSchema,
   postgres: postgresEvidenceSchema,
+  pgbouncer: pgbouncerEvidenceSchema,
   logs: logsEvidenceSchema,
   related_alerts: relatedAlertsEvidenceSchema,
 } as const;

@@ -1,5 +1,6 @@
 import type { Cause } from '../../core/diagnostic';
 import { IDLE_SETTLED_MS, type PgDatabaseEvidence, type PgSession } from '../../core/evidence';
+import { BLIND_CONFIDENCE_CAP, blindNote, hiddenApplicationSessions, mayMeanDown } from '../sight';
 import type { Rule } from '../rule';
 import { factsOf, holdsLocks, poolPhrase, poolWaitsPhrase, trafficPhrase, type Facts } from '../facts';
 import { clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES, capConfidence } from '../format';
@@ -40,16 +41,37 @@ interface Leaked {
 
 const ageOf = (s: PgSession) => s.stateAgeMs ?? s.xactAgeMs;
 
+/**
+ * Whether a session idle in transaction can be the application's leak: the application's own;
+ * one of unknown owner (older evidence, or no rule could tell whose sessions are whose); never a
+ * person's SQL tool or another client's (those are lock_contention's or database_connection_limit's
+ * evidence when they hold locks or slots, else noise).
+ */
+function mayBeTheApplications(s: PgSession, db: PgDatabaseEvidence): boolean {
+  if (s.owner === 'application' || s.owner === null) return true;
+  return s.owner === 'other' && db.application?.how === 'none';
+}
+
 function leakedSessions(facts: Facts): Leaked[] {
   const out: Leaked[] = [];
   for (const db of facts.reachable) {
     for (const s of db.idleInTransaction) {
       if (holdsLocks(s.pid, facts)) continue; // a lock holder is lock_contention's root, not a leak
+      if (!mayBeTheApplications(s, db)) continue;
       const age = ageOf(s);
       if (age === null || age >= LEAK_IDLE_IN_TX_MIN_MS) out.push({ db: db.name, s });
     }
   }
   return out.sort((a, b) => (ageOf(b.s) ?? 0) - (ageOf(a.s) ?? 0));
+}
+
+/** Other clients' sessions idle in transaction for long that are not counted as the leak (people's tools named). */
+function othersIdle(facts: Facts): Leaked[] {
+  const out: Leaked[] = [];
+  for (const db of facts.reachable)
+    for (const s of db.idleInTransaction)
+      if (!mayBeTheApplications(s, db) && (ageOf(s) ?? 0) >= LEAK_IDLE_IN_TX_MIN_MS && !holdsLocks(s.pid, facts)) out.push({ db: db.name, s });
+  return out;
 }
 
 /**
@@ -62,6 +84,8 @@ function heldIdle(facts: Facts): { db: PgDatabaseEvidence; working: number; idle
   if (checkedOut === null || checkedOut < 2 || facts.poolSaturated !== true) return undefined;
   for (const db of facts.reachable) {
     if (Object.keys(db.byState).length === 0) continue;
+    if (hiddenApplicationSessions(db) > 0) continue; // the application's hidden sessions may be the working ones
+    if (db.endpoint.pooler) continue; // through a pooler the server's idle sessions are the pooler's, not the application's checked-out ones
     const working = Object.entries(db.byState)
       .filter(([k]) => k !== 'idle')
       .reduce((a, [, v]) => a + v, 0);
@@ -91,7 +115,7 @@ export const connectionLeak: Rule = (enrichments) => {
   const held = leaked.length === 0 ? heldIdle(facts) : undefined;
   const pool = facts.pool;
   const climbing = pool?.activeTrend === 'climbing' && facts.trafficGrowing !== true;
-  const dbDown = (facts.postgres?.databases ?? []).some((d) => !d.reachable && d.failure !== null && d.failure.kind !== 'auth');
+  const dbDown = (facts.postgres?.databases ?? []).some((d) => !d.reachable && mayMeanDown(d.failure));
   const otherExplanation = facts.blockerPids.size > 0 || slowActive(facts) > 0 || facts.trafficGrowing === true || dbDown;
   const warnings = (facts.logs?.leaks ?? []).filter((l) => l.count > 0);
   if (leaked.length === 0 && !held && warnings.length === 0 && !(climbing && facts.poolSaturated === true && !otherExplanation)) return undefined;
@@ -107,9 +131,17 @@ export const connectionLeak: Rule = (enrichments) => {
     c = LEAK_WEIGHTS.idleInTxBase + LEAK_WEIGHTS.idleInTxShare * clamp01(share);
     const dbs = [...new Set(leaked.map((l) => l.db))];
     // The enricher lists the longest-idle few; its counts by state have them all.
+    // the client groups count the application's settled idle transactions (a busy ORM's milliseconds-long ones are not a leak); older evidence: by state
     const counted = facts.reachable
       .filter((d) => dbs.includes(d.name))
-      .reduce((n, d) => n + (d.byState['idle in transaction'] ?? 0) + (d.byState['idle in transaction (aborted)'] ?? 0), 0);
+      .reduce(
+        (n, d) =>
+          n +
+          (d.clients.length > 0
+            ? d.clients.filter((g) => g.owner === 'application').reduce((m, g) => m + g.idleInTransactionSettled, 0)
+            : (d.byState['idle in transaction'] ?? 0) + (d.byState['idle in transaction (aborted)'] ?? 0)),
+        0,
+      );
     const inAll = counted > leaked.length ? ` (${counted} idle in transaction in all)` : '';
     evidence.push(
       `${plural(leaked.length, 'session')} idle in transaction for at least ${fmtMs(LEAK_IDLE_IN_TX_MIN_MS)} on ${dbs.map((d) => `"${d}"`).join(', ')}${inAll}: ` +
@@ -208,8 +240,17 @@ export const connectionLeak: Rule = (enrichments) => {
     against.push(
       `${plural(facts.blockerPids.size, 'session')} (pid ${listItems([...facts.blockerPids])}) ${facts.blockerPids.size === 1 ? 'blocks' : 'block'} others: lock contention also holds connections`,
     );
+  const blind = facts.reachable.map((d) => blindNote(d, 'application')).filter((x): x is string => !!x);
   if (!facts.postgres) against.push('no PostgreSQL evidence to show which sessions hold the connections');
-  else if (leaked.length === 0 && facts.reachable.length > 0) against.push('no session has been idle in transaction for long');
+  else if (blind.length > 0) evidence.push(...blind.map((b) => `cannot see: ${b}`));
+  else if (leaked.length === 0 && facts.reachable.length > 0) against.push("no session of the application's has been idle in transaction for long");
+  for (const o of othersIdle(facts).slice(0, 3)) {
+    const who =
+      o.s.owner === 'person'
+        ? `a person's SQL tool${o.s.tool ? ` (${o.s.tool}` : ' ('}${o.s.user ? `, user ${o.s.user}` : ''})`
+        : `another client (${o.s.application ?? '?'}, user ${o.s.user ?? '?'})`;
+    against.push(`pid ${o.s.pid} on "${o.db}" idle in transaction for ${fmtMs(ageOf(o.s))} is ${who}, not the application: not counted as its leak`);
+  }
 
   if (leaked.length === 0 && pool && pool.perInstance.length > 1) {
     const worst = [...pool.perInstance].sort((a, b) => (b.active ?? 0) - (a.active ?? 0))[0]!;
@@ -220,6 +261,12 @@ export const connectionLeak: Rule = (enrichments) => {
     actions.push('Restarting the backend frees the leaked connections now; then find the missing release.');
   }
 
-  const cause: Cause = { id: 'connection_leak', title: 'Connection leak', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
+  // seen from the pool's trend alone while the application's sessions are hidden: a guess nobody could confirm
+  const cap = blind.length > 0 && leaked.length === 0 ? BLIND_CONFIDENCE_CAP : MAX_CONFIDENCE;
+  if (blind.length > 0 && leaked.length === 0)
+    actions.unshift(
+      `Let the monitoring role see the sessions, then re-run the diagnosis: ${facts.reachable.map((d) => d.visibility?.grant).find(Boolean) ?? 'GRANT pg_monitor TO <monitoring role>;'}`,
+    );
+  const cause: Cause = { id: 'connection_leak', title: 'Connection leak', confidence: capConfidence(c, cap), evidence, actions, against };
   return cause;
 };

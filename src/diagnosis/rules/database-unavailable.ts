@@ -2,6 +2,7 @@ import type { PgDatabaseEvidence } from '../../core/evidence';
 import type { Rule } from '../rule';
 import { factsOf } from '../facts';
 import { capConfidence, plural } from '../format';
+import { isMonitoringRefusal, isPoolerLimit } from '../sight';
 import { LOG_SIGNAL_MIN_LINES, RELATED_ERROR_RATE_ALERT, MAX_CONFIDENCE } from '../thresholds';
 
 type FailureKind = NonNullable<PgDatabaseEvidence['failure']>['kind'];
@@ -48,7 +49,10 @@ export const UNAVAILABLE_WEIGHTS = {
 export const databaseUnavailable: Rule = (enrichments) => {
   const facts = factsOf(enrichments);
   const dbs = facts.postgres?.databases ?? [];
-  const down = dbs.filter((d) => !d.reachable && d.failure && UNAVAILABLE_BY_KIND[d.failure.kind] !== undefined);
+  // refusals of our own connection and a pooler's own limits say nothing about the database being down
+  const down = dbs.filter(
+    (d) => !d.reachable && d.failure && UNAVAILABLE_BY_KIND[d.failure.kind] !== undefined && !isMonitoringRefusal(d.failure) && !isPoolerLimit(d.failure),
+  );
   const logs = facts.logs;
   const logLines = (logs?.signals.connection_refused ?? 0) + (logs?.signals.connection_error ?? 0);
   if (down.length === 0 && logLines < LOG_SIGNAL_MIN_LINES) return undefined;
@@ -84,9 +88,11 @@ export const databaseUnavailable: Rule = (enrichments) => {
       `${up.map((d) => `"${d.name}"`).join(', ')} ${up.length === 1 ? 'answers' : 'answer'} our queries${down.length === 0 ? ': the backend may use another address or credentials' : ''}`,
     );
   }
-  const auth = dbs.filter((d) => !d.reachable && d.failure?.kind === 'auth');
+  const auth = dbs.filter((d) => !d.reachable && (d.failure?.kind === 'auth' || isMonitoringRefusal(d.failure)));
   if (auth.length > 0)
-    against.push(`${auth.map((d) => `"${d.name}"`).join(', ')} refused our login: that is the monitoring role's problem, not a sign the database is down`);
+    against.push(
+      `${auth.map((d) => `"${d.name}"`).join(', ')} refused our monitoring connection for a configuration reason (${auth.map((d) => d.failure!.refusal?.replace(/_/g, ' ') ?? 'login').join(', ')}): that is the monitoring's problem, not a sign the database is down`,
+    );
   const pooler = logs?.classes?.pooler_limit ?? 0;
   if (pooler > 0) {
     if (down.length === 0 && pooler >= logLines) c -= UNAVAILABLE_WEIGHTS.poolerPenalty;
@@ -95,6 +101,11 @@ export const databaseUnavailable: Rule = (enrichments) => {
       `backend logs: ${plural(pooler, 'refusal or timeout', 'refusals or timeouts')} by the pooler${g ? `, e.g. ${g.shape.slice(0, 160)}` : ''}: the pooler turned clients away, which is not the database going down`,
     );
   }
+  const pooled = dbs.filter((d) => !d.reachable && isPoolerLimit(d.failure));
+  if (pooled.length > 0)
+    against.push(
+      `${pooled.map((d) => `"${d.name}"`).join(', ')}: the connection pooler in front answered with its own limit (${pooled.map((d) => d.failure!.pooler!.limit).join(', ')}), not the database`,
+    );
   if (facts.pool?.idle !== null && facts.pool?.idle !== undefined && facts.pool.idle > 0)
     against.push(`the pool still has ${facts.pool.idle} idle connections`);
 

@@ -1,4 +1,4 @@
-import type { PgSession } from '../../core/evidence';
+import type { PgLockTree, PgSession } from '../../core/evidence';
 import type { Rule } from '../rule';
 import { factsOf, poolPhrase, type LockRoot } from '../facts';
 import { capConfidence, clamp01, fmtMs, listItems, plural, shortQuery, TERMINATE_MAX_LINES } from '../format';
@@ -20,12 +20,87 @@ export const LOCK_WEIGHTS = {
   shortWaitPenalty: 0.2,
 } as const;
 
+/** "a person's SQL tool (DBeaver), user analyst" and the like. */
+function whoseText(t: PgLockTree): string {
+  const tool = t.tool ? ` (${t.tool})` : '';
+  const owner =
+    t.owner === 'person' ? `a person's SQL tool${tool}` : t.owner === 'application' ? 'the application' : t.owner === 'other' ? `another client${tool}` : '';
+  return [owner, t.application && t.owner !== 'person' ? t.application : '', t.user && `user ${t.user}`].filter(Boolean).join(', ');
+}
+
+const KIND_TEXT: Record<PgLockTree['kind'], string> = {
+  client: 'session',
+  prepared: 'prepared transaction',
+  autovacuum: 'autovacuum worker',
+  autovacuum_wraparound: 'anti-wraparound autovacuum worker',
+  walsender: 'walsender',
+  background: 'background worker',
+  hidden: 'session hidden from the monitoring role',
+  unknown: 'backend (gone since)',
+};
+
 function rootLine(r: LockRoot, waiting: number): string {
+  const t = r.tree;
+  if (t) {
+    const name =
+      t.kind === 'prepared'
+        ? `prepared transaction '${t.gid ?? '?'}' (pid 0, no session${t.user ? `, owner ${t.user}` : ''})`
+        : `${KIND_TEXT[t.kind]} pid ${t.rootPid}`;
+    const who = t.kind === 'prepared' ? '' : whoseText(t);
+    const state = t.kind === 'prepared' ? `prepared ${fmtMs(t.ageMs)} ago` : `${t.state ?? 'state unknown'}${t.ageMs !== null ? ` for ${fmtMs(t.ageMs)}` : ''}`;
+    return `root blocker on "${r.db}": ${name}${who ? ` (${who})` : ''}, ${state}; ${plural(t.waiting, 'session')} wait behind it${t.longestWaitMs !== null ? `, the longest for ${fmtMs(t.longestWaitMs)}` : ''}`;
+  }
   const who = [r.application, r.user && `user ${r.user}`].filter(Boolean).join(', ');
   const head = `${r.kind === 'probable' ? 'probable root blocker' : r.kind === 'certain' ? 'root blocker' : 'blocker'} pid ${r.pid} on "${r.db}"${who ? ` (${who})` : ''}, ${r.state ?? 'state unknown'}${r.ageMs !== null ? ` for ${fmtMs(r.ageMs)}` : ''}`;
   if (r.kind === 'probable')
     return `${head}: its transaction is older than every lock wait while the listed blockers are themselves queued (${plural(waiting, 'session')} wait in all)`;
   return `${head}, blocks ${plural(r.directWaiters.length, 'session')} directly (pid ${listItems(r.directWaiters)})`;
+}
+
+/** The safe action for a root of this kind (its first line names the statement). */
+function rootActions(r: LockRoot): string[] {
+  const t = r.tree;
+  const age = r.ageMs !== null ? ` ${fmtMs(r.ageMs)}` : '';
+  const why = `${r.kind === 'probable' ? 'probable root blocker' : 'root blocker'} on "${r.db}", ${r.state ?? 'state unknown'}${age}`;
+  if (!t) {
+    if (r.state === 'active') return [`SELECT pg_cancel_backend(${r.pid});  -- ${why}; if it keeps its locks: SELECT pg_terminate_backend(${r.pid});`];
+    return [`SELECT pg_terminate_backend(${r.pid});  -- ${why}; its transaction rolls back and the waiters proceed`];
+  }
+  switch (t.kind) {
+    case 'prepared':
+      return [
+        `ROLLBACK PREPARED '${(t.gid ?? '<gid>').replace(/'/g, "''")}';  -- on "${r.db}": a transaction prepared for two-phase commit ${fmtMs(t.ageMs)} ago with no session left holds the lock ${plural(t.waiting, 'session')} wait for (or COMMIT PREPARED if its coordinator meant to commit it; ask whoever runs the two-phase commit first). Connect to database ${t.user ? `as ${t.user} or a superuser` : 'as its owner or a superuser'}.`,
+      ];
+    case 'autovacuum_wraparound':
+      return [
+        `Do not cancel pid ${t.rootPid}: an anti-wraparound autovacuum protects the database from transaction ID wraparound, does not give way to lock requests, and starts again at once if cancelled. Let it finish; cancel what waits on it instead${t.queuedLock ? ` (pid ${t.queuedLock.pid} below)` : ''}, and schedule schema changes on that table after it.`,
+      ];
+    case 'autovacuum':
+      return [
+        `SELECT pg_cancel_backend(${t.rootPid});  -- a regular autovacuum on "${r.db}"; it gives way to lock requests by itself after deadlock_timeout, and cancelling it is safe (it runs again later)`,
+      ];
+    case 'walsender':
+      return [
+        `pid ${t.rootPid} is a walsender (replication): find which replica or slot it serves before ending it; ending it breaks that replication until it reconnects.`,
+      ];
+    case 'background':
+      return [`pid ${t.rootPid} is a background worker (${t.backendType ?? 'unknown type'}): find what it is (an extension's worker?) before ending it.`];
+    case 'hidden':
+      return [
+        `pid ${t.rootPid} is hidden from the monitoring role: look at it as a superuser (SELECT * FROM pg_stat_activity WHERE pid = ${t.rootPid}), or let the role see it: GRANT pg_monitor TO <monitoring role>;`,
+      ];
+    case 'unknown':
+      return [`pid ${t.rootPid} has gone since: the waits may be clearing; re-run the diagnosis.`];
+    case 'client': {
+      const person =
+        t.owner === 'person'
+          ? ` It is a person's SQL tool${t.tool ? ` (${t.tool})` : ''}${t.user ? ` logged in as ${t.user}` : ''}: ask them to commit or roll back, or end it.`
+          : '';
+      if (r.state === 'active')
+        return [`SELECT pg_cancel_backend(${t.rootPid});  -- ${why}; if it keeps its locks: SELECT pg_terminate_backend(${t.rootPid});${person}`];
+      return [`SELECT pg_terminate_backend(${t.rootPid});  -- ${why}; its transaction rolls back and the waiters proceed.${person}`];
+    }
+  }
 }
 
 /**
@@ -40,7 +115,8 @@ export const lockContention: Rule = (enrichments) => {
   const lockWaits: Array<{ db: string; s: PgSession }> = facts.reachable.flatMap((db) =>
     db.longRunning.filter((s) => s.waitEventType === 'Lock' && s.state === 'active').map((s) => ({ db: db.name, s })),
   );
-  if (chains.length === 0 && lockWaits.length === 0) return undefined;
+  const trees = facts.reachable.flatMap((db) => db.lockTrees.map((t) => ({ db: db.name, t })));
+  if (chains.length === 0 && lockWaits.length === 0 && trees.length === 0) return undefined;
 
   const waiting = [...facts.lockWaitingPids];
   const waitTimes = [...chains.map((x) => x.c.longestWaitMs), ...lockWaits.map((x) => x.s.queryAgeMs)].filter((x): x is number => x !== null);
@@ -60,7 +136,8 @@ export const lockContention: Rule = (enrichments) => {
 
   for (const r of roots.slice(0, 3)) {
     evidence.push(rootLine(r, waiting.length));
-    evidence.push(`pid ${r.pid}'s ${r.state === 'active' ? 'running' : 'last'} query: ${shortQuery(r.query)}`);
+    if (r.tree?.kind !== 'prepared' && r.tree?.kind !== 'hidden')
+      evidence.push(`pid ${r.pid}'s ${r.state === 'active' ? 'running' : 'last'} query: ${shortQuery(r.query)}`);
   }
   if (roots.length > 3) evidence.push(`and ${plural(roots.length - 3, 'more root blocker')}`);
   evidence.push(
@@ -94,13 +171,20 @@ export const lockContention: Rule = (enrichments) => {
       `Confirm pid ${roots[0].pid} holds the contended lock: SELECT locktype, relation::regclass, mode, granted FROM pg_locks WHERE pid = ${roots[0].pid}; and SELECT pid, pg_blocking_pids(pid), wait_event FROM pg_stat_activity WHERE wait_event_type = 'Lock';`,
     );
   }
-  for (const r of roots.slice(0, TERMINATE_MAX_LINES)) {
-    const why = `${r.kind === 'probable' ? 'probable root blocker' : 'root blocker'} on "${r.db}", ${r.state ?? 'state unknown'}${r.ageMs !== null ? ` ${fmtMs(r.ageMs)}` : ''}`;
-    if (r.state === 'active') actions.push(`SELECT pg_cancel_backend(${r.pid});  -- ${why}; if it keeps its locks: SELECT pg_terminate_backend(${r.pid});`);
-    else actions.push(`SELECT pg_terminate_backend(${r.pid});  -- ${why}; its transaction rolls back and the waiters proceed`);
+  // a strong lock request with a queue behind it: cancelling it frees the queue at once and loses no one's work
+  const queues = new Map<number, NonNullable<PgLockTree['queuedLock']> & { db: string }>();
+  for (const r of roots) if (r.tree?.queuedLock) queues.set(r.tree.queuedLock.pid, { ...r.tree.queuedLock, db: r.db });
+  for (const q of queues.values()) {
+    evidence.push(`pid ${q.pid} waits ${fmtMs(q.waitMs)} for a strong lock and ${plural(q.queuedBehind, 'session')} queue behind it: ${shortQuery(q.query)}`);
+    actions.push(
+      `SELECT pg_cancel_backend(${q.pid});  -- on "${q.db}": "${shortQuery(q.query)}" waits for its lock while ${plural(q.queuedBehind, 'session')} queue behind it; run it again later with SET lock_timeout = '5s' (and retries), so a migration never queues traffic behind it`,
+    );
   }
+  for (const r of roots.slice(0, TERMINATE_MAX_LINES)) actions.push(...rootActions(r));
   const top = roots[0];
-  if (top)
+  if (top?.tree?.kind === 'prepared')
+    actions.push('Find the two-phase-commit coordinator that prepared it and did not finish, and make it resolve in-doubt transactions on restart.');
+  else if (top && (!top.tree || top.tree.kind === 'client'))
     actions.push(`Find the code that runs "${shortQuery(top.query)}" and keep its transaction short: no network calls or waits between BEGIN and COMMIT.`);
   else actions.push("Find which session holds the lock: SELECT pid, pg_blocking_pids(pid), state, query FROM pg_stat_activity WHERE wait_event_type = 'Lock';");
   const user = top?.user ?? lockWaits.find((x) => x.s.user)?.s.user;

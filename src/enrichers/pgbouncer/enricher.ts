@@ -4,7 +4,7 @@ import { PgBouncerSourceError, type PgBouncerClient, type PgBouncerSnapshot } fr
 import { formatMs } from '../postgres/sections';
 import type { EnricherModule } from '../registry-types';
 import { analysePooler } from './analyse';
-import type { PgBouncerEvidence, PgBouncerInstanceEvidence, PgBouncerPoolEvidence } from './evidence';
+import type { PgBouncerEvidence, PgBouncerInstanceEvidence, PgBouncerPoolEvidence } from '../../core/evidence';
 import { pgbouncerSettingsSchema, type PgBouncerSettings } from './settings';
 
 /**

@@ -1,7 +1,7 @@
 import type { PgDatabaseEvidence, PgSession as PgSessionEvidence } from '../../core/evidence';
 import type { ApplicationSessions } from '../../sources/config';
 import { PostgresSourceError, type PgSession } from '../../sources/postgres';
-import { readActivity, type SessionDraft } from './activity';
+import { readActivity, type ActivityReading, type SessionDraft } from './activity';
 import { lockTrees, type LockInput } from './locks';
 import type { PostgresSettings } from './settings';
 import { activityQuery, HIDDEN_QUERY, MAX_ACTIVITY_ROWS, MAX_WAITERS_CHECKED, PG_QUERIES, TAG, type ActivityRow } from './sql';
@@ -43,6 +43,25 @@ export function reachedServer(e: PostgresSourceError): boolean {
   if (e.kind === 'timeout') return e.sqlstate === '57014' || e.sqlstate === '55P03';
   if (e.kind === 'error') return e.sqlstate !== undefined && !e.sqlstate.startsWith('08') && !e.sqlstate.startsWith('3D');
   return false;
+}
+
+/**
+ * Fills `ev` from one activity reading, the lock edges and the query texts: the listed sessions
+ * with their text, the lock trees and the prepared transactions. Pure; the investigation and the
+ * field-file tests share it.
+ */
+export function completeEvidence(
+  ev: PgDatabaseEvidence,
+  reading: ActivityReading,
+  x: Pick<LockInput, 'edges' | 'prepared' | 'preparedWaits' | 'queries' | 'text' | 'topN'>,
+): PgDatabaseEvidence {
+  Object.assign(ev, reading.ev);
+  const withText = (d: SessionDraft): PgSessionEvidence => ({ ...d, query: x.text(x.queries.get(d.pid) ?? null) });
+  ev.longRunning = reading.longRunning.map(withText);
+  ev.oldestTransactions = reading.oldestTransactions.map(withText);
+  ev.idleInTransaction = reading.idleInTransaction.map(withText);
+  Object.assign(ev, lockTrees({ ...x, byPid: reading.byPid }));
+  return ev;
 }
 
 /** What the investigation needs besides the session: which sessions are the application's, and the alert's labels to guess it. */
@@ -98,7 +117,6 @@ export async function investigate(
     alertLabels: ctx.alertLabels,
     topN: s.topN,
   });
-  Object.assign(ev, reading.ev);
   if (reading.unread > 0) notes.push(`${reading.unread} more backends than the ${MAX_ACTIVITY_ROWS} read: counts cover the first ${MAX_ACTIVITY_ROWS}.`);
 
   // lock waits: every backend waiting on a heavyweight lock, whatever its kind (a hidden row shows no wait)
@@ -125,11 +143,7 @@ export async function investigate(
   const queries = new Map(
     wanted.size ? (await db.query<{ pid: number; query: string | null }>(PG_QUERIES.queries, [[...wanted]])).map((r) => [r.pid, r.query ?? ''] as const) : [],
   );
-  const withText = (d: SessionDraft): PgSessionEvidence => ({ ...d, query: text(queries.get(d.pid) ?? null) });
-  ev.longRunning = reading.longRunning.map(withText);
-  ev.oldestTransactions = reading.oldestTransactions.map(withText);
-  ev.idleInTransaction = reading.idleInTransaction.map(withText);
-  Object.assign(ev, lockTrees({ edges, byPid: reading.byPid, queries, prepared, preparedWaits, text, topN: s.topN }));
+  completeEvidence(ev, reading, { edges, prepared, preparedWaits, queries, text, topN: s.topN });
 
   ev.topStatements =
     (await optional('pg_stat_statements', async () => {

@@ -69,11 +69,3 @@ export function slotArithmetic(s: SlotSettings, used: number, unknown: number, m
   }
   return { usable, used, unknown, freeOrdinary, ourTier, whoCanConnect };
 }
-
-/** Which tier a connection-limit refusal says was full (see the top of this file); null when the text is none of them. */
-export function refusedTier(message: string): 'all' | 'ordinary' | 'reserved' | null {
-  if (/too many clients already/i.test(message)) return 'all';
-  if (/reserved for roles with privileges of the "?pg_use_reserved_connections"? role/i.test(message)) return 'ordinary';
-  if (/reserved for (roles with the SUPERUSER attribute|non-replication superuser connections)/i.test(message)) return 'reserved';
-  return null;
-}
