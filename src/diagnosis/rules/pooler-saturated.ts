@@ -3,7 +3,7 @@ import type { Rule } from '../rule';
 import { factsOf } from '../facts';
 import { capConfidence, clamp01, fmtMs, listItems, plural } from '../format';
 import { isPoolerLimit } from '../sight';
-import { LOCK_WAIT_MIN_MS, MAX_CONFIDENCE } from '../thresholds';
+import { LOCK_WAIT_MIN_MS, LOG_SIGNAL_MIN_LINES, MAX_CONFIDENCE } from '../thresholds';
 
 /** Weights of `pooler_saturated`. */
 export const POOLER_WEIGHTS = {
@@ -15,6 +15,10 @@ export const POOLER_WEIGHTS = {
   busyBase: 0.35,
   /** Our own monitoring connection waited in the pooler's queue or was refused by it (no console read). */
   ourWaitBase: 0.5,
+  /** The backend's logs show the pooler refusing or timing out clients at least LOG_SIGNAL_MIN_LINES times (the logs enricher's pooler_limit class). */
+  logsBase: 0.45,
+  /** Each further independent source (console, our own connection, logs). */
+  corroborated: 0.05,
   /** Added in proportion to the waiting clients against the pool's size, in full at as many waiting as the pool holds. */
   waitingShare: 0.15,
   /** The oldest waiting client has waited at least LOCK_WAIT_MIN_MS. */
@@ -54,7 +58,8 @@ function poolLine(x: Saturated): string {
  * `pooler_saturated`: a connection pooler in front of the database is the bottleneck. PgBouncer's
  * console shows clients waiting in a pool whose limit is reached (pool_size, max_db_connections,
  * max_user_connections) or max_client_conn reached; or our own monitoring connection waited in the
- * pooler's queue or was refused by its limit. Names PgBouncer's setting and by how much. Lower
+ * pooler's queue or was refused by its limit; or the backend's logs show the pooler turning clients
+ * away. Names PgBouncer's setting and by how much. Lower
  * where the database behind is itself full or locked (that explains the queue), higher where it
  * answers with room to spare. Undefined where no pooler shows saturation.
  */
@@ -67,7 +72,8 @@ export const poolerSaturated: Rule = (enrichments) => {
   const limited = saturated.filter((x) => x.pool.limit !== null);
   const clientFull = poolers.filter((p) => p.clientLimitReached);
   const ourWaits = (facts.postgres?.databases ?? []).filter((d) => !d.reachable && isPoolerLimit(d.failure));
-  if (saturated.length === 0 && clientFull.length === 0 && ourWaits.length === 0) return undefined;
+  const logLines = facts.logs?.classes?.pooler_limit ?? 0;
+  if (saturated.length === 0 && clientFull.length === 0 && ourWaits.length === 0 && logLines < LOG_SIGNAL_MIN_LINES) return undefined;
 
   const evidence: string[] = [];
   const against: string[] = [];
@@ -98,7 +104,14 @@ export const poolerSaturated: Rule = (enrichments) => {
     );
     scores.push(POOLER_WEIGHTS.ourWaitBase);
   }
-  let c = Math.max(...scores);
+  if (logLines > 0) {
+    const g = (facts.logs?.groups ?? []).filter((x) => x.class === 'pooler_limit').sort((a, b) => b.count - a.count)[0];
+    evidence.push(
+      `backend logs: the pooler refused or timed out clients ${plural(logLines, 'time')}${g ? `, e.g. ${g.shape.slice(0, 160)} (${g.count}×${g.lastSeen ? `, last ${g.lastSeen}` : ''})` : ''}`,
+    );
+    if (logLines >= LOG_SIGNAL_MIN_LINES) scores.push(POOLER_WEIGHTS.logsBase);
+  }
+  let c = Math.max(...scores) + POOLER_WEIGHTS.corroborated * (scores.length - 1);
   const longest = Math.max(0, ...saturated.map((x) => x.pool.maxWaitMs));
   if (longest >= LOCK_WAIT_MIN_MS) c += POOLER_WEIGHTS.longWait;
 
@@ -149,10 +162,14 @@ export const poolerSaturated: Rule = (enrichments) => {
     actions.push(
       `Raise max_client_conn on PgBouncer "${p.name}" (now ${p.maxClientConn}) and the file-descriptor limit with it (ulimit -n), or find which client opens so many connections (SHOW CLIENTS).`,
     );
-  if (ourWaits.length > 0 && poolers.length === 0)
+  if ((ourWaits.length > 0 || logLines > 0) && poolers.length === 0)
     actions.push("Configure sources.pgbouncer[] (a stats_users user on PgBouncer's admin console) to see which of its limits is reached.");
   if (limited.length === 0 && saturated.length > 0)
     actions.push('Look at what the server connections are doing (the postgres section: long-running queries, lock waits) before resizing the pooler.');
 
+  if (actions.length === 0)
+    actions.push(
+      "Read the pooler's pools on its console (SHOW POOLS: cl_waiting and maxwait say which pool queues, SHOW DATABASES its pool_size and max_db_connections).",
+    );
   return { id: 'pooler_saturated', title: 'Connection pooler saturated', confidence: capConfidence(c, MAX_CONFIDENCE), evidence, actions, against };
 };
