@@ -185,31 +185,29 @@ export const connectionLeak: Rule = (enrichments) => {
     c = LEAK_WEIGHTS.climbingBase;
   }
 
-  // The pool's leak detection names the code that took the connection: the culprit, in the application.
+  // The pool's leak detection names the code that took the connection: the culprit, in the
+  // application. It goes second, after the line that says what holds the connections (a page
+  // shows the first few lines of evidence and actions only).
   if (warnings.length > 0) {
     if (basis !== 'leak_warning') c += LEAK_WEIGHTS.leakWarning;
-    for (const w of warnings.slice(0, 3)) {
+    const lines = warnings.slice(0, 3).map((w) => {
       const threads = w.threads.length ? ` (thread ${listItems(w.threads)})` : '';
       const when = w.lastSeen ? `, last ${w.lastSeen}` : '';
-      evidence.push(
-        w.where
-          ? `${w.library} leak detection in the backend's logs (${plural(w.count, 'warning')}${when}): the leaked connection was taken at ${w.where}${threads}`
-          : `${w.library} leak detection in the backend's logs (${plural(w.count, 'warning')}${when}), naming no code location: ${w.noLocation ?? 'no stack trace'}`,
+      return w.where
+        ? `${w.library} leak detection in the backend's logs (${plural(w.count, 'warning')}${when}): the leaked connection was taken at ${w.where}${threads}`
+        : `${w.library} leak detection in the backend's logs (${plural(w.count, 'warning')}${when}), naming no code location: ${w.noLocation ?? 'no stack trace'}`;
+    });
+    evidence.splice(Math.min(1, evidence.length), 0, ...lines);
+    const fixes = warnings
+      .filter((w) => w.where)
+      .slice(0, 3)
+      .map(
+        (w) =>
+          `Fix the code that takes the connection at ${w.where}: return it on every path (try-with-resources, a finally block, or the pool's scoped helper); ${w.library} captured this stack when the connection was borrowed and not returned.`,
       );
-    }
-    const located = warnings.filter((w) => w.where);
-    // after the lines that free connections now, before the generic advice
-    const at = actions.findIndex((a) => !a.startsWith('SELECT pg_terminate_backend') && !a.startsWith('The other '));
-    actions.splice(
-      at === -1 ? actions.length : at,
-      0,
-      ...located
-        .slice(0, 3)
-        .map(
-          (w) =>
-            `Fix the code that takes the connection at ${w.where}: return it on every path (try-with-resources, a finally block, or the pool's scoped helper); ${w.library} captured this stack when the connection was borrowed and not returned.`,
-        ),
-    );
+    // after the first line that frees connections now, if there is one
+    const relief = actions[0]?.startsWith('SELECT pg_terminate_backend') ? 1 : 0;
+    actions.splice(relief, 0, ...fixes);
   }
 
   if (pool) {
