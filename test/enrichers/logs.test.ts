@@ -342,3 +342,16 @@ describe('events, zones, windows and leak warnings', () => {
     expect(left?.type === 'text' && left.text).toBe('g: 1 line of binary data, not text; 1 line with invalid UTF-8 (read, shown with �)');
   });
 });
+
+describe('shapes of Spring Boot lines', () => {
+  test("the logger prefix and Java's identity hashes do not split a group", () => {
+    const a = lineShape(
+      ' WARN 4242 --- [l-1 housekeeper] com.zaxxer.hikari.pool.ProxyLeakTask     : Connection leak detection triggered for org.postgresql.jdbc.PgConnection@4b8f on thread leak-scenario-3, stack trace follows',
+    );
+    const b = lineShape(
+      ' WARN 4242 --- [shop] [l-1 housekeeper] com.zaxxer.hikari.pool.ProxyLeakTask     : Connection leak detection triggered for org.postgresql.jdbc.PgConnection@1b2c3d4e on thread leak-scenario-9, stack trace follows',
+    );
+    expect(a).toBe('WARN Connection leak detection triggered for org.postgresql.jdbc.PgConnection@<hex> on thread leak-scenario-<n>, stack trace follows');
+    expect(b).toBe(a);
+  });
+});

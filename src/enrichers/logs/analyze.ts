@@ -124,9 +124,11 @@ const MAX_LEAK_THREADS = 3;
 
 const zeros = (): Record<EventClass, number> => Object.fromEntries(EVENT_CLASSES.map((c) => [c, 0])) as Record<EventClass, number>;
 
-/** The thread of a Spring Boot console line (`--- [thread]`), else null. */
+/** The thread of a Spring Boot console line (`--- [thread] logger :`, `--- [app] [thread] logger :` since 3.2), else null. */
 function textThread(head: string): string | null {
-  return /\s---\s+\[\s*([^\]]+?)\s*\]/.exec(head)?.[1] ?? null;
+  const groups = /\s---\s+((?:\[[^\]]*\]\s+)+)/.exec(head)?.[1];
+  if (!groups) return null;
+  return /\[\s*([^\]]*?)\s*\]\s*$/.exec(groups.trimEnd())?.[1] || null;
 }
 
 export function analyzeLogs(sources: readonly SourceLines[], opts: AnalyzeOptions): LogAnalysis {

@@ -36,14 +36,24 @@ export function maskSecrets(line: string): string {
 export const MAX_SHAPE_CHARS = 300;
 
 /**
- * The line's shape: leading timestamp dropped; timestamps, UUIDs, IP addresses (with port),
- * quoted strings, hex ids and numbers replaced by placeholders; whitespace collapsed; capped.
- * Lines that differ only in those parts have the same shape.
+ * Spring Boot's console and file layout before the message: `LEVEL pid --- [app] [thread] logger : `
+ * (spring-boot's logback defaults.xml CONSOLE_LOG_PATTERN / FILE_LOG_PATTERN; the `[app]` group
+ * since 3.2). The level is kept, the rest is the same for every line of a logger and says nothing.
+ */
+const SPRING_BOOT_PREFIX = /^\s*(TRACE|DEBUG|INFO|WARN|ERROR)\s+\d+\s+---\s+(?:\[[^\]]*\]\s+)+\S.*?\s:\s/;
+
+/**
+ * The line's shape: leading timestamp and Spring Boot's logger prefix dropped; timestamps, UUIDs,
+ * IP addresses (with port), quoted strings, hex ids (and Java's `@1b2c3d4e` identity hashes) and
+ * numbers replaced by placeholders; whitespace collapsed; capped. Lines that differ only in those
+ * parts have the same shape.
  */
 export function lineShape(line: string): string {
   let s = line;
   s = s.replace(/^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s*/, '');
+  s = s.replace(SPRING_BOOT_PREFIX, '$1 ');
   s = s
+    .replace(/@[0-9a-f]{4,16}\b/gi, '@<hex>')
     .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?/g, '<ts>')
     .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>')
     .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g, '<ip>')

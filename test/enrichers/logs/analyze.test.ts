@@ -130,6 +130,11 @@ describe('what is matched', () => {
     expect(count(hikari(0, 'a'), hikari(5, 'a'))).toBe(2);
     expect(count(hikari(0, 'a'), servlet(7, 'b'))).toBe(2);
     expect(count(hikari(0, 'a'), servlet(DUPLICATE_WINDOW_MS + 1, 'a'))).toBe(2);
+    // Spring Boot 3.2+ puts the application's name before the thread: the thread still tells them apart
+    const sb32 = (ms: number, thread: string, logger: string) =>
+      l(`ERROR 1 --- [shop] [${thread}] ${logger} : HikariPool-1 - Connection is not available, request timed out after 30000ms.`, at(ms));
+    expect(count(sb32(0, 'a', 'o.h.SqlExceptionHelper'), sb32(7, 'b', 'o.a.c.c.C'))).toBe(2);
+    expect(count(sb32(0, 'a', 'o.h.SqlExceptionHelper'), sb32(7, 'a', 'o.a.c.c.C'))).toBe(1);
     // no thread known: each counts
     expect(
       count(
