@@ -224,6 +224,8 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
       '20',
       '--leak-interval-ms',
       '50',
+      '--leak-detection-ms',
+      '2000',
       '--slow-seconds',
       '300',
       '--acquire-timeout-ms',

@@ -38,7 +38,7 @@ export interface Backend {
  * the scenario switches (`POST /scenario/<leak|slow|lock|traffic|reset>`, `GET /scenario`).
  * Nothing connects or listens until `listen()`.
  */
-export function createBackend(config: BackendConfig, deps: { logger: Logger }): Backend {
+export function createBackend(config: BackendConfig, deps: { logger: Logger; rawLog?: (text: string) => void }): Backend {
   const logger = deps.logger;
   let metrics: BackendMetrics | undefined;
   const db = createDatabase(config, { logger, metrics: () => metrics });
@@ -63,7 +63,7 @@ export function createBackend(config: BackendConfig, deps: { logger: Logger }): 
       }
     })());
 
-  const scenarios = new ScenarioController({ db, config, logger, metrics: m, selfUrl: () => baseUrl, ready });
+  const scenarios = new ScenarioController({ db, config, logger, metrics: m, selfUrl: () => baseUrl, ready, ...(deps.rawLog ? { rawLog: deps.rawLog } : {}) });
   const app = Fastify({ logger: false, requestTimeout: REQUEST_TIMEOUT_MS, connectionTimeout: REQUEST_TIMEOUT_MS, forceCloseConnections: true });
   const cost = config.queryCostMs / 1000;
 

@@ -30,6 +30,12 @@ export const backendConfigSchema = z
     scenarioConnections: z.coerce.number().int().positive().optional(),
     /** Pause between two leaked connections, so active climbs over a few seconds. */
     leakIntervalMs: z.coerce.number().int().min(0).default(200),
+    /**
+     * LEAK_DETECTION_MS / --leak-detection-ms: like HikariCP's leakDetectionThreshold (0, the
+     * default, is off): a connection the leak scenario has held this long gets HikariCP's leak
+     * warning, with its checkout's stack trace, in the log (leak-warning.ts).
+     */
+    leakDetectionMs: z.coerce.number().int().min(0).default(0),
     /** How long each query of the slow scenario sleeps. */
     slowSeconds: z.coerce.number().positive().max(3_600).default(20),
     /** In-flight requests of the traffic scenario's load generator. */
@@ -55,6 +61,7 @@ const FLAGS: Record<string, keyof z.input<typeof backendConfigSchema>> = {
   '--scenario': 'scenario',
   '--scenario-connections': 'scenarioConnections',
   '--leak-interval-ms': 'leakIntervalMs',
+  '--leak-detection-ms': 'leakDetectionMs',
   '--slow-seconds': 'slowSeconds',
   '--traffic-concurrency': 'trafficConcurrency',
   '--background-rps': 'backgroundRps',
@@ -70,6 +77,7 @@ const ENV: Record<string, keyof z.input<typeof backendConfigSchema>> = {
   QUERY_COST_MS: 'queryCostMs',
   SCENARIO: 'scenario',
   BACKGROUND_RPS: 'backgroundRps',
+  LEAK_DETECTION_MS: 'leakDetectionMs',
 };
 
 /** The usage text for --help. */
@@ -83,7 +91,8 @@ ${Object.entries(FLAGS)
   .join('\n')}
 
 scenarios (--scenario NAME at start, or POST /scenario/NAME; POST /scenario/reset ends it):
-  leak     check out connections, BEGIN + SELECT, never release (idle in transaction)
+  leak     check out connections, BEGIN + SELECT, never release (idle in transaction);
+           with --leak-detection-ms, HikariCP's leak warning for each in the log
   slow     queries that sleep in pg_sleep, holding their connections
   lock     one transaction holds a row lock, the others wait on it
   traffic  an internal load generator bursts requests at its own API

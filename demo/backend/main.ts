@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const dest = config.logFile ? pino.destination({ dest: config.logFile, mkdir: true, sync: true }) : pino.destination(1);
   const logger = pino({ level: config.logLevel, base: { service: config.applicationName } }, dest);
   logger.info({ database: safeDatabaseUrl(config.databaseUrl) }, 'starting');
-  const backend = createBackend(config, { logger });
+  const backend = createBackend(config, { logger, rawLog: (text) => dest.write(text) });
   const url = await backend.listen();
   if (config.logFile) process.stdout.write(`demo backend on ${url} (logs: ${config.logFile})\n`);
 

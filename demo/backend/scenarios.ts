@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { BackendConfig, ScenarioName } from './config';
 import { errorCode, errorFields, type Database } from './db';
+import { hikariLeakWarning } from './leak-warning';
 import type { BackendMetrics } from './metrics';
 
 /** What the leak runs before forgetting its transaction (shows in pg_stat_activity as the session's last query). */
@@ -61,6 +62,8 @@ export interface ScenarioDeps {
   selfUrl: () => string;
   /** Resolves when the schema exists (scenarios need the orders table). */
   ready: () => Promise<void>;
+  /** Writes text to the log as it is (the leak warning's lines); absent: no leak warnings. */
+  rawLog?: (text: string) => void;
 }
 
 /** The state a GET /scenario shows. */
@@ -136,15 +139,38 @@ export class ScenarioController {
     }
   }
 
-  /** Checks out connections one every leakIntervalMs, runs BEGIN and a SELECT on each, never releases them. */
+  /**
+   * Checks out connections one every leakIntervalMs, runs BEGIN and a SELECT on each, never
+   * releases them; with leakDetectionMs, writes HikariCP's leak warning for each one held that long.
+   */
   private leak(): Running {
-    const { db, config, logger } = this.deps;
+    const { db, config, logger, rawLog } = this.deps;
     const held: PoolClient[] = [];
     const abort = new AbortController();
+    const detectors: NodeJS.Timeout[] = [];
+    const detect = (c: PoolClient, i: number) => {
+      if (!rawLog || config.leakDetectionMs <= 0) return;
+      const pid = (c as unknown as { processID?: number }).processID ?? 0;
+      const t = setTimeout(
+        () =>
+          rawLog(
+            hikariLeakWarning({
+              at: new Date(),
+              pid: process.pid,
+              connection: `org.postgresql.jdbc.PgConnection@${pid.toString(16)}`,
+              thread: `leak-scenario-${i + 1}`,
+            }),
+          ),
+        config.leakDetectionMs,
+      );
+      t.unref();
+      detectors.push(t);
+    };
     const loop = (async () => {
       for (let i = 0; i < config.scenarioConnections && !abort.signal.aborted; i++) {
         try {
-          const c = await db.checkout({ scenario: 'leak' });
+          const c = await db.checkout({ scenario: 'leak' }); // LEAK_CHECKOUT_FRAME's line (leak-warning.ts)
+          detect(c, i);
           held.push(c);
           await c.query('BEGIN');
           await c.query(LEAK_QUERY, [1 + (i % 1000)]);
@@ -161,6 +187,7 @@ export class ScenarioController {
       holding: () => held.length,
       stop: async () => {
         abort.abort();
+        for (const t of detectors) clearTimeout(t);
         await bounded(loop, STOP_TIMEOUT_MS);
         await Promise.all(
           held.map(async (c) => {

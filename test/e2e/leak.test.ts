@@ -6,6 +6,7 @@
  */
 import type { Diagnostic } from '../../src/core/diagnostic';
 import type { PoolEvidence, PostgresEvidence } from '../../src/core/evidence';
+import { LEAK_CHECKOUT_FRAME } from '../../demo/backend/leak-warning';
 import { until } from '../support/wait';
 import { ALERTS_CHANNEL, INCIDENT_CHANNEL, expectOneDiagnostic, startStack, type Stack } from './stack';
 
@@ -30,6 +31,11 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   // The thread shows it too: the cause and a leaked pid.
   expect(got.text).toContain(d.causes[0]!.title);
   expect(got.text).toContain(String(named[0]));
+  // ... and the culprit: the code that took the leaked connections, from the backend's HikariCP-style leak warnings
+  const culprit = `${LEAK_CHECKOUT_FRAME.class}.${LEAK_CHECKOUT_FRAME.method} (${LEAK_CHECKOUT_FRAME.file}:${LEAK_CHECKOUT_FRAME.line})`;
+  expect(d.causes[0]!.evidence.join('\n')).toContain(`the leaked connection was taken at ${culprit}`);
+  expect(d.causes[0]!.actions.join('\n')).toContain(`Fix the code that takes the connection at ${culprit}`);
+  expect(got.text).toContain(culprit);
 
   // The pool chart, rendered from the real Prometheus series, is shared into the thread once, as a PNG.
   const files = await until(

@@ -43,6 +43,8 @@ const BASELINE = [
   { endpoint: '/api/orders', rps: (BACKGROUND_RPS * 3) / 4 },
   { endpoint: '/api/customers/:id/summary', rps: BACKGROUND_RPS / 4 },
 ];
+/** The backend's HikariCP-style leak detection: a connection the leak scenario holds this long gets a leak warning in its log, well before the alert fires. */
+export const LEAK_DETECTION_MS = 2_000;
 /** The backend's pool acquire timeout: requests give up on a full pool after this (and log it). */
 const ACQUIRE_TIMEOUT_MS = 2_000;
 
@@ -83,6 +85,8 @@ async function startBackend(databaseUrl: string, logFile: string): Promise<Backe
     '20',
     '--leak-interval-ms',
     '50',
+    '--leak-detection-ms',
+    String(LEAK_DETECTION_MS),
     '--slow-seconds',
     '300',
     '--acquire-timeout-ms',
