@@ -12,6 +12,7 @@ import { Pipeline } from './pipeline/pipeline';
 import { installBodyHandling } from './http/errors';
 import { registerEndpoints } from './http/endpoints';
 import { registerSlackEntryPoints } from './slack/endpoints';
+import { startSlack } from './slack/start';
 import { createSourceClients, type SourceClients } from './sources';
 import { openStore } from './store/open';
 import { SqliteStore } from './store/sqlite';
@@ -55,7 +56,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   const clients = deps.clients ?? createSourceClients(config.sources);
   const metrics = createMetrics();
   const { routes, fallback, notifierNames } = compileRoutes(config, { clients, history: store });
-  const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout, logger: deps.logger });
+  // Slack's client and its configured channels (names looked up now: an unknown name stops the start, SlackChannelConfigError)
+  const slack = config.slack?.token
+    ? await startSlack(config.slack, { store, logger: deps.logger }).catch(async (e: unknown) => {
+        if (!deps.store) await store.close();
+        throw e;
+      })
+    : undefined;
+  const notifiers = createNotifiers(notifierNames, { config, store, out: deps.out ?? process.stdout, logger: deps.logger, ...(slack ? { slack } : {}) });
   const pipeline = new Pipeline({
     config: config.pipeline,
     store,
@@ -103,6 +111,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     pipeline,
     store,
     ...(clients.alertmanager ? { alertmanager: clients.alertmanager } : {}),
+    ...(slack ? { slack } : {}),
     logger: deps.logger,
     rateLimitPerMinute: config.server.rateLimitPerMinute,
     bodyLimitBytes: config.server.bodyLimitBytes,

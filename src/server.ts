@@ -2,6 +2,7 @@ import { buildApp } from './app';
 import { ConfigError, configPathFrom, loadConfig } from './config';
 import { createLogger, createRedactor, secretsOf } from './logger';
 import { StoreError } from './store/store';
+import { SlackChannelConfigError } from './slack/channels';
 
 /** Entry point: load the config once, build the app, listen, resume unfinished runs, drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -23,6 +24,11 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof StoreError) {
       logger.fatal({ err: e.message }, 'cannot start: state store unusable');
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    if (e instanceof SlackChannelConfigError) {
+      logger.fatal({ err: e.message }, 'cannot start: a configured Slack channel is not usable');
       process.stderr.write(`${e.message}\n`);
       process.exit(1);
     }

@@ -45,7 +45,11 @@ export const configSchema = z
   })
   .superRefine((cfg, ctx) => {
     if (cfg.slack?.token && !cfg.slack.alertsChannel && !cfg.slack.incidentChannel) {
-      ctx.addIssue({ code: 'custom', path: ['slack'], message: 'with slack.token, set slack.alertsChannel or slack.incidentChannel (channel ids, C…)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slack'],
+        message: 'with slack.token, set slack.alertsChannel or slack.incidentChannel (a channel id, C…, or name, #alerts)',
+      });
     }
     cfg.routes.forEach((route, ri) => {
       for (const [label, re] of Object.entries(route.matchRe)) {

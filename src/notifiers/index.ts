@@ -5,6 +5,7 @@ import type { StateStore } from '../store/types';
 import { createConsoleNotifier } from './console';
 import type { SlackConfig } from '../slack/config';
 import { createSlackNotifier } from '../slack/notifier';
+import type { SlackRuntime } from '../slack/start';
 import type { LinksConfig } from './links';
 import type { NotifierName } from './names';
 
@@ -18,6 +19,8 @@ export interface NotifierDeps {
   out: Pick<Writable, 'write'>;
   /** For notifiers' own warnings (the Slack client's). */
   logger?: Logger;
+  /** The Slack client and channel directory built at start (src/slack/start.ts); the notifier builds its own without it. */
+  slack?: SlackRuntime;
 }
 
 /** The explicit list of notifiers and how each is built. */
@@ -25,7 +28,12 @@ const FACTORIES: Record<NotifierName, (deps: NotifierDeps) => Notifier> = {
   console: (d) => createConsoleNotifier({ out: d.out, links: d.config.links }),
   slack: (d) => {
     if (!d.config.slack) throw new Error('the slack notifier needs the slack settings (slack.token and a channel)');
-    return createSlackNotifier(d.config.slack, { store: d.store, links: d.config.links, logger: d.logger?.child({ notifier: 'slack' }) });
+    return createSlackNotifier(d.config.slack, {
+      store: d.store,
+      links: d.config.links,
+      logger: d.logger?.child({ notifier: 'slack' }),
+      ...(d.slack ? { api: d.slack.api, channels: d.slack.channels } : {}),
+    });
   },
 };
 

@@ -149,6 +149,22 @@ export interface SlackApi {
     args: { channel_id: string; thread_ts?: string; filename: string; title: string; alt_text: string; file: Buffer },
     signal: AbortSignal,
   ): Promise<{ fileId?: string }>;
+  /** One page of the workspace's channels the token can see (conversations.list; `types` e.g. "public_channel,private_channel"). */
+  listChannels(
+    args: { types: string; limit: number; cursor?: string; excludeArchived: boolean },
+    signal: AbortSignal,
+  ): Promise<{ channels: SlackChannel[]; nextCursor?: string }>;
+  /** Joins a public channel (conversations.join, scope channels:join); a member already gets the same answer. */
+  join(args: { channel: string }, signal: AbortSignal): Promise<SlackChannel>;
+}
+
+/** A channel as conversations.list and .join return it (the fields we read). */
+export interface SlackChannel {
+  id: string;
+  name: string;
+  is_private?: boolean;
+  is_archived?: boolean;
+  is_member?: boolean;
 }
 
 /** A logger for WebClient that forwards its warnings to pino, drops its debug output (request bodies) and scrubs the token. */
@@ -271,6 +287,22 @@ export function createSlackApi(
       );
       const next = r.response_metadata?.next_cursor;
       return { messages: (r.messages ?? []) as SlackHistoryMessage[], ...(next ? { nextCursor: next } : {}) };
+    },
+    async listChannels(args, signal) {
+      const r = await call('conversations.list', signal, () =>
+        client.conversations.list({
+          types: args.types,
+          limit: args.limit,
+          exclude_archived: args.excludeArchived,
+          ...(args.cursor ? { cursor: args.cursor } : {}),
+        }),
+      );
+      const next = r.response_metadata?.next_cursor;
+      return { channels: (r.channels ?? []) as SlackChannel[], ...(next ? { nextCursor: next } : {}) };
+    },
+    async join(args, signal) {
+      const r = await call('conversations.join', signal, () => client.conversations.join({ channel: args.channel }));
+      return (r.channel ?? { id: args.channel, name: '' }) as SlackChannel;
     },
     async uploadFile(args, signal) {
       await pacer.wait(args.channel_id, signal);

@@ -1,5 +1,17 @@
 import { z } from 'zod';
 
+/**
+ * A channel as configured: its id (`C0123456789`; `G…` for older private channels) or its name
+ * (`#alerts` or `alerts`, as people write them in Alertmanager's slack_configs). Names are looked
+ * up at start (src/slack/channels.ts). Slack's names are lowercase, without spaces, at most 80
+ * characters (Slack help: "Create a channel"); we compare them case-insensitively.
+ */
+export const channelRefSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .regex(/^#?[^\s#,]{1,80}$/, 'must be a channel id (C0123456789) or name (#alerts): no spaces or commas, at most 80 characters');
+
 /** `slack`: the Slack app. Without a token, diagnostics go to the console notifier. */
 export const slackConfigSchema = z
   .strictObject({
@@ -9,15 +21,21 @@ export const slackConfigSchema = z
       .optional(),
     apiUrl: z.url().default('https://slack.com/api/'),
     /** Where Alertmanager's Slack receiver posts pages; we reply in their threads. */
-    alertsChannel: z.string().min(1).optional(),
+    alertsChannel: channelRefSchema.optional(),
     /** Where the incident summary goes. */
-    incidentChannel: z.string().min(1).optional(),
+    incidentChannel: channelRefSchema.optional(),
     /** Verifies requests from Slack to /slack/*; without it those endpoints are not served (404). */
     signingSecret: z.string().min(8).optional(),
     /** Channels where the Slack entry points (button, shortcut, mention) may start runs; default: alertsChannel and incidentChannel. */
-    allowedChannels: z.array(z.string().min(1)).optional(),
+    allowedChannels: z.array(channelRefSchema).optional(),
     /** When set, only these Slack user ids may start runs from Slack. */
     allowedUsers: z.array(z.string().min(1)).optional(),
+    /**
+     * Deadline of looking up the configured channel names at start (every page of
+     * conversations.list, Tier 2: 20+ calls a minute, with its Retry-After waits). Past it the
+     * receiver starts anyway and looks them up again when it first needs them.
+     */
+    channelLookupTimeoutMs: z.number().int().positive().default(30_000),
     /** Timeout of one HTTP request to Slack (the library's default is none). */
     timeoutMs: z.number().int().positive().default(5_000),
     /** Retries of one call inside the Slack client (network errors, 5xx); the pipeline's retry stage retries the whole delivery. */

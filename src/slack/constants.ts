@@ -17,12 +17,24 @@ export const BOT_EVENTS = ['app_mention'] as const;
  * - chat:write: chat.postMessage, chat.update, chat.delete (notifier), chat.postEphemeral (entry points);
  * - channels:history / groups:history: conversations.history and .replies in public / private
  *   channels (finding the page; reading a thread's parent for a mention or shortcut);
+ * - channels:read / groups:read: conversations.list of public / private channels (channels configured by name);
+ * - channels:join: conversations.join (a public channel the app is not in);
  * - files:write: files.getUploadURLExternal + files.completeUploadExternal (the pool chart);
  * - commands: the message shortcut;
  * - app_mentions:read: the app_mention event.
  * chat.getPermalink needs no scope.
  */
-export const SLACK_SCOPES = ['chat:write', 'channels:history', 'groups:history', 'files:write', 'commands', 'app_mentions:read'] as const;
+export const SLACK_SCOPES = [
+  'chat:write',
+  'channels:history',
+  'groups:history',
+  'channels:read',
+  'groups:read',
+  'channels:join',
+  'files:write',
+  'commands',
+  'app_mentions:read',
+] as const;
 
 /** The request URL paths Slack posts to. */
 export const SLACK_PATHS = { events: '/slack/events', interactions: '/slack/interactions' } as const;

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { createSlackApi } from './client';
+import { createChannelDirectory } from './channels';
+import type { SlackRuntime } from './start';
 import type { SlackConfig } from './config';
 import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
@@ -28,6 +30,8 @@ export interface SlackEntryOptions {
   pipeline: RunAdmitter;
   store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
   alertmanager?: AlertmanagerClient;
+  /** The Slack client and channel directory built at start; built here when not given. */
+  slack?: SlackRuntime;
   logger: Logger;
   rateLimitPerMinute: number;
   bodyLimitBytes: number;
@@ -76,12 +80,14 @@ export async function registerSlackEntryPoints(app: FastifyInstance, opts: Slack
   const secret = config.signingSecret;
   const now = opts.now ?? Date.now;
   const logger = opts.logger.child({ component: 'slack-entry' });
+  const api = opts.slack?.api ?? createSlackApi(config, { logger });
   const deps: EntryDeps = {
     config,
     pipeline: opts.pipeline,
     store: opts.store,
     ...(opts.alertmanager ? { alertmanager: opts.alertmanager } : {}),
-    api: createSlackApi(config, { logger }),
+    api,
+    channels: opts.slack?.channels ?? createChannelDirectory(config, { api, logger }),
     respond: createResponder(config),
     logger,
   };

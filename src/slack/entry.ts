@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { alertnameOf, type AlertGroup } from '../core/alert';
 import type { SlackApi, SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
+import type { ChannelDirectory } from './channels';
 import { rememberThread } from './notifier';
 import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
@@ -30,7 +31,9 @@ export interface EntryDeps {
   pipeline: RunAdmitter;
   store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
   alertmanager?: AlertmanagerClient;
-  api: Pick<SlackApi, 'replies' | 'postEphemeral'>;
+  api: Pick<SlackApi, 'replies' | 'postEphemeral' | 'getPermalink'>;
+  /** The configured channels' ids: Slack's payloads name channels by id, the config may by name. */
+  channels: Pick<ChannelDirectory, 'idOf' | 'resolve'>;
   /** POSTs a JSON body to an interaction's response_url; throws on failure. */
   respond: (url: string, body: Record<string, unknown>, signal: AbortSignal) => Promise<void>;
   logger: Logger;
@@ -77,10 +80,21 @@ export const eventEnvelopeSchema = z.looseObject({
 });
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
 
-/** Why `user` may not start runs in `channel`, or undefined when they may. */
-export function refusal(config: EntryDeps['config'], channel: string | undefined, user: string | undefined): string | undefined {
-  const channels = config.allowedChannels ?? [config.alertsChannel, config.incidentChannel].filter((c): c is string => typeof c === 'string');
-  if (!channel || !channels.includes(channel)) return 'diagnoses can be started from Slack only in the alerts and incident channels (slack.allowedChannels)';
+/**
+ * Why `user` may not start runs in `channel` (an id, as Slack sends it), or undefined when they
+ * may. The allowed channels are compared by id: configured names are looked up (a name that
+ * cannot be looked up now allows nothing).
+ */
+export async function refusal(
+  config: EntryDeps['config'],
+  channels: EntryDeps['channels'],
+  channel: string | undefined,
+  user: string | undefined,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const refs = config.allowedChannels ?? [config.alertsChannel, config.incidentChannel].filter((c): c is string => typeof c === 'string');
+  const ids = await Promise.all(refs.map((r) => channels.idOf(r) ?? channels.resolve(r, signal).catch(() => undefined)));
+  if (!channel || !ids.includes(channel)) return 'diagnoses can be started from Slack only in the alerts and incident channels (slack.allowedChannels)';
   if (config.allowedUsers && (!user || !config.allowedUsers.includes(user)))
     return 'you are not on the list of people who may start diagnoses from Slack (slack.allowedUsers)';
   return undefined;
@@ -121,7 +135,7 @@ async function interaction(p: Interaction, answer: Answer, deps: EntryDeps, sign
   if (p.type === 'block_actions') {
     const action = p.actions?.find((a) => a.action_id === RERUN_ACTION_ID);
     if (!action) return 'ignored: not our action';
-    const denied = refusal(deps.config, channel, user);
+    const denied = await refusal(deps.config, deps.channels, channel, user, signal);
     if (denied) return refuse(answer, denied);
     const ref = parseRerunValue(action.value);
     if (!ref) return unrecognised(answer, 'the button does not name a diagnostic');
@@ -131,7 +145,7 @@ async function interaction(p: Interaction, answer: Answer, deps: EntryDeps, sign
   }
   if (p.type === 'message_action') {
     if (p.callback_id !== DIAGNOSE_CALLBACK_ID) return 'ignored: not our shortcut';
-    const denied = refusal(deps.config, channel, user);
+    const denied = await refusal(deps.config, deps.channels, channel, user, signal);
     if (denied) return refuse(answer, denied);
     if (!p.message || !channel) return unrecognised(answer, 'Slack sent no message with the shortcut');
     const m = p.message as SlackHistoryMessage;
@@ -163,7 +177,7 @@ async function mentioned(
   deps: EntryDeps,
   signal: AbortSignal,
 ): Promise<string> {
-  const denied = refusal(deps.config, channel, user);
+  const denied = await refusal(deps.config, deps.channels, channel, user, signal);
   if (denied) return refuse(answer, denied);
   if (!e.thread_ts) return unrecognised(answer, 'you mentioned me outside a thread, so I do not know which alert you mean');
   const thread = await deps.api.replies({ channel, ts: e.thread_ts, limit: THREAD_PAGE }, signal);

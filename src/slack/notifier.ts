@@ -17,6 +17,7 @@ import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type Diagno
 import { renderPoolChart } from './chart';
 import { createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
+import { createChannelDirectory, type ChannelDirectory } from './channels';
 import { markerBlockId, renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
 
 const NOTIFIER = 'slack';
@@ -28,8 +29,6 @@ const HISTORY_PAGES = 3;
 const OWN_BLOCK_PREFIX = 'pf_';
 /** Errors of conversations.history after which we stop looking for the page and post our own parent. */
 const HISTORY_UNREADABLE = new Set(['missing_scope', 'not_in_channel']);
-/** Errors of chat.update after which we post a new message instead. */
-const UPDATE_GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
 /** Tries of the chart upload when Slack answers 429, 5xx or not at all; then the run goes on without it. */
 const CHART_UPLOAD_ATTEMPTS = 3;
 /** Wait before the next try where Slack gives no Retry-After: this times the attempt number. */
@@ -84,6 +83,8 @@ export interface SlackNotifierDeps {
   links?: LinksConfig;
   /** Built from the config when not given. */
   api?: SlackApi;
+  /** The configured channels' ids (shared with the entry points); built over `api` when not given. */
+  channels?: ChannelDirectory;
   /** For the Slack client's own warnings. */
   logger?: Logger;
   renderChart?: typeof renderPoolChart;
@@ -165,16 +166,34 @@ function aborted(signal: AbortSignal): void {
   if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
 }
 
+/** The stored thread cannot take the diagnostic (parent deleted, channel archived or gone, app not in it): start a new one. */
+class DeadThread extends Error {
+  constructor(
+    readonly thread: ThreadState,
+    readonly slackError: SlackNotifyError,
+  ) {
+    super(`the thread ${thread.channel}/${thread.ts} is gone (${slackError.code})`);
+    this.name = 'DeadThread';
+  }
+}
+
 /**
  * Creates the Slack notifier. `notify` returns the thread (permalink, else channel and ts) and
  * throws a classified NotifyError (SlackNotifyError for Slack's answers): final ones are also
- * logged with what to fix. Throws Error at once when the config has no token; without any
- * channel every delivery fails with a final error saying which setting to add.
+ * logged with what to fix. Configured channel names are looked up through `deps.channels` (a
+ * directory of its own when not given). Throws Error at once when the config has no token;
+ * without any channel every delivery fails with a final error saying which setting to add.
+ *
+ * A stored thread that is gone (its parent deleted, its channel archived or deleted, the app
+ * not in it and unable to join) is forgotten on the spot: a newer page of the alert, else our own
+ * parent, becomes the group's thread and the run goes on there, in the same attempt; the
+ * incident summary is updated to link the new thread.
  */
 export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps): Notifier {
-  const home = config.alertsChannel ?? config.incidentChannel;
+  const homeRef = config.alertsChannel ?? config.incidentChannel;
   // one message per second per channel across every replica sharing the store
   const api = deps.api ?? createSlackApi(config, { logger: deps.logger, pacer: createSharedChannelPacer(deps.store, config.channelIntervalMs) });
+  const channels = deps.channels ?? createChannelDirectory(config, { api, ...(deps.logger ? { logger: deps.logger } : {}) });
   const renderChart = deps.renderChart ?? renderPoolChart;
   const now = deps.now ?? Date.now;
   const { store } = deps;
@@ -193,8 +212,61 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     return msg;
   }
 
-  async function findPage(d: Diagnostic, group: AlertGroup, channel: string, signal: AbortSignal, logger: Logger): Promise<SlackHistoryMessage | undefined> {
-    const oldest = oldestOf(d);
+  /**
+   * Runs `f` against a configured channel: a public channel the app is not in is joined (where
+   * the scope allows) and `f` tried once more; a channel Slack no longer knows is looked up
+   * again by its configured name and `f` tried once more on the new id. Anything else is thrown.
+   */
+  async function onChannel<T>(id: string, signal: AbortSignal, f: (id: string) => Promise<T>): Promise<T> {
+    try {
+      return await f(id);
+    } catch (e) {
+      if (!(e instanceof SlackNotifyError)) throw e;
+      if (e.role === 'not_in_channel' && (await channels.join(id, signal))) return f(id);
+      if (e.role === 'channel_not_found') {
+        const next = await channels.refresh(id, signal);
+        if (next) return f(next);
+      }
+      throw e;
+    }
+  }
+
+  /** Runs `f` against the stored thread: a reply that Slack says cannot go there becomes DeadThread (a public channel the app left is joined first). */
+  async function inThread<T>(thread: ThreadState, signal: AbortSignal, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (!(e instanceof SlackNotifyError)) throw e;
+      if (e.role === 'not_in_channel' && (await channels.join(thread.channel, signal).catch(() => false))) {
+        try {
+          return await f();
+        } catch (again) {
+          if (again instanceof SlackNotifyError && isGone(again)) throw new DeadThread(thread, again);
+          throw again;
+        }
+      }
+      if (isGone(e)) throw new DeadThread(thread, e);
+      throw e;
+    }
+  }
+
+  function isGone(e: SlackNotifyError): boolean {
+    return e.role === 'dead_thread' || e.role === 'archived' || e.role === 'channel_not_found' || e.role === 'not_in_channel';
+  }
+
+  /**
+   * The page of the alert in the alerts channel (waiting up to threadSearchWaitMs for it), newer
+   * than `newerThan` when given. Undefined when none, or when the channel cannot be read.
+   */
+  async function findPage(
+    d: Diagnostic,
+    group: AlertGroup,
+    channel: string,
+    signal: AbortSignal,
+    logger: Logger,
+    newerThan?: string,
+  ): Promise<SlackHistoryMessage | undefined> {
+    const oldest = newerThan && Number(newerThan) > Number(oldestOf(d)) ? newerThan : oldestOf(d);
     const alert = { alertname: d.alertname, groupLabels: group.groupLabels ?? {}, labels: d.alert?.labels ?? {} };
     const deadline = now() + config.threadSearchWaitMs;
     for (let attempt = 1; ; attempt++) {
@@ -202,14 +274,17 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       for (let page = 0; page < HISTORY_PAGES; page++) {
         let r: Awaited<ReturnType<SlackApi['history']>>;
         try {
-          r = await api.history({ channel, oldest, limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal);
+          r = await onChannel(channel, signal, (id) => api.history({ channel: id, oldest, limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal));
         } catch (e) {
           // Without read access the page cannot be found, but we may still post: thread under our own parent.
           if (!(e instanceof SlackNotifyError && HISTORY_UNREADABLE.has(e.code))) throw e;
           logger.warn({ channel, slackError: e.code, fix: e.fix }, 'cannot read the alerts channel to find the page; posting our own thread parent');
           return undefined;
         }
-        const hit = pickPage(r.messages, alert);
+        const hit = pickPage(
+          r.messages.filter((m) => !newerThan || Number(m.ts) > Number(newerThan)),
+          alert,
+        );
         if (hit) {
           logger.info({ channel, ts: hit.ts, attempt }, 'found the page in the alerts channel');
           return hit;
@@ -264,22 +339,36 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     );
   }
 
-  /** The group's thread: stored, else the page found in the alerts channel, else our own parent. */
-  async function ensureThread(d: Diagnostic, model: MessageModel, ctx: NotifyContext, recovering: boolean): Promise<ThreadState> {
+  /** A new thread for the group: the page in the alerts channel (newer than `newerThan`), else our own parent in the home channel. */
+  async function newThread(
+    d: Diagnostic,
+    model: MessageModel,
+    ctx: NotifyContext,
+    recovering: boolean,
+    where: { alerts?: string; home: string },
+    newerThan?: string,
+  ): Promise<ThreadState> {
+    if (where.alerts) {
+      const page = await findPage(d, ctx.group, where.alerts, ctx.signal, ctx.logger, newerThan);
+      if (page) return { channel: where.alerts, ts: page.ts, own: false };
+      ctx.logger.info({ channel: where.home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
+    }
+    const msg = renderParent(model, { tag: tagOf(d.groupKey) });
+    const r = await onChannel(where.home, ctx.signal, (id) => postOnce({ channel: id, oldest: oldestOf(d), msg }, recovering, ctx.signal, ctx.logger));
+    return { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
+  }
+
+  /** The group's thread: stored, else the page found in the alerts channel, else our own parent. `fresh` when this call made it. */
+  async function ensureThread(
+    d: Diagnostic,
+    model: MessageModel,
+    ctx: NotifyContext,
+    recovering: boolean,
+    where: { alerts?: string; home: string },
+  ): Promise<{ thread: ThreadState; fresh: boolean }> {
     const existing = await getThread(d.groupKey);
-    if (existing) return existing;
-    let candidate: ThreadState | undefined;
-    if (config.alertsChannel) {
-      const page = await findPage(d, ctx.group, config.alertsChannel, ctx.signal, ctx.logger);
-      if (page) candidate = { channel: config.alertsChannel, ts: page.ts, own: false };
-    }
-    if (!candidate) {
-      if (config.alertsChannel)
-        ctx.logger.info({ channel: home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
-      const msg = renderParent(model, { tag: tagOf(d.groupKey) });
-      const r = await postOnce({ channel: home!, oldest: oldestOf(d), msg }, recovering, ctx.signal, ctx.logger);
-      candidate = { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
-    }
+    if (existing) return { thread: existing, fresh: false };
+    const candidate = await newThread(d, model, ctx, recovering, where);
     // The durable tie-breaker: the first thread stored for the group wins.
     const stored = await store.initNotifierState<ThreadState>(NOTIFIER, threadKey(d.groupKey), candidate, now());
     if (candidate.own && stored.ts !== candidate.ts) {
@@ -288,7 +377,29 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
         .deleteMessage({ channel: candidate.channel, ts: candidate.ts }, ctx.signal)
         .catch((e) => ctx.logger.warn({ err: (e as Error).message }, 'could not remove the duplicate parent'));
     }
-    return stored;
+    return { thread: stored, fresh: stored.ts === candidate.ts };
+  }
+
+  /**
+   * Forgets the dead thread of the group and stores a new one (a newer page, else our own
+   * parent), keeping the incident summary so that it is updated to link the new thread.
+   */
+  async function replaceThread(
+    d: Diagnostic,
+    model: MessageModel,
+    ctx: NotifyContext,
+    recovering: boolean,
+    where: { alerts?: string; home: string },
+    dead: DeadThread,
+  ): Promise<ThreadState> {
+    ctx.logger.warn(
+      { channel: dead.thread.channel, ts: dead.thread.ts, slackError: dead.slackError.code, method: dead.slackError.method },
+      'the stored Slack thread of this alert is gone; starting a new one',
+    );
+    const fresh = await newThread(d, model, ctx, recovering, where, dead.thread.channel === where.alerts ? dead.thread.ts : undefined);
+    const next: ThreadState = { ...fresh, ...(dead.thread.incident ? { incident: dead.thread.incident } : {}) };
+    await store.setNotifierState(NOTIFIER, threadKey(d.groupKey), next, now());
+    return next;
   }
 
   function lastedMs(d: Diagnostic): number | undefined {
@@ -298,7 +409,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
   }
 
   async function deliver(d: Diagnostic, ctx: NotifyContext): Promise<string> {
-    if (!home)
+    if (!homeRef)
       throw new SlackNotifyError(
         'slack: no channel configured',
         'config',
@@ -308,6 +419,10 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       );
     const { signal } = ctx;
     const logger = ctx.logger;
+    // Configured names are looked up (at start, or now if Slack could not be asked then).
+    const alerts = config.alertsChannel ? await channels.resolve(config.alertsChannel, signal) : undefined;
+    const incident = config.incidentChannel ? await channels.resolve(config.incidentChannel, signal) : undefined;
+    const where = { ...(alerts ? { alerts } : {}), home: (alerts ?? incident)! };
     const model = buildMessageModel(d, deps.links);
     const snapshot = snapshotOf(model, d);
     let steps: RunSteps = (await store.getNotifierState<RunSteps>(NOTIFIER, runKey(d.id))) ?? {};
@@ -319,149 +434,183 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     const recovering = steps.started === true;
     if (!recovering) await done({ started: true });
     const runTag = tagOf(d.id);
-    let thread = await ensureThread(d, model, ctx, recovering);
-    const reply = (msg: SlackMessage) => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger);
-
-    if (!thread.permalink) {
-      aborted(signal);
-      const permalink = await api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal);
-      if (permalink) thread = await patchThread(d.groupKey, { permalink });
-    }
-
-    // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
-    const resolved = d.status === 'resolved';
-    if (!steps.diagnostic) {
-      aborted(signal);
-      if (resolved && thread.diagnosticTs) {
-        await done({ diagnostic: 'skipped' });
-      } else {
-        const msg = logCuts(renderDiagnostic(model, { tag: runTag }), 'diagnostic', logger);
-        let updated = false;
-        if (thread.diagnosticTs && !thread.resolved) {
-          try {
-            await api.update({ channel: thread.channel, ts: thread.diagnosticTs, text: msg.text, blocks: msg.blocks }, signal);
-            updated = true;
-          } catch (e) {
-            if (!(e instanceof SlackNotifyError && UPDATE_GONE.has(e.code))) throw e;
-            logger.warn({ code: e.code }, 'the earlier diagnostic cannot be updated; posting a new one');
-          }
-        }
-        if (updated) await done({ diagnostic: 'updated' });
-        else {
-          const r = await reply(msg);
-          thread = await patchThread(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
-          await done({ diagnostic: 'posted', change: true });
-        }
-      }
-    }
-    if (steps.diagnostic === 'updated' && !steps.change) {
-      aborted(signal);
-      const before = thread.shown ?? (await previousSnapshot(d));
-      const changes = before ? describeChanges(before, snapshot) : [];
-      await reply(logCuts(renderChangeReply(model, changes, { tag: runTag }), 'change', logger));
-      await done({ change: true });
-      thread = await patchThread(d.groupKey, { shown: snapshot });
-    }
-
-    // 2. The resolve: how long it lasted, in the thread.
-    if (resolved && !steps.resolve) {
-      aborted(signal);
-      await reply(renderResolveReply(model, lastedMs(d), { tag: runTag }));
-      await done({ resolve: true });
-      thread = await patchThread(d.groupKey, { resolved: true });
-    }
-
-    // 3. Our own parent shows the current status.
-    if (thread.own && !steps.parent) {
-      if (thread.parentRunId !== d.id) {
-        aborted(signal);
-        const msg = renderParent(model, resolved ? { endedAfterMs: lastedMs(d) } : {});
-        await api.update({ channel: thread.channel, ts: thread.ts, text: msg.text, blocks: msg.blocks }, signal).catch((e) => {
-          if (!(e instanceof SlackNotifyError && UPDATE_GONE.has(e.code))) throw e;
-          logger.warn({ code: e.code }, 'the thread parent cannot be updated');
-        });
-      }
-      await done({ parent: true });
-    }
-
-    // 4. The incident channel: one summary per group, updated by later runs.
-    if (config.incidentChannel && config.incidentChannel !== thread.channel && !steps.incident) {
-      aborted(signal);
-      const msg = renderIncidentSummary(model, thread.permalink, { tag: tagOf(d.groupKey), ...(resolved ? { endedAfterMs: lastedMs(d) } : {}) });
-      let updated = false;
-      if (thread.incident) {
-        try {
-          await api.update({ channel: thread.incident.channel, ts: thread.incident.ts, text: msg.text, blocks: msg.blocks }, signal);
-          updated = true;
-        } catch (e) {
-          if (!(e instanceof SlackNotifyError && UPDATE_GONE.has(e.code))) throw e;
-        }
-      }
-      if (!updated) {
-        const r = await postOnce({ channel: config.incidentChannel, oldest: oldestOf(d), msg }, recovering, signal, logger);
-        thread = await patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
-      }
-      await done({ incident: true });
-    }
-    // 5. The chart, into the thread, last (the least urgent): a rate limit or a Slack hiccup gets
-    // CHART_UPLOAD_ATTEMPTS tries; any other failure is logged and the run goes on without it.
-    const series = poolSeries(model);
-    if (config.chart && !resolved && series && steps.chart === undefined) {
-      aborted(signal);
-      const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
-      /** The chart's id when an earlier attempt (or an earlier run of this one) already shared it. */
-      const uploaded = async () =>
-        (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal))
-          .flatMap((m) => m.files ?? [])
-          .find((f) => f.name === filename);
+    const ensured = await ensureThread(d, model, ctx, recovering, where);
+    let thread = ensured.thread;
+    let verify = !ensured.fresh;
+    for (let round = 1; ; round++) {
       try {
-        const earlier = recovering ? await uploaded() : undefined;
-        if (earlier) {
-          await done({ chart: earlier.id ?? 'uploaded' });
-          return detailOf(thread);
-        }
-        const png = await renderChart(series, {
-          title: `${d.alertname}: pool connections`,
-          alertStart: Date.parse(d.alert?.startsAt ?? ''),
-          timeoutMs: config.chartTimeoutMs,
-          signal,
+        return await threadSteps();
+      } catch (e) {
+        if (!(e instanceof DeadThread)) throw e;
+        if (round > 1) throw e.slackError;
+        thread = await replaceThread(d, model, ctx, recovering, where, e);
+        verify = false;
+        // What this run did in the dead thread is redone in the new one.
+        await done({ diagnostic: undefined, change: undefined, resolve: undefined, parent: undefined, incident: undefined, chart: undefined });
+      }
+    }
+
+    async function threadSteps(): Promise<string> {
+      const reply = (msg: SlackMessage) =>
+        inThread(thread, signal, () => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger));
+
+      // A thread from an earlier run: its parent may have been deleted since (conversations.replies
+      // answers thread_not_found), or its channel archived or deleted.
+      if (verify) {
+        aborted(signal);
+        await inThread(thread, signal, () => api.replies({ channel: thread.channel, ts: thread.ts, limit: 1 }, signal)).catch((e) => {
+          // Without read access the parent cannot be checked; the reply below still finds out.
+          if (e instanceof SlackNotifyError && e.code === 'missing_scope') return [];
+          throw e;
         });
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const up = await api.uploadFile(
-              {
-                channel_id: thread.channel,
-                thread_ts: thread.ts,
-                file: png,
-                filename,
-                title: `${d.alertname}: pool connections`,
-                alt_text: 'Active, idle and total pool connections over the alert window',
-              },
-              signal,
-            );
-            await done({ chart: up.fileId ?? 'uploaded' });
-            break;
-          } catch (e) {
-            if (!(e instanceof NotifyError && e.retryable) || attempt >= CHART_UPLOAD_ATTEMPTS || signal.aborted) throw e;
-            logger.info({ attempt, err: e.message }, 'pool chart upload failed; trying again');
-            await sleep(e.retryAfterMs ?? CHART_RETRY_BACKOFF_MS * attempt, signal);
-            aborted(signal);
-            // the failed attempt may have shared the file all the same (an answer lost on the way back)
-            const shared = await uploaded();
-            if (shared) {
-              await done({ chart: shared.id ?? 'uploaded' });
-              break;
+        verify = false;
+      }
+
+      if (!thread.permalink) {
+        aborted(signal);
+        const permalink = await inThread(thread, signal, () => api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal)).catch((e) => {
+          if (e instanceof SlackNotifyError && e.role === 'dead_message') throw new DeadThread(thread, e);
+          throw e;
+        });
+        if (permalink) thread = await patchThread(d.groupKey, { permalink });
+      }
+
+      // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
+      const resolved = d.status === 'resolved';
+      if (!steps.diagnostic) {
+        aborted(signal);
+        if (resolved && thread.diagnosticTs) {
+          await done({ diagnostic: 'skipped' });
+        } else {
+          const msg = logCuts(renderDiagnostic(model, { tag: runTag }), 'diagnostic', logger);
+          let updated = false;
+          if (thread.diagnosticTs && !thread.resolved) {
+            const diagnosticTs = thread.diagnosticTs;
+            try {
+              await inThread(thread, signal, () => api.update({ channel: thread.channel, ts: diagnosticTs, text: msg.text, blocks: msg.blocks }, signal));
+              updated = true;
+            } catch (e) {
+              if (!(e instanceof SlackNotifyError && e.role === 'dead_message')) throw e;
+              logger.warn({ code: e.code }, 'the earlier diagnostic cannot be updated; posting a new one');
             }
           }
+          if (updated) await done({ diagnostic: 'updated' });
+          else {
+            const r = await reply(msg);
+            thread = await patchThread(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
+            await done({ diagnostic: 'posted', change: true });
+          }
         }
-      } catch (e) {
-        if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
-        logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
-        await done({ chart: 'failed' });
       }
-    }
+      if (steps.diagnostic === 'updated' && !steps.change) {
+        aborted(signal);
+        const before = thread.shown ?? (await previousSnapshot(d));
+        const changes = before ? describeChanges(before, snapshot) : [];
+        await reply(logCuts(renderChangeReply(model, changes, { tag: runTag }), 'change', logger));
+        await done({ change: true });
+        thread = await patchThread(d.groupKey, { shown: snapshot });
+      }
 
-    return detailOf(thread);
+      // 2. The resolve: how long it lasted, in the thread.
+      if (resolved && !steps.resolve) {
+        aborted(signal);
+        await reply(renderResolveReply(model, lastedMs(d), { tag: runTag }));
+        await done({ resolve: true });
+        thread = await patchThread(d.groupKey, { resolved: true });
+      }
+
+      // 3. Our own parent shows the current status.
+      if (thread.own && !steps.parent) {
+        if (thread.parentRunId !== d.id) {
+          aborted(signal);
+          const msg = renderParent(model, resolved ? { endedAfterMs: lastedMs(d) } : {});
+          await api.update({ channel: thread.channel, ts: thread.ts, text: msg.text, blocks: msg.blocks }, signal).catch((e) => {
+            if (!(e instanceof SlackNotifyError && (e.role === 'dead_message' || e.role === 'archived'))) throw e;
+            logger.warn({ code: e.code }, 'the thread parent cannot be updated');
+          });
+        }
+        await done({ parent: true });
+      }
+
+      // 4. The incident channel: one summary per group, updated by later runs (and when the thread moved).
+      if (incident && incident !== thread.channel && !steps.incident) {
+        aborted(signal);
+        const msg = renderIncidentSummary(model, thread.permalink, { tag: tagOf(d.groupKey), ...(resolved ? { endedAfterMs: lastedMs(d) } : {}) });
+        let updated = false;
+        if (thread.incident) {
+          try {
+            await api.update({ channel: thread.incident.channel, ts: thread.incident.ts, text: msg.text, blocks: msg.blocks }, signal);
+            updated = true;
+          } catch (e) {
+            if (!(e instanceof SlackNotifyError && (e.role === 'dead_message' || e.role === 'archived' || e.role === 'channel_not_found'))) throw e;
+          }
+        }
+        if (!updated) {
+          const r = await onChannel(incident, signal, (id) => postOnce({ channel: id, oldest: oldestOf(d), msg }, recovering, signal, logger));
+          thread = await patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
+        }
+        await done({ incident: true });
+      }
+      // 5. The chart, into the thread, last (the least urgent): a rate limit or a Slack hiccup gets
+      // CHART_UPLOAD_ATTEMPTS tries; any other failure is logged and the run goes on without it.
+      const series = poolSeries(model);
+      if (config.chart && !resolved && series && steps.chart === undefined) {
+        aborted(signal);
+        const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
+        /** The chart's id when an earlier attempt (or an earlier run of this one) already shared it. */
+        const uploaded = async () =>
+          (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal))
+            .flatMap((m) => m.files ?? [])
+            .find((f) => f.name === filename);
+        try {
+          const earlier = recovering ? await uploaded() : undefined;
+          if (earlier) {
+            await done({ chart: earlier.id ?? 'uploaded' });
+            return detailOf(thread);
+          }
+          const png = await renderChart(series, {
+            title: `${d.alertname}: pool connections`,
+            alertStart: Date.parse(d.alert?.startsAt ?? ''),
+            timeoutMs: config.chartTimeoutMs,
+            signal,
+          });
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const up = await api.uploadFile(
+                {
+                  channel_id: thread.channel,
+                  thread_ts: thread.ts,
+                  file: png,
+                  filename,
+                  title: `${d.alertname}: pool connections`,
+                  alt_text: 'Active, idle and total pool connections over the alert window',
+                },
+                signal,
+              );
+              await done({ chart: up.fileId ?? 'uploaded' });
+              break;
+            } catch (e) {
+              if (!(e instanceof NotifyError && e.retryable) || attempt >= CHART_UPLOAD_ATTEMPTS || signal.aborted) throw e;
+              logger.info({ attempt, err: e.message }, 'pool chart upload failed; trying again');
+              await sleep(e.retryAfterMs ?? CHART_RETRY_BACKOFF_MS * attempt, signal);
+              aborted(signal);
+              // the failed attempt may have shared the file all the same (an answer lost on the way back)
+              const shared = await uploaded();
+              if (shared) {
+                await done({ chart: shared.id ?? 'uploaded' });
+                break;
+              }
+            }
+          }
+        } catch (e) {
+          if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
+          logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
+          await done({ chart: 'failed' });
+        }
+      }
+
+      return detailOf(thread);
+    }
   }
 
   function detailOf(thread: ThreadState): string {

@@ -35,6 +35,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import { SLACK_SCOPES } from '../../src/slack/constants';
 
 /** Slack's documented limits the fake enforces (docs/reference/slack.md; Block Kit reference). */
 export const SLACK_LIMITS = {
@@ -108,18 +109,8 @@ export const FAKE_METHOD_SCOPES: Readonly<Record<string, string | { public: stri
   'files.completeUploadExternal': 'files:write',
 };
 
-/** Every scope the fake knows; a token has them all unless `scopes` says otherwise. */
-export const FAKE_ALL_SCOPES = [
-  'chat:write',
-  'channels:history',
-  'groups:history',
-  'channels:read',
-  'groups:read',
-  'channels:join',
-  'files:write',
-  'commands',
-  'app_mentions:read',
-] as const;
+/** A token has the scopes the app's manifest grants (slack/manifest.yml = SLACK_SCOPES) unless `scopes` says otherwise. */
+export const FAKE_ALL_SCOPES: readonly string[] = SLACK_SCOPES;
 
 export interface FakeUpload {
   id: string;

@@ -24,6 +24,8 @@ const METHOD_SCOPES: Record<string, string[]> = {
   'chat.getPermalink': [],
   'conversations.history': ['channels:history', 'groups:history'],
   'conversations.replies': ['channels:history', 'groups:history'],
+  'conversations.list': ['channels:read', 'groups:read'],
+  'conversations.join': ['channels:join'],
   filesUploadV2: ['files:write'],
 };
 

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Diagnostic } from '../../src/core/diagnostic';
 import { NotifyError } from '../../src/core/notifier';
 import { withRetry } from '../../src/core/retry';
@@ -10,6 +7,7 @@ import { createSlackNotifier, pickPage, type ThreadState } from '../../src/slack
 import { SqliteStore } from '../../src/store/sqlite';
 import { FakeSlack, SlackFakeError, type FakeMessage } from '../fakes/slack';
 import { capturingLogger } from '../support/capture';
+import { tempStores } from './support';
 import { sampleDiagnostic, sampleGroup } from '../notifiers/sample';
 
 const ALERTS = 'C0ALERTS';
@@ -17,23 +15,18 @@ const INCIDENT = 'C0INCIDENT';
 const POLICY = { budgetMs: 20_000, maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 1_000 };
 
 let fake: FakeSlack;
-let dir: string;
-const stores: SqliteStore[] = [];
+const state = tempStores('slack');
 
 beforeEach(async () => {
   fake = await FakeSlack.start();
-  dir = mkdtempSync(join(tmpdir(), 'pagefirst-slack-'));
 });
 afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
+  await state.cleanup();
   await fake.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function openStore(): SqliteStore {
-  const s = SqliteStore.open(join(dir, 'state.db'));
-  stores.push(s);
-  return s;
+  return state.open();
 }
 
 function config(over: Record<string, unknown> = {}): SlackConfig {
@@ -126,8 +119,7 @@ describe('Slack notifier against the fake Slack', () => {
     expect(changeText).toContain('pool / active: 19 → 20');
 
     // Restart: a new store handle and notifier on the same file; a repeat lands in the same thread.
-    await store.close();
-    stores.splice(stores.indexOf(store), 1);
+    await state.close(store);
     store = openStore();
     notifier = createSlackNotifier(config(), { store });
     const third = rerun('run-3', 'webhook');
@@ -287,7 +279,11 @@ describe('Slack notifier against the fake Slack', () => {
 
   it.each([
     ['channel_not_found', () => ({ alertsChannel: 'C0NOPE' }), 'a channel the app can see'],
-    ['not_in_channel', () => (fake.addChannel('C0OUT', { member: false }), { alertsChannel: 'C0OUT' }), 'invite the Slack app'],
+    [
+      'not_in_channel',
+      () => (fake.addChannel('C0OUT', { member: false }), fake.scopes.delete('channels:join'), { alertsChannel: 'C0OUT', incidentChannel: undefined }),
+      'invite the Slack app',
+    ],
     ['invalid_auth', () => ({ token: 'xoxb-wrong' }), 'reinstall the app'],
     ['token_revoked', () => (fake.revokedTokens.add(fake.token), {}), 'reinstall the app'],
     ['is_archived', () => (fake.addChannel('C0OLD', { archived: true }), { alertsChannel: undefined, incidentChannel: 'C0OLD' }), 'unarchive'],

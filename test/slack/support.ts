@@ -1,4 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite';
 import type { FakeMessage, FakeSlack } from '../fakes/slack';
 import { testApp } from '../support/app';
 
@@ -132,4 +136,35 @@ export async function settled(t: T, n: number, timeoutMs = 15_000): Promise<void
 /** Our diagnostic messages (the header block) in a thread. */
 export function diagnostics(fake: FakeSlack, channel: string, ts: string): FakeMessage[] {
   return fake.replies(channel, ts).filter((m) => JSON.stringify(m.blocks ?? []).includes('"pf_header'));
+}
+
+/** SQLite state stores in a temp dir of their own, per test: `open()` in a test, `cleanup()` in afterEach closes them and removes the dir. */
+export function tempStores(prefix: string) {
+  let dir: string | undefined;
+  const stores: SqliteStore[] = [];
+  const where = () => (dir ??= mkdtempSync(join(tmpdir(), `pagefirst-${prefix}-`)));
+  return {
+    /** A store on the test's state file (the same file for every call in one test). */
+    open(): SqliteStore {
+      const s = SqliteStore.open(join(where(), 'state.db'));
+      stores.push(s);
+      return s;
+    },
+    /** Closes `s` (a restart: the next open() reads the same file). */
+    async close(s: SqliteStore): Promise<void> {
+      await s.close();
+      stores.splice(stores.indexOf(s), 1);
+    },
+    /** Closes `s` and deletes the state file: the next open() starts empty. */
+    async reset(s: SqliteStore): Promise<void> {
+      await s.close();
+      stores.splice(stores.indexOf(s), 1);
+      rmSync(join(where(), 'state.db'), { force: true });
+    },
+    async cleanup(): Promise<void> {
+      for (const s of stores.splice(0)) await s.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
+    },
+  };
 }
