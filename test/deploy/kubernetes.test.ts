@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,12 +6,14 @@ import { loadConfig } from '../../src/config';
 import { KUBERNETES_API_CALLS } from '../../src/sources/logs/kubernetes';
 import { auth, testApp } from '../support/app';
 import { check } from '../support/monitoring-tools';
+import { KUBE_TOOL_TIMEOUT_MS, kustomizeBuild, validateObjects, type KubeObject } from './kustomize';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIR = path.join(ROOT, 'deploy', 'kubernetes');
-const VALIDATE_TIMEOUT_MS = 60_000;
+const VALIDATE_TIMEOUT_MS = KUBE_TOOL_TIMEOUT_MS;
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+type Obj = KubeObject;
+const validate = validateObjects;
 
 const yamlDocs = (file: string): Obj[] =>
   parseAllDocuments(fs.readFileSync(path.join(DIR, file), 'utf8')).map((d) => {
@@ -50,39 +51,11 @@ function envFromSecret(): Record<string, string> {
   return env;
 }
 
-/** Validates objects against the Kubernetes / prometheus-operator schemas (test/deploy/kubernetes-validate.mjs, run by node: the packages are ESM-only). */
-function validate(objs: Obj[]): Promise<Array<string | null>> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [path.join(__dirname, 'kubernetes-validate.mjs')],
-      { cwd: ROOT, timeout: VALIDATE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err) return reject(new Error(`validator failed: ${stderr || err.message}`));
-        resolve(JSON.parse(stdout) as Array<string | null>);
-      },
-    );
-    child.stdin!.end(JSON.stringify(objs));
-  });
-}
-
-/** What `kubectl apply -k` would send: `kubectl kustomize` (Kustomize built into kubectl; offline, no cluster). */
-function kustomizeBuild(): Promise<Obj[]> {
-  const kubectl = '/usr/bin/kubectl';
-  if (!fs.existsSync(kubectl)) throw new Error(`${kubectl} is missing: it comes with this machine's image (Debian package kubectl)`);
-  return new Promise((resolve, reject) => {
-    execFile(kubectl, ['kustomize', DIR], { timeout: VALIDATE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`kubectl kustomize failed: ${stderr || err.message}`));
-      resolve(parseAllDocuments(stdout).map((d) => d.toJS() as Obj));
-    });
-  });
-}
-
 let tmp: string;
 let built: Obj[];
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pagefirst-kube-deploy-'));
-  built = await kustomizeBuild();
+  built = await kustomizeBuild(DIR);
 }, VALIDATE_TIMEOUT_MS);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
