@@ -7,6 +7,14 @@ export interface Admission {
   id: string;
   /** A repeat of a notification already admitted, or a re-run within the cool-down: no new run. */
   duplicate: boolean;
+  /** Joined a queued run of the same group instead of creating one (not a duplicate: its input counts). */
+  coalesced: boolean;
+  /**
+   * Until then (epoch ms, the pipeline's clock) the same request again joins run `id`; asked
+   * after it, it starts a new run. For a re-run: the end of `pipeline.rerunCooldownMs` from the
+   * request that started (or last joined) that run; for a webhook: `pipeline.cooldownMs`.
+   */
+  keyExpiresAt: number;
 }
 
 /**

@@ -28,7 +28,7 @@ const SEEN_NAMESPACE = 'slack_entry';
 export interface SlackEntryOptions {
   config: SlackConfig | undefined;
   pipeline: RunAdmitter;
-  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState' | 'getNotifierState'>;
   alertmanager?: AlertmanagerClient;
   /** The Slack client and channel directory built at start; built here when not given. */
   slack?: SlackRuntime;

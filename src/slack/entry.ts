@@ -4,7 +4,9 @@
  * an `app_mention` in an alert's thread. Each finds the alert group, records the message's
  * thread as the group's thread (an existing thread wins), and admits a run with trigger
  * 'slack' (the pipeline's re-run key and cool-down make ten clicks one run). Whoever asked gets
- * an ephemeral answer; nothing is posted to the channel except by the run's notifier.
+ * an ephemeral answer (for a request that joined a run: when it ran or that it runs, where its
+ * result is, and when a fresh run can be asked for; see joined.ts); nothing is posted to the
+ * channel except by the run's notifier.
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -18,6 +20,7 @@ import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { StateStore } from '../store/types';
 import { DIAGNOSE_CALLBACK_ID, RERUN_ACTION_ID } from './constants';
 import { escapeMrkdwn } from './render';
+import { joinedRunAnswer } from './joined';
 import { parseRerunValue, recogniseAlert, rerunOf } from './recognise';
 import { groupOfRecognised, groupOfRun, type Resolution } from './resolve';
 
@@ -29,7 +32,7 @@ const THREAD_PAGE = 200;
 export interface EntryDeps {
   config: Pick<SlackConfig, 'alertsChannel' | 'incidentChannel' | 'allowedChannels' | 'allowedUsers'>;
   pipeline: RunAdmitter;
-  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState'>;
+  store: Pick<StateStore, 'getRun' | 'groupKeyOf' | 'initNotifierState' | 'getNotifierState'>;
   alertmanager?: AlertmanagerClient;
   api: Pick<SlackApi, 'replies' | 'postEphemeral' | 'getPermalink'>;
   /** The configured channels' ids: Slack's payloads name channels by id, the config may by name. */
@@ -141,7 +144,7 @@ async function interaction(p: Interaction, answer: Answer, deps: EntryDeps, sign
     if (!ref) return unrecognised(answer, 'the button does not name a diagnostic');
     const r = await groupOfRun(ref, deps.store);
     if (!r.ok) return unrecognised(answer, r.reason);
-    return start(r, undefined, answer, deps, 'Re-running the diagnosis; the message updates in place and a reply says what changed.');
+    return start(r, undefined, answer, deps, signal, 'Re-running the diagnosis; the message updates in place and a reply says what changed.');
   }
   if (p.type === 'message_action') {
     if (p.callback_id !== DIAGNOSE_CALLBACK_ID) return 'ignored: not our shortcut';
@@ -152,7 +155,7 @@ async function interaction(p: Interaction, answer: Answer, deps: EntryDeps, sign
     const root = p.message.thread_ts ?? p.message.ts;
     const r = await resolveMessage(m, { channel, root, readThread: p.message.thread_ts !== undefined || (p.message.reply_count ?? 0) > 0 }, deps, signal);
     if (!r.ok) return unrecognised(answer, r.reason);
-    return start(r, { channel, ts: root }, answer, deps);
+    return start(r, { channel, ts: root }, answer, deps, signal);
   }
   return `ignored: interaction ${p.type}`;
 }
@@ -190,7 +193,7 @@ async function mentioned(
   }
   if (!r) r = { ok: false, reason: 'the thread’s first message does not name an alert I can recognise' };
   if (!r.ok) return unrecognised(answer, r.reason);
-  return start(r, { channel, ts: e.thread_ts }, answer, deps);
+  return start(r, { channel, ts: e.thread_ts }, answer, deps, signal);
 }
 
 /**
@@ -251,6 +254,7 @@ async function start(
   where: { channel: string; ts: string } | undefined,
   answer: Answer,
   deps: EntryDeps,
+  signal: AbortSignal,
   message?: string,
 ): Promise<string> {
   const { group } = r;
@@ -266,9 +270,10 @@ async function start(
   const elsewhere = thread && where && (thread.channel !== where.channel || thread.ts !== where.ts);
   const whereText = elsewhere ? ` This alert already has a thread${thread.permalink ? ` (${thread.permalink})` : ''}; the diagnostic goes there.` : '';
   const note = r.note ? `\n_${escapeMrkdwn(r.note)}._` : '';
-  const text = admitted.duplicate
-    ? `A diagnosis of ${describeGroup(group)} was just started (run \`${admitted.id}\`); its result goes into the thread.${whereText}${note}`
-    : `${message ?? `Diagnosing ${describeGroup(group)}; the diagnostic will appear in this thread.`}${whereText}${note}`;
+  const text =
+    admitted.duplicate || admitted.coalesced
+      ? `${await joinedRunAnswer(describeGroup(group), admitted, group.groupKey, deps, AbortSignal.any([signal, AbortSignal.timeout(ANSWER_TIMEOUT_MS)]))}${note}`
+      : `${message ?? `Diagnosing ${describeGroup(group)}; the diagnostic will appear in this thread.`}${whereText}${note}`;
   await answer(text).catch((e) => deps.logger.warn({ err: (e as Error).message }, 'could not answer the user in Slack'));
   return admitted.duplicate ? `duplicate of run ${admitted.id}` : `admitted run ${admitted.id}`;
 }

@@ -65,6 +65,11 @@ export function rememberThread(
   return store.initNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`, { channel: where.channel, ts: where.ts, own: false }, now);
 }
 
+/** The thread of `groupKey` as stored (its parent, our diagnostic message in it), or undefined. */
+export function threadOf(store: Pick<StateStore, 'getNotifierState'>, groupKey: string): Promise<ThreadState | undefined> {
+  return store.getNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`);
+}
+
 /** Steps a run has completed, as stored under `run:<runId>`. */
 interface RunSteps {
   /** An attempt began: a later one first looks for what an earlier one may have posted. */
@@ -200,7 +205,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
   const lock = keyedLock();
   const threadKey = (groupKey: string) => `thread:${groupKey}`;
   const runKey = (runId: string) => `run:${runId}`;
-  const getThread = (groupKey: string) => store.getNotifierState<ThreadState>(NOTIFIER, threadKey(groupKey));
+  const getThread = (groupKey: string) => threadOf(store, groupKey);
   const patchThread = async (groupKey: string, patch: Partial<ThreadState>): Promise<ThreadState> => {
     const next = { ...(await getThread(groupKey))!, ...patch };
     await store.setNotifierState(NOTIFIER, threadKey(groupKey), next, now());

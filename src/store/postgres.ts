@@ -229,9 +229,15 @@ export class PostgresStore implements StateStore {
 
   /** The rules of `admitBatch`, under the group's lock; the same steps as the SQLite store's admitOne. */
   private async admitOne(c: Queryable, req: AdmitRequest, fingerprints: Map<string, { groupKey: string; now: number }>): Promise<AdmitResult> {
-    const hit = (await c.query<{ run_id: string }>('SELECT run_id FROM idempotency WHERE key = $1 AND expires_at > $2', [req.idempotencyKey, req.now])).rows[0];
-    if (hit) return { id: hit.run_id, duplicate: true, coalesced: false };
+    const hit = (
+      await c.query<{ run_id: string; expires_at: string }>('SELECT run_id, expires_at FROM idempotency WHERE key = $1 AND expires_at > $2', [
+        req.idempotencyKey,
+        req.now,
+      ])
+    ).rows[0];
+    if (hit) return { id: hit.run_id, duplicate: true, coalesced: false, keyExpiresAt: Number(hit.expires_at) };
     const { group } = req;
+    const keyExpiresAt = req.keyExpiresAt;
     if (req.trigger === 'webhook') for (const a of group.alerts) fingerprints.set(a.fingerprint, { groupKey: group.groupKey, now: req.now });
     const input = JSON.stringify(group);
     const putKey = (runId: string) =>
@@ -251,7 +257,7 @@ export class PostgresStore implements StateStore {
           ((await c.query("UPDATE runs SET input = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'", [input, req.now, last.run_id])).rowCount ?? 0) ===
           1;
         await putKey(last.run_id);
-        return { id: last.run_id, duplicate: true, coalesced };
+        return { id: last.run_id, duplicate: true, coalesced, keyExpiresAt };
       }
     }
     // A claim may move the queued run on meanwhile (it does not take the group's admission lock):
@@ -266,7 +272,7 @@ export class PostgresStore implements StateStore {
     ).rows[0];
     if (joined) {
       await putKey(joined.id);
-      return { id: joined.id, duplicate: false, coalesced: true };
+      return { id: joined.id, duplicate: false, coalesced: true, keyExpiresAt };
     }
     await c.query(
       "INSERT INTO runs (id, group_key, alertname, status, trigger, state, notify, input, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8)",
@@ -279,7 +285,7 @@ export class PostgresStore implements StateStore {
         [group.groupKey, req.trigger, group.status, req.runId, req.groupCooldownUntil],
       );
     }
-    return { id: req.runId, duplicate: false, coalesced: false };
+    return { id: req.runId, duplicate: false, coalesced: false, keyExpiresAt };
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {

@@ -110,7 +110,9 @@ export class Store implements AlertHistory {
     if (path !== ':memory:') this.startCheckpointer(path);
     const db = this.db;
     this.stmts = {
-      keyGet: db.prepare<[string, number], { run_id: string }>('SELECT run_id FROM idempotency WHERE key = ? AND expires_at > ?'),
+      keyGet: db.prepare<[string, number], { run_id: string; expires_at: number }>(
+        'SELECT run_id, expires_at FROM idempotency WHERE key = ? AND expires_at > ?',
+      ),
       keyPut: db.prepare('INSERT OR REPLACE INTO idempotency (key, run_id, expires_at) VALUES (?, ?, ?)'),
       queuedOfGroup: db.prepare<[string, string, string], { id: string }>(
         "SELECT id FROM runs WHERE group_key = ? AND status = ? AND trigger = ? AND state = 'queued' ORDER BY created_at DESC LIMIT 1",
@@ -185,8 +187,9 @@ export class Store implements AlertHistory {
    */
   private admitOne(req: AdmitRequest): AdmitResult {
     const hit = this.stmts.keyGet.get(req.idempotencyKey, req.now);
-    if (hit) return { id: hit.run_id, duplicate: true, coalesced: false };
+    if (hit) return { id: hit.run_id, duplicate: true, coalesced: false, keyExpiresAt: hit.expires_at };
     const { group } = req;
+    const keyExpiresAt = req.keyExpiresAt;
     if (req.trigger === 'webhook') for (const a of group.alerts) this.stmts.groupPut.run(a.fingerprint, group.groupKey, req.now);
     const input = JSON.stringify(group);
     if (req.groupCooldownUntil !== undefined) {
@@ -194,19 +197,19 @@ export class Store implements AlertHistory {
       if (last && last.status === group.status && last.until > req.now) {
         const coalesced = this.stmts.runInputUpdateIfQueued.run(input, req.now, last.run_id).changes === 1;
         this.stmts.keyPut.run(req.idempotencyKey, last.run_id, req.keyExpiresAt);
-        return { id: last.run_id, duplicate: true, coalesced };
+        return { id: last.run_id, duplicate: true, coalesced, keyExpiresAt };
       }
     }
     const queued = this.stmts.queuedOfGroup.get(group.groupKey, group.status, req.trigger);
     if (queued) {
       this.stmts.runInputUpdate.run(input, req.notify ? 1 : 0, req.now, queued.id);
       this.stmts.keyPut.run(req.idempotencyKey, queued.id, req.keyExpiresAt);
-      return { id: queued.id, duplicate: false, coalesced: true };
+      return { id: queued.id, duplicate: false, coalesced: true, keyExpiresAt };
     }
     this.stmts.runInsert.run(req.runId, group.groupKey, req.alertname, group.status, req.trigger, req.notify ? 1 : 0, input, req.now, req.now);
     this.stmts.keyPut.run(req.idempotencyKey, req.runId, req.keyExpiresAt);
     if (req.groupCooldownUntil !== undefined) this.stmts.cooldownPut.run(group.groupKey, req.trigger, group.status, req.runId, req.groupCooldownUntil);
-    return { id: req.runId, duplicate: false, coalesced: false };
+    return { id: req.runId, duplicate: false, coalesced: false, keyExpiresAt };
   }
 
   /** The run, or undefined. */

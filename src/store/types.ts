@@ -40,6 +40,12 @@ export interface AdmitResult {
   duplicate: boolean;
   /** Joined a queued run of the same group and status instead of creating one. */
   coalesced: boolean;
+  /**
+   * Until then (epoch ms) this request again is a duplicate of `id`: for a duplicate, the expiry
+   * of the live key it matched (set by the request that stored it); otherwise this request's own
+   * `keyExpiresAt`. For a re-run it is the end of the re-run cool-down: asked after it, a new run.
+   */
+  keyExpiresAt: number;
 }
 
 /**

@@ -300,6 +300,7 @@ export class FakeSlack {
   private readonly failures = new Map<string, Failure[]>();
   private readonly lostAnswers = new Map<string, Failure[]>();
   private readonly failWindows: Array<{ method: string; until: number; failure: Failure }> = [];
+  private readonly holds = new Map<string, Array<{ arrived: () => void; released: Promise<void> }>>();
   private seq = 0;
   private fileSeq = 0;
 
@@ -419,6 +420,21 @@ export class FakeSlack {
     this.failWindows.push({ method, until: Date.now() + ms, failure });
   }
 
+  /**
+   * The next call of `method` is answered only once `release()` is called, as a slow Slack
+   * answers late; `reached` resolves when that call has arrived (the caller is waiting on it).
+   */
+  hold(method: string): { reached: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((r) => (arrived = r));
+    const released = new Promise<void>((r) => (release = r));
+    const list = this.holds.get(method) ?? [];
+    list.push({ arrived, released });
+    this.holds.set(method, list);
+    return { reached, release };
+  }
+
   /** A response_url for an interaction payload; what is POSTed to it lands in `responses`. */
   responseUrl(id = `R${++this.seq}`): string {
     return `${this.origin}/response/${id}`;
@@ -525,6 +541,11 @@ export class FakeSlack {
     args: Record<string, unknown>,
     headers: Record<string, string | string[] | undefined>,
   ): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
+    const held = this.holds.get(method)?.shift();
+    if (held) {
+      held.arrived();
+      await held.released;
+    }
     const time = Date.now();
     const recorded = { ...args };
     delete recorded.token;

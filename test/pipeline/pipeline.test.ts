@@ -48,7 +48,7 @@ describe('Pipeline', () => {
       fixtureGroup((p) => (p.receiver = 'ha-peer')),
       'webhook',
     );
-    expect(b).toEqual({ id: a.id, duplicate: true, coalesced: false });
+    expect(b).toEqual({ id: a.id, duplicate: true, coalesced: false, keyExpiresAt: a.keyExpiresAt });
     await new Promise((r) => setTimeout(r, 20));
     expect(rec.calls).toHaveLength(1);
     expect((await metrics.duplicates.get()).values[0]!.value).toBe(1);
@@ -60,9 +60,11 @@ describe('Pipeline', () => {
     const t = testPipeline({ enrichers: [fast], notifiers: [rec.notifier], config: { cooldownMs: 1000 } });
     (t.pipeline as any).now = () => now;
     const a = await t.pipeline.admit(fixtureGroup(), 'webhook');
+    // the repeat stops being a duplicate one cool-down after the first (epoch ms of the pipeline's clock)
+    expect(a.keyExpiresAt).toBe(1_001_000);
     await t.pipeline.wait(a.id);
     now += 999;
-    expect((await t.pipeline.admit(fixtureGroup(), 'webhook')).duplicate).toBe(true);
+    expect(await t.pipeline.admit(fixtureGroup(), 'webhook')).toMatchObject({ duplicate: true, keyExpiresAt: 1_001_000 });
     now += 2;
     const c = await t.pipeline.admit(fixtureGroup(), 'webhook');
     expect(c.duplicate).toBe(false);
@@ -76,13 +78,19 @@ describe('Pipeline', () => {
     const { pipeline, store } = testPipeline({ enrichers: [fast], notifiers: [rec.notifier] });
     const [first, second] = await Promise.all([pipeline.admit(fixtureGroup(), 'webhook'), pipeline.admit(withAlert('aa01'), 'webhook')]);
     // both in one event-loop turn: the second joined the queued first run and brought its alerts
-    expect(second).toEqual({ id: first.id, duplicate: true, coalesced: true });
+    expect(second).toEqual({ id: first.id, duplicate: true, coalesced: true, keyExpiresAt: expect.any(Number) });
     const d = await pipeline.wait(first.id);
     expect(d.fingerprints).toEqual(['e214ec06c8c5d0da', 'aa01']);
     // after the run started, a newer notification is absorbed without a run
-    expect(await pipeline.admit(withAlert('aa02'), 'webhook')).toEqual({ id: first.id, duplicate: true, coalesced: false });
-    // a retry of that notification is a duplicate by its key
-    expect(await pipeline.admit(withAlert('aa02'), 'webhook')).toEqual({ id: first.id, duplicate: true, coalesced: false });
+    const absorbed = await pipeline.admit(withAlert('aa02'), 'webhook');
+    expect(absorbed).toEqual({ id: first.id, duplicate: true, coalesced: false, keyExpiresAt: expect.any(Number) });
+    // a retry of that notification is a duplicate by its key, until the key's expiry
+    expect(await pipeline.admit(withAlert('aa02'), 'webhook')).toEqual({
+      id: first.id,
+      duplicate: true,
+      coalesced: false,
+      keyExpiresAt: absorbed.keyExpiresAt,
+    });
     // a resolve is a new run
     const resolved = await pipeline.admit(
       fixtureGroup((p) => {
@@ -119,7 +127,7 @@ describe('Pipeline', () => {
     const third = await pipeline.admit(withAlert('aa02'), 'webhook');
     expect(second.duplicate).toBe(false);
     expect(second.id).not.toBe(first.id);
-    expect(third).toEqual({ id: second.id, duplicate: false, coalesced: true });
+    expect(third).toEqual({ id: second.id, duplicate: false, coalesced: true, keyExpiresAt: expect.any(Number) });
     release();
     const d2 = await pipeline.wait(second.id);
     await pipeline.wait(first.id);

@@ -23,6 +23,7 @@ import {
   signed,
   slackRuns,
   sleep,
+  slackTestConfig,
   type T,
 } from './support';
 
@@ -40,20 +41,7 @@ let am: AlertmanagerServer;
 let t: T;
 
 function slackConfig(over: Record<string, unknown> = {}) {
-  return {
-    token: fake.token,
-    apiUrl: fake.url,
-    alertsChannel: ALERTS,
-    incidentChannel: INCIDENT,
-    signingSecret: SECRET,
-    threadSearchWaitMs: 300,
-    threadSearchPollMs: 50,
-    channelIntervalMs: 0,
-    chart: false,
-    timeoutMs: 2_000,
-    retries: 0,
-    ...over,
-  };
+  return slackTestConfig(fake, over);
 }
 
 async function app(over: { slack?: Record<string, unknown>; server?: Record<string, unknown>; alertmanager?: boolean } = {}): Promise<T> {

@@ -32,6 +32,24 @@ export function form(payload: unknown): string {
 export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 export const JSON_CT = { 'content-type': 'application/json' };
 
+/** A `slack` config against `fake`, quick to search and pace, no chart, no client retries; `over` wins. */
+export function slackTestConfig(fake: FakeSlack, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    token: fake.token,
+    apiUrl: fake.url,
+    alertsChannel: ALERTS,
+    incidentChannel: INCIDENT,
+    signingSecret: SECRET,
+    threadSearchWaitMs: 300,
+    threadSearchPollMs: 50,
+    channelIntervalMs: 0,
+    chart: false,
+    timeoutMs: 2_000,
+    retries: 0,
+    ...over,
+  };
+}
+
 /** POSTs a signed interaction payload. */
 export function interact(t: T, payload: unknown, extra: Record<string, string> = {}) {
   const body = form(payload);

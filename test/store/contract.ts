@@ -68,12 +68,13 @@ export function storeContract(target: ContractTarget): void {
   });
 
   describe('admit', () => {
-    test('a live key is a duplicate of its run, an expired key is not', async () => {
+    test('a live key is a duplicate of its run until the expiry its first request set; an expired key is not', async () => {
       const s = await open();
-      expect(await s.admit(admitReq('r1', 'k', 1000))).toEqual({ id: 'r1', duplicate: false, coalesced: false });
+      expect(await s.admit(admitReq('r1', 'k', 1000))).toEqual({ id: 'r1', duplicate: false, coalesced: false, keyExpiresAt: 2000 });
       await s.setState('r1', 'done');
-      expect(await s.admit(admitReq('r2', 'k', 1500))).toEqual({ id: 'r1', duplicate: true, coalesced: false });
-      expect(await s.admit(admitReq('r3', 'k', 2001))).toEqual({ id: 'r3', duplicate: false, coalesced: false });
+      // the duplicate says until when the key it matched lives (not its own request's 2500)
+      expect(await s.admit(admitReq('r2', 'k', 1500))).toEqual({ id: 'r1', duplicate: true, coalesced: false, keyExpiresAt: 2000 });
+      expect(await s.admit(admitReq('r3', 'k', 2001))).toEqual({ id: 'r3', duplicate: false, coalesced: false, keyExpiresAt: 3001 });
       expect((await s.getRun('r3'))!.state).toBe('queued');
       expect(await s.getRun('r2')).toBeUndefined();
     });
@@ -86,13 +87,13 @@ export function storeContract(target: ContractTarget): void {
         p.commonAnnotations = { summary: 'newer input' };
       });
       await s.admit(admitReq('r1', 'k1', 1000, first, { notify: false }));
-      expect(await s.admit(admitReq('r2', 'k2', 1100, newer))).toEqual({ id: 'r1', duplicate: false, coalesced: true });
+      expect(await s.admit(admitReq('r2', 'k2', 1100, newer))).toEqual({ id: 'r1', duplicate: false, coalesced: true, keyExpiresAt: 2100 });
       const run = (await s.getRun('r1'))!;
       expect(run.group.commonAnnotations).toEqual({ summary: 'newer input' });
       expect(run.notify).toBe(true);
       expect(await s.getRun('r2')).toBeUndefined();
       // its key now names the run it joined
-      expect(await s.admit(admitReq('r3', 'k2', 1200, newer))).toEqual({ id: 'r1', duplicate: true, coalesced: false });
+      expect(await s.admit(admitReq('r3', 'k2', 1200, newer))).toEqual({ id: 'r1', duplicate: true, coalesced: false, keyExpiresAt: 2100 });
       // another status is another run
       expect((await s.admit(admitReq('r4', 'k4', 1300, groupNamed('g1', 'resolved')))).id).toBe('r4');
     });
@@ -107,24 +108,24 @@ export function storeContract(target: ContractTarget): void {
           fixtureGroup((p) => ((p.groupKey = 'g1'), (p.commonAnnotations = { summary }))),
           { groupCooldownUntil: now + 10_000, keyExpiresAt: now + 10_000 },
         );
-      expect(await s.admit(cool('r1', 'k1', 1000, 'a'))).toEqual({ id: 'r1', duplicate: false, coalesced: false });
-      expect(await s.admit(cool('r2', 'k2', 2000, 'b'))).toEqual({ id: 'r1', duplicate: true, coalesced: true });
+      expect(await s.admit(cool('r1', 'k1', 1000, 'a'))).toEqual({ id: 'r1', duplicate: false, coalesced: false, keyExpiresAt: 11_000 });
+      expect(await s.admit(cool('r2', 'k2', 2000, 'b'))).toEqual({ id: 'r1', duplicate: true, coalesced: true, keyExpiresAt: 12_000 });
       expect((await s.getRun('r1'))!.group.commonAnnotations).toEqual({ summary: 'b' });
       const claimed = await s.claimNext(60_000);
       expect(claimed!.run.id).toBe('r1');
-      expect(await s.admit(cool('r3', 'k3', 3000, 'c'))).toEqual({ id: 'r1', duplicate: true, coalesced: false });
+      expect(await s.admit(cool('r3', 'k3', 3000, 'c'))).toEqual({ id: 'r1', duplicate: true, coalesced: false, keyExpiresAt: 13_000 });
       expect((await s.getRun('r1'))!.group.commonAnnotations).toEqual({ summary: 'b' });
       // after the cool-down, a new run
-      expect(await s.admit(cool('r4', 'k4', 12_000, 'd'))).toEqual({ id: 'r4', duplicate: false, coalesced: false });
+      expect(await s.admit(cool('r4', 'k4', 12_000, 'd'))).toEqual({ id: 'r4', duplicate: false, coalesced: false, keyExpiresAt: 22_000 });
     });
 
     test('a batch answers each request in order, the later ones seeing the earlier', async () => {
       const s = await open();
       const r = await s.admitBatch([admitReq('a', 'k1', 1000), admitReq('b', 'k1', 1000), admitReq('c', 'k3', 1000, groupNamed('g2'))]);
       expect(r).toEqual([
-        { id: 'a', duplicate: false, coalesced: false },
-        { id: 'a', duplicate: true, coalesced: false },
-        { id: 'c', duplicate: false, coalesced: false },
+        { id: 'a', duplicate: false, coalesced: false, keyExpiresAt: 2000 },
+        { id: 'a', duplicate: true, coalesced: false, keyExpiresAt: 2000 },
+        { id: 'c', duplicate: false, coalesced: false, keyExpiresAt: 2000 },
       ]);
       expect(await s.admitBatch([])).toEqual([]);
     });

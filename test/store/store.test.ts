@@ -46,10 +46,10 @@ describe('Store', () => {
 
   test('admit: a live key is a duplicate, an expired key is not', () => {
     const s = new Store(':memory:');
-    expect(s.admit(admitReq('r1', 'k', 1000))).toEqual({ id: 'r1', duplicate: false, coalesced: false });
+    expect(s.admit(admitReq('r1', 'k', 1000))).toEqual({ id: 'r1', duplicate: false, coalesced: false, keyExpiresAt: 2000 });
     s.setState('r1', 'done');
-    expect(s.admit(admitReq('r2', 'k', 1500))).toEqual({ id: 'r1', duplicate: true, coalesced: false });
-    expect(s.admit(admitReq('r3', 'k', 2001))).toEqual({ id: 'r3', duplicate: false, coalesced: false });
+    expect(s.admit(admitReq('r2', 'k', 1500))).toEqual({ id: 'r1', duplicate: true, coalesced: false, keyExpiresAt: 2000 });
+    expect(s.admit(admitReq('r3', 'k', 2001))).toEqual({ id: 'r3', duplicate: false, coalesced: false, keyExpiresAt: 3001 });
   });
 
   test('purge removes finished runs and keys past the retention, never unfinished runs', () => {
