@@ -24,7 +24,7 @@ test('lock: one diagnostic in the thread, lock_contention first, naming the root
   const holder = holders[0]!.pid;
   expect(waiters.every((w) => w.blockers.length > 0)).toBe(true);
   // Named for certain (the enricher lists root blockers first), not inferred as "probable".
-  expect(d.causes[0]!.evidence[0]).toMatch(new RegExp(`^root blocker pid ${holder} `));
+  expect(d.causes[0]!.evidence[0]).toMatch(new RegExp(`^root blocker on "[^"]+": session pid ${holder} `));
   expect(d.causes[0]!.actions.join('\n')).toContain(`pg_terminate_backend(${holder})`);
   expect(d.causes.find((c) => c.id === 'slow_queries' || c.id === 'connection_leak')).toBeUndefined();
   expect(got.text).toContain(String(holder));

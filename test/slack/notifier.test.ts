@@ -385,7 +385,10 @@ describe('Slack notifier against the fake Slack', () => {
     await notifier.notify(d, ctx(d));
     const times = fake.calls.filter((c) => ['chat.postMessage', 'chat.update'].includes(c.method)).map((c) => c.time);
     expect(times.length).toBe(2);
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(950);
+    // Arrival times at the fake: the pacer spaces the sends a second apart, and the first request
+    // can reach the fake late on a loaded machine (63 ms seen at load 15), which shortens the gap
+    // the fake sees by as much. A message sent with no pacing at all arrives within a few ms.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(750);
   });
 
   it('an abort stops the delivery with a retryable error', async () => {
