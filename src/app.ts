@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Server as TlsServer } from 'node:tls';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type RawServerDefault } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema';
@@ -11,6 +12,7 @@ import { compileRoutes } from './pipeline/compile';
 import { Pipeline } from './pipeline/pipeline';
 import { installBodyHandling } from './http/errors';
 import { registerEndpoints } from './http/endpoints';
+import { createTlsReloader, httpsServerOptions, loadTlsMaterial, logHandshakeFailures, type TlsReloader } from './http/tls';
 import { registerSlackEntryPoints } from './slack/endpoints';
 import { startSlack } from './slack/start';
 import { createSourceClients, type SourceClients } from './sources';
@@ -36,6 +38,8 @@ export interface Service {
   pipeline: Pipeline;
   store: StateStore;
   metrics: Metrics;
+  /** With `server.tls`: reloads its files into the listener (what SIGHUP calls). */
+  tls?: TlsReloader;
 }
 
 const PURGE_INTERVAL_MS = 60 * 60_000;
@@ -46,12 +50,14 @@ function connectionsCheckMs(server: Config['server']): number {
 }
 
 /**
- * Builds the receiver from a parsed config: opens the store (rejects with StoreError when it is
+ * Builds the receiver from a parsed config: reads `server.tls`'s files first (rejects with
+ * TlsFileError when one is unusable, before anything is opened), opens the store (rejects with StoreError when it is
  * unusable, StoreUnavailableError when its database cannot be reached), creates the source clients, routes, notifiers and pipeline, and registers the HTTP
  * routes. Nothing listens and no run starts until the caller says so (`listen`, `pipeline.resume()`).
  * `app.close()` drains runs in flight (up to `pipeline.shutdownGraceMs`) and closes every client.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<Service> {
+  const tlsMaterial = config.server.tls ? await loadTlsMaterial(config.server.tls) : undefined;
   const store: StateStore = deps.store instanceof Store ? new SqliteStore(deps.store) : (deps.store ?? (await openStore(config.state)));
   const clients = deps.clients ?? createSourceClients(config.sources);
   const metrics = createMetrics();
@@ -77,7 +83,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     now: deps.now,
   });
 
-  const app = Fastify({
+  // Node checks the headers and request deadlines only every connectionsCheckingInterval
+  // (default 30 s): without a shorter one a slow-loris client holds a socket ~30 s past them.
+  const httpOptions = { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: connectionsCheckMs(config.server) };
+  // https.Server hands routes the same IncomingMessage/ServerResponse as http.Server, but Fastify's
+  // types give `https` a distinct instance type that every route module would then carry: hence the cast.
+  const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // Our own lines say what each request did ("notification admitted", 4xx reasons); no access log.
     logController: new LogController({ disableRequestLogging: true }),
@@ -85,13 +96,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     requestTimeout: config.server.requestTimeoutMs,
     connectionTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    // Node checks the headers and request deadlines only every connectionsCheckingInterval
-    // (default 30 s): without a shorter one a slow-loris client holds a socket ~30 s past them.
-    http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: connectionsCheckMs(config.server) },
+    http: httpOptions,
+    // With `https` Fastify calls https.createServer(options.https) and ignores `http`
+    // (fastify lib/server.js getServerInstance), so the HTTP deadlines go in here too.
+    ...(config.server.tls && tlsMaterial ? { https: { ...httpsServerOptions(config.server.tls, tlsMaterial), ...httpOptions } } : {}),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: false,
-  });
+  } as FastifyHttpOptions<RawServerDefault>);
+  let tls: TlsReloader | undefined;
+  if (config.server.tls && tlsMaterial) {
+    const server = app.server as unknown as TlsServer;
+    tls = createTlsReloader({ config: config.server.tls, server, logger: deps.logger, initial: tlsMaterial });
+    logHandshakeFailures(server, deps.logger);
+    for (const w of tlsMaterial.warnings) deps.logger.warn(w);
+  }
   installBodyHandling(app);
   await app.register(rateLimit, { global: false });
   let closing = false;
@@ -140,5 +159,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
     await clients.close();
     if (!deps.store) await store.close();
   });
-  return { app, pipeline, store, metrics };
+  return { app, pipeline, store, metrics, ...(tls ? { tls } : {}) };
 }

@@ -3,8 +3,13 @@ import { ConfigError, configPathFrom, loadConfig } from './config';
 import { createLogger, createRedactor, secretsOf } from './logger';
 import { StoreError } from './store/store';
 import { SlackChannelConfigError } from './slack/channels';
+import { TlsFileError } from './http/tls';
 
-/** Entry point: load the config once, build the app, listen, resume unfinished runs, drain on SIGTERM/SIGINT. */
+/**
+ * Entry point: load the config once, build the app, listen, resume unfinished runs, drain on
+ * SIGTERM/SIGINT; with `server.tls`, reload its files on SIGHUP (without it, SIGHUP keeps Node's
+ * default: the process ends).
+ */
 async function main(): Promise<void> {
   let config;
   try {
@@ -24,6 +29,12 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof StoreError) {
       logger.fatal({ err: e.message }, 'cannot start: state store unusable');
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    if (e instanceof TlsFileError) {
+      // never plain HTTP instead: Alertmanager is configured for https:// and the files must be fixed
+      logger.fatal({ err: e.message, key: e.key, path: e.path }, 'cannot start: a server.tls file is not usable');
       process.stderr.write(`${e.message}\n`);
       process.exit(1);
     }
@@ -55,8 +66,24 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const tls = service.tls;
+  if (tls) {
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      logger.info({ signal: 'SIGHUP' }, 'reloading the server.tls files');
+      void tls.reload();
+    });
+  }
   const address = await service.app.listen({ host, port: config.server.port });
-  logger.info({ address, state: service.store.where, stateStore: service.store.kind }, 'listening');
+  logger.info(
+    {
+      address,
+      state: service.store.where,
+      stateStore: service.store.kind,
+      ...(tls ? { tls: tls.current(), mutualTls: config.server.tls?.clientCaFile !== undefined } : {}),
+    },
+    'listening',
+  );
   if (!stopping) void service.pipeline.resume();
 }
 

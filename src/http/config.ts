@@ -1,5 +1,23 @@
 import { z } from 'zod';
 
+/**
+ * `server.tls`: serve HTTPS instead of HTTP. Paths to PEM files, read at start (a missing,
+ * unreadable or malformed file, or a key that does not match the certificate, stops the start)
+ * and again on SIGHUP (a bad file then keeps the certificate in use). See src/http/tls.ts.
+ */
+export const serverTlsConfigSchema = z.strictObject({
+  /** The server certificate, PEM; intermediates may follow it in the same file (leaf first). */
+  certFile: z.string().min(1),
+  /** The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted: there is no passphrase setting. */
+  keyFile: z.string().min(1),
+  /**
+   * CA certificates (PEM, one or more) that sign client certificates. Set, it turns on mutual TLS:
+   * a client must present a certificate chaining to one of them, else the handshake is refused.
+   */
+  clientCaFile: z.string().min(1).optional(),
+});
+export type ServerTlsConfig = z.infer<typeof serverTlsConfigSchema>;
+
 /** `server`: where and how the HTTP server listens. */
 export const serverConfigSchema = z.strictObject({
   host: z.string().min(1).optional(),
@@ -20,5 +38,7 @@ export const serverConfigSchema = z.strictObject({
   keepAliveTimeoutMs: z.number().int().positive().default(5_000),
   /** Requests per minute per client on /enrich and the Slack endpoints. */
   rateLimitPerMinute: z.number().int().positive().default(60),
+  /** HTTPS (and with `clientCaFile`, mutual TLS) on the listener; absent, plain HTTP. */
+  tls: serverTlsConfigSchema.optional(),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

@@ -22,13 +22,28 @@ receivers:
 
 /**
  * A config that sends every group to one webhook (our receiver's `POST /webhook`), fast timers,
- * optionally with `Authorization: Bearer <token>`.
+ * optionally with `Authorization: Bearer <token>` and a `tls_config` (the CA to trust, and a client
+ * certificate and key to present: prometheus/common `config/http_config.go`, type TLSConfig,
+ * `ca_file`, `cert_file`, `key_file`; prometheus.io/docs/alerting/latest/configuration/#tls_config).
  */
 export function webhookAlertmanagerConfig(
   url: string,
-  opts: { bearerToken?: string; groupBy?: string[]; groupWait?: string; groupInterval?: string; repeatInterval?: string; sendResolved?: boolean } = {},
+  opts: {
+    bearerToken?: string;
+    tls?: { caFile: string; certFile?: string; keyFile?: string };
+    groupBy?: string[];
+    groupWait?: string;
+    groupInterval?: string;
+    repeatInterval?: string;
+    sendResolved?: boolean;
+  } = {},
 ): string {
-  const auth = opts.bearerToken ? `\n        http_config:\n          authorization:\n            credentials: ${JSON.stringify(opts.bearerToken)}` : '';
+  const tls = opts.tls
+    ? `\n          tls_config:\n            ca_file: ${JSON.stringify(opts.tls.caFile)}` +
+      (opts.tls.certFile ? `\n            cert_file: ${JSON.stringify(opts.tls.certFile)}\n            key_file: ${JSON.stringify(opts.tls.keyFile)}` : '')
+    : '';
+  const authorization = opts.bearerToken ? `\n          authorization:\n            credentials: ${JSON.stringify(opts.bearerToken)}` : '';
+  const auth = authorization || tls ? `\n        http_config:${authorization}${tls}` : '';
   return `route:
   receiver: pagefirst
   group_by: ${JSON.stringify(opts.groupBy ?? ['alertname'])}

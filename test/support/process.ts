@@ -43,7 +43,7 @@ export async function startServer(args: string[], env: Record<string, string>, t
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not listen within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = () => {
-      const m = out.match(/"address":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/);
+      const m = out.match(/"address":"(https?:\/\/[^"]+)"[^\n]*"msg":"listening"/);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
