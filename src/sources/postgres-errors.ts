@@ -35,7 +35,7 @@
  */
 
 /** How a database could not be queried; mirrors PgDatabaseEvidence['failure']['kind']. */
-export type PgFailureKind = 'too_many_clients' | 'auth' | 'unreachable' | 'timeout' | 'circuit_open' | 'error';
+export type PgFailureKind = 'too_many_clients' | 'auth' | 'unreachable' | 'timeout' | 'busy' | 'circuit_open' | 'error';
 
 /** Why our own connection was refused although the database may be fine: a monitoring configuration problem. */
 export type MonitoringRefusal =

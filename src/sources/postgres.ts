@@ -88,7 +88,7 @@ export interface PostgresGuard {
    * statistics views) with statement_timeout, lock_timeout and
    * idle_in_transaction_session_timeout set LOCAL, then commits. Bounded by `signal` and by the
    * source's `timeoutMs` (queueing included). Throws PostgresSourceError (kind too_many_clients /
-   * auth / unreachable / timeout / circuit_open / error; `refusal` for a monitoring
+   * auth / unreachable / timeout / busy / circuit_open / error; `refusal` for a monitoring
    * configuration problem, `pooler` where a pooler answered), or the signal's reason when the
    * caller aborted; after an abort the caller is released at once while the guard cancels the
    * query and cleans up.
@@ -535,7 +535,7 @@ WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND application_name = $2
       try {
         await mutex.acquire(signal);
       } catch (e) {
-        if (timedOut()) throw new PostgresSourceError(`waited ${config.timeoutMs} ms for the connection (other runs hold it)`, 'timeout');
+        if (timedOut()) throw new PostgresSourceError(`waited ${config.timeoutMs} ms for the connection (other runs hold it)`, 'busy');
         throw e;
       }
       clearTimeout(idleTimer);

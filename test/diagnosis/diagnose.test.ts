@@ -408,6 +408,13 @@ describe('database failures are told apart', () => {
     expect(find(causes, 'database_unavailable')).toBeUndefined();
   });
 
+  test('our one connection held by other runs for the whole deadline (busy) says nothing about the database', () => {
+    const causes = diagnose(failing({ kind: 'busy', message: 'waited 5000 ms for the connection (other runs hold it)' }), f.group);
+    expect(find(causes, 'database_unavailable')).toBeUndefined();
+    // the same wait read as the database's own timeout would be "unavailable"
+    expect(find(diagnose(failing({ kind: 'timeout', message: 'no answer within 5000 ms' }), f.group), 'database_unavailable')).toBeDefined();
+  });
+
   test('a timeout points at a hung server', () => {
     const c = find(diagnose(failing({ kind: 'timeout', message: 'timeout after 5000 ms' }), f.group), 'database_unavailable')!;
     expect(c.actions.join('\n')).toContain('hung or overloaded');

@@ -146,7 +146,11 @@ const counts = z.record(z.string(), z.number());
 
 /** Why a database could not be queried. */
 export const pgFailureSchema = z.object({
-  kind: z.enum(['too_many_clients', 'auth', 'unreachable', 'timeout', 'circuit_open', 'error']),
+  /**
+   * `busy`: our single connection to this database stayed held by other runs for the whole
+   * deadline, so it was not read: a limit of ours, which says nothing about the database.
+   */
+  kind: z.enum(['too_many_clients', 'auth', 'unreachable', 'timeout', 'busy', 'circuit_open', 'error']),
   message: z.string(),
   sqlstate: z.string().optional(),
   /**

@@ -17,7 +17,8 @@ import { databaseSections, summaryOf } from './sections';
  * - Every failure to reach or query ONE database is evidence, not an error: the database's
  *   entry says `reachable: false` (or true when the failure came after connecting) and
  *   `failure.kind`: `too_many_clients` (the refusal is the diagnosis' evidence),
- *   `unreachable`, `timeout`, `auth`, `circuit_open` (not tried: the breaker is open; `sqlstate`
+ *   `unreachable`, `timeout`, `busy` (our one connection stayed held by other runs: not read),
+ *   `auth`, `circuit_open` (not tried: the breaker is open; `sqlstate`
  *   is the last failure's) or `error`; the status stays `ok` and a text section says it plainly.
  * - The enricher itself only fails when its own deadline / the run's budget aborts it (status
  *   `timeout`, from the pipeline), and is `skipped` when no database is configured.

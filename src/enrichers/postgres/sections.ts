@@ -28,6 +28,7 @@ const FAILURE_TEXT: Record<NonNullable<PgDatabaseEvidence['failure']>['kind'], s
     'The database refused our single monitoring connection because its connection slots are used up. That refusal is itself evidence: the database is at its connection limit.',
   unreachable: 'Nothing answered at the configured address: the database is down, restarting or not reachable from here.',
   timeout: 'The database did not answer in time.',
+  busy: 'Not read: our single monitoring connection to it was busy with other diagnoses for the whole deadline (we never open a second one). This says nothing about the database.',
   auth: "The database rejected the monitoring role's credentials: check sources.postgres (this says nothing about the database's health).",
   circuit_open: 'Not tried: the previous attempts failed, so we wait before trying again rather than add load.',
   error: 'The investigation failed.',
