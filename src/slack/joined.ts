@@ -13,13 +13,15 @@ import type { Admission } from '../core/runs';
 import type { RunRecord, StateStore } from '../store/types';
 import type { SlackApi } from './client';
 import { threadOf, type ThreadState } from './notifier';
-import { escapeMrkdwn } from './render';
+import { clip, escapeMrkdwn, slackLink } from './render';
 
 export interface JoinedRunDeps {
   store: Pick<StateStore, 'getRun' | 'getNotifierState'>;
   api: Pick<SlackApi, 'getPermalink'>;
 }
 
+/** Characters of a notifier's outcome detail quoted in an answer (it is redacted already; the rest is in the Diagnostic). */
+const DETAIL_CHARS = 200;
 /** The notifier whose outcome says whether the run's result went to Slack (src/slack/notifier.ts's name). */
 const SLACK_NOTIFIER = 'slack';
 
@@ -65,18 +67,19 @@ function running(run: RunRecord): boolean {
 async function resultOf(d: Diagnostic, thread: ThreadState | undefined, api: JoinedRunDeps['api'], signal: AbortSignal): Promise<string> {
   const slack = d.notifications.find((n) => n.notifier === SLACK_NOTIFIER);
   if (!slack) return `its route posts nothing to Slack, so its result is only at \`GET /diagnostics/${d.id}\``;
-  if (slack.status !== 'sent') return `its result did not reach Slack (${slack.status}); it is at \`GET /diagnostics/${d.id}\``;
+  if (slack.status !== 'sent')
+    return `its result did not reach Slack (${slack.status}: ${clip(escapeMrkdwn(slack.detail), DETAIL_CHARS)}); it is at \`GET /diagnostics/${d.id}\``;
   if (!thread) return 'its result is in the alert’s thread';
   if (thread.diagnosticTs) {
     // A failure (the message deleted since, Slack unreachable) leaves the thread's own link.
     const link = await api.getPermalink({ channel: thread.channel, ts: thread.diagnosticTs }, signal).catch(() => '');
-    if (link) return `its result is here: <${link}|the diagnostic in the alert’s thread>`;
+    if (link) return `its result is here: ${slackLink(link, 'the diagnostic in the alert’s thread')}`;
   }
   return `its result is in ${threadLink(thread)}`;
 }
 
 function threadLink(thread: ThreadState): string {
-  return thread.permalink ? `<${thread.permalink}|the alert’s thread>` : `the alert’s thread in <#${escapeMrkdwn(thread.channel)}>`;
+  return thread.permalink ? slackLink(thread.permalink, 'the alert’s thread') : `the alert’s thread in <#${escapeMrkdwn(thread.channel)}>`;
 }
 
 /** `HH:MM:SS UTC`, with the date in front when it is not `ref`'s UTC day. */

@@ -130,7 +130,8 @@ export function safeSlice(s: string, n: number): string {
 }
 
 /** A one-line plain value cut to `n` with an ellipsis. */
-function clip(s: string, n: number): string {
+/** `s` cut to at most `n` characters, ending with "…" when cut (surrogate pairs and entities kept whole). */
+export function clip(s: string, n: number): string {
   return s.length <= n ? s : `${safeSlice(s, n - 1)}…`;
 }
 

@@ -1,5 +1,6 @@
 import { fingerprintOf } from '../../src/alertmanager/fingerprint';
 import { FakeSlack, type FakeMessage } from '../fakes/slack';
+import { utc } from '../../src/slack/joined';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
 import {
@@ -99,7 +100,8 @@ test('asked again within the cool-down (button, mention, shortcut): told when it
   const permalinkCalls = fake.callsOf('chat.getPermalink').length;
 
   // The permalink of our diagnostic reply, as Slack gives it for a message in a thread.
-  const link = `${fake.origin}/archives/${ALERTS}/p${diag.ts.replace('.', '')}?thread_ts=${page.ts}&cid=${ALERTS}`;
+  // (Slack's mrkdwn wants `&` in a link written `&amp;`.)
+  const link = `${fake.origin}/archives/${ALERTS}/p${diag.ts.replace('.', '')}?thread_ts=${page.ts}&amp;cid=${ALERTS}`;
   const expectJoined = (text: string) => {
     expect(text).toContain(`already ran at ${hms(Date.parse(d.startedAt))}`);
     expect(text).toContain(`run \`${runId}\``);
@@ -167,4 +169,27 @@ test('asked while the run is still going: told it is running, where its result g
   } finally {
     slow.release();
   }
+});
+
+test('a run whose diagnostic did not reach Slack: the answer says so, why, and where the result is instead', async () => {
+  const { diag } = await diagnosedPage('coalesced-failed');
+  // Slack refuses the update of the diagnostic for good (a final code: no retries).
+  fake.failNext('chat.update', 1, { status: 200, error: 'restricted_action' });
+  expect(await ask(() => interact(t, buttonClick(fake, diag, { user: 'U0FIRST' })))).toMatch(/^admitted run /);
+  const runId = slackRuns(t).at(-1)!;
+  const d = await t.pipeline.wait(runId, AbortSignal.timeout(15_000));
+  expect(d.notifications).toEqual([expect.objectContaining({ notifier: 'slack', status: 'failed' })]);
+
+  expect(await ask(() => interact(t, buttonClick(fake, diag, { user: 'U0SECOND' })))).toBe(`duplicate of run ${runId}`);
+  const text = lastResponse();
+  expect(text).toContain(`already ran at ${hms(Date.parse(d.startedAt))}`);
+  expect(text).toMatch(/its result did not reach Slack \(failed: .*chat\.update: restricted_action.*\); it is at/);
+  expect(text).toContain(`\`GET /diagnostics/${runId}\``);
+  expect(text).not.toContain('its result is here');
+});
+
+test('times are UTC, with the date only when it is not the other time’s day', () => {
+  const t0 = Date.parse('2026-11-30T23:59:50.400Z');
+  expect(utc(t0, t0 + 5_000)).toBe('23:59:50 UTC');
+  expect(utc(t0 + 30_000, t0)).toBe('2026-12-01 00:00:20 UTC');
 });
