@@ -28,6 +28,7 @@ import { parseConfig } from '../src/config/load';
 import { createLogger, createRedactor, secretsOf } from '../src/logger';
 import { answers200, findExecutable, spawnChild, waitFor, type DemoChild } from './children';
 import { DEPLOY_DIR, writeAlertmanagerConfig, writePrometheusConfig } from './monitoring';
+import { POOL_METRICS, type PoolMetricsLayout } from './backend/pool-metrics';
 import { findPostgresBinaries, freeTcpPort, postgresUrl, startPostgresServer, type PostgresServer } from './postgres';
 
 export const DEMO_SCENARIOS = ['leak', 'slow', 'lock', 'traffic', 'down'] as const;
@@ -48,7 +49,7 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 /** Timeout of each HTTP request and database statement the demo makes itself. */
 const HTTP_TIMEOUT_MS = 5_000;
 
-export const DEMO_USAGE = `npm run demo -- [--scenario leak|slow|lock|traffic|down] [--timeout-ms N] [--no-monitoring]
+export const DEMO_USAGE = `npm run demo -- [--scenario leak|slow|lock|traffic|down] [--pool-metrics runbook|hikaricp|otel|go-sql|pgbouncer] [--timeout-ms N] [--no-monitoring]
 
 Runs PostgreSQL, the demo backend, Prometheus and Alertmanager (when installed) and the receiver on
 this machine, induces the scenario (default leak), prints the diagnostic as the console notifier
@@ -59,10 +60,14 @@ shows it, then stops everything it started. Without Prometheus and Alertmanager 
   lock     one transaction holds a row lock, the others wait on it
   traffic  a burst of requests against an hour-ago baseline
   down     every PostgreSQL process is stopped (SIGSTOP) while traffic runs
+--pool-metrics exports the backend's pool as that library does (default runbook); the receiver
+finds the layout itself (enrichers.pool.preset: auto) and says which it read.
 `;
 
 export interface DemoOptions {
   scenario: DemoScenario;
+  /** The layout of the backend's pool metrics (demo/backend/pool-metrics.ts). */
+  poolMetrics: PoolMetricsLayout;
   timeoutMs: number;
   /** Fire the alert straight at the receiver even where Prometheus and Alertmanager are installed. */
   noMonitoring: boolean;
@@ -70,7 +75,7 @@ export interface DemoOptions {
 
 /** Parses the demo's flags; throws an Error naming the bad one. */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
-  const o: DemoOptions = { scenario: 'leak', timeoutMs: DEFAULT_TIMEOUT_MS, noMonitoring: false };
+  const o: DemoOptions = { scenario: 'leak', poolMetrics: 'runbook', timeoutMs: DEFAULT_TIMEOUT_MS, noMonitoring: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -81,6 +86,11 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
       if (!(DEMO_SCENARIOS as readonly string[]).includes(v ?? ''))
         throw new Error(`--scenario must be one of ${DEMO_SCENARIOS.join(', ')} (got ${v ?? 'nothing'})`);
       o.scenario = v as DemoScenario;
+    } else if (flag === '--pool-metrics') {
+      const v = value();
+      if (!(POOL_METRICS as readonly string[]).includes(v ?? ''))
+        throw new Error(`--pool-metrics must be one of ${POOL_METRICS.join(', ')} (got ${v ?? 'nothing'})`);
+      o.poolMetrics = v as PoolMetricsLayout;
     } else if (flag === '--timeout-ms') {
       const v = Number(value());
       if (!Number.isInteger(v) || v <= 0) throw new Error('--timeout-ms must be a positive integer');
@@ -112,12 +122,15 @@ function baselineOpenMetrics(instance: string, from: number, to: number): string
   return `${lines.join('\n')}\n`;
 }
 
-/** available = total - active from the backend's /metrics, or undefined when it does not answer. */
+/** Connections the backend's pool has available (its max - in use), from its /pool (any metrics layout), or undefined when it does not answer. */
 async function availableConnections(backendUrl: string): Promise<number | undefined> {
   try {
-    const text = await (await fetch(`${backendUrl}/metrics`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) })).text();
-    const v = (state: string) => Number(text.match(new RegExp(`^db_connection_pool_size\\{state="${state}"\\} (\\S+)$`, 'm'))?.[1] ?? NaN);
-    const available = v('total') - v('active');
+    const p = (await (await fetch(`${backendUrl}/pool`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) })).json()) as {
+      max: number;
+      open: number;
+      idle: number;
+    };
+    const available = p.max - (p.open - p.idle);
     return Number.isFinite(available) ? available : undefined;
   } catch {
     return undefined;
@@ -230,12 +243,14 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
       '300',
       '--acquire-timeout-ms',
       '2000',
+      '--pool-metrics',
+      opts.poolMetrics,
     ],
     { env: { PATH: process.env.PATH ?? '', DATABASE_URL: pg.adminUrl } },
   );
   started.add('the demo backend', () => backend.stop(), backend.pid);
   const backendUrl = await waitFor(backend, 'listening', () => backend.output().match(/demo backend on (http:\/\/\S+)/)?.[1], START_TIMEOUT_MS);
-  say(`demo backend on ${backendUrl}, pid ${backend.pid} (logs: ${backendLog})`);
+  say(`demo backend on ${backendUrl}, pid ${backend.pid}, pool metrics as ${opts.poolMetrics} (logs: ${backendLog})`);
 
   // 3. Prometheus and Alertmanager, where installed.
   const bins = {

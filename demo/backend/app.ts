@@ -42,7 +42,7 @@ export function createBackend(config: BackendConfig, deps: { logger: Logger; raw
   const logger = deps.logger;
   let metrics: BackendMetrics | undefined;
   const db = createDatabase(config, { logger, metrics: () => metrics });
-  metrics = createBackendMetrics(db.pool, config.poolMax);
+  metrics = createBackendMetrics(db.pool, config.poolMax, config.poolMetrics);
   const m = metrics;
   let baseUrl = '';
   const shutdown = new AbortController();
@@ -87,6 +87,14 @@ export function createBackend(config: BackendConfig, deps: { logger: Logger; raw
   };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // The pool's numbers in one layout-free answer, for the demo's own wait on an exhausted pool.
+  app.get('/pool', async () => ({
+    max: config.poolMax,
+    open: db.pool.totalCount,
+    idle: db.pool.idleCount,
+    waiting: db.pool.waitingCount,
+    metrics: config.poolMetrics,
+  }));
   app.get('/metrics', async (_req, reply) => reply.type(m.registry.contentType).send(await m.registry.metrics()));
   app.get('/api/orders', async (req) => {
     const customer = int((req.query as Record<string, unknown>).customer, 1);

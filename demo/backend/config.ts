@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POOL_METRICS } from './pool-metrics';
 
 /** The scenarios the demo backend can induce on purpose; `reset` ends the current one. */
 export const SCENARIOS = ['leak', 'slow', 'lock', 'traffic'] as const;
@@ -16,6 +17,8 @@ export const backendConfigSchema = z
     /** LOG_FILE / --log-file: pino JSON lines go here (appended); without it, to stdout. */
     logFile: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** POOL_METRICS / --pool-metrics: the layout the pool's metrics are exported in (demo/backend/pool-metrics.ts). */
+    poolMetrics: z.enum(POOL_METRICS).default('runbook'),
     /** POOL_MAX / --pool-max: the runbook's backend uses 10. */
     poolMax: z.coerce.number().int().min(2).max(1000).default(10),
     /** Waiting for a free connection (or a new one) longer than this fails the request (pg-pool's connectionTimeoutMillis). */
@@ -55,6 +58,7 @@ const FLAGS: Record<string, keyof z.input<typeof backendConfigSchema>> = {
   '--log-file': 'logFile',
   '--log-level': 'logLevel',
   '--pool-max': 'poolMax',
+  '--pool-metrics': 'poolMetrics',
   '--acquire-timeout-ms': 'acquireTimeoutMs',
   '--application-name': 'applicationName',
   '--query-cost-ms': 'queryCostMs',
@@ -74,6 +78,7 @@ const ENV: Record<string, keyof z.input<typeof backendConfigSchema>> = {
   LOG_FILE: 'logFile',
   LOG_LEVEL: 'logLevel',
   POOL_MAX: 'poolMax',
+  POOL_METRICS: 'poolMetrics',
   QUERY_COST_MS: 'queryCostMs',
   SCENARIO: 'scenario',
   BACKGROUND_RPS: 'backgroundRps',

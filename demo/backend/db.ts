@@ -55,7 +55,7 @@ export function createDatabase(config: BackendConfig, deps: { logger: Logger; me
     }
     const m = deps.metrics();
     const err = errorFields(e);
-    if (ACQUIRE_TIMEOUT_RE.test(err.message)) m?.acquireTimeouts.inc();
+    if (ACQUIRE_TIMEOUT_RE.test(err.message)) m?.pool.acquireTimeout();
     m?.connectionErrors.inc({ code: err.code });
     logger.error({ ...context, error: err }, 'database error');
   };
@@ -64,12 +64,18 @@ export function createDatabase(config: BackendConfig, deps: { logger: Logger; me
 
   const checkout = async (context: Record<string, unknown> = {}) => {
     let client: PoolClient;
+    // It queues where no connection is idle and the pool is at its max: pg-pool 3.x connect() opens a
+    // new client unless `this._isFull() || this._idle.length` (brianc/node-postgres packages/pg-pool/index.js).
+    const queued = pool.idleCount === 0 && pool.totalCount >= config.poolMax;
+    const asked = performance.now();
     try {
       client = await pool.connect();
     } catch (e) {
+      deps.metrics()?.pool.acquired((performance.now() - asked) / 1000, queued);
       recordError(e, { ...context, where: 'checkout' });
       throw e;
     }
+    deps.metrics()?.pool.acquired((performance.now() - asked) / 1000, queued);
     if (!guarded.has(client)) {
       guarded.add(client);
       // A checked-out client whose backend is terminated (pg_terminate_backend, a restart) emits here.
@@ -94,7 +100,7 @@ export function createDatabase(config: BackendConfig, deps: { logger: Logger; me
         recordError(e, context);
         throw e;
       } finally {
-        deps.metrics()?.hold.observe((performance.now() - started) / 1000);
+        deps.metrics()?.pool.hold((performance.now() - started) / 1000);
         const broken = failure !== undefined && isBrokenConnection(errorCode(failure));
         client.release(broken ? (failure as Error) : undefined);
       }

@@ -1,8 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Pool } from 'pg';
+import { registerPoolMetrics, type PoolInstruments, type PoolMetricsLayout } from './pool-metrics';
 
-/** Buckets of the connection hold time, seconds: from a 5 ms query to the slow scenario's sleeps. */
-export const HOLD_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Buckets of the request duration, seconds (p99_latency_high reads them). */
 export const REQUEST_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -11,43 +10,30 @@ export interface BackendMetrics {
   registry: Registry;
   requests: Counter<'endpoint' | 'method' | 'status'>;
   requestDuration: Histogram<'endpoint'>;
-  hold: Histogram<string>;
-  acquireTimeouts: Counter<string>;
+  /** The pool's hold times, acquire waits and timeouts, in the layout's names. */
+  pool: PoolInstruments;
   connectionErrors: Counter<'code'>;
   scenario: Gauge<'scenario'>;
 }
 
 /**
- * Creates the metrics of the runbook's backend, reading the pool's counters at scrape time:
+ * Creates the metrics of the runbook's backend, reading the pool's counters at scrape time. The
+ * pool's series are in `layout` (demo/backend/pool-metrics.ts); with `runbook` (the default):
  * - `db_connection_pool_size{state="total"}` the pool's max, `{state="active"}` connections in use
  *   (checked out, or being opened: both count against the max), `{state="idle"}` idle ones;
  * - `db_pool_waiting_clients` requests queued for a connection;
  * - `db_connection_hold_seconds` (histogram: `_sum / _count` is the mean hold, for Little's law);
- * - `db_pool_acquire_timeouts_total`, `db_connection_errors_total{code}`;
- * - `http_requests_total{endpoint,method,status}`, `http_request_duration_seconds{endpoint}`;
- * - `demo_scenario_active{scenario}` 1 for the scenario now induced.
+ * - `db_pool_acquire_timeouts_total`.
+ * And in every layout: `db_connection_errors_total{code}`, `http_requests_total{endpoint,method,status}`,
+ * `http_request_duration_seconds{endpoint}`, `demo_scenario_active{scenario}` 1 for the scenario now induced.
  */
-export function createBackendMetrics(pool: Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>, poolMax: number): BackendMetrics {
+export function createBackendMetrics(
+  pool: Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>,
+  poolMax: number,
+  layout: PoolMetricsLayout = 'runbook',
+): BackendMetrics {
   const registry = new Registry();
-  new Gauge({
-    name: 'db_connection_pool_size',
-    help: 'Connections of the application pool by state: total is the pool max, active in use (checked out or opening), idle unused',
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      this.set({ state: 'total' }, poolMax);
-      this.set({ state: 'active' }, Math.max(0, pool.totalCount - pool.idleCount));
-      this.set({ state: 'idle' }, pool.idleCount);
-    },
-  });
-  new Gauge({
-    name: 'db_pool_waiting_clients',
-    help: 'Requests waiting for a pool connection',
-    registers: [registry],
-    collect() {
-      this.set(pool.waitingCount);
-    },
-  });
+  const poolInstruments = registerPoolMetrics(layout, registry, pool, poolMax);
   return {
     registry,
     requests: new Counter({
@@ -63,13 +49,7 @@ export function createBackendMetrics(pool: Pick<Pool, 'totalCount' | 'idleCount'
       buckets: REQUEST_BUCKETS,
       registers: [registry],
     }),
-    hold: new Histogram({
-      name: 'db_connection_hold_seconds',
-      help: 'How long a connection was checked out, from checkout to release',
-      buckets: HOLD_BUCKETS,
-      registers: [registry],
-    }),
-    acquireTimeouts: new Counter({ name: 'db_pool_acquire_timeouts_total', help: 'Checkouts that gave up waiting for a connection', registers: [registry] }),
+    pool: poolInstruments,
     connectionErrors: new Counter({
       name: 'db_connection_errors_total',
       help: 'Database errors by SQLSTATE (or "network")',

@@ -134,6 +134,10 @@ describe('demo backend against a real PostgreSQL', () => {
     const started = Date.now();
     expect((await post('/scenario/leak')).status).toBe(200);
     await until('available < 2', metrics, (m) => m.available < 2, 5_000);
+    // /pool (what `npm run demo` waits on, whatever --pool-metrics says) tells the same.
+    const p = (await (await fetch(`${url}/pool`, { signal: AbortSignal.timeout(5_000) })).json()) as Record<string, unknown>;
+    expect(p).toEqual(expect.objectContaining({ max: 10, metrics: 'runbook' }));
+    expect((p.max as number) - ((p.open as number) - (p.idle as number))).toBeLessThan(2);
     expect(Date.now() - started).toBeLessThan(5_000);
     // The pool counts a connection active from checkout; its BEGIN + SELECT land a moment later.
     const s = await until('9 sessions idle in transaction', sessions, (x) => x.filter((y) => y.state === 'idle in transaction').length >= 9);
