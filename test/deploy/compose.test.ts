@@ -201,6 +201,9 @@ describe('receiver config deploy/pagefirst-replicas.yml', () => {
 });
 
 describe('Prometheus and Alertmanager configs', () => {
+  /** The start of a promtool rules test over deploy's rules (as writeAlertRules writes them), up to its input series. */
+  const RULES_TEST_HEAD = ['rule_files: [pagefirst.rules.yml]', 'evaluation_interval: 15s', 'tests:', '  - interval: 15s', '    input_series:'];
+
   test('promtool checks the config and the rules', async () => {
     expect(await check('promtool', ['check', 'config', PROMETHEUS_CONFIG])).toContain('SUCCESS');
     expect(await check('promtool', ['check', 'rules', ALERT_RULES])).toContain('SUCCESS: 3 rules found');
@@ -210,7 +213,8 @@ describe('Prometheus and Alertmanager configs', () => {
     const doc = parse(fs.readFileSync(ALERT_RULES, 'utf8')) as { groups: Array<{ rules: Array<Record<string, any>> }> };
     const rules = doc.groups.flatMap((g) => g.rules);
     const alert = rules.find((r) => r.alert === 'db_pool_exhausted')!;
-    expect(alert.expr).toBe('(sum(db_connection_pool_size{state="total"}) - sum(db_connection_pool_size{state="active"})) < 2');
+    // The runbook's own expression first; the pool libraries' branches are tested by promtool below.
+    expect(alert.expr.split('\n')[0]).toBe('(sum(db_connection_pool_size{state="total"}) - sum(db_connection_pool_size{state="active"})) < 2');
     expect(alert.labels.severity).toBe('critical');
     expect(Object.keys(alert.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
     expect(rules.map((r) => r.alert).sort()).toEqual(['db_pool_exhausted', 'error_rate_high', 'p99_latency_high']);
@@ -222,11 +226,7 @@ describe('Prometheus and Alertmanager configs', () => {
     fs.writeFileSync(
       tests,
       [
-        'rule_files: [pagefirst.rules.yml]',
-        'evaluation_interval: 15s',
-        'tests:',
-        '  - interval: 15s',
-        '    input_series:',
+        ...RULES_TEST_HEAD,
         '      - series: \'db_connection_pool_size{state="total", instance="backend:8000"}\'',
         "        values: '10x20'",
         '      - series: \'db_connection_pool_size{state="active", instance="backend:8000"}\'',
@@ -246,6 +246,59 @@ describe('Prometheus and Alertmanager configs', () => {
       ].join('\n'),
     );
     expect(path.dirname(rulesFile)).toBe(tmp);
+    expect(await check('promtool', ['test', 'rules', tests])).toContain('SUCCESS');
+  });
+
+  test("promtool test rules: each pool library's layout fires per saturated pool, never for a healthy one beside it or a Go pool with no limit", async () => {
+    writeAlertRules({ dir: tmp, ruleFor: '1m' });
+    const tests = path.join(tmp, 'rules-layouts.test.yml');
+    // Names and labels as each library writes them (src/enrichers/pool/layouts.ts cites the sources).
+    const series: Array<[string, string]> = [
+      // HikariCP via Micrometer: a saturated pool beside an idle one in one application.
+      ['hikaricp_connections_max{pool="HikariPool-1", instance="orders:8080"}', '20x20'],
+      ['hikaricp_connections_active{pool="HikariPool-1", instance="orders:8080"}', '20x20'],
+      ['hikaricp_connections_max{pool="readPool", instance="orders:8080"}', '10x20'],
+      ['hikaricp_connections_active{pool="readPool", instance="orders:8080"}', '1x20'],
+      // OpenTelemetry, current conventions.
+      ['db_client_connection_max{db_client_connection_pool_name="pg", instance="web:9464"}', '10x20'],
+      ['db_client_connection_count{db_client_connection_pool_name="pg", db_client_connection_state="used", instance="web:9464"}', '9x20'],
+      ['db_client_connection_count{db_client_connection_pool_name="pg", db_client_connection_state="idle", instance="web:9464"}', '1x20'],
+      // Go database/sql: `sessions` has no limit (max_open 0) and 143 in use; `main` has 3 of 25.
+      ['go_sql_max_open_connections{db_name="sessions", instance="api:2112"}', '0x20'],
+      ['go_sql_in_use_connections{db_name="sessions", instance="api:2112"}', '143x20'],
+      ['go_sql_max_open_connections{db_name="main", instance="api:2112"}', '25x20'],
+      ['go_sql_in_use_connections{db_name="main", instance="api:2112"}', '3x20'],
+      // PgBouncer (pgbouncer_exporter): pool_size per database entry, two users' pools of `app`.
+      [
+        'pgbouncer_databases_pool_size{name="app", database="app", host="db", port="5432", force_user="", pool_mode="transaction", instance="pgb:9127"}',
+        '20x20',
+      ],
+      ['pgbouncer_pools_server_active_connections{database="app", user="orders", instance="pgb:9127"}', '20x20'],
+      ['pgbouncer_pools_server_active_connections{database="app", user="reports", instance="pgb:9127"}', '2x20'],
+      ['pgbouncer_pools_server_active_connections{database="pgbouncer", user="pgbouncer", instance="pgb:9127"}', '0x20'],
+    ];
+    const exp = (labels: string, available: number) =>
+      [
+        `          - exp_labels: { severity: critical, ${labels} }`,
+        '            exp_annotations:',
+        `              summary: "Database connection pool exhausted: ${available} connections available"`,
+        '              description: "Fewer than 2 of the application\'s pooled database connections have been available for over a minute. Requests queue for a connection and time out."',
+        '              runbook_url: "https://runbooks.example.com/database/db_pool_exhausted"',
+      ].join('\n');
+    fs.writeFileSync(
+      tests,
+      [
+        ...RULES_TEST_HEAD,
+        ...series.flatMap(([s, v]) => [`      - series: '${s}'`, `        values: '${v}'`]),
+        '    alert_rule_test:',
+        '      - eval_time: 3m',
+        '        alertname: db_pool_exhausted',
+        '        exp_alerts:',
+        exp('pool: HikariPool-1, instance: "orders:8080"', 0),
+        exp('db_client_connection_pool_name: pg, instance: "web:9464"', 1),
+        exp('database: app, user: orders, instance: "pgb:9127"', 0),
+      ].join('\n'),
+    );
     expect(await check('promtool', ['test', 'rules', tests])).toContain('SUCCESS');
   });
 
