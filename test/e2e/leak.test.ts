@@ -7,13 +7,13 @@
 import type { Diagnostic } from '../../src/core/diagnostic';
 import type { PoolEvidence, PostgresEvidence } from '../../src/core/evidence';
 import { LEAK_CHECKOUT_FRAME } from '../../demo/backend/leak-warning';
-import { until } from '../support/wait';
-import { ALERTS_CHANNEL, INCIDENT_CHANNEL, expectOneDiagnostic, startStack, type Stack } from './stack';
+import { ALERTS_CHANNEL, chartsInThread, INCIDENT_CHANNEL, expectOneDiagnostic, startStack, type Stack } from './stack';
 
 let stack: Stack;
+// The first start may build dist/ and .demo-dist/ (scripts/ensure-build.mjs) before anything runs.
 beforeAll(async () => {
   stack = await startStack({ chart: true });
-}, 60_000);
+}, 120_000);
 afterAll(() => stack?.stop(), 60_000);
 
 test('leak: one diagnostic in the thread, connection_leak first, naming the leaked pids', async () => {
@@ -38,14 +38,7 @@ test('leak: one diagnostic in the thread, connection_leak first, naming the leak
   expect(got.text).toContain(culprit);
 
   // The pool chart, rendered from the real Prometheus series, is shared into the thread once, as a PNG.
-  const files = await until(
-    'the chart in the thread',
-    () => {
-      const f = stack.slack.replies(ALERTS_CHANNEL, got.page.ts).flatMap((m) => m.files ?? []);
-      return f.length > 0 && f;
-    },
-    15_000,
-  );
+  const files = await chartsInThread(stack, got);
   expect(files).toHaveLength(1);
   expect(files[0]!.name).toBe(`db_pool_exhausted-pool-${d.id}.png`);
   const png = stack.slack.uploads.get(files[0]!.id)!.bytes!;

@@ -31,6 +31,7 @@ import { freePort, startServerProcess, tempDir, type ServerProcess } from '../su
 import { openMetricsBackfill, PROMETHEUS_BIN, PROMTOOL_BIN } from '../support/prometheus';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { childPids } from '../../demo/postgres';
+import { until } from '../support/wait';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** The fake Slack's channels: pages (and our diagnostics in their threads), incident summaries. */
@@ -72,7 +73,7 @@ export interface BackendProcess {
 }
 
 /** Starts `node .demo-dist/demo/backend/main.js` (`npm run build:demo`) on a free port; resolves once it serves /healthz. */
-async function startBackend(databaseUrl: string, logFile: string): Promise<BackendProcess> {
+async function startBackend(databaseUrl: string, logFile: string, poolMetrics: string): Promise<BackendProcess> {
   const args = [
     path.join(ROOT, '.demo-dist/demo/backend/main.js'),
     '--port',
@@ -91,6 +92,8 @@ async function startBackend(databaseUrl: string, logFile: string): Promise<Backe
     '300',
     '--acquire-timeout-ms',
     String(ACQUIRE_TIMEOUT_MS),
+    '--pool-metrics',
+    poolMetrics,
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -199,8 +202,11 @@ export function messageText(m: FakeMessage): string {
 
 const isDiagnostic = (m: FakeMessage) => ((m.blocks ?? []) as Array<{ block_id?: string }>)[0]?.block_id?.startsWith('pf_header') === true;
 
-/** Starts the whole loop (see the top of this file). On failure, stops what it started and throws. */
-export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack> {
+/**
+ * Starts the whole loop (see the top of this file). `poolMetrics`: the layout the backend exports
+ * its pool in (demo/backend/pool-metrics.ts; default the runbook's). On failure, stops what it started and throws.
+ */
+export async function startStack(opts: { chart?: boolean; poolMetrics?: 'runbook' | 'hikaricp' | 'otel' | 'go-sql' | 'pgbouncer' } = {}): Promise<Stack> {
   requireMonitoringBinaries();
   ensureBuilt();
   ensureBuilt('demo');
@@ -222,7 +228,7 @@ export async function startStack(opts: { chart?: boolean } = {}): Promise<Stack>
     const monitorUrl = await pg.createRole('pagefirst_monitor', 'monitor-secret-e2e', { monitor: true });
     const admin = await pg.connect({ applicationName: 'e2e-admin' });
 
-    const backend = await startBackend(pg.adminUrl, path.join(dir, 'backend.log'));
+    const backend = await startBackend(pg.adminUrl, path.join(dir, 'backend.log'), opts.poolMetrics ?? 'runbook');
     stops.push(() => backend.stop());
 
     const token = 'e2e-webhook-token-0123456789';
@@ -417,4 +423,16 @@ export function expectOneDiagnostic(got: DiagnosticInThread, top: string): Diagn
   expect(d.trigger).toBe('webhook');
   expect({ top: d.causes[0]?.id, causes: causesText(d) }).toMatchObject({ top });
   return d;
+}
+
+/** Waits (15 s) for files shared into the page's thread (the pool chart) and returns them. */
+export function chartsInThread(stack: Stack, got: DiagnosticInThread): Promise<NonNullable<FakeMessage['files']>> {
+  return until(
+    'the chart in the thread',
+    () => {
+      const f = stack.slack.replies(ALERTS_CHANNEL, got.page.ts).flatMap((m) => m.files ?? []);
+      return f.length > 0 && f;
+    },
+    15_000,
+  );
 }
