@@ -213,13 +213,16 @@ export function createTlsReloader(deps: {
 
 /**
  * Logs refused TLS handshakes (a client without an accepted certificate, plain HTTP on the HTTPS
- * port, a client that does not trust our certificate): the first in each window with its reason
+ * port, a client that does not trust our certificate; not a connection closed before any TLS
+ * byte, Node's ECONNRESET "socket hang up"): the first in each window with its reason
  * (OpenSSL's code) and address, then how many more came. Node destroys the socket itself.
  */
 export function logHandshakeFailures(server: Pick<TlsServer, 'on'>, logger: Logger, now: () => number = Date.now): void {
   let windowStart = -Infinity;
   let suppressed = 0;
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+    // a client gone before its hello (a TCP probe such as kubelet's tcpSocket, a port scan) refused nothing
+    if (err.code === 'ECONNRESET') return;
     const t = now();
     if (t - windowStart < HANDSHAKE_LOG_WINDOW_MS) {
       suppressed++;

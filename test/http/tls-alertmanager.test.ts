@@ -1,7 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/config';
 import { TOKEN, testApp } from '../support/app';
+import { check } from '../support/monitoring-tools';
+import { ROOT } from '../support/process';
 import { startAlertmanager, webhookAlertmanagerConfig, type AlertmanagerServer } from '../support/alertmanager';
 import { createTestCa, writePair } from '../support/pki';
 import { until } from '../support/wait';
@@ -57,4 +61,27 @@ test('Alertmanager with a client certificate reaches the receiver over mutual TL
   const a = am;
   await until('Alertmanager counting the refused webhook as failed', async () => (await failedWebhookRequests(a)) > 0, 30_000, 200);
   expect(t.log.records().filter((r) => r.msg === 'notification admitted')).toHaveLength(1);
+});
+
+describe('docs/operations.md, "TLS and mutual TLS"', () => {
+  const doc = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### TLS and mutual TLS'));
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+  test("the receiver's example is a valid server.tls", () => {
+    const receiver = blocks.find((b) => b.includes('clientCaFile'))!;
+    const config = parseConfig(parse(receiver), { PAGEFIRST_TOKEN: TOKEN });
+    expect(config.server.tls).toEqual({
+      certFile: '/etc/pagefirst-tls/tls.crt',
+      keyFile: '/etc/pagefirst-tls/tls.key',
+      clientCaFile: '/etc/pagefirst-tls/ca.crt',
+    });
+  });
+
+  test("Alertmanager's example webhook_config passes amtool check-config", async () => {
+    const receivers = blocks.find((b) => b.includes('tls_config:'))!;
+    const f = join(dir, 'docs-alertmanager.yml');
+    writeFileSync(f, `route:\n  receiver: pagefirst\n${receivers}`);
+    expect(await check('amtool', ['check-config', f])).toContain('SUCCESS');
+  });
 });

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrivateKey } from 'node:crypto';
+import { connect } from 'node:net';
 import { loadTlsMaterial, TlsFileError } from '../../src/http/tls';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';
@@ -82,6 +83,12 @@ describe('server.tls.clientCaFile: mutual TLS', () => {
 
   test('no client certificate, or one from another CA, is refused at the handshake: no HTTP reaches the app', async () => {
     const before = admitted();
+    // first a TCP connection closed before any TLS byte (kubelet's tcpSocket probe): not a refusal, not logged
+    const port = Number(new URL(s.url).port);
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => sock.end());
+      sock.on('close', () => resolve()).on('error', reject);
+    });
     const body = JSON.stringify({ ...firingPayload(), groupKey: 'refused' });
     // TLS 1.3: the server's alert arrives after the client's Finished, so the request fails on its first read
     const none = await caught(httpsRequest(`${s.url}/webhook`, { ...webhook, ca: ca.certPem, body }));
@@ -93,6 +100,7 @@ describe('server.tls.clientCaFile: mutual TLS', () => {
     expect(admitted()).toBe(before);
     const refused = await until('the refusal logged', () => s.t.log.records().find((r) => r.msg === 'TLS handshake refused'));
     expect(refused).toMatchObject({ level: 40, remoteAddress: '127.0.0.1' });
+    // the first refusal logged is the certificate's, not the TCP probe before it
     expect(String(refused.reason)).toMatch(/CERTIFICATE/);
   });
 });
