@@ -60,6 +60,8 @@ test('Alertmanager with a client certificate reaches the receiver over mutual TL
   expect(String(refused.reason)).toMatch(/CERTIFICATE/);
   const a = am;
   await until('Alertmanager counting the refused webhook as failed', async () => (await failedWebhookRequests(a)) > 0, 30_000, 200);
+  // what Alertmanager's own log says (docs/operations.md, Troubleshooting, quotes it)
+  await until('Alertmanager logging the refusal', () => a.logs().includes('remote error: tls: certificate required'), 30_000, 200);
   expect(t.log.records().filter((r) => r.msg === 'notification admitted')).toHaveLength(1);
 });
 

@@ -45,6 +45,9 @@ describe('server.tls: HTTPS on the listener', () => {
 
   test('serves HTTPS with the configured certificate, trusted through the CA; no plain HTTP on the port', async () => {
     expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    // Fastify ignores `http` with `https`: the slow-client deadlines must still be the configured ones (Node's defaults are 60 s and 30 s)
+    expect(s.t.app.server).toMatchObject({ headersTimeout: s.t.config.server.headersTimeoutMs, requestTimeout: s.t.config.server.requestTimeoutMs });
+    expect((s.t.app.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval).toBeLessThanOrEqual(1_000);
     const health = await httpsRequest(`${s.url}/healthz`, { ca: ca.certPem });
     expect(health.status).toBe(200);
     expect(health.peer).toBe(serverA.fingerprint256);
