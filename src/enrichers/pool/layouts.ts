@@ -50,7 +50,7 @@ const meanOf = (base: string, sel = `{${M}}`) => `${rate(`${base}_sum${sel}`)} /
  * (counter) / `.usage` (timer), tag `pool` = the pool name. Micrometer's Prometheus naming
  * (micrometer-metrics/micrometer `PrometheusNamingConvention.java`) turns dots into underscores,
  * gives timers `_seconds` (summary: `_seconds_count`, `_seconds_sum`, and a `_seconds_max` gauge) and
- * counters `_total`. Field sample: a Spring Boot app's scrape (test/enrichers/pool/fixtures/hikaricp-micrometer.txt).
+ * counters `_total`. Field sample: a Spring Boot app's scrape (test/fixtures/field/04-hikaricp-micrometer.txt).
  */
 export const HIKARICP_MICROMETER: PoolLayout = {
   id: 'hikaricp-micrometer',

@@ -110,9 +110,13 @@ export function exposition(text: string): Exposition {
   return self;
 }
 
-/** A fixture file of test/enrichers/pool/fixtures as an exposition. */
+/**
+ * A fixture file as an exposition: a field sample (`NN-…`, test/fixtures/field, described in its
+ * README) or one written here (test/enrichers/pool/fixtures).
+ */
 export function fixture(file: string): Exposition {
-  return exposition(readFileSync(join(__dirname, 'fixtures', file), 'utf8'));
+  const dir = /^\d\d-/.test(file) ? join(__dirname, '../../fixtures/field') : join(__dirname, 'fixtures');
+  return exposition(readFileSync(join(dir, file), 'utf8'));
 }
 
 /** Serves the expositions, one after the other, from `target`, and sets their series on it for backfill. */

@@ -42,18 +42,22 @@ beforeAll(async () => {
   T0 = Math.floor(Date.now() / STEP) * STEP;
   const since = T0 - 40 * MIN;
   const pool1 = { pool: 'HikariPool-1' };
-  const hikari = fixture('hikaricp-micrometer.txt')
+  const hikari = fixture('04-hikaricp-micrometer.txt')
     .vary('hikaricp_connections_active', pool1, hikariActive)
     .vary('hikaricp_connections_idle', pool1, (t) => 20 - hikariActive(t))
     .vary('hikaricp_connections_pending', pool1, (t) => (t >= T0 - 10 * MIN ? 37 : 0))
     .vary('hikaricp_connections_timeout_total', pool1, counterAt(112, 0.2, T0 - 10 * MIN))
     .vary('hikaricp_connections_usage_seconds_count', pool1, counterAt(184101, 10, since))
     .vary('hikaricp_connections_usage_seconds_sum', pool1, counterAt(20734.118, 4, since));
-  const otel = fixture('otel-db-client.txt').vary('db_client_connections_timeouts_total', { pool_name: 'HikariPool-1' }, counterAt(57, 0.5, since));
-  const go = fixture('go-sql-dbstats.txt')
+  const otel = fixture('05-otel-db-client-connection.txt').vary(
+    'db_client_connections_timeouts_total',
+    { pool_name: 'HikariPool-1' },
+    counterAt(57, 0.5, since),
+  );
+  const go = fixture('06-go-sql-dbstats.txt')
     .vary('go_sql_wait_duration_seconds_total', { db_name: 'orders' }, counterAt(8121.55, 3, since))
     .vary('go_sql_wait_count_total', { db_name: 'orders' }, counterAt(40917, 2, since));
-  const pgbouncer = fixture('pgbouncer-exporter.txt');
+  const pgbouncer = fixture('07-pgbouncer-exporter.txt');
   target = await startMetricsTarget();
   serve(target, [hikari, otel, go, pgbouncer]);
   prom = await startPrometheus({ target, backfill: [{ from: since, to: T0, stepMs: STEP }] });
