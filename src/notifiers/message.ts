@@ -125,7 +125,12 @@ function promTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-/** A Prometheus/Alertmanager matcher value: a double-quoted literal (docs/reference/prometheus.md). */
+/**
+ * One matcher of the silence link's `filter`, which Alertmanager's web UI parses (not the API's Go
+ * parser): the name is any run of characters other than `{}!=~,\\"'` backtick and spaces, so UTF-8
+ * names such as `service.name` go bare and a quoted name would not parse; the value is a JSON
+ * string (prometheus/alertmanager ui/app/src/Utils/Filter.elm: `item`, `reservedChars`, `string`).
+ */
 function matcher(name: string, value: string): string {
   return `${name}=${JSON.stringify(value)}`;
 }
