@@ -6,8 +6,9 @@ import { buildApp } from '../src/app';
 import { parseConfig } from '../src/config';
 import { createLogger, createRedactor } from '../src/logger';
 import type { Figure } from './report';
+import { loadResultSchema, type LoadResult } from './load-result';
 import { tempDir } from '../test/support/processes';
-import { firingPayload } from '../test/support/fixtures';
+import { firingWebhook } from '../test/support/fixtures';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 const DURATION_S = 8;
@@ -16,15 +17,15 @@ const ROUNDS = 3;
 const ROUND_S = 5;
 
 function template(): string {
-  const p = firingPayload();
+  const p = firingWebhook();
   // 100 groups, every request a new notification (its own fingerprint): a durable write each
   p.groupKey = '{}:{alertname="db_pool_exhausted",group="__G__"}';
-  p.alerts[0].fingerprint = 'abc__N__';
+  p.alerts[0]!.fingerprint = 'abc__N__';
   return JSON.stringify(p);
 }
 
 /** Runs autocannon in a child process against `url`, every request a new notification (`offset` keeps two generators' apart). */
-export function load(url: string, opts: { rate?: number; duration?: number; connections?: number; offset?: number } = {}): Promise<any> {
+export function load(url: string, opts: { rate?: number; duration?: number; connections?: number; offset?: number } = {}): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const args = {
       url,
@@ -37,7 +38,11 @@ export function load(url: string, opts: { rate?: number; duration?: number; conn
       rate: opts.rate,
     };
     const child = fork(join(__dirname, 'load-worker.js'), [JSON.stringify(args)], { stdio: 'inherit' });
-    child.once('message', resolve);
+    child.once('message', (m) => {
+      const r = loadResultSchema.safeParse(m);
+      if (r.success) resolve(r.data);
+      else reject(new Error(`load generator answered ${JSON.stringify(m)}: ${r.error.message}`));
+    });
     child.once('error', reject);
     child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)));
   });
@@ -61,7 +66,7 @@ export async function benchIntake(): Promise<Figure[]> {
     {},
   );
   const redact = createRedactor([TOKEN]);
-  const service = await buildApp(config, { logger: createLogger('warn', redact, { write: () => true } as never), redact, out: sink });
+  const service = await buildApp(config, { logger: createLogger('warn', redact, { write: () => true }), redact, out: sink });
   const ours = await service.app.listen({ host: '127.0.0.1', port: 0 });
   const bare = Fastify({ bodyLimit: 1024 * 1024 });
   bare.post('/webhook', async (_req, reply) => reply.code(202).send({ id: 'x', duplicate: false }));
@@ -72,7 +77,7 @@ export async function benchIntake(): Promise<Figure[]> {
   await load(`${ours}/webhook`, { duration: 1 });
 
   // Alternating rounds: a machine whose load drifts moves both sides of each round's ratio alike.
-  const rounds: Array<{ bare: any; ours: any; ratio: number }> = [];
+  const rounds: Array<{ bare: LoadResult; ours: LoadResult; ratio: number }> = [];
   for (let i = 0; i < ROUNDS; i++) {
     const b = await load(`${bareUrl}/webhook`, { duration: ROUND_S });
     const o = await load(`${ours}/webhook`, { duration: ROUND_S });

@@ -1,6 +1,7 @@
-// autocannon ships no types
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<any>;
+import { loadResultSchema } from './load-result';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon ships no types (nor does DefinitelyTyped for 8.x): required, and its result read through zod
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<unknown>;
 
 /**
  * Runs one autocannon load in a child process (forked with the options as argv[2]), so the load
@@ -23,23 +24,18 @@ async function main(): Promise<void> {
       .join(String(n % 100))
       .split('__N__')
       .join(String(1_000_000 + n));
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections,
-    duration,
-    headers,
-    ...(rate ? { overallRate: rate } : {}),
-    requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: fill(template, i++) }) }],
-  });
-  process.send!({
-    requests: result.requests,
-    latency: result.latency,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    statusCodeStats: result.statusCodeStats,
-  });
+  const result = loadResultSchema.parse(
+    await autocannon({
+      url,
+      method: 'POST',
+      connections,
+      duration,
+      headers,
+      ...(rate ? { overallRate: rate } : {}),
+      requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: fill(template, i++) }) }],
+    }),
+  );
+  process.send!(result);
 }
 
 main().catch((e) => {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeSlack } from '../test/fakes/slack';
-import { firingPayload } from '../test/support/fixtures';
+import { firingWebhook } from '../test/support/fixtures';
 import { counterAt, startMetricsTarget } from '../test/support/metrics-target';
 import { startPostgres } from '../test/support/postgres';
 import { startPrometheus } from '../test/support/prometheus';
@@ -60,13 +60,14 @@ export async function benchPageToMessage(): Promise<Figure[]> {
   const added: number[] = [];
   try {
     for (let g = 0; g < PAGES; g++) {
-      const p = firingPayload();
+      const p = firingWebhook();
       p.groupKey = `{}/{}:{alertname="db_pool_exhausted",service="svc-${g}"}`;
       p.groupLabels = { alertname: 'db_pool_exhausted', service: `svc-${g}` };
       p.commonLabels = { alertname: 'db_pool_exhausted', severity: 'critical', service: `svc-${g}` };
-      p.alerts[0].labels = p.commonLabels;
-      p.alerts[0].fingerprint = (0x2000 + g).toString(16);
-      p.alerts[0].startsAt = new Date().toISOString();
+      const alert = p.alerts[0]!;
+      alert.labels = p.commonLabels;
+      alert.fingerprint = (0x2000 + g).toString(16);
+      alert.startsAt = new Date().toISOString();
       const t0 = Date.now();
       const res = await fetch(`${server.url}/webhook`, {
         method: 'POST',

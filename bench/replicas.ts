@@ -7,6 +7,7 @@ import { ROOT } from '../test/support/process';
 import { freePort, tempDir } from '../test/support/processes';
 import { until } from '../test/support/wait';
 import { load, TOKEN } from './intake';
+import type { LoadResult } from './load-result';
 import type { Figure } from './report';
 
 const ROUND_S = 5;
@@ -24,7 +25,7 @@ export async function benchReplicas(): Promise<Figure[]> {
   const pg = await startPostgres({ statStatements: false });
   const figures: Figure[] = [];
   const setups: Array<{ name: string; replicas: number; state: (i: number) => Promise<string> }> = [
-    { name: 'SQLite, 1 process', replicas: 1, state: async () => `state: { path: "${join(dir, 'state.sqlite')}" }` },
+    { name: 'SQLite, 1 process', replicas: 1, state: () => Promise.resolve(`state: { path: "${join(dir, 'state.sqlite')}" }`) },
     { name: 'PostgreSQL, 1 replica', replicas: 1, state: async () => `state: { url: "${await database('one')}" }` },
     { name: 'PostgreSQL, 2 replicas', replicas: 2, state: async () => `state: { url: "${await database('two')}" }` },
   ];
@@ -69,7 +70,7 @@ export async function benchReplicas(): Promise<Figure[]> {
         const fixed = await split({ duration: ROUND_S, rate: FIXED_RATE });
         const rps = max.reduce((n, r) => n + r.requests.average, 0);
         const baseline = (base ??= rps);
-        const worst = (rs: any[], q: 'p50' | 'p99') => Math.max(...rs.map((r) => r.latency[q]));
+        const worst = (rs: LoadResult[], q: 'p50' | 'p99') => Math.max(...rs.map((r) => r.latency[q]));
         const non2xx = [...max, ...fixed].reduce((n, r) => n + r.non2xx + r.errors, 0);
         figures.push({
           name: `intake, ${setup.name}: throughput, p50 / p99 at max load`,

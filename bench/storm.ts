@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import http from 'node:http';
 import { Client } from 'pg';
 import { FakeSlack } from '../test/fakes/slack';
-import { firingPayload } from '../test/support/fixtures';
+import { firingWebhook } from '../test/support/fixtures';
 import { startPostgres } from '../test/support/postgres';
 import { startServer } from '../test/support/process';
 import { tempDir } from '../test/support/processes';
@@ -17,14 +17,15 @@ const SECONDS = 10;
 
 /** The webhook for group `g`, variant `v`: 0 the first notification, 1 a retry of it, 2 an HA peer's copy, 3 the group with one more alert. */
 function notification(g: number, v: number): string {
-  const p = firingPayload();
+  const p = firingWebhook();
   p.groupKey = `{}/{}:{alertname="db_pool_exhausted",service="svc-${g}"}`;
   p.groupLabels = { alertname: 'db_pool_exhausted', service: `svc-${g}` };
   p.commonLabels = { ...p.commonLabels, service: `svc-${g}` };
-  p.alerts[0].labels = { ...p.alerts[0].labels, service: `svc-${g}` };
-  p.alerts[0].fingerprint = (0x1000 + g).toString(16);
+  const alert = p.alerts[0]!;
+  alert.labels = { ...alert.labels, service: `svc-${g}` };
+  alert.fingerprint = (0x1000 + g).toString(16);
   if (v === 2) p.receiver = 'ha-peer';
-  if (v === 3) p.alerts.push({ ...p.alerts[0], labels: { ...p.alerts[0].labels, pod: `pod-${g}` }, fingerprint: (0x900000 + g).toString(16) });
+  if (v === 3) p.alerts.push({ ...alert, labels: { ...alert.labels, pod: `pod-${g}` }, fingerprint: (0x900000 + g).toString(16) });
   return JSON.stringify(p);
 }
 
@@ -213,5 +214,12 @@ async function stateCounter(where: string): Promise<((sql: string) => Promise<nu
     return Object.assign(async (sql: string) => Number((await c.query<{ n: string }>(sql)).rows[0]!.n), { close: () => c.end() });
   }
   const db = new Database(where, { readonly: true, fileMustExist: true });
-  return Object.assign(async (sql: string) => (db.prepare(sql).get() as { n: number }).n, { close: async () => void db.close() });
+  // better-sqlite3 is synchronous: the executors turn its throws into rejections, as the PostgreSQL side's are.
+  const count = (sql: string) => new Promise<number>((resolve) => resolve((db.prepare(sql).get() as { n: number }).n));
+  const close = () =>
+    new Promise<void>((resolve) => {
+      db.close();
+      resolve();
+    });
+  return Object.assign(count, { close });
 }

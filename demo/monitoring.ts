@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
 
 /** The repository's deploy/ directory. */
 /** The repository's root: the nearest folder up from here with a package.json (demo/ in Jest, .demo-dist/demo/ compiled). */
@@ -56,9 +57,17 @@ export interface PrometheusConfigOptions extends AlertRulesOptions {
   evaluationInterval?: string;
 }
 
+// The parts of deploy's YAML this file rewrites, read through zod (every other key is kept as is).
+const yamlMap = z.record(z.string(), z.unknown());
+const PrometheusYml = z.looseObject({ global: yamlMap.optional(), scrape_configs: z.array(z.looseObject({ job_name: z.string() })) });
+const AlertmanagerYml = z.looseObject({
+  route: yamlMap.optional(),
+  receivers: z.array(z.looseObject({ name: z.string(), webhook_configs: z.array(z.looseObject({ http_config: yamlMap.optional() })).optional() })),
+});
+
 /** Writes prometheus.yml (deploy's, with local targets and short intervals) and its rules; returns both paths. */
 export function writePrometheusConfig(opts: PrometheusConfigOptions): { configFile: string; rulesFile: string } {
-  const doc = parse(fs.readFileSync(PROMETHEUS_CONFIG, 'utf8')) as Record<string, any>;
+  const doc = PrometheusYml.parse(parse(fs.readFileSync(PROMETHEUS_CONFIG, 'utf8')));
   doc.global = {
     ...doc.global,
     scrape_interval: opts.scrapeInterval ?? FAST.scrapeInterval,
@@ -68,9 +77,7 @@ export function writePrometheusConfig(opts: PrometheusConfigOptions): { configFi
   doc.rule_files = [rulesFile];
   doc.alerting = { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager] }] }] };
   const targets = opts.targets as Record<string, string | undefined>;
-  doc.scrape_configs = (doc.scrape_configs as Array<{ job_name: string }>)
-    .filter((j) => targets[j.job_name])
-    .map((j) => ({ ...j, static_configs: [{ targets: [targets[j.job_name]!] }] }));
+  doc.scrape_configs = doc.scrape_configs.filter((j) => targets[j.job_name]).map((j) => ({ ...j, static_configs: [{ targets: [targets[j.job_name]!] }] }));
   const configFile = path.join(opts.dir, 'prometheus.yml');
   fs.writeFileSync(configFile, stringify(doc));
   return { configFile, rulesFile };
@@ -89,7 +96,7 @@ export interface AlertmanagerConfigOptions {
 
 /** Writes alertmanager.yml (deploy's, with the local webhook, the token file and short timers); returns both paths. */
 export function writeAlertmanagerConfig(opts: AlertmanagerConfigOptions): { configFile: string; tokenFile: string } {
-  const doc = parse(fs.readFileSync(ALERTMANAGER_CONFIG, 'utf8')) as Record<string, any>;
+  const doc = AlertmanagerYml.parse(parse(fs.readFileSync(ALERTMANAGER_CONFIG, 'utf8')));
   doc.route = {
     ...doc.route,
     group_wait: opts.groupWait ?? FAST.groupWait,
@@ -98,7 +105,7 @@ export function writeAlertmanagerConfig(opts: AlertmanagerConfigOptions): { conf
   };
   const tokenFile = path.join(opts.dir, 'pagefirst-token');
   fs.writeFileSync(tokenFile, opts.token, { mode: 0o600 });
-  const receiver = (doc.receivers as Array<{ name: string; webhook_configs?: Array<Record<string, any>> }>).find((r) => r.name === 'pagefirst');
+  const receiver = doc.receivers.find((r) => r.name === 'pagefirst');
   if (!receiver?.webhook_configs?.[0]) throw new Error(`${ALERTMANAGER_CONFIG} has no pagefirst webhook receiver`);
   for (const w of receiver.webhook_configs) {
     w.url = opts.webhookUrl;

@@ -169,11 +169,12 @@ function directPayload(available: number): unknown {
 
 /** What the demo started, stopped in reverse order by `stopAll` (idempotent). */
 class Started {
-  private readonly stops: Array<{ what: string; stop: () => Promise<unknown> }> = [];
+  private readonly stops: Array<{ what: string; stop: () => unknown }> = [];
   readonly pids: number[] = [];
   private stopping: Promise<void> | undefined;
 
-  add(what: string, stop: () => Promise<unknown>, pid?: number): void {
+  /** `stop` may return a promise (awaited) or finish synchronously. */
+  add(what: string, stop: () => unknown, pid?: number): void {
     this.stops.push({ what, stop });
     if (pid !== undefined && pid > 0) this.pids.push(pid);
   }
@@ -194,7 +195,7 @@ class Started {
 /** Runs the demo (see the top of this file); resolves with the process exit code. */
 export async function runDemo(opts: DemoOptions, started: Started): Promise<number> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pagefirst-demo-'));
-  started.add('the temp dir', async () => fs.rmSync(root, { recursive: true, force: true }));
+  started.add('the temp dir', () => fs.rmSync(root, { recursive: true, force: true }));
   say(`scenario ${opts.scenario}; working in ${root}`);
 
   // 1. PostgreSQL and the monitoring role.
@@ -367,14 +368,14 @@ export async function runDemo(opts: DemoOptions, started: Started): Promise<numb
   });
   started.add('the receiver', () => service.app.close());
   const receiverUrl = await service.app.listen({ host: '127.0.0.1', port: receiverPort });
-  service.pipeline.resume();
+  void service.pipeline.resume();
   say(`receiver on ${receiverUrl} (in this process; logs: ${receiverLog})`);
 
   // 5. Induce the scenario.
   if (opts.scenario === 'down') {
     await sleep(1_000); // the pool holds connections to lose
     const pids = pg.pause();
-    started.add('the paused PostgreSQL', async () => pg.resume()); // before the backend stops
+    started.add('the paused PostgreSQL', () => pg.resume()); // before the backend stops
     say(`stopped every PostgreSQL process (SIGSTOP: ${pids.join(', ')}); the backend's requests pile up`);
   } else {
     const res = await fetch(`${backendUrl}/scenario/${opts.scenario}`, { method: 'POST', signal: AbortSignal.timeout(15_000) });

@@ -149,8 +149,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   void purge();
   const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS).unref();
 
-  app.addHook('preClose', async () => {
+  app.addHook('preClose', (done) => {
     closing = true;
+    done();
   });
   app.addHook('onClose', async () => {
     clearInterval(purgeTimer);

@@ -51,7 +51,7 @@ export function createRedactor(secrets: readonly string[]): Redactor {
 /** A copy of `value` with every string passed through `redact`. */
 export function redactDeep<T>(value: T, redact: Redactor): T {
   if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => redactDeep(v, redact)) as T;
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)])) as T;
   return value;
 }

@@ -86,9 +86,9 @@ export function createBackend(config: BackendConfig, deps: { logger: Logger; raw
     return Number.isInteger(n) && n > 0 ? n : fallback;
   };
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', () => ({ status: 'ok' }));
   // The pool's numbers in one layout-free answer, for the demo's own wait on an exhausted pool.
-  app.get('/pool', async () => ({
+  app.get('/pool', () => ({
     max: config.poolMax,
     open: db.pool.totalCount,
     idle: db.pool.idleCount,
@@ -116,15 +116,17 @@ export function createBackend(config: BackendConfig, deps: { logger: Logger; raw
     const total = Number(body.total);
     if (!Number.isFinite(total) || total < 0 || total > 1e6)
       return reply.code(400).send({ error: 'bad_request', message: 'total must be a number from 0 to 1000000' });
-    const r = await db.withClient((c) => c.query(INSERT_ORDER, [int(body.customer, 1), total]), { endpoint: '/api/orders' });
-    return reply.code(201).send({ id: r.rows[0].id });
+    const r = await db.withClient((c) => c.query<{ id: number }>(INSERT_ORDER, [int(body.customer, 1), total]), { endpoint: '/api/orders' });
+    const [row] = r.rows;
+    if (!row) throw new Error('INSERT ... RETURNING id gave no row');
+    return reply.code(201).send({ id: row.id });
   });
   app.get('/api/report', async () => {
     const r = await db.withClient((c) => c.query(STATUS_REPORT, [cost]), { endpoint: '/api/report' });
     return { statuses: r.rows };
   });
 
-  app.get('/scenario', async () => ({ ...scenarios.state(), known: SCENARIOS }));
+  app.get('/scenario', () => ({ ...scenarios.state(), known: SCENARIOS }));
   app.post('/scenario/:name', async (req, reply) => {
     const name = (req.params as { name: string }).name;
     if (name === 'reset') return scenarios.reset();

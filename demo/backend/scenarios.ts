@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryConfig } from 'pg';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { BackendConfig, ScenarioName } from './config';
@@ -338,7 +338,14 @@ export class ScenarioController {
     c.on('error', () => undefined);
     try {
       await c.connect();
-      await c.query({ text: 'SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', values: [pids], query_timeout: CANCEL_CONNECT_TIMEOUT_MS } as never);
+      // A per-query `query_timeout` is read by node-postgres (brianc/node-postgres packages/pg/lib/client.js,
+      // `config.query_timeout || this.connectionParameters.query_timeout`) but absent from @types/pg's QueryConfig.
+      const cancel: QueryConfig & { query_timeout: number } = {
+        text: 'SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid',
+        values: [pids],
+        query_timeout: CANCEL_CONNECT_TIMEOUT_MS,
+      };
+      await c.query(cancel);
     } finally {
       await c.end().catch(() => undefined);
     }

@@ -22,9 +22,7 @@ export const routeSchema = z.strictObject({
   notifiers: z.array(z.string().min(1)).optional(),
 });
 
-const enricherSettingsSchema = z.strictObject(
-  Object.fromEntries(Object.entries(ENRICHER_SETTINGS).map(([name, schema]) => [name, schema.optional()])) as Record<string, z.ZodOptional<z.ZodType>>,
-);
+const enricherSettingsSchema = z.strictObject(Object.fromEntries(Object.entries(ENRICHER_SETTINGS).map(([name, schema]) => [name, schema.optional()])));
 
 const logConfigSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -83,7 +83,8 @@ export interface Enrichment {
 
 /** A ranked root cause with its supporting evidence and suggested (never executed) actions. */
 export interface Cause {
-  id: CauseId | string;
+  /** A CauseId, or another rule's id (written `string & {}` so that editors still offer the known ids). */
+  id: CauseId | (string & {});
   title: string;
   confidence: number;
   evidence: string[];

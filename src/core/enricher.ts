@@ -40,8 +40,8 @@ export class SkipEnrichment extends Error {
 export function skippedEnricher(name: string, reason: string): Enricher {
   return {
     name,
-    async enrich() {
-      throw new SkipEnrichment(reason);
+    enrich() {
+      return Promise.reject(new SkipEnrichment(reason));
     },
   };
 }

@@ -14,8 +14,8 @@ export interface EnricherDeps {
  * defaults; `enrichers.<name>` in the config and a route's `options` are parsed with it) and a
  * factory that picks the narrow dependencies it needs from `deps`.
  */
-export interface EnricherModule<S = any> {
+export interface EnricherModule<S = unknown> {
   name: string;
-  settingsSchema: z.ZodType<S, any>;
+  settingsSchema: z.ZodType<S, unknown>;
   create(settings: S, deps: EnricherDeps): Enricher;
 }

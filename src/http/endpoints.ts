@@ -103,7 +103,7 @@ export function registerEndpoints(app: FastifyInstance, deps: EndpointDeps): voi
     return reply.code(200).send(run.diagnostic);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
     const reason = deps.isReady();

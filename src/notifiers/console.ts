@@ -76,9 +76,12 @@ export function renderText(d: Diagnostic, links: LinksConfig = {}): string {
 export function createConsoleNotifier(deps: { out: Pick<Writable, 'write'>; links?: LinksConfig }): Notifier {
   return {
     name: 'console',
-    async notify(d) {
-      deps.out.write(renderText(d, deps.links));
-      return 'written to stdout';
+    notify(d) {
+      // The executor turns a throwing write into a rejection, as an async function would.
+      return new Promise((resolve) => {
+        deps.out.write(renderText(d, deps.links));
+        resolve('written to stdout');
+      });
     },
   };
 }

@@ -167,7 +167,7 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
   const promBase = isHttpUrl(links.prometheus)
     ? links.prometheus
     : !grafana && isHttpUrl(d.alert?.generatorURL)
-      ? new URL(d.alert!.generatorURL!).origin
+      ? new URL(d.alert.generatorURL).origin
       : undefined;
   if (promBase) {
     const seen = new Set<string>();
@@ -204,7 +204,7 @@ export function linksOf(d: Diagnostic, links: LinksConfig = {}, now: number = Da
     });
   }
   if (isHttpUrl(d.alert?.generatorURL))
-    out.push({ kind: 'source', label: grafana ? 'Alert rule in Grafana' : 'Alert rule in Prometheus', url: d.alert!.generatorURL! });
+    out.push({ kind: 'source', label: grafana ? 'Alert rule in Grafana' : 'Alert rule in Prometheus', url: d.alert.generatorURL });
   if (grafana && isHttpUrl(d.alert!.imageURL)) out.push({ kind: 'grafana', label: 'Panel screenshot', url: d.alert!.imageURL });
   return out;
 }
@@ -282,8 +282,8 @@ export function buildMessageModel(d: Diagnostic, links: LinksConfig = {}): Messa
       durationMs: e.durationMs,
       summary: e.summary,
       ...(ok ? {} : { failure: failureLine(e.status, e.error ?? e.summary, e.durationMs) }),
-      sections: ok ? (e.sections.filter((s) => s.type !== 'series') as ModelPart['sections']) : [],
-      series: ok ? (e.sections.filter((s) => s.type === 'series') as SeriesSection[]) : [],
+      sections: ok ? e.sections.filter((s): s is Exclude<Section, SeriesSection> => s.type !== 'series') : [],
+      series: ok ? e.sections.filter((s): s is SeriesSection => s.type === 'series') : [],
     };
   });
   const description = d.alert?.annotations.summary ?? d.alert?.annotations.description;

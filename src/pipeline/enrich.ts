@@ -73,7 +73,7 @@ async function runOne(enricher: Enricher, ctx: { group: AlertGroup; logger: Logg
       ...(r.queries ? { queries: r.queries } : {}),
     });
   } catch (e) {
-    const reason = controller.signal.aborted ? controller.signal.reason : e;
+    const reason: unknown = controller.signal.aborted ? controller.signal.reason : e;
     if (e instanceof SkipEnrichment) {
       status = 'skipped';
       result = base(enricher.name, status, started, { summary: `skipped: ${e.message}`, error: e.message });

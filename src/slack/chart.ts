@@ -129,7 +129,7 @@ export async function renderPoolChart(
       worker.once('message', (m: { png?: Uint8Array; error?: string }) =>
         m.png ? resolve(Buffer.from(m.png)) : reject(new Error(`chart rendering failed: ${m.error ?? 'no output'}`)),
       );
-      worker.once('error', (e) => reject(new Error(`chart rendering failed: ${e.message}`)));
+      worker.once('error', (e: Error) => reject(new Error(`chart rendering failed: ${e.message}`)));
       worker.once('exit', (code) => reject(new Error(`chart worker exited with code ${code}`)));
     });
   } finally {

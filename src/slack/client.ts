@@ -245,7 +245,7 @@ export function createSlackApi(
         poster.chat.postMessage({
           channel: args.channel,
           text: args.text,
-          ...(args.blocks ? { blocks: args.blocks as never } : {}),
+          ...(args.blocks ? { blocks: args.blocks } : {}),
           ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}),
           unfurl_links: false,
           unfurl_media: false,
@@ -256,7 +256,7 @@ export function createSlackApi(
     async update(args, signal) {
       await pacer.wait(args.channel, signal);
       await call('chat.update', signal, () =>
-        client.chat.update({ channel: args.channel, ts: args.ts, text: args.text, ...(args.blocks ? { blocks: args.blocks as never } : {}) }),
+        client.chat.update({ channel: args.channel, ts: args.ts, text: args.text, ...(args.blocks ? { blocks: args.blocks } : {}) }),
       );
     },
     async postEphemeral(args, signal) {

@@ -96,7 +96,7 @@ export async function refusal(
   signal: AbortSignal,
 ): Promise<string | undefined> {
   const refs = config.allowedChannels ?? [config.alertsChannel, config.incidentChannel].filter((c): c is string => typeof c === 'string');
-  const ids = await Promise.all(refs.map((r) => channels.idOf(r) ?? channels.resolve(r, signal).catch(() => undefined)));
+  const ids = await Promise.all(refs.map(async (r) => channels.idOf(r) ?? (await channels.resolve(r, signal).catch(() => undefined))));
   if (!channel || !ids.includes(channel)) return 'diagnoses can be started from Slack only in the alerts and incident channels (slack.allowedChannels)';
   if (config.allowedUsers && (!user || !config.allowedUsers.includes(user)))
     return 'you are not on the list of people who may start diagnoses from Slack (slack.allowedUsers)';

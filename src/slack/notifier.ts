@@ -18,7 +18,7 @@ import { renderPoolChart } from './chart';
 import { createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
 import { createChannelDirectory, type ChannelDirectory } from './channels';
-import { markerBlockId, renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
+import { renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
 
 const NOTIFIER = 'slack';
 /** conversations.history page size (Slack allows up to 1,000; 200 is its recommendation). */
@@ -128,7 +128,11 @@ export function messageText(m: SlackHistoryMessage): string {
   }
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'text' && typeof x === 'string' ? parts.push(x) : walk(x);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') parts.push(x);
+        else walk(x);
+      }
   };
   walk(m.blocks ?? []);
   return unescapeSlack(parts.join('\n'));

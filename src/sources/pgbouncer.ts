@@ -3,6 +3,7 @@ import type { PgBouncerSource } from './config';
 import { Mutex } from './mutex';
 import { cleanUrl, MonitorClient } from './pg-startup';
 import { classifyPgError, passwordOfUrl, scrubPassword } from './postgres-errors';
+import { scalarText } from '../core/text';
 
 /**
  * A client for PgBouncer's admin console (the virtual database `pgbouncer`): read-only SHOW
@@ -186,15 +187,15 @@ function num(row: Row, ...names: string[]): number | null {
 
 function str(row: Row, name: string): string | null {
   const v = row[name];
-  return v === null || v === undefined || v === '' ? null : String(v);
+  return v === null || v === undefined || v === '' ? null : scalarText(v);
 }
 
 const ms = (seconds: number | null, micros: number | null) => Math.round((seconds ?? 0) * 1000 + (micros ?? 0) / 1000);
 
 export function parsePool(r: Row): PgBouncerPool {
   return {
-    database: String(r.database ?? ''),
-    user: String(r.user ?? ''),
+    database: scalarText(r.database),
+    user: scalarText(r.user),
     clActive: num(r, 'cl_active') ?? 0,
     clWaiting: num(r, 'cl_waiting') ?? 0,
     svActive: num(r, 'sv_active') ?? 0,
@@ -209,7 +210,7 @@ export function parsePool(r: Row): PgBouncerPool {
 
 export function parseDatabase(r: Row): PgBouncerDatabase {
   return {
-    name: String(r.name ?? ''),
+    name: scalarText(r.name),
     host: str(r, 'host'),
     port: num(r, 'port'),
     database: str(r, 'database'),
@@ -229,7 +230,7 @@ export function parseDatabase(r: Row): PgBouncerDatabase {
 
 export function parseStats(r: Row): PgBouncerStats {
   return {
-    database: String(r.database ?? ''),
+    database: scalarText(r.database),
     totalXactCount: num(r, 'total_xact_count'),
     totalQueryCount: num(r, 'total_query_count'),
     totalWaitTimeUs: num(r, 'total_wait_time'),
@@ -243,9 +244,9 @@ export function parseStats(r: Row): PgBouncerStats {
 
 export function parseConnection(r: Row): PgBouncerConnection {
   return {
-    user: String(r.user ?? ''),
-    database: String(r.database ?? ''),
-    state: String(r.state ?? ''),
+    user: scalarText(r.user),
+    database: scalarText(r.database),
+    state: scalarText(r.state),
     addr: str(r, 'addr'),
     port: num(r, 'port'),
     connectTime: str(r, 'connect_time'),
@@ -373,7 +374,7 @@ export function createPgBouncerClient(config: PgBouncerSource, opts: PgBouncerCl
           clients: clients.slice(0, MAX_CONNECTION_ROWS).map(parseConnection),
           servers: servers.slice(0, MAX_CONNECTION_ROWS).map(parseConnection),
           truncated: { clients: Math.max(0, clients.length - MAX_CONNECTION_ROWS), servers: Math.max(0, servers.length - MAX_CONNECTION_ROWS) },
-          config: Object.fromEntries((rows.CONFIG ?? []).map((r) => [String(r.key), String(r.value ?? '')])),
+          config: Object.fromEntries((rows.CONFIG ?? []).map((r) => [String(r.key), scalarText(r.value)])),
           lists: Object.fromEntries((rows.LISTS ?? []).map((r) => [String(r.list), num(r, 'items') ?? 0])),
           takenAt,
         };
@@ -382,8 +383,9 @@ export function createPgBouncerClient(config: PgBouncerSource, opts: PgBouncerCl
       });
     },
 
-    async close() {
+    close() {
       closing.abort();
+      return Promise.resolve();
     },
   };
 }

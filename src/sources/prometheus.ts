@@ -1,4 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
+import { z } from 'zod';
 import type { PrometheusSource } from './config';
 
 /**
@@ -97,6 +98,23 @@ function unixSeconds(d: Date): string {
   return (d.getTime() / 1000).toFixed(3);
 }
 
+// The answers of the HTTP API, read through zod
+// (https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview and #expression-query-result-formats):
+// the envelope `{status, data, errorType, error, warnings}`, a query's `data` `{resultType, result}`, a
+// vector sample `{metric, value: [time, "value"]}`, a matrix series `{metric, values: [[time, "value"], ...]}`.
+const envelopeSchema = z.looseObject({
+  status: z.unknown().optional(),
+  data: z.unknown().optional(),
+  errorType: z.unknown().optional(),
+  error: z.unknown().optional(),
+  warnings: z.unknown().optional(),
+});
+const resultDataSchema = z.looseObject({ resultType: z.unknown().optional(), result: z.unknown().optional() });
+const labelSetSchema = z.record(z.string(), z.string());
+const vectorSampleSchema = z.looseObject({ metric: labelSetSchema.nullish(), value: z.array(z.unknown()) });
+const matrixSeriesSchema = z.looseObject({ metric: labelSetSchema.nullish(), values: z.array(z.array(z.unknown())) });
+const labelValuesSchema = z.array(z.string());
+
 /** Creates the client for `sources.prometheus`. Credentials in the URL are sent as basic auth and never appear in errors. */
 export function createPrometheusClient(config: PrometheusSource, http: AxiosInstance = axios.create()): PrometheusClient {
   const parsed = new URL(config.url);
@@ -115,7 +133,12 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
     return out.length > MAX_ERROR_TEXT ? `${out.slice(0, MAX_ERROR_TEXT)}…` : out;
   };
 
-  async function call(path: string, form: URLSearchParams, signal: AbortSignal, method: 'GET' | 'POST' = 'POST'): Promise<{ data: any; warnings: string[] }> {
+  async function call(
+    path: string,
+    form: URLSearchParams,
+    signal: AbortSignal,
+    method: 'GET' | 'POST' = 'POST',
+  ): Promise<{ data: unknown; warnings: string[] }> {
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
@@ -158,13 +181,15 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
       clearTimeout(timer);
     }
 
-    let json: any;
+    let parsedBody: unknown;
     try {
-      json = JSON.parse(body);
+      parsedBody = JSON.parse(body);
     } catch {
-      json = undefined;
+      parsedBody = undefined;
     }
-    if (json && typeof json === 'object' && json.status === 'error') {
+    const envelope = envelopeSchema.safeParse(parsedBody);
+    const json = envelope.success ? envelope.data : undefined;
+    if (json?.status === 'error') {
       const type = typeof json.errorType === 'string' && json.errorType ? json.errorType : 'unknown';
       const msg = typeof json.error === 'string' ? json.error : 'no error text';
       throw new PrometheusError(`prometheus ${path}: ${type}: ${clean(msg)} (HTTP ${status})`, type, status);
@@ -174,15 +199,21 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
       const type = status >= 500 ? 'server_error' : 'client_error';
       throw new PrometheusError(`prometheus ${path} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`, type, status);
     }
-    if (!json || typeof json !== 'object' || json.status !== 'success' || !json.data || typeof json.data !== 'object') {
+    if (!json || json.status !== 'success' || !json.data || typeof json.data !== 'object') {
       const what = contentType ? `a ${clean(contentType.split(';')[0]!)} body` : 'a body';
       throw new PrometheusError(`prometheus ${path} answered ${what} that is not a Prometheus API response`, 'bad_response', status);
     }
-    const warnings = Array.isArray(json.warnings) ? json.warnings.map(String) : [];
+    const warnings = Array.isArray(json.warnings) ? (json.warnings as unknown[]).map(String) : [];
     return { data: json.data, warnings };
   }
 
   const badShape = (path: string, what: string) => new PrometheusError(`prometheus ${path}: unexpected result shape (${what})`, 'bad_response', 200);
+  /** `data` of a query answer: an object (call() checked), an array only where an answer is not a query's. */
+  const resultData = (path: string, data: unknown) => {
+    const parsed = resultDataSchema.safeParse(data);
+    if (!parsed.success) throw badShape(path, 'not a query result');
+    return parsed.data;
+  };
 
   return {
     async query(expr, opts) {
@@ -190,15 +221,20 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
       if (opts.time) form.set('time', unixSeconds(opts.time));
       const path = '/api/v1/query';
       const { data, warnings } = await call(path, form, opts.signal);
-      if (data.resultType === 'scalar') {
-        if (!Array.isArray(data.result)) throw badShape(path, 'scalar');
-        return { samples: [{ metric: {}, time: Math.round(Number(data.result[0]) * 1000), value: parseSampleValue(data.result[1]) }], warnings };
+      const { resultType, result } = resultData(path, data);
+      if (resultType === 'scalar') {
+        const scalar = z.array(z.unknown()).safeParse(result);
+        if (!scalar.success) throw badShape(path, 'scalar');
+        return { samples: [{ metric: {}, time: Math.round(Number(scalar.data[0]) * 1000), value: parseSampleValue(scalar.data[1]) }], warnings };
       }
-      if (data.resultType !== 'vector' || !Array.isArray(data.result)) throw badShape(path, String(data.resultType));
-      const samples = data.result.map((r: any): PromSample => {
-        if (!r || !Array.isArray(r.value)) throw badShape(path, 'vector sample');
-        return { metric: { ...(r.metric ?? {}) }, time: Math.round(Number(r.value[0]) * 1000), value: parseSampleValue(r.value[1]) };
-      });
+      if (resultType !== 'vector' || !Array.isArray(result)) throw badShape(path, String(resultType));
+      const vector = z.array(vectorSampleSchema).safeParse(result);
+      if (!vector.success) throw badShape(path, 'vector sample');
+      const samples = vector.data.map((r): PromSample => ({
+        metric: { ...(r.metric ?? {}) },
+        time: Math.round(Number(r.value[0]) * 1000),
+        value: parseSampleValue(r.value[1]),
+      }));
       return { samples, warnings };
     },
     async queryRange(expr, opts) {
@@ -206,14 +242,14 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
       const form = new URLSearchParams({ query: expr, start: unixSeconds(opts.start), end: unixSeconds(opts.end), step: String(opts.stepSeconds) });
       const path = '/api/v1/query_range';
       const { data, warnings } = await call(path, form, opts.signal);
-      if (data.resultType !== 'matrix' || !Array.isArray(data.result)) throw badShape(path, String(data.resultType));
-      const series = data.result.map((r: any): PromSeries => {
-        if (!r || !Array.isArray(r.values)) throw badShape(path, 'matrix series');
-        return {
-          metric: { ...(r.metric ?? {}) },
-          points: r.values.map((p: any): [number, number] => [Math.round(Number(p[0]) * 1000), parseSampleValue(p[1])]),
-        };
-      });
+      const { resultType, result } = resultData(path, data);
+      if (resultType !== 'matrix' || !Array.isArray(result)) throw badShape(path, String(resultType));
+      const matrix = z.array(matrixSeriesSchema).safeParse(result);
+      if (!matrix.success) throw badShape(path, 'matrix series');
+      const series = matrix.data.map((r): PromSeries => ({
+        metric: { ...(r.metric ?? {}) },
+        points: r.values.map((p): [number, number] => [Math.round(Number(p[0]) * 1000), parseSampleValue(p[1])]),
+      }));
       return { series, warnings };
     },
     async labelValues(name, opts) {
@@ -222,8 +258,9 @@ export function createPrometheusClient(config: PrometheusSource, http: AxiosInst
       if (opts.limit !== undefined) form.set('limit', String(opts.limit));
       const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
       const { data, warnings } = await call(path, form, opts.signal, 'GET');
-      if (!Array.isArray(data) || data.some((v: unknown) => typeof v !== 'string')) throw badShape(path, 'label values');
-      const values = [...(data as string[])].sort();
+      const parsed = labelValuesSchema.safeParse(data);
+      if (!parsed.success) throw badShape(path, 'label values');
+      const values = [...parsed.data].sort();
       return { values: opts.limit !== undefined && opts.limit > 0 ? values.slice(0, opts.limit) : values, warnings };
     },
   };

@@ -20,24 +20,37 @@ export interface CheckpointerOptions {
   onExit?: (error: Error | undefined) => void;
 }
 
+/** The worker's inputs, as the constructor below sends them. */
+interface CheckpointerWorkerData {
+  path: string;
+  /** better-sqlite3's resolved entry point (the worker, run from source text, has no module to resolve from). */
+  driver: string;
+  done: SharedArrayBuffer;
+  idleMs: number;
+  busyMs: number;
+}
+
 /** The worker's body: self-contained (it is run from its source text), with its inputs in workerData. */
 function checkpointLoop(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { parentPort, workerData } = require('node:worker_threads');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Database = require(workerData.driver);
-  const done = new Int32Array(workerData.done as SharedArrayBuffer);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- run from its source text (eval), this body has no module scope to import into
+  const threads = require('node:worker_threads') as typeof import('node:worker_threads');
+  const workerData = threads.workerData as CheckpointerWorkerData; // sent by the constructor below, typed there
+  const parentPort = threads.parentPort;
+  if (!parentPort) throw new Error('the checkpointer runs only in a worker thread');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above, and the driver is loaded by its resolved path
+  const Database = require(workerData.driver) as typeof import('better-sqlite3');
+  const done = new Int32Array(workerData.done);
   let db: { pragma(sql: string): unknown; close(): void };
   try {
     db = new Database(workerData.path, { fileMustExist: true, timeout: 0 });
   } catch (e) {
-    // better-sqlite3's errors lose their message on the way to the parent thread; a plain Error keeps it
+    // eslint-disable-next-line preserve-caught-error -- better-sqlite3's errors lose their message on the way to the parent thread, so it is copied into a plain Error rather than attached as the cause
     throw new Error(`the checkpointer cannot open ${workerData.path}: ${(e as Error).message}`);
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastLog = 0;
   const step = () => {
-    let pause = workerData.idleMs as number;
+    let pause = workerData.idleMs;
     try {
       const [r] = db.pragma('wal_checkpoint(PASSIVE)') as [{ busy: number; log: number; checkpointed: number }];
       // A WAL of the same length as last time holds nothing new (until a writer restarts it from the top).
@@ -77,11 +90,17 @@ export class Checkpointer {
   constructor(path: string, options: CheckpointerOptions) {
     this.worker = new Worker(`(${checkpointLoop.toString()})()`, {
       eval: true,
-      workerData: { path, driver: require.resolve('better-sqlite3'), done: this.done, idleMs: options.idleMs, busyMs: options.busyMs },
+      workerData: {
+        path,
+        driver: require.resolve('better-sqlite3'),
+        done: this.done,
+        idleMs: options.idleMs,
+        busyMs: options.busyMs,
+      } satisfies CheckpointerWorkerData,
     });
     this.worker.on('message', (r: CheckpointReport) => options.onReport?.(r));
     let failure: Error | undefined;
-    this.worker.on('error', (e) => (failure = e));
+    this.worker.on('error', (e: Error) => (failure = e));
     this.worker.on('exit', () => {
       this.exited = true;
       if (!this.stopped) options.onExit?.(failure ?? new Error('the checkpoint worker exited'));

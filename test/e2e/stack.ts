@@ -113,7 +113,7 @@ async function startBackend(databaseUrl: string, logFile: string, poolMetrics: s
         resolve(m[1]!);
       }
     });
-    exited.then(([code]) => {
+    void exited.then(([code]) => {
       clearTimeout(timer);
       reject(new Error(`demo backend exited (${code}) before listening:\n${out}`));
     });

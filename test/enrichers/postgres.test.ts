@@ -20,7 +20,6 @@ const MAX_CONNECTIONS = 14;
 let pg: TestPostgres;
 let admin: Client;
 let monitorUrl: string;
-let appUrl: string;
 const guards: PostgresGuard[] = [];
 const clients: Client[] = [];
 
@@ -77,7 +76,7 @@ async function appClient(applicationName: string): Promise<Client> {
 beforeAll(async () => {
   pg = await startPostgres({ maxConnections: MAX_CONNECTIONS });
   monitorUrl = await pg.createRole('pf_monitor', 'mon-pw', { monitor: true });
-  appUrl = await pg.createRole('pf_app', 'app-pw');
+  await pg.createRole('pf_app', 'app-pw');
   admin = await pg.connect();
   await admin.query(`CREATE TABLE accounts (id int PRIMARY KEY, balance int, email text);
     INSERT INTO accounts VALUES (1, 100, 'alice@example.com'), (2, 50, 'bob@example.com');

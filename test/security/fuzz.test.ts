@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, parseConfig } from '../../src/config';
 import { createSourceClients } from '../../src/sources';
 import type { Diagnostic } from '../../src/core/diagnostic';
 import { buildMessageModel } from '../../src/notifiers/message';
-import { renderDiagnostic, renderIncidentSummary, renderParent, type SlackMessage } from '../../src/slack/render';
+import { renderDiagnostic, renderIncidentSummary, renderParent } from '../../src/slack/render';
 import { FakeSlack, checkMessage, mrkdwnTexts } from '../fakes/slack';
 import { auth, testApp } from '../support/app';
 import { firingPayload } from '../support/fixtures';

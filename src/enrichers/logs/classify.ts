@@ -33,7 +33,7 @@ export function compileSignatures(rows: readonly SignatureRow[]): { rows: readon
     try {
       return { row, re: new RegExp(src, 'i') };
     } catch (e) {
-      throw new Error(`signature ${row.id}: ${(e as Error).message}`);
+      throw new Error(`signature ${row.id}: ${(e as Error).message}`, { cause: e });
     }
   });
   // One pass over the text tells whether any row can match: most events match none.

@@ -33,7 +33,7 @@ export function parseFrame(frame: string): CodeLocation | null {
   let m = JAVA.exec(f);
   if (m && !/:\d+:\d+\)?\s*$/.test(f)) {
     const loc = /^(.*?)(?::(\d+))?$/.exec(m[3]!)!;
-    const file = /^(?:Native Method|Unknown Source|<generated>)$/.test(loc[1]!) || !loc[1] ? null : loc[1]!;
+    const file = /^(?:Native Method|Unknown Source|<generated>)$/.test(loc[1]!) || !loc[1] ? null : loc[1];
     return { language: 'java', class: m[1]!, method: m[2]!, file, line: loc[2] ? Number(loc[2]) : null, frame: f };
   }
   m = NODE.exec(f);

@@ -1,4 +1,5 @@
 import { foldEvents } from './events';
+import { scalarText } from '../../core/text';
 
 /**
  * JSON log lines read as what they say: a level, a message and an error, so a line is matched
@@ -128,10 +129,10 @@ function fromObject(e: Obj, typeKeys: string[]): StructuredError {
 function fromLogbackThrowable(t: Obj): StructuredError {
   const frames = (Array.isArray(t.stepArray) ? t.stepArray : [])
     .filter(isObj)
-    .map((s) => `at ${String(s.className)}.${String(s.methodName)}(${String(s.fileName ?? 'Unknown Source')}:${String(s.lineNumber ?? '')})`);
+    .map((s) => `at ${String(s.className)}.${String(s.methodName)}(${scalarText(s.fileName, 'Unknown Source')}:${scalarText(s.lineNumber)})`);
   const causes: string[] = [];
   let c = t.cause;
-  for (let depth = 0; isObj(c) && depth < 20; depth++, c = c.cause) causes.push(`Caused by: ${String(c.className)}: ${String(c.message ?? '')}`);
+  for (let depth = 0; isObj(c) && depth < 20; depth++, c = c.cause) causes.push(`Caused by: ${String(c.className)}: ${scalarText(c.message)}`);
   return { type: str(t.className), message: str(t.message), causes, frames };
 }
 
@@ -145,7 +146,7 @@ function fromStructlogException(x: unknown): StructuredError | null {
   return {
     type: str(last.exc_type),
     message: str(last.exc_value),
-    causes: stacks.slice(0, -1).map((s) => `${String(s.exc_type)}: ${String(s.exc_value ?? '')}`),
+    causes: stacks.slice(0, -1).map((s) => `${String(s.exc_type)}: ${scalarText(s.exc_value)}`),
     frames: (Array.isArray(last.frames) ? last.frames : [])
       .filter(isObj)
       .map((f) => `File "${String(f.filename)}", line ${String(f.lineno)}, in ${String(f.name)}`),

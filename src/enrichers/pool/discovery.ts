@@ -34,7 +34,7 @@ export interface Discovery {
 export function namesInAlertExpressions(group: AlertGroup, candidates: readonly string[]): Set<string> {
   const found = new Set<string>();
   for (const a of group.alerts) {
-    let expr = '';
+    let expr: string;
     try {
       const url = new URL(a.generatorURL);
       expr = [...url.searchParams.entries()]

@@ -125,7 +125,7 @@ export function createPoolEnricher(settings: PoolSettings, deps: { prometheus: P
         }
         throw e;
       }
-      for (const quantity of QUANTITIES) if (mapping[quantity] !== null) q(expandMatchers(mapping[quantity]!, matchers));
+      for (const quantity of QUANTITIES) if (mapping[quantity] !== null) q(expandMatchers(mapping[quantity], matchers));
 
       const { groups, unattributed } = groupPools(readings.instances, readings.shared, s.instanceLabels, s.flatSlopePerMinute, trendFrom);
       const focus = focusPools(groups);

@@ -33,7 +33,7 @@ export function addPoints(series: ReadonlyArray<ReadonlyArray<[number, number]>>
  */
 function totals(rs: readonly PoolInstanceReading[], shared: readonly SharedReading[]) {
   const allSet = rs.length > 0 && rs.every((r) => r.limitStatus === 'set');
-  const status = allSet
+  const status: PoolEntry['limitStatus'] = allSet
     ? 'set'
     : rs.some((r) => r.limitStatus === 'ambiguous')
       ? 'ambiguous'
@@ -59,7 +59,7 @@ function totals(rs: readonly PoolInstanceReading[], shared: readonly SharedReadi
     inUse,
     idle: sumOf([...rs.map((r) => r.idle), ...shared.map((x) => x.idle)]),
     limit,
-    limitStatus: status as PoolEntry['limitStatus'],
+    limitStatus: status,
     available,
     utilization: limit !== null && limit > 0 && inUse !== null ? inUse / limit : null,
     waiting: sumOf([...rs.map((r) => r.waiting), sharedWaiting]),

@@ -1,4 +1,4 @@
-import type { PrometheusClient, PromSeries } from '../../sources/prometheus';
+import type { PrometheusClient } from '../../sources/prometheus';
 import { PrometheusError } from '../../sources/prometheus';
 import { groupingText, type LabelMatcher } from '../../sources/promql';
 import { expandMatchers, QUANTITIES, type PoolMapping, type Quantity } from './mapping';
@@ -194,7 +194,7 @@ export async function readPools(prometheus: PrometheusClient, mapping: PoolMappi
   // Range points per identity.
   const pointsByKey = new Map<string, Partial<Record<'inUse' | 'limit' | 'waiting', Array<[number, number]>>>>();
   rangeQuantities.forEach((q, i) => {
-    for (const s of (ranges[i]?.series ?? []) as PromSeries[]) {
+    for (const s of ranges[i]?.series ?? []) {
       const k = keyOf(s.metric);
       if (!byKey.has(k)) entry(s.metric); // a pool seen in the window but not at the reading time
       const p = pointsByKey.get(k) ?? {};

@@ -187,7 +187,7 @@ export function createDockerLogReader(source: DockerSource): LogReader {
       const parser = tty ? new RawLines(add) : new FrameDemuxer((l) => add(l));
       const q = new URLSearchParams({ stdout: '1', stderr: '1', timestamps: '1', tail: String(source.tail) });
       try {
-        const r = await dockerGet(socket, `${base}/logs?${q}`, signal, (c) => parser.push(c), Number.POSITIVE_INFINITY);
+        const r = await dockerGet(socket, `${base}/logs?${q.toString()}`, signal, (c) => parser.push(c), Number.POSITIVE_INFINITY);
         if (r.status !== 200) notOk('logs', r);
         parser.end();
         const kept = lines.slice(dropped);

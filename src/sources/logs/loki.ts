@@ -1,6 +1,17 @@
 import axios, { type AxiosInstance } from 'axios';
+import { z } from 'zod';
 import type { LogSource } from '../config';
 import { capLine, LogSourceError, MAX_READ_BYTES, withTimeout, type LogLine, type LogReader } from './types';
+
+// Loki's query_range answer, the parts read here
+// (https://grafana.com/docs/loki/latest/reference/loki-http-api/#query-logs-within-a-range-of-time):
+// `{status, data: {resultType: "streams", result: [{stream, values: [["<unix ns>", "<line>"], ...]}]}}`.
+const queryRangeAnswerSchema = z.looseObject({
+  status: z.unknown().optional(),
+  data: z
+    .looseObject({ resultType: z.unknown().optional(), result: z.array(z.looseObject({ values: z.array(z.unknown()).optional() })).optional() })
+    .optional(),
+});
 
 /**
  * Log lines from Loki's `GET /loki/api/v1/query_range` (docs/reference/loki.md): the configured
@@ -62,7 +73,7 @@ export function createLokiLogReader(source: LokiSource, http: AxiosInstance = ax
           timeout: source.timeoutMs,
           signal,
           responseType: 'text',
-          transformResponse: (r) => r,
+          transformResponse: (r: unknown) => r,
           validateStatus: () => true,
           maxRedirects: 0,
           maxContentLength: MAX_READ_BYTES,
@@ -73,12 +84,15 @@ export function createLokiLogReader(source: LokiSource, http: AxiosInstance = ax
         throw new LogSourceError(`loki unreachable: ${(e as { code?: string }).code ?? (e as Error).message}`);
       }
       if (res.status !== 200) throw new LogSourceError(`loki answered HTTP ${res.status}: ${errorText(res.data)}`);
-      let body: { status?: string; data?: { resultType?: string; result?: Array<{ values?: unknown[] }> } };
+      let json: unknown;
       try {
-        body = JSON.parse(String(res.data));
+        json = JSON.parse(String(res.data));
       } catch {
         throw new LogSourceError('loki answered something that is not JSON');
       }
+      const parsed = queryRangeAnswerSchema.safeParse(json);
+      if (!parsed.success) throw new LogSourceError('loki answered JSON that is not a query_range answer');
+      const body = parsed.data;
       if (body.status !== 'success' || !body.data) throw new LogSourceError(`loki answered status ${String(body.status)}`);
       if (body.data.resultType !== 'streams') throw new LogSourceError(`loki query gave a ${String(body.data.resultType)}, not log streams: use a log query`);
       const entries: Array<{ ns: bigint; line: LogLine }> = [];

@@ -53,7 +53,7 @@ export function zoneOffsetMs(zone: string, epochMs: number): number {
   if (hit !== undefined) return hit;
   const p: Record<string, number> = {};
   for (const part of formatter(zone).formatToParts(new Date(minute * 60_000))) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+  const wall = Date.UTC(p.year!, p.month! - 1, p.day, p.hour, p.minute, p.second);
   const off = wall - minute * 60_000;
   if (offsets.size >= OFFSET_CACHE_MAX) offsets.clear();
   offsets.set(key, off);
