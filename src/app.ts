@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Server as TlsServer } from 'node:tls';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type RawServerDefault } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema';
@@ -89,7 +89,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Service> 
   // https.Server hands routes the same IncomingMessage/ServerResponse as http.Server, but Fastify's
   // types give `https` a distinct instance type that every route module would then carry: hence the cast.
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    loggerInstance: deps.logger,
     // Our own lines say what each request did ("notification admitted", 4xx reasons); no access log.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
