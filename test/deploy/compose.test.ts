@@ -259,6 +259,13 @@ describe('Prometheus and Alertmanager configs', () => {
       ['hikaricp_connections_active{pool="HikariPool-1", instance="orders:8080"}', '20x20'],
       ['hikaricp_connections_max{pool="readPool", instance="orders:8080"}', '10x20'],
       ['hikaricp_connections_active{pool="readPool", instance="orders:8080"}', '1x20'],
+      // HikariCP's own Prometheus tracker: a healthy pool.
+      ['hikaricp_max_connections{pool="batch", instance="batch:8080"}', '10x20'],
+      ['hikaricp_active_connections{pool="batch", instance="batch:8080"}', '2x20'],
+      // OpenTelemetry, conventions up to 1.25: a saturated pool.
+      ['db_client_connections_max{pool_name="HikariPool-1", instance="legacy:9464"}', '5x20'],
+      ['db_client_connections_usage{pool_name="HikariPool-1", state="used", instance="legacy:9464"}', '5x20'],
+      ['db_client_connections_usage{pool_name="HikariPool-1", state="idle", instance="legacy:9464"}', '0x20'],
       // OpenTelemetry, current conventions.
       ['db_client_connection_max{db_client_connection_pool_name="pg", instance="web:9464"}', '10x20'],
       ['db_client_connection_count{db_client_connection_pool_name="pg", db_client_connection_state="used", instance="web:9464"}', '9x20'],
@@ -296,6 +303,7 @@ describe('Prometheus and Alertmanager configs', () => {
         '        exp_alerts:',
         exp('pool: HikariPool-1, instance: "orders:8080"', 0),
         exp('db_client_connection_pool_name: pg, instance: "web:9464"', 1),
+        exp('pool_name: HikariPool-1, instance: "legacy:9464"', 0),
         exp('database: app, user: orders, instance: "pgb:9127"', 0),
       ].join('\n'),
     );
