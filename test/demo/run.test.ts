@@ -29,8 +29,8 @@ async function runDemo(args: string[], opts: { env?: Record<string, string>; int
   let stdout = '';
   let stderr = '';
   let interrupted = false;
-  child.stdout!.on('data', (b) => (stdout += b));
-  child.stderr!.on('data', (b) => {
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => {
     stderr += b;
     if (opts.interruptWhen && !interrupted && opts.interruptWhen.test(stderr)) {
       interrupted = true;

@@ -131,7 +131,7 @@ const mutatedScenarioArb = fc
   .map(([build, edits]) => {
     const es = build();
     for (const [i, key, value] of edits) {
-      const ev = es[i % es.length]!.evidence as Record<string, unknown>;
+      const ev = es[i % es.length]!.evidence;
       const keys = Object.keys(ev);
       ev[keys.length > 0 && key.length % 2 === 0 ? keys[key.length % keys.length]! : key] = value;
     }

@@ -101,12 +101,12 @@ async function startBackend(databaseUrl: string, logFile: string, poolMetrics: s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
   const exited = once(child, 'exit');
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`demo backend did not start within 15 s:\n${out}`)), 15_000);
-    child.stdout!.on('data', () => {
+    child.stdout.on('data', () => {
       const m = out.match(/demo backend on (http:\/\/\S+)/);
       if (m) {
         clearTimeout(timer);

@@ -85,7 +85,7 @@ test('POST /enrich?wait=true returns the pids, normalised queries, blocking chai
     payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', database: 'orders', service: 'api' } } }),
   });
   expect(res.statusCode).toBe(200);
-  const d = res.json() as Diagnostic;
+  const d = res.json<Diagnostic>();
   const pgE = d.enrichments.find((e) => e.enricher === 'postgres')!;
   expect(pgE.status).toBe('ok');
   const db = (pgE.evidence as unknown as PostgresEvidence).databases[0]!;

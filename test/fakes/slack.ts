@@ -697,7 +697,13 @@ export class FakeSlack {
       const all = this.topLevel(ch.id)
         .filter((m) => (inclusive ? Number(m.ts) >= oldest && Number(m.ts) <= latest : Number(m.ts) > oldest && Number(m.ts) < latest))
         .reverse();
-      const offset = args.cursor ? Number(Buffer.from(String(args.cursor), 'base64').toString('utf8').replace('offset:', '')) : 0;
+      const offset = args.cursor
+        ? Number(
+            Buffer.from(str(args.cursor) ?? '', 'base64')
+              .toString('utf8')
+              .replace('offset:', ''),
+          )
+        : 0;
       const page = all.slice(offset, offset + limit);
       const more = offset + limit < all.length;
       return { messages: page, has_more: more, response_metadata: { next_cursor: more ? Buffer.from(`offset:${offset + limit}`).toString('base64') : '' } };

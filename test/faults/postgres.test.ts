@@ -82,7 +82,7 @@ async function run(): Promise<{ d: Diagnostic; wallMs: number; db: PostgresEvide
     payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', database: 'orders', n: String(started) } } }),
   });
   expect(res.statusCode).toBe(200);
-  const d = res.json() as Diagnostic;
+  const d = res.json<Diagnostic>();
   const e = d.enrichments[0]!;
   expect(e.enricher).toBe('postgres');
   expect(d.notifications).toEqual([{ notifier: 'console', status: 'sent', detail: 'written to stdout' }]);

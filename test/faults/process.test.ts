@@ -56,7 +56,7 @@ test('SIGKILL while the Slack post is in flight: after restart the run completes
     const threadTs = typeof args.thread_ts === 'string' ? args.thread_ts : undefined;
     if (threadTs && !fake.find(ch.id, threadTs)) throw new SlackFakeError('thread_not_found');
     const m = fake.seedMessage(ch.id, {
-      text: String(args.text ?? ''),
+      text: typeof args.text === 'string' ? args.text : '',
       blocks: args.blocks as unknown[],
       ...(threadTs ? { thread_ts: threadTs } : {}),
       user: fake.userId,

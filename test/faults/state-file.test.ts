@@ -121,8 +121,8 @@ test('a state file the server user cannot read: exit 1 naming it, not one byte c
   });
   if (!asRoot) fs.chmodSync(state, 0o000);
   let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
   const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   const [code] = await once(child, 'exit');
   clearTimeout(killer);

@@ -58,11 +58,11 @@ export async function startStateDb(): Promise<StateDb> {
     async up() {
       const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
       let log = '';
-      child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (log += d.toString()));
       await until('the state PostgreSQL to accept connections', () => log.includes('ready to accept connections'), 20_000, 50);
       child.unref();
-      child.stderr!.removeAllListeners('data');
-      child.stderr!.resume(); // keep draining its log, without holding the test process open
+      child.stderr.removeAllListeners('data');
+      child.stderr.resume(); // keep draining its log, without holding the test process open
       (child.stderr as unknown as { unref?: () => void }).unref?.();
       restarted = child;
       pid = child.pid!;

@@ -179,7 +179,7 @@ describe('POST /webhook under fuzzing', () => {
       '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000),
       Buffer.from([0xff, 0xfe, 0x7b, 0x7d]),
     ]) {
-      const r = await post(body as string | Buffer);
+      const r = await post(body);
       expect(r.status).toBe(400);
       expect(r.json.issues.length).toBeGreaterThan(0);
     }
@@ -289,7 +289,7 @@ describe('the config loader under fuzzing', () => {
     try {
       f();
     } catch (e) {
-      if (!(e instanceof ConfigError)) throw new Error(`not a ConfigError: ${(e as Error)?.stack ?? String(e)}`);
+      if (!(e instanceof ConfigError)) throw new Error(`not a ConfigError: ${(e as Error)?.stack ?? String(e)}`, { cause: e });
       expect(e.issues.length).toBeGreaterThan(0);
       for (const i of e.issues) expect(typeof i.path).toBe('string');
     }

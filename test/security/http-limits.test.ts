@@ -110,7 +110,7 @@ describe('a real listening server under slow and oversized requests', () => {
       let answer = '';
       let sent = 0;
       let closed = false;
-      s.on('data', (d) => (answer += d));
+      s.on('data', (d: Buffer) => (answer += d.toString('utf8')));
       s.on('error', () => {});
       const finish = (closedAfterMs: number | undefined) => {
         clearInterval(timer);
@@ -191,7 +191,7 @@ describe('a real listening server under slow and oversized requests', () => {
       body: stream,
       duplex: 'half',
       signal: AbortSignal.timeout(5_000),
-    } as RequestInit);
+    });
     expect(chunked.status).toBe(413);
     expect(await t.store.unfinishedRuns()).toEqual([]);
     // just under the limit is accepted (the limit is the configured one, not smaller)

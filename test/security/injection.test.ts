@@ -34,7 +34,7 @@ const enrich = async (t: Awaited<ReturnType<typeof testApp>>, labels: Record<str
     payload: JSON.stringify({ alert: { labels: { alertname: 'db_pool_exhausted', ...labels }, ...(startsAt ? { startsAt } : {}) } }),
   });
   expect(res.statusCode).toBe(200);
-  return res.json() as Diagnostic;
+  return res.json<Diagnostic>();
 };
 
 describe('PromQL string break-out (real Prometheus)', () => {

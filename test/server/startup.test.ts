@@ -15,7 +15,7 @@ describe('the server process', () => {
     const r = await runServerToExit(['--config', f], {});
     expect(r.code).toBe(1);
     expect(r.output).toContain('pipeline.budgetMs: Too small');
-    expect(r.output.match(/^  \S+: /gm)).toHaveLength(3);
+    expect(r.output.match(/^ {2}\S+: /gm)).toHaveLength(3);
     expect(r.output).toContain('sources.postgres.0.url: Required');
     expect(r.output).toContain('sources.prometheus.url: environment variable PROM_URL is not set');
   });

@@ -96,7 +96,7 @@ const enrichment: fc.Arbitrary<Enrichment> = fc.record({
   sections: fc.array(section, { maxLength: 6 }),
   evidence: fc.constant({}),
   queries: fc.option(fc.array(fc.record({ source: fc.constantFrom('prometheus', 'loki', 'postgres'), query: bigText }), { maxLength: 6 }), { nil: undefined }),
-}) as fc.Arbitrary<Enrichment>;
+});
 
 const cause: fc.Arbitrary<Cause> = fc.record({
   id: fc.constantFrom('connection_leak', 'traffic_spike', 'slow_queries', 'lock_contention', 'pool_misconfigured', 'database_connection_limit'),
@@ -122,7 +122,7 @@ const diagnostic: fc.Arbitrary<Diagnostic> = fc
     sampleDiagnostic({
       id: runId,
       alertname,
-      status: status as Diagnostic['status'],
+      status: status,
       groupKey,
       enrichments,
       causes: [...causes].sort((a, b) => b.confidence - a.confidence),

@@ -34,22 +34,21 @@ const groupNamed = (key: string, status: 'firing' | 'resolved' = 'firing') =>
     p.status = status;
   });
 
-const diagnosticOf = (id: string, groupKey: string, extra: Partial<Diagnostic> = {}): Diagnostic =>
-  ({
-    id,
-    groupKey,
-    alertname: 'db_pool_exhausted',
-    status: 'firing',
-    fingerprints: [],
-    trigger: 'webhook',
-    startedAt: '',
-    finishedAt: '',
-    durationMs: 0,
-    enrichments: [],
-    causes: [],
-    notifications: [],
-    ...extra,
-  }) as Diagnostic;
+const diagnosticOf = (id: string, groupKey: string, extra: Partial<Diagnostic> = {}): Diagnostic => ({
+  id,
+  groupKey,
+  alertname: 'db_pool_exhausted',
+  status: 'firing',
+  fingerprints: [],
+  trigger: 'webhook',
+  startedAt: '',
+  finishedAt: '',
+  durationMs: 0,
+  enrichments: [],
+  causes: [],
+  notifications: [],
+  ...extra,
+});
 
 export function storeContract(target: ContractTarget): void {
   const opened: StateStore[] = [];

@@ -66,7 +66,7 @@ export function statePostgres(defaults: Partial<PostgresStoreOptions> = {}) {
     server,
     dbs: stateDatabases(server, defaults),
     /** Closes `s` after the test. */
-    track<T extends StateStore>(s: T): T {
+    track: <T extends StateStore>(s: T): T => {
       opened.push(s);
       return s;
     },

@@ -20,6 +20,6 @@ export async function check(cmd: string, args: string[], stdoutOnly = false): Pr
     return stdoutOnly ? r.stdout : `${r.stdout}${r.stderr}`;
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed:\n${x.stdout ?? ''}${x.stderr ?? ''}${x.message}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed:\n${x.stdout ?? ''}${x.stderr ?? ''}${x.message}`, { cause: e });
   }
 }

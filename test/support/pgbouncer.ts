@@ -169,7 +169,7 @@ export async function startPgBouncer(pg: Pick<TestPostgres, 'host' | 'port'>, op
     const child = spawn(PGBOUNCER_BIN, [iniPath], { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...(owner ?? {}) });
     running.add(child);
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.once('exit', () => running.delete(child));
     const logs = () => {

@@ -80,7 +80,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     settings: { ...(opts.maxConnections !== undefined ? { max_connections: opts.maxConnections } : {}), ...opts.settings },
   });
   try {
-    const pg = await attach(server.adminUrl, server.kind, server.stop, opts);
+    const pg = await attach(server.adminUrl, server.kind, () => server.stop(), opts);
     return { ...pg, pid: server.pid, dataDir: server.dataDir };
   } catch (e) {
     await server.stop();

@@ -37,8 +37,8 @@ export async function startServer(args: string[], env: Record<string, string>, t
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not listen within ${timeoutMs} ms:\n${out}`)), timeoutMs);
@@ -49,7 +49,7 @@ export async function startServer(args: string[], env: Record<string, string>, t
         resolve(m[1]!);
       }
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     void exited.then((c) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${c}) before listening:\n${out}`));
@@ -66,8 +66,8 @@ export async function runServerToExit(args: string[], env: Record<string, string
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   const [code, signal] = await once(child, 'exit');
   clearTimeout(timer);

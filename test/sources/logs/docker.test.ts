@@ -5,7 +5,7 @@ import path from 'node:path';
 import { logSourceSchema } from '../../../src/sources/config';
 import { createDockerLogReader, FrameDemuxer } from '../../../src/sources/logs/docker';
 import { LogSourceError, MAX_LINE_CHARS } from '../../../src/sources/logs/types';
-import { startFakeDockerEngine, type FakeDockerEngine } from '../../fakes/docker-engine';
+import { startFakeDockerEngine, type FakeDockerEngine, type FakeLogEntry } from '../../fakes/docker-engine';
 
 const opts = () => ({ signal: new AbortController().signal, now: new Date(), filter: { pattern: 'x', caseInsensitive: true } });
 const source = (socket: string, container: string, extra: Record<string, unknown> = {}) =>
@@ -74,8 +74,8 @@ describe('docker reader against a fake Engine on a unix socket', () => {
       tty: false,
       entries: [
         { stream: 1, time: '2026-11-27T06:50:00.000000001Z', text: 'too old, beyond the tail' },
-        ...Array.from({ length: 48 }, (_, i) => ({
-          stream: (i % 2 ? 2 : 1) as 1 | 2,
+        ...Array.from({ length: 48 }, (_, i): FakeLogEntry => ({
+          stream: i % 2 ? 2 : 1,
           time: `2026-11-27T06:51:${String(i).padStart(2, '0')}.123456789Z`,
           text: `line ${i} pool — connection ✓`,
         })),
