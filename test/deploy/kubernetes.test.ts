@@ -4,7 +4,8 @@ import path from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { loadConfig } from '../../src/config';
 import { KUBERNETES_API_CALLS } from '../../src/sources/logs/kubernetes';
-import { auth, testApp } from '../support/app';
+import { auth, TOKEN, testApp } from '../support/app';
+import { startPostgres, type TestPostgres } from '../support/postgres';
 import { check } from '../support/monitoring-tools';
 import { KUBE_TOOL_TIMEOUT_MS, kustomizeBuild, validateObjects, type KubeObject } from './kustomize';
 
@@ -96,7 +97,6 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
         'ConfigMap',
         'Deployment',
         'Namespace',
-        'PersistentVolumeClaim',
         'PodDisruptionBudget',
         'PrometheusRule',
         'Role',
@@ -118,7 +118,7 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     const file = path.join(tmp, 'pagefirst.yml');
     fs.writeFileSync(file, configMap.data['pagefirst.yml']);
     const env = envFromSecret();
-    expect(Object.keys(env).sort()).toEqual(['PAGEFIRST_POSTGRES_URL', 'PAGEFIRST_TOKEN']);
+    expect(Object.keys(env).sort()).toEqual(['PAGEFIRST_POSTGRES_URL', 'PAGEFIRST_STATE_URL', 'PAGEFIRST_TOKEN']);
     const config = loadConfig(file, env);
     expect(config.server.auth.token).toBe(env.PAGEFIRST_TOKEN);
     expect(config.sources.postgres[0]!.url).toBe(env.PAGEFIRST_POSTGRES_URL);
@@ -131,11 +131,9 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
       (m: { name: string }) => pod.volumes.find((v: { name: string; configMap?: { name: string } }) => v.name === m.name)?.configMap?.name === generator.name,
     );
     expect(container.args).toEqual(['node', 'dist/server.js', '--config', `${mount.mountPath}/pagefirst.yml`]);
-    // the state file lives on the PersistentVolumeClaim (the root filesystem is read-only)
-    const stateMount = container.volumeMounts.find((m: { mountPath: string }) => path.dirname(config.state.path) === m.mountPath);
-    expect(pod.volumes.find((v: { name: string }) => v.name === stateMount.name).persistentVolumeClaim.claimName).toBe(
-      one('PersistentVolumeClaim').metadata.name,
-    );
+    // the state lives in the shared PostgreSQL named by the Secret, not on a volume
+    expect(config.state.url).toBe(env.PAGEFIRST_STATE_URL);
+    expect(pod.volumes.some((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim)).toBe(false);
   });
 
   test("the probes' paths and the container port are the server's: the app built from this configuration answers them", async () => {
@@ -173,8 +171,10 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     expect(pod.serviceAccountName).toBe(one('ServiceAccount').metadata.name);
     // the receiver's alert rules select job="pagefirst": the job is the Service's name
     expect(svc.metadata.name).toBe('pagefirst');
-    expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy.type).toBe('Recreate');
+    // two replicas on the shared store, rolled one at a time without ever fewer than two answering
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    expect(one('PodDisruptionBudget').spec.maxUnavailable).toBe(1);
   });
 
   test("the RBAC grants exactly what the log source calls, to the Deployment's service account, in the log source's namespace", () => {
@@ -196,9 +196,9 @@ describe('deploy/kubernetes/ (kubectl apply -k)', () => {
     const user = /^USER (\d+):(\d+)$/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
     expect(user).not.toBeNull();
     expect([pod.securityContext.runAsUser, pod.securityContext.runAsGroup]).toEqual([Number(user![1]), Number(user![2])]);
-    // every place it writes is a volume: the state directory and /tmp
+    // every place it writes is a volume: /tmp (the state is in PostgreSQL)
     const writable = container.volumeMounts.filter((m: { readOnly?: boolean }) => !m.readOnly).map((m: { mountPath: string }) => m.mountPath);
-    expect(writable.sort()).toEqual(['/tmp', '/var/lib/pagefirst']);
+    expect(writable.sort()).toEqual(['/tmp']);
   });
 
   test("resources: requests and limits, the memory limit above the benchmark's measured peak", () => {
@@ -272,4 +272,52 @@ describe('deploy/kubernetes/alertmanager/', () => {
     // alertmanagerSpec.secrets mounts each Secret at /etc/alertmanager/secrets/<name>/
     expect(hook.http_config.authorization.credentials_file).toBe(`/etc/alertmanager/secrets/${values.alertmanager.alertmanagerSpec.secrets[0]}/token`);
   });
+});
+
+describe('the configuration on a real PostgreSQL state store', () => {
+  const STATE_PASSWORD = 'St4te-k8s-pw';
+  let pg: TestPostgres;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    await pg.createRole('pf_k8s_state', STATE_PASSWORD);
+    const admin = await pg.connect();
+    await admin.query('CREATE DATABASE pagefirst_k8s_state OWNER pf_k8s_state');
+    await admin.end();
+  }, VALIDATE_TIMEOUT_MS);
+  afterAll(() => pg?.stop());
+
+  test(
+    'two receivers built from the ConfigMap share the store: both ready on PostgreSQL, a run admitted by one is served by the other',
+    async () => {
+      const raw = parse(configMap.data['pagefirst.yml']) as Record<string, any>;
+      const env = { ...envFromSecret(), PAGEFIRST_STATE_URL: pg.url({ user: 'pf_k8s_state', password: STATE_PASSWORD, database: 'pagefirst_k8s_state' }) };
+      // the test's token stands in for the Secret's; the log source is not read here
+      const config = { ...raw, server: { ...raw.server, auth: { token: TOKEN } }, sources: { ...raw.sources, logs: [] } };
+      const a = await testApp(config, env);
+      const b = await testApp(config, env);
+      try {
+        for (const t of [a, b]) {
+          const res = await t.app.inject({ method: 'GET', url: '/readyz' });
+          expect(res.statusCode).toBe(200);
+          expect(res.json()).toMatchObject({ store: { kind: 'postgres', where: expect.stringContaining('/pagefirst_k8s_state') } });
+          expect(res.body).not.toContain(STATE_PASSWORD);
+        }
+        const run = await a.app.inject({
+          method: 'POST',
+          url: '/enrich',
+          headers: auth,
+          payload: { alert: { labels: { alertname: 'db_pool_exhausted', service: 'k8s' } } },
+        });
+        expect(run.statusCode).toBe(202);
+        const { id } = run.json<{ id: string }>();
+        const seen = await b.app.inject({ method: 'GET', url: `/diagnostics/${id}`, headers: auth });
+        expect([200, 202]).toContain(seen.statusCode);
+        expect((await b.app.inject({ method: 'GET', url: '/diagnostics/not-a-run', headers: auth })).statusCode).toBe(404);
+      } finally {
+        await a.app.close();
+        await b.app.close();
+      }
+    },
+    VALIDATE_TIMEOUT_MS,
+  );
 });
