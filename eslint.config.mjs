@@ -5,11 +5,15 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 import boundaries from 'eslint-plugin-boundaries';
+import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 
 export default tseslint.config(
   { ignores: ['dist/', '.bench-dist/', '.demo-dist/', '.cache/', 'coverage/', 'node_modules/'] },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
+  // An exception carries its reason on the line (issue 10): every eslint-disable says why after ` -- `.
+  comments.recommended,
+  { rules: { '@eslint-community/eslint-comments/require-description': ['error', { ignore: ['eslint-enable'] }] } },
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

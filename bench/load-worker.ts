@@ -1,6 +1,6 @@
 import { loadResultSchema } from './load-result';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon ships no types (nor does DefinitelyTyped for 8.x): required, and its result read through zod
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon 8 ships no types (@types/autocannon describes 7.x): required, and its result read through zod
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<unknown>;
 
 /**
