@@ -7,6 +7,14 @@ import prettier from 'eslint-config-prettier';
 import boundaries from 'eslint-plugin-boundaries';
 import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 
+// The folders of src/ that are parts of the layering (boundary elements), and the file categories
+// below that are parts of their own. `part(name)` selects the files of one part: a category's files,
+// or a folder's files that are in no category (isUnknown: no file descriptor matched; src/http/config.ts
+// is `settings`, not `http`).
+const FOLDERS = ['core', 'config', 'alertmanager', 'sources', 'store', 'diagnosis', 'enrichers', 'notifiers', 'slack', 'pipeline', 'http'];
+const part = (name) => (FOLDERS.includes(name) ? { element: { type: name }, file: { isUnknown: true } } : { file: { categories: name } });
+const parts = (...names) => names.map(part);
+
 export default tseslint.config(
   { ignores: ['dist/', '.bench-dist/', '.demo-dist/', '.cache/', 'coverage/', 'node_modules/'] },
   eslint.configs.recommended,
@@ -30,19 +38,19 @@ export default tseslint.config(
     },
   },
   {
-    // The layering (docs/ARCHITECTURE.md): what each folder of src/ may import. Matched in order,
-    // first match wins, so each unit's settings schema is its own element before its folder's.
+    // The layering (docs/ARCHITECTURE.md): what each part of src/ may import. A part is a folder
+    // (an element, matched from the project root: partialMatch false), or one of the files named
+    // below (a file category), which is then that part and not its folder's.
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
       'import/resolver': { node: { extensions: ['.ts', '.js'] } },
       'boundaries/include': ['src/**/*.ts'],
-      'boundaries/elements': [
-        { type: 'core', pattern: 'src/core/**', mode: 'full' },
+      'boundaries/elements': FOLDERS.map((type) => ({ type, pattern: `src/${type}`, partialMatch: false })),
+      'boundaries/files': [
         // Each unit's settings schema: what src/config composes (never a factory).
         {
-          type: 'settings',
-          mode: 'full',
+          category: 'settings',
           pattern: [
             'src/http/config.ts',
             'src/pipeline/config.ts',
@@ -58,26 +66,15 @@ export default tseslint.config(
             'src/enrichers/pool/mapping.ts',
           ],
         },
-        { type: 'config', pattern: 'src/config/**', mode: 'full' },
-        { type: 'alertmanager', pattern: 'src/alertmanager/**', mode: 'full' },
-        { type: 'sources', pattern: 'src/sources/**', mode: 'full' },
         // The read-only interface enrichers use to ask the run history (the store implements it).
-        { type: 'store-history', pattern: 'src/store/history.ts', mode: 'full' },
-        { type: 'store', pattern: 'src/store/**', mode: 'full' },
-        { type: 'diagnosis', pattern: 'src/diagnosis/**', mode: 'full' },
-        { type: 'enrichers', pattern: 'src/enrichers/**', mode: 'full' },
-        { type: 'notifiers', pattern: 'src/notifiers/**', mode: 'full' },
-        // Slack's entry points (requests from Slack: signature, button, shortcut, mention) and its notifier side.
+        { category: 'store-history', pattern: 'src/store/history.ts' },
+        // Slack's entry points (requests from Slack: signature, button, shortcut, mention); the rest of src/slack is its notifier side.
         {
-          type: 'slack-entry',
+          category: 'slack-entry',
           pattern: ['src/slack/endpoints.ts', 'src/slack/entry.ts', 'src/slack/recognise.ts', 'src/slack/resolve.ts', 'src/slack/signature.ts'],
-          mode: 'full',
         },
-        { type: 'slack', pattern: 'src/slack/**', mode: 'full' },
-        { type: 'pipeline', pattern: 'src/pipeline/**', mode: 'full' },
-        { type: 'http', pattern: 'src/http/**', mode: 'full' },
-        { type: 'shared', pattern: ['src/logger.ts', 'src/metrics.ts'], mode: 'full' },
-        { type: 'app', pattern: ['src/app.ts', 'src/server.ts'], mode: 'full' },
+        { category: 'shared', pattern: ['src/logger.ts', 'src/metrics.ts'] },
+        { category: 'app', pattern: ['src/app.ts', 'src/server.ts'] },
       ],
     },
     rules: {
@@ -85,39 +82,31 @@ export default tseslint.config(
         'error',
         {
           default: 'disallow',
+          // Imports inside one folder are checked too: a settings file and its folder's other files are different parts.
+          checkInternals: true,
           policies: [
-            { from: { element: { type: 'core' } }, allow: { to: { element: { type: 'core' } } } },
-            { from: { element: { type: 'settings' } }, allow: { to: { element: { types: { anyOf: ['settings', 'core', 'sources'] } } } } },
-            { from: { element: { type: 'config' } }, allow: { to: { element: { types: { anyOf: ['config', 'settings', 'core'] } } } } },
-            { from: { element: { type: 'alertmanager' } }, allow: { to: { element: { types: { anyOf: ['alertmanager', 'core'] } } } } },
-            { from: { element: { type: 'sources' } }, allow: { to: { element: { types: { anyOf: ['sources', 'settings', 'core'] } } } } },
-            { from: { element: { type: 'store' } }, allow: { to: { element: { types: { anyOf: ['store', 'store-history', 'settings', 'core'] } } } } },
-            { from: { element: { type: 'store-history' } }, allow: { to: { element: { type: 'core' } } } },
-            { from: { element: { type: 'diagnosis' } }, allow: { to: { element: { types: { anyOf: ['diagnosis', 'core'] } } } } },
+            { from: part('core'), allow: { to: parts('core') } },
+            { from: part('settings'), allow: { to: parts('settings', 'core', 'sources') } },
+            { from: part('config'), allow: { to: parts('config', 'settings', 'core') } },
+            { from: part('alertmanager'), allow: { to: parts('alertmanager', 'core') } },
+            { from: part('sources'), allow: { to: parts('sources', 'settings', 'core') } },
+            { from: part('store'), allow: { to: parts('store', 'store-history', 'settings', 'core') } },
+            { from: part('store-history'), allow: { to: parts('core') } },
+            { from: part('diagnosis'), allow: { to: parts('diagnosis', 'core') } },
+            { from: part('enrichers'), allow: { to: parts('enrichers', 'settings', 'sources', 'store-history', 'core') } },
+            { from: parts('notifiers', 'slack'), allow: { to: parts('notifiers', 'slack', 'settings', 'alertmanager', 'store', 'core') } },
             {
-              from: { element: { type: 'enrichers' } },
-              allow: { to: { element: { types: { anyOf: ['enrichers', 'settings', 'sources', 'store-history', 'core'] } } } },
+              from: part('slack-entry'),
+              allow: { to: parts('slack-entry', 'slack', 'notifiers', 'settings', 'alertmanager', 'sources', 'store', 'core') },
             },
+            { from: part('shared'), allow: { to: parts('config', 'settings', 'core') } },
             {
-              from: { element: { types: { anyOf: ['notifiers', 'slack'] } } },
-              allow: { to: { element: { types: { anyOf: ['notifiers', 'slack', 'settings', 'alertmanager', 'store', 'core'] } } } },
+              from: part('pipeline'),
+              allow: { to: parts('pipeline', 'config', 'settings', 'enrichers', 'notifiers', 'diagnosis', 'store', 'shared', 'core') },
             },
-            {
-              from: { element: { type: 'slack-entry' } },
-              allow: { to: { element: { types: { anyOf: ['slack-entry', 'slack', 'notifiers', 'settings', 'alertmanager', 'sources', 'store', 'core'] } } } },
-            },
-            { from: { element: { type: 'shared' } }, allow: { to: { element: { types: { anyOf: ['config', 'settings', 'core'] } } } } },
-            {
-              from: { element: { type: 'pipeline' } },
-              allow: {
-                to: { element: { types: { anyOf: ['pipeline', 'config', 'settings', 'enrichers', 'notifiers', 'diagnosis', 'store', 'shared', 'core'] } } },
-              },
-            },
-            {
-              from: { element: { type: 'http' } },
-              allow: { to: { element: { types: { anyOf: ['http', 'pipeline', 'settings', 'alertmanager', 'sources', 'store', 'shared', 'core'] } } } },
-            },
-            { from: { element: { type: 'app' } }, allow: { to: { element: { types: { anyOf: ['*'] } } } } },
+            { from: part('http'), allow: { to: parts('http', 'pipeline', 'settings', 'alertmanager', 'sources', 'store', 'shared', 'core') } },
+            { from: part('app'), allow: { to: { file: { categories: '**' } } } },
+            { from: part('app'), allow: { to: { element: { types: '**' } } } },
           ],
         },
       ],

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 /**
@@ -45,10 +45,13 @@ function boundaryErrors(snippets: Array<[file: string, code: string]>): string[]
       process.stdout.write(JSON.stringify(out));
     })().catch((e) => { console.error(e); process.exit(1); });
   `;
-  const out = execFileSync(process.execPath, ['-e', script, JSON.stringify(snippets)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return JSON.parse(out) as string[][];
+  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(snippets)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`eslint exited ${String(r.status ?? r.signal)}: ${r.stderr}`);
+  stderr = r.stderr;
+  return JSON.parse(r.stdout) as string[][];
 }
 
+let stderr = '';
 let forbidden: string[][];
 let allowed: string[][];
 beforeAll(() => {
@@ -64,5 +67,9 @@ describe('the boundary rules', () => {
 
   test.each(ALLOWED.map((x, i) => [...x, i] as const))('%s: an allowed import is not', (_file, _code, i) => {
     expect(allowed[i]).toEqual([]);
+  });
+
+  test('the config is current: eslint-plugin-boundaries prints no deprecation warning', () => {
+    expect(stderr).not.toContain('[boundaries]');
   });
 });
