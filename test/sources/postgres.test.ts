@@ -197,8 +197,8 @@ test('the circuit breaker opens after breakerThreshold failures, fails fast whil
   expect(open.message).toMatch(/last failure auth/);
 
   await pg.createRole('pf_flaky', 'wrong-Pa55word'); // the database "comes back"
-  await sleep(450);
-  expect(g.state().breaker).toBe('half-open');
+  // the cooldown (400 ms) passes: the breaker lets one attempt through
+  await until('the breaker to be half-open', () => g.state().breaker === 'half-open', 3_000, 10);
   await expect(g.run(async (db) => (await db.query('SELECT 1 AS one')).length, never())).resolves.toBe(1);
   expect(g.state()).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
 });
@@ -326,8 +326,8 @@ test('a cancel that does not land: the socket is destroyed and no new connection
   await expect(stuck).rejects.toThrow('gave up');
   const next = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid, never());
   const waited = Date.now() - t0;
-  // keep watching until the orphan's statement_timeout has surely passed: both sessions must never coexist
-  await sleep(Math.max(0, 2_700 - (Date.now() - t0)));
+  // keep watching until the orphan has ended (its statement_timeout ends it): both sessions must never coexist
+  await until('the orphaned backend to end', async () => !(await ours(app)).some((r) => r.pid === firstPid), 10_000);
   sampling = false;
   await sampler;
   expect(proxy.state.cancelsDropped).toBe(1);
