@@ -10,7 +10,7 @@ import { NotifyError } from '../core/notifier';
 import { sleep } from '../core/retry';
 import type { SlackConfig } from './config';
 import { slackErrorClass, type SlackErrorRole } from './errors';
-import type { SlackBlock } from './render';
+import type { SlackBlock } from './blocks';
 
 /** A classified Slack failure, with Slack's error code, the call that failed and (src/slack/errors.ts) its role. */
 export class SlackNotifyError extends NotifyError {

@@ -19,7 +19,7 @@ import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { StateStore } from '../store/types';
 import { DIAGNOSE_CALLBACK_ID, RERUN_ACTION_ID } from './constants';
-import { escapeMrkdwn } from './render';
+import { escapeMrkdwn } from './mrkdwn';
 import { joinedRunAnswer } from './joined';
 import { parseRerunValue, recogniseAlert, rerunOf } from './recognise';
 import { groupOfRecognised, groupOfRun, type Resolution } from './resolve';

@@ -13,7 +13,7 @@ import type { Admission } from '../core/runs';
 import type { RunRecord, StateStore } from '../store/types';
 import type { SlackApi } from './client';
 import { threadOf, type ThreadState } from './notifier';
-import { clip, escapeMrkdwn, slackLink } from './render';
+import { clip, escapeMrkdwn, slackLink } from './mrkdwn';
 
 export interface JoinedRunDeps {
   store: Pick<StateStore, 'getRun' | 'getNotifierState'>;

@@ -18,7 +18,8 @@ import { renderPoolChart } from './chart';
 import { createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
 import { createChannelDirectory, type ChannelDirectory } from './channels';
-import { renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply, type SlackMessage } from './render';
+import type { SlackMessage } from './blocks';
+import { renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply } from './render';
 
 const NOTIFIER = 'slack';
 /** conversations.history page size (Slack allows up to 1,000; 200 is its recommendation). */

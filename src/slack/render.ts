@@ -5,44 +5,25 @@
  * every cut is reported in `cuts` so the caller can log it.
  */
 import { TOP_CAUSES, humanDuration, type MessageModel, type ModelPart } from '../notifiers/message';
+import {
+  MAX_BLOCKS,
+  MAX_BLOCKS_JSON,
+  MAX_BUTTON_URL,
+  MAX_CONTEXT_ELEMENTS,
+  MAX_CONTEXT_TEXT,
+  MAX_FALLBACK_TEXT,
+  MAX_FIELD_TEXT,
+  MAX_FIELDS,
+  MAX_HEADER_TEXT,
+  MAX_SECTION_TEXT,
+  blocksSize,
+  markerBlockId,
+  type SlackBlock,
+  type SlackMessage,
+  type TextObject,
+} from './blocks';
+import { MARKER_RESERVE, TRUNCATED, clip, codeBlock, cutText, escapeMrkdwn, neutraliseFences, slackLink } from './mrkdwn';
 
-// Limits. Source: Block Kit reference (docs.slack.dev/reference/block-kit/blocks, api.slack.com/
-// reference/block-kit/block-elements) and docs/reference/slack.md.
-/** Blocks per message (100 only in modals and Home tabs). */
-export const MAX_BLOCKS = 50;
-/** Characters of a section's `text`. */
-export const MAX_SECTION_TEXT = 3_000;
-/** Characters of a header's plain_text. */
-export const MAX_HEADER_TEXT = 150;
-/** Items in a section's `fields`. */
-export const MAX_FIELDS = 10;
-/** Characters of one section field. */
-export const MAX_FIELD_TEXT = 2_000;
-/** Elements of a context block. */
-export const MAX_CONTEXT_ELEMENTS = 10;
-/** Characters of a context element's text (same as a text object in a section). */
-export const MAX_CONTEXT_TEXT = 3_000;
-/** Characters of a `block_id`. */
-export const MAX_BLOCK_ID = 255;
-/** A button: text 75, value 2,000, url 3,000, action_id 255 characters; 25 elements per actions block. */
-export const MAX_BUTTON_TEXT = 75;
-export const MAX_BUTTON_VALUE = 2_000;
-export const MAX_BUTTON_URL = 3_000;
-export const MAX_ACTION_ID = 255;
-/** chat.postMessage `text`: longer may be truncated (Slack answers msg_too_long far above it). */
-export const MAX_MESSAGE_TEXT = 40_000;
-/**
- * Our cap on the serialised blocks. slackapi/bolt-js#2509 reports `msg_blocks_too_long` at
- * about 13k characters of block text, below every documented limit: stay well under it.
- */
-export const MAX_BLOCKS_JSON = 12_000;
-/** Our cap on the fallback `text` (notifications show its first line; 40k is Slack's). */
-export const MAX_FALLBACK_TEXT = 3_000;
-
-/** The visible marker where text was cut. */
-export const TRUNCATED = '…truncated';
-/** Room kept for the marker line ("\n…truncated (123456 more lines)"). */
-const MARKER_RESERVE = 40;
 /** Per-part caps inside the diagnostic message, so one part never crowds out the others. */
 const MAX_HEADLINE_TEXT = 1_200;
 const MAX_CAUSE_TEXT = 900;
@@ -62,14 +43,6 @@ const MAX_EVIDENCE_LINE = 250;
 /** Field blocks per fields section (10 fields each). */
 const MAX_FIELD_BLOCKS = 2;
 
-/**
- * Marks the first block of a message so a later attempt can find what an earlier one posted
- * (a post whose answer was lost): `pf_<kind>` plus `_<tag>` when a tag is given.
- */
-export function markerBlockId(kind: string, tag?: string): string {
-  return (tag ? `pf_${kind}_${tag}` : `pf_${kind}`).slice(0, MAX_BLOCK_ID);
-}
-
 /** Options every renderer takes: `tag` goes into the first block's id (see markerBlockId). */
 export interface RenderOptions {
   tag?: string;
@@ -81,116 +54,6 @@ export const MAX_RERUN_VALUE = 1_000;
 /** The action_id of the re-run button (the Slack interactions entry point handles it). */
 export const RERUN_ACTION_ID = 'rerun_diagnosis';
 
-/** A Block Kit text object. */
-export interface TextObject {
-  type: 'mrkdwn' | 'plain_text';
-  text: string;
-  emoji?: boolean;
-}
-/** A Block Kit button. */
-export interface ButtonElement {
-  type: 'button';
-  action_id: string;
-  text: TextObject;
-  value?: string;
-  url?: string;
-  style?: 'primary' | 'danger';
-}
-/** The Block Kit blocks this renderer emits. */
-export type SlackBlock =
-  | { type: 'header'; block_id?: string; text: TextObject }
-  | { type: 'section'; block_id?: string; text?: TextObject; fields?: TextObject[] }
-  | { type: 'context'; block_id?: string; elements: TextObject[] }
-  | { type: 'actions'; block_id?: string; elements: ButtonElement[] }
-  | { type: 'divider'; block_id?: string };
-
-/** A message ready for chat.postMessage / chat.update. */
-export interface SlackMessage {
-  /** The readable fallback (notifications, screen readers), escaped like any mrkdwn. */
-  text: string;
-  blocks: SlackBlock[];
-  /** What was cut or left out, for the log. Empty when everything fit. */
-  cuts: string[];
-}
-
-/** Escapes Slack's control characters (&, <, >) and nothing else (docs/reference/slack.md). */
-export function escapeMrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Cuts `s` to at most `n` UTF-16 units without splitting a surrogate pair or an entity (&amp;). */
-export function safeSlice(s: string, n: number): string {
-  if (s.length <= n) return s;
-  let out = s.slice(0, Math.max(0, n));
-  const last = out.charCodeAt(out.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) out = out.slice(0, -1);
-  const amp = out.lastIndexOf('&');
-  if (amp >= 0 && amp >= out.length - 5 && !out.slice(amp).includes(';')) out = out.slice(0, amp);
-  return out;
-}
-
-/** A one-line plain value cut to `n` with an ellipsis. */
-/** `s` cut to at most `n` characters, ending with "…" when cut (surrogate pairs and entities kept whole). */
-export function clip(s: string, n: number): string {
-  return s.length <= n ? s : `${safeSlice(s, n - 1)}…`;
-}
-
-interface Fit {
-  text: string;
-  cut: boolean;
-  shown: number;
-  total: number;
-  /** The last line shown was itself cut. */
-  partial?: boolean;
-}
-
-/** Keeps whole lines of `text` while they fit in `max`; a first line longer than `max` is cut. */
-function fitLines(text: string, max: number): Fit {
-  const lines = text.split('\n');
-  if (text.length <= max) return { text, cut: false, shown: lines.length, total: lines.length };
-  const kept: string[] = [];
-  let len = 0;
-  for (const l of lines) {
-    const add = (kept.length > 0 ? 1 : 0) + l.length;
-    if (len + add > max) break;
-    kept.push(l);
-    len += add;
-  }
-  if (kept.length === 0) return { text: safeSlice(lines[0]!, max), cut: true, shown: 1, total: lines.length, partial: true };
-  return { text: kept.join('\n'), cut: true, shown: kept.length, total: lines.length };
-}
-
-function marker(f: Fit): string {
-  const more = f.total - f.shown;
-  const lines = more > 0 ? `${more} more line${more === 1 ? '' : 's'}` : '';
-  return `${TRUNCATED} (${[f.partial ? 'line cut' : '', lines].filter(Boolean).join(', ')})`;
-}
-
-/**
- * Cuts already-escaped text to at most `max` characters on a line boundary, ending with a
- * visible "…truncated" line. Returns whether it cut.
- */
-export function cutText(text: string, max: number): { text: string; cut: boolean } {
-  if (text.length <= max) return { text, cut: false };
-  const f = fitLines(text, Math.max(0, max - MARKER_RESERVE));
-  const body = f.text.length > 0 ? `${f.text}\n` : '';
-  return { text: `${body}${marker(f)}`, cut: true };
-}
-
-/** Breaks runs of three backticks so code cannot close its own code block. */
-export function neutraliseFences(code: string): string {
-  return code.replace(/`{3,}/g, (m) => m.split('').join('\u200b'));
-}
-
-/** Untrusted code as an escaped mrkdwn code block of at most `max` characters; the marker goes after the fence. */
-export function codeBlock(code: string, max: number): { text: string; cut: boolean } {
-  const escaped = escapeMrkdwn(neutraliseFences(code.length > 0 ? code : ' '));
-  const fence = (body: string) => `\`\`\`\n${body}\n\`\`\``;
-  if (fence(escaped).length <= max) return { text: fence(escaped), cut: false };
-  const f = fitLines(escaped, Math.max(1, max - 8 - MARKER_RESERVE));
-  return { text: `${fence(f.text.length > 0 ? f.text : ' ')}\n${marker(f)}`, cut: true };
-}
-
 /** Shown where a text would be empty (Slack refuses empty text objects). */
 const EMPTY = '—';
 
@@ -200,11 +63,6 @@ function mrkdwn(text: string): TextObject {
 
 function plain(text: string): TextObject {
   return { type: 'plain_text', text: text.trim().length > 0 ? text : EMPTY, emoji: true };
-}
-
-/** The serialised size of blocks, as the budget counts it. */
-export function blocksSize(blocks: readonly SlackBlock[]): number {
-  return JSON.stringify(blocks).length;
 }
 
 /** Collects blocks under the block count and size budgets, remembering cuts. */
@@ -340,12 +198,6 @@ function partBlocks(p: ModelPart, b: Budget, maxText: number): SlackBlock[] {
     out.push({ type: 'context', elements: [mrkdwn(c.text)] });
   }
   return out;
-}
-
-/** A Slack link `<url|label>`: the url's control characters made safe, the label escaped and without `|`. */
-export function slackLink(url: string, label: string): string {
-  const safeUrl = url.replace(/\|/g, '%7C').replace(/</g, '%3C').replace(/>/g, '%3E').replace(/ /g, '%20').replace(/&/g, '&amp;');
-  return `<${safeUrl}|${escapeMrkdwn(clip(label.replace(/[|\n]/g, ' '), 120))}>`;
 }
 
 /**

@@ -1,23 +1,9 @@
 import fc from 'fast-check';
 import type { Cause, Diagnostic, Enrichment, Section } from '../../src/core/diagnostic';
 import { buildMessageModel, TOP_CAUSES } from '../../src/notifiers/message';
-import {
-  MAX_BLOCKS,
-  MAX_BLOCKS_JSON,
-  MAX_FALLBACK_TEXT,
-  RERUN_ACTION_ID,
-  TRUNCATED,
-  codeBlock,
-  cutText,
-  escapeMrkdwn,
-  renderChangeReply,
-  renderDiagnostic,
-  renderIncidentSummary,
-  renderParent,
-  renderResolveReply,
-  safeSlice,
-  type SlackMessage,
-} from '../../src/slack/render';
+import { MAX_BLOCKS, MAX_BLOCKS_JSON, MAX_FALLBACK_TEXT, type SlackMessage } from '../../src/slack/blocks';
+import { TRUNCATED, codeBlock, cutText, escapeMrkdwn, safeSlice } from '../../src/slack/mrkdwn';
+import { RERUN_ACTION_ID, renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply } from '../../src/slack/render';
 import { checkMessage, mrkdwnTexts } from '../fakes/slack';
 import { sampleDiagnostic } from '../notifiers/sample';
 
