@@ -5,6 +5,7 @@ import type { Diagnostic } from '../../src/core/diagnostic';
 import type { PostgresEvidence } from '../../src/core/evidence';
 import { auth, testApp } from '../support/app';
 import { startPostgres, type TestPostgres } from '../support/postgres';
+import { until } from '../support/wait';
 
 /**
  * Issue 7, faults: the monitored database refuses connections (max_connections used up by other
@@ -130,6 +131,31 @@ test('the backend serving our query freezes mid-query (SIGSTOP): timeout as evid
   expect(maxOurs).toBe(1);
 });
 
+/**
+ * Bytes that arrived on `pid`'s TCP sockets and wait unread (a stopped process reads nothing): its
+ * socket inodes from /proc/<pid>/fd, their rx_queue from /proc/net/tcp and tcp6 (proc(5): column
+ * 5 is "tx_queue:rx_queue" in hex, column 10 the inode).
+ */
+function unreadBytes(pid: number): number {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed while we read the list
+    }
+  }
+  let n = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 9 && inodes.has(cols[9]!)) n += parseInt(cols[4]!.split(':')[1]!, 16);
+    }
+  }
+  return n;
+}
+
 test('the server is killed mid-query: the run completes with the database unavailable as evidence, and the next one too', async () => {
   maxOurs = 0;
   const warm = await run();
@@ -137,8 +163,9 @@ test('the server is killed mid-query: the run completes with the database unavai
   const backend = (await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP])).rows[0].pid as number;
   // freeze our backend so the next query is surely in flight, then kill the whole server under it
   process.kill(backend, 'SIGSTOP');
+  expect(unreadBytes(backend)).toBe(0); // what arrives next is the run's query
   const pending = run();
-  await new Promise((r) => setTimeout(r, 300));
+  await until('the query to reach our frozen backend', () => unreadBytes(backend) > 0, 10_000, 10);
   process.kill(postmasterPid, 'SIGKILL');
   process.kill(backend, 'SIGKILL');
   const { d, wallMs, db } = await pending;
