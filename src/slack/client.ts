@@ -27,6 +27,11 @@ export class SlackNotifyError extends NotifyError {
   }
 }
 
+/** Throws a retryable NotifyError ("slack: aborted") when `signal` is aborted; between the steps of a delivery. */
+export function aborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
+}
+
 /**
  * Classifies anything a WebClient call threw: a 429 is retryable after its Retry-After; 5xx,
  * network errors and timeouts are retryable; an `ok:false` code as SLACK_ERRORS says (final ones

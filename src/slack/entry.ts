@@ -14,7 +14,7 @@ import { alertnameOf, type AlertGroup } from '../core/alert';
 import type { SlackApi, SlackHistoryMessage } from './client';
 import type { SlackConfig } from './config';
 import type { ChannelDirectory } from './channels';
-import { rememberThread } from './notifier';
+import { rememberThread } from './thread';
 import type { RunAdmitter } from '../core/runs';
 import type { AlertmanagerClient } from '../sources/alertmanager';
 import type { StateStore } from '../store/types';

@@ -12,7 +12,7 @@ import type { Diagnostic } from '../core/diagnostic';
 import type { Admission } from '../core/runs';
 import type { RunRecord, StateStore } from '../store/types';
 import type { SlackApi } from './client';
-import { threadOf, type ThreadState } from './notifier';
+import { threadOf, type ThreadState } from './thread';
 import { clip, escapeMrkdwn, slackLink } from './mrkdwn';
 
 export interface JoinedRunDeps {

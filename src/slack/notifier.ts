@@ -2,74 +2,30 @@
  * The Slack notifier: the diagnostic goes into the alert's thread (the page Alertmanager posted
  * in `alertsChannel`, else our own parent message), a summary with a permalink goes to
  * `incidentChannel`, and a chart of the pool goes into the thread. The thread of an alert group
- * is kept in the store, so re-runs, repeats and the resolve land in it across restarts. Each
- * step records its outcome before the next, so a retried or resumed run never posts twice.
+ * is found and kept in the store by thread.ts, so re-runs, repeats and the resolve land in it
+ * across restarts. Each step records its outcome before the next, so a retried or resumed run
+ * never posts twice.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../core/diagnostic';
 import { NotifyError, type Notifier, type NotifyContext } from '../core/notifier';
-import type { AlertGroup } from '../core/alert';
 import type { LinksConfig } from '../notifiers/links';
 import { sleep } from '../core/retry';
 import type { StateStore } from '../store/types';
-import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot, type MessageModel } from '../notifiers/message';
+import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot } from '../notifiers/message';
 import { renderPoolChart } from './chart';
-import { createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi, type SlackHistoryMessage } from './client';
+import { aborted, createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi } from './client';
 import type { SlackConfig } from './config';
 import { createChannelDirectory, type ChannelDirectory } from './channels';
 import type { SlackMessage } from './blocks';
 import { renderChangeReply, renderDiagnostic, renderIncidentSummary, renderParent, renderResolveReply } from './render';
+import { createThreadFinder, DeadThread, HISTORY_PAGE, NOTIFIER, type ThreadPlaces, type ThreadState } from './thread';
 
-const NOTIFIER = 'slack';
-/** conversations.history page size (Slack allows up to 1,000; 200 is its recommendation). */
-const HISTORY_PAGE = 200;
-/** Pages of history read per search. */
-const HISTORY_PAGES = 3;
-/** Our own messages carry block ids with this prefix; the page search skips them. */
-const OWN_BLOCK_PREFIX = 'pf_';
-/** Errors of conversations.history after which we stop looking for the page and post our own parent. */
-const HISTORY_UNREADABLE = new Set(['missing_scope', 'not_in_channel']);
 /** Tries of the chart upload when Slack answers 429, 5xx or not at all; then the run goes on without it. */
 const CHART_UPLOAD_ATTEMPTS = 3;
 /** Wait before the next try where Slack gives no Retry-After: this times the attempt number. */
 const CHART_RETRY_BACKOFF_MS = 1_000;
-
-/** The thread of an alert group, as stored under `thread:<groupKey>`. */
-export interface ThreadState {
-  channel: string;
-  /** The parent message: the page Alertmanager posted, or ours. */
-  ts: string;
-  own: boolean;
-  /** The run that posted our own parent. */
-  parentRunId?: string;
-  permalink?: string;
-  /** Our diagnostic message in the thread (updated in place by later runs). */
-  diagnosticTs?: string;
-  /** What that message shows now, for "what changed". */
-  shown?: DiagnosticSnapshot;
-  /** Set by a resolve; a later firing starts a new diagnostic message. */
-  resolved?: boolean;
-  incident?: { channel: string; ts: string };
-}
-
-/**
- * Records `where` (a message someone asked about from Slack) as the thread of `groupKey`, unless
- * the group already has a thread: the existing one wins. Returns the group's thread.
- */
-export function rememberThread(
-  store: Pick<StateStore, 'initNotifierState'>,
-  groupKey: string,
-  where: { channel: string; ts: string },
-  now = Date.now(),
-): Promise<ThreadState> {
-  return store.initNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`, { channel: where.channel, ts: where.ts, own: false }, now);
-}
-
-/** The thread of `groupKey` as stored (its parent, our diagnostic message in it), or undefined. */
-export function threadOf(store: Pick<StateStore, 'getNotifierState'>, groupKey: string): Promise<ThreadState | undefined> {
-  return store.getNotifierState<ThreadState>(NOTIFIER, `thread:${groupKey}`);
-}
 
 /** Steps a run has completed, as stored under `run:<runId>`. */
 interface RunSteps {
@@ -116,75 +72,9 @@ function keyedLock() {
   };
 }
 
-function unescapeSlack(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-}
-
-/** Every text of a history message: text, attachments (title, text, fallback, fields) and block texts. */
-export function messageText(m: SlackHistoryMessage): string {
-  const parts: string[] = [m.text ?? ''];
-  for (const a of m.attachments ?? []) {
-    parts.push(a.title ?? '', a.pretext ?? '', a.text ?? '', a.fallback ?? '');
-    for (const f of a.fields ?? []) parts.push(f.title ?? '', f.value ?? '');
-  }
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object')
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'text' && typeof x === 'string') parts.push(x);
-        else walk(x);
-      }
-  };
-  walk(m.blocks ?? []);
-  return unescapeSlack(parts.join('\n'));
-}
-
-function isOwn(m: SlackHistoryMessage): boolean {
-  return (m.blocks ?? []).some((b) => typeof b.block_id === 'string' && b.block_id.startsWith(OWN_BLOCK_PREFIX));
-}
-
-/**
- * Picks the page of this alert group among channel messages: a top-level message, not ours,
- * naming the alertname (as a word) and every group label value; firing pages first, then the
- * one matching most of the alert's labels, then the earliest. Pure.
- */
-export function pickPage(
-  messages: readonly SlackHistoryMessage[],
-  alert: { alertname: string; groupLabels: Record<string, string>; labels: Record<string, string> },
-): SlackHistoryMessage | undefined {
-  const word = new RegExp(`(^|[^A-Za-z0-9_:])${alert.alertname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9_:])`);
-  let best: { m: SlackHistoryMessage; firing: boolean; score: number } | undefined;
-  for (const m of messages) {
-    if ((m.thread_ts && m.thread_ts !== m.ts) || isOwn(m)) continue;
-    const text = messageText(m);
-    if (!word.test(text)) continue;
-    if (!Object.values(alert.groupLabels).every((v) => text.includes(v))) continue;
-    const firing = /FIRING/i.test(text) && !/\[RESOLVED\]/i.test(text);
-    const score = Object.values(alert.labels).filter((v) => v.length > 0 && text.includes(v)).length;
-    const better = !best || (firing !== best.firing ? firing : score !== best.score ? score > best.score : Number(m.ts) < Number(best.m.ts));
-    if (better) best = { m, firing, score };
-  }
-  return best?.m;
-}
-
 /** A short stable tag of an id, for block ids that mark our messages. */
 function tagOf(id: string): string {
   return createHash('sha256').update(id).digest('hex').slice(0, 16);
-}
-
-function aborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
-}
-
-/** The stored thread cannot take the diagnostic (parent deleted, channel archived or gone, app not in it): start a new one. */
-class DeadThread extends Error {
-  constructor(
-    readonly thread: ThreadState,
-    readonly slackError: SlackNotifyError,
-  ) {
-    super(`the thread ${thread.channel}/${thread.ts} is gone (${slackError.code})`);
-    this.name = 'DeadThread';
-  }
 }
 
 /**
@@ -208,14 +98,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
   const now = deps.now ?? Date.now;
   const { store } = deps;
   const lock = keyedLock();
-  const threadKey = (groupKey: string) => `thread:${groupKey}`;
   const runKey = (runId: string) => `run:${runId}`;
-  const getThread = (groupKey: string) => threadOf(store, groupKey);
-  const patchThread = async (groupKey: string, patch: Partial<ThreadState>): Promise<ThreadState> => {
-    const next = { ...(await getThread(groupKey))!, ...patch };
-    await store.setNotifierState(NOTIFIER, threadKey(groupKey), next, now());
-    return next;
-  };
+  const threads = createThreadFinder(config, { api, channels, store, now, onChannel });
 
   function logCuts(msg: SlackMessage, what: string, logger: Logger): SlackMessage {
     if (msg.cuts.length > 0) logger.warn({ message: what, cuts: msg.cuts.slice(0, 20) }, 'slack message cut to fit the limits');
@@ -239,80 +123,6 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       }
       throw e;
     }
-  }
-
-  /** Runs `f` against the stored thread: a reply that Slack says cannot go there becomes DeadThread (a public channel the app left is joined first). */
-  async function inThread<T>(thread: ThreadState, signal: AbortSignal, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (e) {
-      if (!(e instanceof SlackNotifyError)) throw e;
-      if (e.role === 'not_in_channel' && (await channels.join(thread.channel, signal).catch(() => false))) {
-        try {
-          return await f();
-        } catch (again) {
-          if (again instanceof SlackNotifyError && isGone(again)) throw new DeadThread(thread, again);
-          throw again;
-        }
-      }
-      if (isGone(e)) throw new DeadThread(thread, e);
-      throw e;
-    }
-  }
-
-  function isGone(e: SlackNotifyError): boolean {
-    return e.role === 'dead_thread' || e.role === 'archived' || e.role === 'channel_not_found' || e.role === 'not_in_channel';
-  }
-
-  /**
-   * The page of the alert in the alerts channel (waiting up to threadSearchWaitMs for it), newer
-   * than `newerThan` when given. Undefined when none, or when the channel cannot be read.
-   */
-  async function findPage(
-    d: Diagnostic,
-    group: AlertGroup,
-    channel: string,
-    signal: AbortSignal,
-    logger: Logger,
-    newerThan?: string,
-  ): Promise<SlackHistoryMessage | undefined> {
-    const oldest = newerThan && Number(newerThan) > Number(oldestOf(d)) ? newerThan : oldestOf(d);
-    const alert = { alertname: d.alertname, groupLabels: group.groupLabels ?? {}, labels: d.alert?.labels ?? {} };
-    const deadline = now() + config.threadSearchWaitMs;
-    for (let attempt = 1; ; attempt++) {
-      let cursor: string | undefined;
-      for (let page = 0; page < HISTORY_PAGES; page++) {
-        let r: Awaited<ReturnType<SlackApi['history']>>;
-        try {
-          r = await onChannel(channel, signal, (id) => api.history({ channel: id, oldest, limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) }, signal));
-        } catch (e) {
-          // Without read access the page cannot be found, but we may still post: thread under our own parent.
-          if (!(e instanceof SlackNotifyError && HISTORY_UNREADABLE.has(e.code))) throw e;
-          logger.warn({ channel, slackError: e.code, fix: e.fix }, 'cannot read the alerts channel to find the page; posting our own thread parent');
-          return undefined;
-        }
-        const hit = pickPage(
-          r.messages.filter((m) => !newerThan || Number(m.ts) > Number(newerThan)),
-          alert,
-        );
-        if (hit) {
-          logger.info({ channel, ts: hit.ts, attempt }, 'found the page in the alerts channel');
-          return hit;
-        }
-        cursor = r.nextCursor;
-        if (!cursor) break;
-      }
-      const left = deadline - now();
-      if (left <= 0) return undefined;
-      await sleep(Math.min(config.threadSearchPollMs, left), signal);
-      aborted(signal);
-    }
-  }
-
-  /** The oldest ts worth searching for this alert's messages (its start minus the lookback). */
-  function oldestOf(d: Diagnostic): string {
-    const start = Date.parse(d.alert?.startsAt ?? d.startedAt);
-    return (((Number.isFinite(start) ? start : now()) - config.threadSearchLookbackMs) / 1000).toFixed(6);
   }
 
   /** The ts of our message marked `blockId` in a thread or (from `oldest`) a channel, if an earlier attempt posted it. */
@@ -349,69 +159,6 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     );
   }
 
-  /** A new thread for the group: the page in the alerts channel (newer than `newerThan`), else our own parent in the home channel. */
-  async function newThread(
-    d: Diagnostic,
-    model: MessageModel,
-    ctx: NotifyContext,
-    recovering: boolean,
-    where: { alerts?: string; home: string },
-    newerThan?: string,
-  ): Promise<ThreadState> {
-    if (where.alerts) {
-      const page = await findPage(d, ctx.group, where.alerts, ctx.signal, ctx.logger, newerThan);
-      if (page) return { channel: where.alerts, ts: page.ts, own: false };
-      ctx.logger.info({ channel: where.home, waitedMs: config.threadSearchWaitMs }, 'no page found in the alerts channel; posting our own thread parent');
-    }
-    const msg = renderParent(model, { tag: tagOf(d.groupKey) });
-    const r = await onChannel(where.home, ctx.signal, (id) => postOnce({ channel: id, oldest: oldestOf(d), msg }, recovering, ctx.signal, ctx.logger));
-    return { channel: r.channel, ts: r.ts, own: true, parentRunId: d.id };
-  }
-
-  /** The group's thread: stored, else the page found in the alerts channel, else our own parent. `fresh` when this call made it. */
-  async function ensureThread(
-    d: Diagnostic,
-    model: MessageModel,
-    ctx: NotifyContext,
-    recovering: boolean,
-    where: { alerts?: string; home: string },
-  ): Promise<{ thread: ThreadState; fresh: boolean }> {
-    const existing = await getThread(d.groupKey);
-    if (existing) return { thread: existing, fresh: false };
-    const candidate = await newThread(d, model, ctx, recovering, where);
-    // The durable tie-breaker: the first thread stored for the group wins.
-    const stored = await store.initNotifierState<ThreadState>(NOTIFIER, threadKey(d.groupKey), candidate, now());
-    if (candidate.own && stored.ts !== candidate.ts) {
-      ctx.logger.warn({ kept: stored.ts, removed: candidate.ts }, 'another run created the thread first; removing our duplicate parent');
-      await api
-        .deleteMessage({ channel: candidate.channel, ts: candidate.ts }, ctx.signal)
-        .catch((e) => ctx.logger.warn({ err: (e as Error).message }, 'could not remove the duplicate parent'));
-    }
-    return { thread: stored, fresh: stored.ts === candidate.ts };
-  }
-
-  /**
-   * Forgets the dead thread of the group and stores a new one (a newer page, else our own
-   * parent), keeping the incident summary so that it is updated to link the new thread.
-   */
-  async function replaceThread(
-    d: Diagnostic,
-    model: MessageModel,
-    ctx: NotifyContext,
-    recovering: boolean,
-    where: { alerts?: string; home: string },
-    dead: DeadThread,
-  ): Promise<ThreadState> {
-    ctx.logger.warn(
-      { channel: dead.thread.channel, ts: dead.thread.ts, slackError: dead.slackError.code, method: dead.slackError.method },
-      'the stored Slack thread of this alert is gone; starting a new one',
-    );
-    const fresh = await newThread(d, model, ctx, recovering, where, dead.thread.channel === where.alerts ? dead.thread.ts : undefined);
-    const next: ThreadState = { ...fresh, ...(dead.thread.incident ? { incident: dead.thread.incident } : {}) };
-    await store.setNotifierState(NOTIFIER, threadKey(d.groupKey), next, now());
-    return next;
-  }
-
   function lastedMs(d: Diagnostic): number | undefined {
     const start = Date.parse(d.alert?.startsAt ?? '');
     const end = Date.parse(d.alert?.endsAt ?? d.finishedAt);
@@ -432,7 +179,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     // Configured names are looked up (at start, or now if Slack could not be asked then).
     const alerts = config.alertsChannel ? await channels.resolve(config.alertsChannel, signal) : undefined;
     const incident = config.incidentChannel ? await channels.resolve(config.incidentChannel, signal) : undefined;
-    const where = { ...(alerts ? { alerts } : {}), home: (alerts ?? incident)! };
+    const where: ThreadPlaces = { ...(alerts ? { alerts } : {}), home: (alerts ?? incident)! };
     const model = buildMessageModel(d, deps.links);
     const snapshot = snapshotOf(model, d);
     let steps: RunSteps = (await store.getNotifierState<RunSteps>(NOTIFIER, runKey(d.id))) ?? {};
@@ -444,7 +191,12 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     const recovering = steps.started === true;
     if (!recovering) await done({ started: true });
     const runTag = tagOf(d.id);
-    const ensured = await ensureThread(d, model, ctx, recovering, where);
+    /** Our own thread parent, where no page is found. */
+    const postParent = (home: string) =>
+      onChannel(home, signal, (id) =>
+        postOnce({ channel: id, oldest: threads.oldestOf(d), msg: renderParent(model, { tag: tagOf(d.groupKey) }) }, recovering, signal, logger),
+      );
+    const ensured = await threads.ensure(d, ctx, where, postParent);
     let thread = ensured.thread;
     let verify = !ensured.fresh;
     for (let round = 1; ; round++) {
@@ -453,7 +205,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       } catch (e) {
         if (!(e instanceof DeadThread)) throw e;
         if (round > 1) throw e.slackError;
-        thread = await replaceThread(d, model, ctx, recovering, where, e);
+        thread = await threads.replace(d, ctx, where, postParent, e);
         verify = false;
         // What this run did in the dead thread is redone in the new one.
         await done({ diagnostic: undefined, change: undefined, resolve: undefined, parent: undefined, incident: undefined, chart: undefined });
@@ -462,27 +214,31 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
 
     async function threadSteps(): Promise<string> {
       const reply = (msg: SlackMessage) =>
-        inThread(thread, signal, () => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger));
+        threads.inThread(thread, signal, () => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger));
 
       // A thread from an earlier run: its parent may have been deleted since (conversations.replies
       // answers thread_not_found), or its channel archived or deleted.
       if (verify) {
         aborted(signal);
-        await inThread(thread, signal, () => api.replies({ channel: thread.channel, ts: thread.ts, limit: 1 }, signal)).catch((e) => {
-          // Without read access the parent cannot be checked; the reply below still finds out.
-          if (e instanceof SlackNotifyError && e.code === 'missing_scope') return [];
-          throw e;
-        });
+        await threads
+          .inThread(thread, signal, () => api.replies({ channel: thread.channel, ts: thread.ts, limit: 1 }, signal))
+          .catch((e) => {
+            // Without read access the parent cannot be checked; the reply below still finds out.
+            if (e instanceof SlackNotifyError && e.code === 'missing_scope') return [];
+            throw e;
+          });
         verify = false;
       }
 
       if (!thread.permalink) {
         aborted(signal);
-        const permalink = await inThread(thread, signal, () => api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal)).catch((e) => {
-          if (e instanceof SlackNotifyError && e.role === 'dead_message') throw new DeadThread(thread, e);
-          throw e;
-        });
-        if (permalink) thread = await patchThread(d.groupKey, { permalink });
+        const permalink = await threads
+          .inThread(thread, signal, () => api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal))
+          .catch((e) => {
+            if (e instanceof SlackNotifyError && e.role === 'dead_message') throw new DeadThread(thread, e);
+            throw e;
+          });
+        if (permalink) thread = await threads.patch(d.groupKey, { permalink });
       }
 
       // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
@@ -497,7 +253,9 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
           if (thread.diagnosticTs && !thread.resolved) {
             const diagnosticTs = thread.diagnosticTs;
             try {
-              await inThread(thread, signal, () => api.update({ channel: thread.channel, ts: diagnosticTs, text: msg.text, blocks: msg.blocks }, signal));
+              await threads.inThread(thread, signal, () =>
+                api.update({ channel: thread.channel, ts: diagnosticTs, text: msg.text, blocks: msg.blocks }, signal),
+              );
               updated = true;
             } catch (e) {
               if (!(e instanceof SlackNotifyError && e.role === 'dead_message')) throw e;
@@ -507,7 +265,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
           if (updated) await done({ diagnostic: 'updated' });
           else {
             const r = await reply(msg);
-            thread = await patchThread(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
+            thread = await threads.patch(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
             await done({ diagnostic: 'posted', change: true });
           }
         }
@@ -518,7 +276,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
         const changes = before ? describeChanges(before, snapshot) : [];
         await reply(logCuts(renderChangeReply(model, changes, { tag: runTag }), 'change', logger));
         await done({ change: true });
-        thread = await patchThread(d.groupKey, { shown: snapshot });
+        thread = await threads.patch(d.groupKey, { shown: snapshot });
       }
 
       // 2. The resolve: how long it lasted, in the thread.
@@ -526,7 +284,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
         aborted(signal);
         await reply(renderResolveReply(model, lastedMs(d), { tag: runTag }));
         await done({ resolve: true });
-        thread = await patchThread(d.groupKey, { resolved: true });
+        thread = await threads.patch(d.groupKey, { resolved: true });
       }
 
       // 3. Our own parent shows the current status.
@@ -556,8 +314,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
           }
         }
         if (!updated) {
-          const r = await onChannel(incident, signal, (id) => postOnce({ channel: id, oldest: oldestOf(d), msg }, recovering, signal, logger));
-          thread = await patchThread(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
+          const r = await onChannel(incident, signal, (id) => postOnce({ channel: id, oldest: threads.oldestOf(d), msg }, recovering, signal, logger));
+          thread = await threads.patch(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
         }
         await done({ incident: true });
       }

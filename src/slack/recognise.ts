@@ -5,7 +5,7 @@
  * a fingerprint, or one of our own diagnostics (its re-run button). Pure functions.
  */
 import type { SlackHistoryMessage } from './client';
-import { messageText } from './notifier';
+import { messageText } from './thread';
 import { RERUN_ACTION_ID } from './constants';
 
 /** What a message tells about its alert. */
