@@ -319,65 +319,76 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
         }
         await done({ incident: true });
       }
-      // 5. The chart, into the thread, last (the least urgent): a rate limit or a Slack hiccup gets
-      // CHART_UPLOAD_ATTEMPTS tries; any other failure is logged and the run goes on without it.
+      // 5. The chart, into the thread, last (the least urgent).
       const series = poolSeries(model);
-      if (config.chart && !resolved && series && steps.chart === undefined) {
-        aborted(signal);
-        const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
-        /** The chart's id when an earlier attempt (or an earlier run of this one) already shared it. */
-        const uploaded = async () =>
-          (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal))
-            .flatMap((m) => m.files ?? [])
-            .find((f) => f.name === filename);
-        try {
-          const earlier = recovering ? await uploaded() : undefined;
-          if (earlier) {
-            await done({ chart: earlier.id ?? 'uploaded' });
-            return detailOf(thread);
-          }
-          const png = await renderChart(series, {
-            title: `${d.alertname}: pool connections`,
-            alertStart: Date.parse(d.alert?.startsAt ?? ''),
-            timeoutMs: config.chartTimeoutMs,
-            signal,
-          });
-          for (let attempt = 1; ; attempt++) {
-            try {
-              const up = await api.uploadFile(
-                {
-                  channel_id: thread.channel,
-                  thread_ts: thread.ts,
-                  file: png,
-                  filename,
-                  title: `${d.alertname}: pool connections`,
-                  alt_text: 'Active, idle and total pool connections over the alert window',
-                },
-                signal,
-              );
-              await done({ chart: up.fileId ?? 'uploaded' });
-              break;
-            } catch (e) {
-              if (!(e instanceof NotifyError && e.retryable) || attempt >= CHART_UPLOAD_ATTEMPTS || signal.aborted) throw e;
-              logger.info({ attempt, err: e.message }, 'pool chart upload failed; trying again');
-              await sleep(e.retryAfterMs ?? CHART_RETRY_BACKOFF_MS * attempt, signal);
-              aborted(signal);
-              // the failed attempt may have shared the file all the same (an answer lost on the way back)
-              const shared = await uploaded();
-              if (shared) {
-                await done({ chart: shared.id ?? 'uploaded' });
-                break;
-              }
-            }
-          }
-        } catch (e) {
-          if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
-          logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
-          await done({ chart: 'failed' });
-        }
-      }
+      if (config.chart && !resolved && series && steps.chart === undefined) await sendChart(d, series, { thread, recovering, signal, logger, done });
 
       return detailOf(thread);
+    }
+  }
+
+  /**
+   * The pool chart, into the thread: a rate limit or a Slack hiccup gets CHART_UPLOAD_ATTEMPTS
+   * tries; any other failure is logged and the run goes on without it (recorded as `failed`).
+   * Records the outcome through `run.done`; throws only a retryable NotifyError when aborted.
+   */
+  async function sendChart(
+    d: Diagnostic,
+    series: NonNullable<ReturnType<typeof poolSeries>>,
+    run: { thread: ThreadState; recovering: boolean; signal: AbortSignal; logger: Logger; done: (patch: RunSteps) => Promise<void> },
+  ): Promise<void> {
+    const { thread, recovering, signal, logger, done } = run;
+    aborted(signal);
+    const filename = `${d.alertname}-pool-${d.id}.png`.replace(/[^\w.-]/g, '_').slice(-200);
+    /** The chart's id when an earlier attempt (or an earlier run of this one) already shared it. */
+    const uploaded = async () =>
+      (await api.replies({ channel: thread.channel, ts: thread.ts, limit: HISTORY_PAGE }, signal))
+        .flatMap((m) => m.files ?? [])
+        .find((f) => f.name === filename);
+    try {
+      const earlier = recovering ? await uploaded() : undefined;
+      if (earlier) {
+        await done({ chart: earlier.id ?? 'uploaded' });
+        return;
+      }
+      const png = await renderChart(series, {
+        title: `${d.alertname}: pool connections`,
+        alertStart: Date.parse(d.alert?.startsAt ?? ''),
+        timeoutMs: config.chartTimeoutMs,
+        signal,
+      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const up = await api.uploadFile(
+            {
+              channel_id: thread.channel,
+              thread_ts: thread.ts,
+              file: png,
+              filename,
+              title: `${d.alertname}: pool connections`,
+              alt_text: 'Active, idle and total pool connections over the alert window',
+            },
+            signal,
+          );
+          await done({ chart: up.fileId ?? 'uploaded' });
+          break;
+        } catch (e) {
+          if (!(e instanceof NotifyError && e.retryable) || attempt >= CHART_UPLOAD_ATTEMPTS || signal.aborted) throw e;
+          logger.info({ attempt, err: e.message }, 'pool chart upload failed; trying again');
+          await sleep(e.retryAfterMs ?? CHART_RETRY_BACKOFF_MS * attempt, signal);
+          aborted(signal);
+          // the failed attempt may have shared the file all the same (an answer lost on the way back)
+          const shared = await uploaded();
+          if (shared) {
+            await done({ chart: shared.id ?? 'uploaded' });
+            break;
+          }
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) throw new NotifyError('slack: aborted', { retryable: true });
+      logger.warn({ err: (e as Error).message }, 'pool chart not sent; the diagnostic went out without it');
+      await done({ chart: 'failed' });
     }
   }
 
