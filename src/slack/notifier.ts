@@ -13,7 +13,7 @@ import { NotifyError, type Notifier, type NotifyContext } from '../core/notifier
 import type { LinksConfig } from '../notifiers/links';
 import { sleep } from '../core/retry';
 import type { StateStore } from '../store/types';
-import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot } from '../notifiers/message';
+import { buildMessageModel, describeChanges, poolSeries, snapshotOf, type DiagnosticSnapshot, type MessageModel } from '../notifiers/message';
 import { renderPoolChart } from './chart';
 import { aborted, createSharedChannelPacer, createSlackApi, SlackNotifyError, type SlackApi } from './client';
 import type { SlackConfig } from './config';
@@ -302,21 +302,7 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
 
       // 4. The incident channel: one summary per group, updated by later runs (and when the thread moved).
       if (incident && incident !== thread.channel && !steps.incident) {
-        aborted(signal);
-        const msg = renderIncidentSummary(model, thread.permalink, { tag: tagOf(d.groupKey), ...(resolved ? { endedAfterMs: lastedMs(d) } : {}) });
-        let updated = false;
-        if (thread.incident) {
-          try {
-            await api.update({ channel: thread.incident.channel, ts: thread.incident.ts, text: msg.text, blocks: msg.blocks }, signal);
-            updated = true;
-          } catch (e) {
-            if (!(e instanceof SlackNotifyError && (e.role === 'dead_message' || e.role === 'archived' || e.role === 'channel_not_found'))) throw e;
-          }
-        }
-        if (!updated) {
-          const r = await onChannel(incident, signal, (id) => postOnce({ channel: id, oldest: threads.oldestOf(d), msg }, recovering, signal, logger));
-          thread = await threads.patch(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
-        }
+        thread = await sendIncidentSummary(d, model, incident, thread, { recovering, signal, logger });
         await done({ incident: true });
       }
       // 5. The chart, into the thread, last (the least urgent).
@@ -325,6 +311,34 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
 
       return detailOf(thread);
     }
+  }
+
+  /**
+   * The group's summary in the incident channel (`incident`, an id): the earlier one updated in
+   * place, else (none yet, or gone) a new one posted once. Returns the thread, with the new
+   * summary's place stored in it when one was posted. Slack's other errors are thrown.
+   */
+  async function sendIncidentSummary(
+    d: Diagnostic,
+    model: MessageModel,
+    incident: string,
+    thread: ThreadState,
+    run: { recovering: boolean; signal: AbortSignal; logger: Logger },
+  ): Promise<ThreadState> {
+    const { recovering, signal, logger } = run;
+    aborted(signal);
+    const resolved = d.status === 'resolved';
+    const msg = renderIncidentSummary(model, thread.permalink, { tag: tagOf(d.groupKey), ...(resolved ? { endedAfterMs: lastedMs(d) } : {}) });
+    if (thread.incident) {
+      try {
+        await api.update({ channel: thread.incident.channel, ts: thread.incident.ts, text: msg.text, blocks: msg.blocks }, signal);
+        return thread;
+      } catch (e) {
+        if (!(e instanceof SlackNotifyError && (e.role === 'dead_message' || e.role === 'archived' || e.role === 'channel_not_found'))) throw e;
+      }
+    }
+    const r = await onChannel(incident, signal, (id) => postOnce({ channel: id, oldest: threads.oldestOf(d), msg }, recovering, signal, logger));
+    return threads.patch(d.groupKey, { incident: { channel: r.channel, ts: r.ts } });
   }
 
   /**
