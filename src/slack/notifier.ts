@@ -216,30 +216,8 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
       const reply = (msg: SlackMessage) =>
         threads.inThread(thread, signal, () => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger));
 
-      // A thread from an earlier run: its parent may have been deleted since (conversations.replies
-      // answers thread_not_found), or its channel archived or deleted.
-      if (verify) {
-        aborted(signal);
-        await threads
-          .inThread(thread, signal, () => api.replies({ channel: thread.channel, ts: thread.ts, limit: 1 }, signal))
-          .catch((e) => {
-            // Without read access the parent cannot be checked; the reply below still finds out.
-            if (e instanceof SlackNotifyError && e.code === 'missing_scope') return [];
-            throw e;
-          });
-        verify = false;
-      }
-
-      if (!thread.permalink) {
-        aborted(signal);
-        const permalink = await threads
-          .inThread(thread, signal, () => api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal))
-          .catch((e) => {
-            if (e instanceof SlackNotifyError && e.role === 'dead_message') throw new DeadThread(thread, e);
-            throw e;
-          });
-        if (permalink) thread = await threads.patch(d.groupKey, { permalink });
-      }
+      thread = await threads.check(thread, d.groupKey, verify, signal);
+      verify = false;
 
       // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
       const resolved = d.status === 'resolved';

@@ -136,7 +136,7 @@ export type PostParent = (home: string) => Promise<{ channel: string; ts: string
 
 /** What the thread finder needs: narrow views of the Slack client, the channel directory and the store. */
 export interface ThreadFinderDeps {
-  api: Pick<SlackApi, 'history' | 'deleteMessage'>;
+  api: Pick<SlackApi, 'history' | 'replies' | 'getPermalink' | 'deleteMessage'>;
   channels: Pick<ChannelDirectory, 'join'>;
   store: Pick<StateStore, 'getNotifierState' | 'setNotifierState' | 'initNotifierState'>;
   now: () => number;
@@ -150,8 +150,9 @@ export type ThreadFinder = ReturnType<typeof createThreadFinder>;
 /**
  * Finds, stores and replaces the threads of alert groups. `ensure` returns the stored thread,
  * else the page found in the alerts channel (waiting up to threadSearchWaitMs), else our own
- * parent; `inThread` turns Slack's "cannot go there" answers into DeadThread, and `replace`
- * stores a new thread in place of a dead one. Slack's other errors are thrown as they come.
+ * parent; `check` makes sure a stored one is still there and has its permalink, `inThread`
+ * turns Slack's "cannot go there" answers into DeadThread, and `replace` stores a new thread in
+ * place of a dead one. Slack's other errors are thrown as they come.
  */
 export function createThreadFinder(config: Pick<SlackConfig, 'threadSearchWaitMs' | 'threadSearchPollMs' | 'threadSearchLookbackMs'>, deps: ThreadFinderDeps) {
   const { api, channels, store, now, onChannel } = deps;
@@ -284,5 +285,29 @@ export function createThreadFinder(config: Pick<SlackConfig, 'threadSearchWaitMs
     return next;
   }
 
-  return { get: getThread, patch: patchThread, inThread, oldestOf, ensure: ensureThread, replace: replaceThread };
+  /**
+   * The thread, checked before a run writes into it: when `verify` (a thread from an earlier run),
+   * that its parent is still there (conversations.replies answers thread_not_found once it is
+   * deleted) and its channel not archived or deleted; then its permalink, fetched and stored
+   * when missing. Throws DeadThread when the thread is gone; Slack's other errors as they come.
+   */
+  async function checkThread(thread: ThreadState, groupKey: string, verify: boolean, signal: AbortSignal): Promise<ThreadState> {
+    if (verify) {
+      aborted(signal);
+      await inThread(thread, signal, () => api.replies({ channel: thread.channel, ts: thread.ts, limit: 1 }, signal)).catch((e) => {
+        // Without read access the parent cannot be checked; the reply below still finds out.
+        if (e instanceof SlackNotifyError && e.code === 'missing_scope') return [];
+        throw e;
+      });
+    }
+    if (thread.permalink) return thread;
+    aborted(signal);
+    const permalink = await inThread(thread, signal, () => api.getPermalink({ channel: thread.channel, ts: thread.ts }, signal)).catch((e) => {
+      if (e instanceof SlackNotifyError && e.role === 'dead_message') throw new DeadThread(thread, e);
+      throw e;
+    });
+    return permalink ? patchThread(groupKey, { permalink }) : thread;
+  }
+
+  return { get: getThread, patch: patchThread, inThread, check: checkThread, oldestOf, ensure: ensureThread, replace: replaceThread };
 }
