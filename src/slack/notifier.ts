@@ -213,41 +213,14 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
     }
 
     async function threadSteps(): Promise<string> {
-      const reply = (msg: SlackMessage) =>
-        threads.inThread(thread, signal, () => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, recovering, signal, logger));
+      const reply = (msg: SlackMessage) => replyIn(thread, msg, { recovering, signal, logger });
 
       thread = await threads.check(thread, d.groupKey, verify, signal);
       verify = false;
 
       // 1. The diagnostic: a new reply, or the earlier one updated in place plus what changed.
       const resolved = d.status === 'resolved';
-      if (!steps.diagnostic) {
-        aborted(signal);
-        if (resolved && thread.diagnosticTs) {
-          await done({ diagnostic: 'skipped' });
-        } else {
-          const msg = logCuts(renderDiagnostic(model, { tag: runTag }), 'diagnostic', logger);
-          let updated = false;
-          if (thread.diagnosticTs && !thread.resolved) {
-            const diagnosticTs = thread.diagnosticTs;
-            try {
-              await threads.inThread(thread, signal, () =>
-                api.update({ channel: thread.channel, ts: diagnosticTs, text: msg.text, blocks: msg.blocks }, signal),
-              );
-              updated = true;
-            } catch (e) {
-              if (!(e instanceof SlackNotifyError && e.role === 'dead_message')) throw e;
-              logger.warn({ code: e.code }, 'the earlier diagnostic cannot be updated; posting a new one');
-            }
-          }
-          if (updated) await done({ diagnostic: 'updated' });
-          else {
-            const r = await reply(msg);
-            thread = await threads.patch(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
-            await done({ diagnostic: 'posted', change: true });
-          }
-        }
-      }
+      if (!steps.diagnostic) thread = await sendDiagnostic(d, model, snapshot, thread, { recovering, signal, logger, done });
       if (steps.diagnostic === 'updated' && !steps.change) {
         aborted(signal);
         const before = thread.shown ?? (await previousSnapshot(d));
@@ -289,6 +262,52 @@ export function createSlackNotifier(config: SlackConfig, deps: SlackNotifierDeps
 
       return detailOf(thread);
     }
+  }
+
+  /** Replies `msg` in `thread` (not again when an earlier attempt did); DeadThread when the thread is gone. */
+  function replyIn(thread: ThreadState, msg: SlackMessage, run: { recovering: boolean; signal: AbortSignal; logger: Logger }) {
+    return threads.inThread(thread, run.signal, () => postOnce({ channel: thread.channel, threadTs: thread.ts, msg }, run.recovering, run.signal, run.logger));
+  }
+
+  /**
+   * The diagnostic in the thread: skipped for a resolve when the thread already shows one; else
+   * our earlier diagnostic updated in place (unless the alert resolved since), else a new reply.
+   * Records which through `run.done`; returns the thread, with a new reply's ts and what it shows
+   * stored. DeadThread when the thread is gone; Slack's other errors as they come.
+   */
+  async function sendDiagnostic(
+    d: Diagnostic,
+    model: MessageModel,
+    snapshot: DiagnosticSnapshot,
+    thread: ThreadState,
+    run: { recovering: boolean; signal: AbortSignal; logger: Logger; done: (patch: RunSteps) => Promise<void> },
+  ): Promise<ThreadState> {
+    const { signal, logger, done } = run;
+    aborted(signal);
+    if (d.status === 'resolved' && thread.diagnosticTs) {
+      await done({ diagnostic: 'skipped' });
+      return thread;
+    }
+    const msg = logCuts(renderDiagnostic(model, { tag: tagOf(d.id) }), 'diagnostic', logger);
+    let updated = false;
+    if (thread.diagnosticTs && !thread.resolved) {
+      const diagnosticTs = thread.diagnosticTs;
+      try {
+        await threads.inThread(thread, signal, () => api.update({ channel: thread.channel, ts: diagnosticTs, text: msg.text, blocks: msg.blocks }, signal));
+        updated = true;
+      } catch (e) {
+        if (!(e instanceof SlackNotifyError && e.role === 'dead_message')) throw e;
+        logger.warn({ code: e.code }, 'the earlier diagnostic cannot be updated; posting a new one');
+      }
+    }
+    if (updated) {
+      await done({ diagnostic: 'updated' });
+      return thread;
+    }
+    const r = await replyIn(thread, msg, run);
+    const next = await threads.patch(d.groupKey, { diagnosticTs: r.ts, shown: snapshot, resolved: false });
+    await done({ diagnostic: 'posted', change: true });
+    return next;
   }
 
   /**
