@@ -115,6 +115,8 @@ export const CANCEL_GRACE_MS = 1_000;
 export const CANCEL_SOCKET_WAIT_MS = 10_000;
 /** Time for a cancelled or orphaned backend to notice and exit, beyond its statement_timeout. */
 export const QUARANTINE_MARGIN_MS = 500;
+/** SQLSTATE in_failed_sql_transaction (PostgreSQL docs, Appendix A, class 25). */
+const IN_FAILED_SQL_TRANSACTION = '25P02';
 /** Bound on ROLLBACK/COMMIT/END, which must not wait on the caller's (maybe aborted) signal. */
 const HOUSEKEEPING_TIMEOUT_MS = 1_000;
 /** Prefix of the guard's own statements, so they can be told apart in pg_stat_statements. */
@@ -436,8 +438,8 @@ export function createPostgresGuard(config: PostgresSource, opts: PostgresGuardO
   async function reapOrphans(c: Conn, signal: AbortSignal): Promise<void> {
     const pids = [...orphans];
     try {
-      await exec(c, begin, undefined, signal);
       try {
+        await exec(c, begin, undefined, signal);
         const rows = await exec<{ pid: number; ended: boolean }>(
           c,
           `${STATEMENT_TAG} SELECT pid, pg_terminate_backend(pid) AS ended FROM pg_stat_activity
@@ -497,7 +499,17 @@ WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND application_name = $2
     let began = false;
     try {
       // One simple-protocol message (no values): a pooler lends us a server for all of it, and the pid tells who that is.
-      const [row] = await exec<{ pid: number }>(cc, begin, undefined, signal);
+      let row: { pid: number } | undefined;
+      try {
+        [row] = await exec<{ pid: number }>(cc, begin, undefined, signal);
+      } catch (e) {
+        // 25P02: the session is still inside a failed transaction block (a cancel that landed on an
+        // earlier BEGIN message after its answer was given up on). Roll it back and begin once more.
+        if (cc.broken || (e as { code?: string }).code !== IN_FAILED_SQL_TRANSACTION) throw e;
+        await exec(cc, `${STATEMENT_TAG} ROLLBACK`, undefined, undefined, HOUSEKEEPING_TIMEOUT_MS);
+        log?.warn('postgres session was left in a failed transaction; rolled back and began again');
+        [row] = await exec<{ pid: number }>(cc, begin, undefined, signal);
+      }
       began = true;
       progress.began = true;
       noteBackend(cc, typeof row?.pid === 'number' ? row.pid : null);
@@ -507,7 +519,10 @@ WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND application_name = $2
       recordSuccess();
       return result;
     } catch (e) {
-      if (began && !cc.broken) {
+      // Also before BEGIN answered: a cancel can land on the BEGIN message and leave its
+      // transaction block open and failed (ROLLBACK outside a transaction is only a warning).
+      // Not so behind a pooler: unanswered there, we were queued for a server and hold none.
+      if (!cc.broken && (began || !endpoint.pooler)) {
         try {
           await exec(cc, `${STATEMENT_TAG} ROLLBACK`, undefined, undefined, HOUSEKEEPING_TIMEOUT_MS);
         } catch {

@@ -364,3 +364,32 @@ test('a backend that ignores its cancel and its statement_timeout (frozen) is en
   await until('the frozen backend to end', async () => !(await ours(app)).some((r) => r.pid === frozenPid), 5_000);
   expect((await ours(app)).length).toBeLessThanOrEqual(1);
 });
+
+test('a BEGIN message that fails after its BEGIN (our session left in a failed transaction block) is rolled back: the next run works on the same session', async () => {
+  // Staged with a role whose search_path puts a pg_backend_pid() of ours before pg_catalog's: it
+  // raises while a row is in pf_stage.fail_once, so the BEGIN ...; SELECT pg_backend_pid() message
+  // fails after BEGIN, as a cancel landing on that message does.
+  const url = await pg.createRole('pf_stage_monitor', 'st4ge-Pw', { monitor: true });
+  await admin.query('CREATE SCHEMA IF NOT EXISTS pf_stage');
+  await admin.query('CREATE TABLE IF NOT EXISTS pf_stage.fail_once (x int)');
+  await admin.query('INSERT INTO pf_stage.fail_once VALUES (1)');
+  await admin.query(`CREATE OR REPLACE FUNCTION pf_stage.pg_backend_pid() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pf_stage.fail_once) THEN RAISE EXCEPTION 'staged failure after BEGIN'; END IF;
+  RETURN pg_catalog.pg_backend_pid();
+END $$`);
+  await admin.query('GRANT USAGE ON SCHEMA pf_stage TO pf_stage_monitor; GRANT SELECT ON pf_stage.fail_once TO pf_stage_monitor');
+  await admin.query('ALTER ROLE pf_stage_monitor SET search_path = pf_stage, pg_catalog');
+  try {
+    const app = 'pf-stale-tx';
+    const g = guard({ url }, { applicationName: app });
+    await expect(g.run((db) => db.query('SELECT 1'), never())).rejects.toMatchObject({ message: expect.stringContaining('staged failure after BEGIN') });
+    const [before] = await ours(app);
+    await admin.query('DELETE FROM pf_stage.fail_once');
+    // the same session (not a new connection), no longer inside the failed block
+    const after = await g.run(async (db) => (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid'))[0]!.pid, never());
+    expect(after).toBe(before!.pid);
+  } finally {
+    await admin.query('DROP SCHEMA pf_stage CASCADE');
+  }
+});
