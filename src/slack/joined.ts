@@ -12,7 +12,7 @@ import type { Diagnostic } from '../core/diagnostic';
 import type { Admission } from '../core/runs';
 import type { RunRecord, StateStore } from '../store/types';
 import type { SlackApi } from './client';
-import { threadOf, type ThreadState } from './thread';
+import { NOTIFIER as SLACK_NOTIFIER, threadOf, type ThreadState } from './thread';
 import { clip, escapeMrkdwn, slackLink } from './mrkdwn';
 
 export interface JoinedRunDeps {
@@ -22,8 +22,6 @@ export interface JoinedRunDeps {
 
 /** Characters of a notifier's outcome detail quoted in an answer (it is redacted already; the rest is in the Diagnostic). */
 const DETAIL_CHARS = 200;
-/** The notifier whose outcome says whether the run's result went to Slack (src/slack/notifier.ts's name). */
-const SLACK_NOTIFIER = 'slack';
 
 /**
  * The text for whoever asked, when `admitted` joined run `admitted.id` (a duplicate, or a queued
