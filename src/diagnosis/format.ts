@@ -2,6 +2,7 @@
  * Formatting of numbers, durations and queries in evidence and action lines. Lines go into
  * Slack sections (3,000 characters each), so every list and query is capped here.
  */
+import { formatDuration } from '../core/duration';
 
 /** Longest query text quoted in one line; pg_stat_activity itself cuts at 1,024 bytes. */
 export const QUERY_MAX_CHARS = 160;
@@ -15,13 +16,9 @@ export function clamp01(x: number): number {
   return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
 }
 
-/** 850 ms, 4.2 s, 95 s, 12 min. */
+/** A duration in evidence (core/duration.ts), "an unknown time" where it was not measured. */
 export function fmtMs(ms: number | null): string {
-  if (ms === null) return 'an unknown time';
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
-  if (ms < 10_000) return `${(ms / 1_000).toFixed(1)} s`;
-  if (ms < 600_000) return `${Math.round(ms / 1_000)} s`;
-  return `${Math.round(ms / 60_000)} min`;
+  return ms === null ? 'an unknown time' : formatDuration(ms);
 }
 
 /** 2.10x */

@@ -88,18 +88,6 @@ export function percent(x: number): string {
   return `${Math.round(v * 100)}%`;
 }
 
-/** "1h 5m", "42s": a duration for people. */
-export function humanDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return 'unknown';
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
-
 function isHttpUrl(s: string | undefined): s is string {
   if (!s) return false;
   try {

@@ -4,7 +4,8 @@
  * do not fit are cut on a line boundary with a visible marker, or left out with a note, and
  * every cut is reported in `cuts` so the caller can log it.
  */
-import { TOP_CAUSES, humanDuration, type MessageModel, type ModelPart } from '../notifiers/message';
+import { formatDuration } from '../core/duration';
+import { TOP_CAUSES, type MessageModel, type ModelPart } from '../notifiers/message';
 import {
   MAX_BLOCKS,
   MAX_BLOCKS_JSON,
@@ -401,7 +402,7 @@ function labelsLine(labels: Record<string, string>, max: number): string {
  * channel): the alert, its status, the headline and labels. Updated in place on later runs.
  */
 export function renderParent(m: MessageModel, opts: RenderOptions & { endedAfterMs?: number } = {}): SlackMessage {
-  const status = m.status === 'resolved' ? `Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}` : 'Firing';
+  const status = m.status === 'resolved' ? `Resolved${opts.endedAfterMs !== undefined ? ` after ${formatDuration(opts.endedAfterMs)}` : ''}` : 'Firing';
   const desc = m.description ? `\n${escapeMrkdwn(clip(m.description.replace(/\n+/g, ' '), MAX_DESCRIPTION))}` : '';
   const blocks: SlackBlock[] = [
     headerBlock(m, markerBlockId('parent', opts.tag)),
@@ -429,7 +430,7 @@ export function renderIncidentSummary(
     .join('\n');
   const status =
     m.status === 'resolved'
-      ? `:white_check_mark: Resolved${opts.endedAfterMs !== undefined ? ` after ${humanDuration(opts.endedAfterMs)}` : ''}`
+      ? `:white_check_mark: Resolved${opts.endedAfterMs !== undefined ? ` after ${formatDuration(opts.endedAfterMs)}` : ''}`
       : ':rotating_light: Firing';
   const blocks: SlackBlock[] = [
     headerBlock(m, markerBlockId('incident', opts.tag)),
@@ -466,7 +467,7 @@ export function renderChangeReply(m: MessageModel, changes: string[], opts: Rend
 
 /** The reply when the alert resolves: how long it lasted and the headline of the last diagnosis. */
 export function renderResolveReply(m: MessageModel, lastedMs: number | undefined, opts: RenderOptions = {}): SlackMessage {
-  const lasted = lastedMs === undefined ? '' : ` after ${humanDuration(lastedMs)}`;
+  const lasted = lastedMs === undefined ? '' : ` after ${formatDuration(lastedMs)}`;
   const when = m.startsAt ? ` (started ${escapeMrkdwn(clip(m.startsAt, 40))}${m.endsAt ? `, ended ${escapeMrkdwn(clip(m.endsAt, 40))}` : ''})` : '';
   const text = `:white_check_mark: *Resolved${lasted}*${when}\n${escapeMrkdwn(m.headline)}`;
   return {

@@ -23,7 +23,7 @@ const scenarios: Scenario[] = [
     top: 'connection_leak',
     evidence: [
       '9 sessions idle in transaction',
-      'pid 4711 (idle 95 s',
+      'pid 4711 (idle 1m 35s',
       'SELECT id, status FROM orders WHERE customer_id = $1',
       'traffic is flat (1.02x its hour-ago baseline',
       'climbing',
@@ -64,7 +64,7 @@ const scenarios: Scenario[] = [
     top: 'lock_contention',
     evidence: [
       'root blocker pid 4711',
-      'idle in transaction for 61 s',
+      'idle in transaction for 1m 01s',
       'blocks 9 sessions directly (pid 4712',
       '9 sessions wait on locks',
       'longest wait 55 s',

@@ -124,7 +124,7 @@ describe("field file 11: a person's DBeaver idle in transaction during the appli
       'analyst',
       'DBeaver 23.0.0 - Main app',
       'a person (DBeaver)',
-      '54.6 s',
+      '55 s',
     ]);
     const whose = sections.find((s) => s.title === 'whose sessions');
     expect(whose && 'text' in whose && whose.text).toMatch(/alert's service "checkout"/);

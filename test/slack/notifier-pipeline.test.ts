@@ -94,11 +94,11 @@ it('the fixture alert: one threaded diagnostic, one incident summary with a perm
     const kinds = thread.map((m) => (m.files ? 'chart' : JSON.stringify(m.blocks).match(/"block_id":"(pf_header|pf_resolved)_/)?.[1]));
     expect(kinds).toEqual(['pf_header', 'chart', 'pf_resolved']);
     expect(JSON.stringify(thread[0]!.blocks)).toContain('db_pool_exhausted');
-    expect(JSON.stringify(thread[2]!.blocks)).toContain('Resolved after 15m 0s');
+    expect(JSON.stringify(thread[2]!.blocks)).toContain('Resolved after 15m 00s');
     const incident = fake.topLevel('C0INCIDENT');
     expect(incident).toHaveLength(1);
     expect(JSON.stringify(incident[0]!.blocks)).toContain(`${fake.origin}/archives/C0ALERTS/p${page.ts.replace('.', '')}|`);
-    expect(JSON.stringify(incident[0]!.blocks)).toContain('Resolved after 15m 0s');
+    expect(JSON.stringify(incident[0]!.blocks)).toContain('Resolved after 15m 00s');
     // Nothing sent would be refused by Slack's documented limits.
     const sent = fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update');
     expect(sent.every((c) => c.ok && checkMessage(c.args as never) === undefined)).toBe(true);

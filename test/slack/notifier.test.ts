@@ -136,10 +136,10 @@ describe('Slack notifier against the fake Slack', () => {
     await notifier.notify(resolved, ctx(resolved));
     const replies = fake.replies(ALERTS, parent.ts);
     expect(replies.filter((m) => blocksText(m).includes('pf_resolved'))).toHaveLength(1);
-    expect(blocksText(replies.find((m) => blocksText(m).includes('pf_resolved')))).toContain('Resolved after 15m 0s');
+    expect(blocksText(replies.find((m) => blocksText(m).includes('pf_resolved')))).toContain('Resolved after 15m 00s');
     expect(blocksText(fake.find(ALERTS, parent.ts))).toContain(':white_check_mark: RESOLVED db_pool_exhausted (critical)');
-    expect(blocksText(fake.find(ALERTS, parent.ts))).toContain('Resolved after 15m 0s');
-    expect(blocksText(fake.find(INCIDENT, incident[0]!.ts))).toContain('Resolved after 15m 0s');
+    expect(blocksText(fake.find(ALERTS, parent.ts))).toContain('Resolved after 15m 00s');
+    expect(blocksText(fake.find(INCIDENT, incident[0]!.ts))).toContain('Resolved after 15m 00s');
 
     // Everything in one thread: one parent, one diagnostic message, one incident summary.
     expect(fake.topLevel(ALERTS)).toHaveLength(1);

@@ -1,7 +1,7 @@
 import type { Section } from '../../core/diagnostic';
 import { SkipEnrichment, throwIfAborted, type EnrichContext, type Enricher, type EnrichmentResult } from '../../core/enricher';
 import { PgBouncerSourceError, type PgBouncerClient, type PgBouncerSnapshot } from '../../sources/pgbouncer';
-import { formatMs } from '../postgres/sections';
+import { formatDuration } from '../../core/duration';
 import type { EnricherModule } from '../registry-types';
 import { analysePooler } from './analyse';
 import type { PgBouncerEvidence, PgBouncerInstanceEvidence, PgBouncerPoolEvidence } from '../../core/evidence';
@@ -64,7 +64,7 @@ function evidenceOf(name: string, endpoint: string | null, snap: PgBouncerSnapsh
 /** One sentence per saturated pool: which limit, by how much, who waits. */
 export function saturationText(p: PgBouncerPoolEvidence): string {
   const who = p.waitingByApplication.length ? ` (${p.waitingByApplication.map((w) => `${w.application} ${w.count}`).join(', ')})` : '';
-  const waiting = `${p.clWaiting} client${p.clWaiting === 1 ? '' : 's'} waiting${who}, the oldest for ${formatMs(p.maxWaitMs)}`;
+  const waiting = `${p.clWaiting} client${p.clWaiting === 1 ? '' : 's'} waiting${who}, the oldest for ${formatDuration(p.maxWaitMs)}`;
   const pool = `${p.database}/${p.user}`;
   if (p.limit === 'pool_size') {
     const reserve = p.reservePool ? ` + reserve_pool ${p.reservePool}` : '';
@@ -117,7 +117,7 @@ function sectionsOf(ev: PgBouncerInstanceEvidence, multi: boolean): Section[] {
         p.poolMode ?? '-',
         String(p.clActive),
         String(p.clWaiting),
-        formatMs(p.maxWaitMs),
+        formatDuration(p.maxWaitMs),
         `${p.svActive}/${p.svIdle}/${p.servers}`,
         p.poolSize === null ? '-' : String(p.poolSize),
         p.maxDbConnections ? `${p.dbConnections ?? '-'} of ${p.maxDbConnections}` : 'unlimited',

@@ -1,4 +1,5 @@
 import type { Section } from '../../core/diagnostic';
+import { formatDuration } from '../../core/duration';
 import { IDLE_IN_TX_SETTLED_MS, type PgDatabaseEvidence, type PgSession as PgSessionEvidence } from '../../core/evidence';
 import type { PostgresSettings } from './settings';
 import { capText } from './sql-normalise';
@@ -8,14 +9,9 @@ import { capText } from './sql-normalise';
 /** Characters of a query inside a table cell; the full (capped) text is in the code section. */
 const CELL_QUERY_CHARS = 80;
 
-/** A duration for people: 850 ms, 12.3 s, 5m 02s, 2h 03m. */
+/** A duration in a section's text or table cell (core/duration.ts), "-" where it was not measured. */
 export function formatMs(v: number | null): string {
-  if (v === null) return '-';
-  if (v < 1000) return `${Math.round(v)} ms`;
-  if (v < 60_000) return `${(v / 1000).toFixed(1)} s`;
-  const s = Math.floor(v / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return v === null ? '-' : formatDuration(v);
 }
 
 function versionText(v: number | null): string {
