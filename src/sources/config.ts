@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isTimeZone } from './logs/time';
+import { regexSourceSchema } from '../core/zod';
 
 /**
  * `sources`: where the enrichers look. Each source's own schema lives here so the loader can
@@ -79,20 +80,6 @@ export const postgresSourceSchema = z.strictObject({
 });
 export type PostgresSource = z.infer<typeof postgresSourceSchema>;
 
-/** A JavaScript regular expression, compiled once here so a bad one is refused at load. */
-const jsRegex = z
-  .string()
-  .min(1)
-  .max(1_000)
-  .refine((p) => {
-    try {
-      new RegExp(p);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be a valid regular expression');
-
 /** The admin console's database: PgBouncer's virtual database is always named `pgbouncer` (pgbouncer/pgbouncer doc/usage.md, "Admin console"). */
 export const PGBOUNCER_ADMIN_DATABASE = 'pgbouncer';
 
@@ -126,7 +113,7 @@ const logsCommon = {
   /** The zone of timestamps the application writes without one (src/sources/logs/time.ts). */
   timezone: z.string().default('UTC').refine(isTimeZone, 'must be a time zone: an IANA name such as Europe/Berlin, UTC, or an offset such as +02:00'),
   /** Overrides the built-in stack-trace folding: a line matching `start` begins an event, any other line continues it. */
-  multiline: z.strictObject({ start: jsRegex }).optional(),
+  multiline: z.strictObject({ start: regexSourceSchema }).optional(),
 };
 
 /** A DNS-1123 label (namespace and container names; Kubernetes' IsDNS1123Label, apimachinery pkg/util/validation/validation.go). */

@@ -1,21 +1,11 @@
 import { z } from 'zod';
 import { labelNameSchema } from '../../core/labels';
+import { regexSourceSchema } from '../../core/zod';
 
 /** `enrichers.logs` settings (a route's `options` too). */
 export const logsSettingsSchema = z.strictObject({
   /** A JavaScript/RE2-compatible pattern (no inline flags): events whose message or error matches are kept. */
-  filter: z
-    .string()
-    .min(1)
-    .default('connection|pool|database')
-    .refine((p) => {
-      try {
-        new RegExp(p);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'must be a valid regular expression'),
+  filter: regexSourceSchema.default('connection|pool|database'),
   caseInsensitive: z.boolean().default(true),
   /**
    * Also keep events that a row of the signature table recognises although the filter misses
