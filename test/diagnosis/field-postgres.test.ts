@@ -8,7 +8,7 @@ import field10 from '../fixtures/field/10-pg-activity-insufficient-privilege.jso
 import field11 from '../fixtures/field/11-pg-activity-dbeaver-idle-in-tx.json';
 import { diagnose } from '../../src/diagnosis';
 import { readActivity } from '../../src/enrichers/postgres/activity';
-import { completeEvidence, emptyDatabase } from '../../src/enrichers/postgres/evidence';
+import { completeEvidence, emptyDatabase, failureOf } from '../../src/enrichers/postgres/evidence';
 import { normaliseSql } from '../../src/enrichers/postgres/sql-normalise';
 import { classifyPgError } from '../../src/sources/postgres';
 import { activityRows, queryTexts } from '../support/field-activity';
@@ -45,13 +45,7 @@ const by = (causes: ReturnType<typeof diagnose>, id: string) => causes.find((c) 
 test('field file 08: PgBouncer\'s refusal of a startup parameter is a monitoring configuration problem, never "database unavailable"', () => {
   const err = classifyPgError(field08.connect_error);
   const ev = emptyDatabase(field08.database);
-  ev.failure = {
-    kind: err.kind,
-    message: err.message,
-    ...(err.sqlstate ? { sqlstate: err.sqlstate } : {}),
-    ...(err.refusal ? { refusal: err.refusal } : {}),
-    ...(err.pooler ? { pooler: err.pooler } : {}),
-  };
+  ev.failure = failureOf(err);
   const causes = diagnose(
     [
       f.enrichment('pool', f.saturatedPool({ activeTrend: 'flat', activeSlopePerMinute: 0.05 })),

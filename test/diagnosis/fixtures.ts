@@ -1,4 +1,5 @@
 import type { AlertGroup } from '../../src/core/alert';
+import { emptyDatabase } from '../../src/enrichers/postgres/evidence';
 import type { Enrichment } from '../../src/core/diagnostic';
 import type { LogsEvidence, PgDatabaseEvidence, PgSession, PoolEvidenceInput, RelatedAlertsEvidence, TrafficEvidence } from '../../src/core/evidence';
 
@@ -99,34 +100,19 @@ export function session(pid: number, o: Partial<PgSession> = {}): PgSession {
   };
 }
 
+/** A reachable database of the scenarios; what it does not set reads as not measured (the enricher's own empty evidence). */
 export function db(o: Partial<PgDatabaseEvidence> = {}): PgDatabaseEvidence {
   return {
-    name: 'app',
+    ...emptyDatabase('app'),
     reachable: true,
-    failure: null,
     serverVersionNum: 150004,
     maxConnections: 100,
     reservedConnections: 3,
     connections: 14,
     byState: { idle: 12, active: 2 },
-    idleSettled: null,
     byApplication: { 'demo-backend': 13, pagefirst: 1 },
     byUser: { app: 13, monitor: 1 },
-    longRunning: [],
-    oldestTransactions: [],
-    idleInTransaction: [],
-    blockingChains: [],
     topStatements: [{ query: 'SELECT id, total FROM orders WHERE id = $1', calls: 120_000, meanMs: 0.4, totalMs: 48_000 }],
-    // what an older enricher's evidence reads as: not measured
-    endpoint: { pooler: null, backendPid: null },
-    monitor: null,
-    visibility: null,
-    application: null,
-    clients: [],
-    slots: null,
-    backendTypes: {},
-    lockTrees: [],
-    preparedTransactions: [],
     ...o,
   };
 }

@@ -6,7 +6,7 @@ import { PostgresSourceError, type PostgresGuard } from '../../sources/postgres'
 import type { EnricherModule } from '../registry-types';
 import { postgresSettingsSchema, type PostgresSettings } from './settings';
 import { capText, normaliseSql } from './sql-normalise';
-import { emptyDatabase, investigate, reachedServer } from './evidence';
+import { emptyDatabase, failureOf, investigate, reachedServer } from './evidence';
 import { databaseSections, summaryOf } from './sections';
 
 /**
@@ -66,13 +66,7 @@ export function createPostgresEnricher(settings: PostgresSettings, deps: Postgre
             ctx.logger.warn({ database: g.name, kind: err.kind, sqlstate: err.sqlstate, error: err.message }, 'postgres investigation failed');
             const ev = emptyDatabase(g.name);
             ev.reachable = reachedServer(err);
-            ev.failure = {
-              kind: err.kind,
-              message: err.message,
-              ...(err.sqlstate ? { sqlstate: err.sqlstate } : {}),
-              ...(err.refusal ? { refusal: err.refusal } : {}),
-              ...(err.pooler ? { pooler: err.pooler } : {}),
-            };
+            ev.failure = failureOf(err);
             const seen = g.state().endpoint;
             ev.endpoint = { pooler: seen.pooler ? { kind: seen.pooler.kind, evidence: seen.pooler.evidence } : null, backendPid: seen.backendPid };
             return { ev, notes: [] as string[] };

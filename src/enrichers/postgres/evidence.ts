@@ -38,6 +38,17 @@ export function emptyDatabase(name: string): PgDatabaseEvidence {
   };
 }
 
+/** The evidence's `failure` for an error of the source: its kind and message, and what it knows of SQLSTATE, refusal and pooler. */
+export function failureOf(e: PostgresSourceError): NonNullable<PgDatabaseEvidence['failure']> {
+  return {
+    kind: e.kind,
+    message: e.message,
+    ...(e.sqlstate ? { sqlstate: e.sqlstate } : {}),
+    ...(e.refusal ? { refusal: e.refusal } : {}),
+    ...(e.pooler ? { pooler: e.pooler } : {}),
+  };
+}
+
 /** Whether a failure of this kind and SQLSTATE happened after the connection was up. */
 export function reachedServer(e: PostgresSourceError): boolean {
   if (e.kind === 'timeout') return e.sqlstate === '57014' || e.sqlstate === '55P03';
